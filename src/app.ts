@@ -1,0 +1,36 @@
+import type { OrchestratorFunction } from "./core/context.js";
+import { DurableError } from "./core/errors.js";
+import { type ActivityHandler, type ActivityOptions, FunctionRegistry, type OrchestrationOptions } from "./worker/registry.js";
+
+/**
+ * `df.app`: where an app registers its functions, with the names of durable-functions v3. The
+ * default `app` is shared by the module (as in Azure Functions); `createApp()` gives an isolated one
+ * for tests and embedding.
+ */
+export class DurableApp {
+  readonly registry = new FunctionRegistry();
+
+  orchestration(name: string, handler: OrchestratorFunction | OrchestrationOptions): void {
+    this.registry.addOrchestration(name, handler);
+  }
+
+  activity<TInput = never>(name: string, options: ActivityOptions | { handler: (input: TInput, context: Parameters<ActivityHandler>[1]) => unknown }): void {
+    this.registry.addActivity(name, options);
+  }
+
+  entity(name: string): never {
+    throw new DurableError("NOT_IMPLEMENTED", `Cannot register entity '${name}': durable entities are not available in this version of Perdure yet.`);
+  }
+
+  readonly client = {
+    http: (name: string): never => {
+      throw new DurableError("NOT_IMPLEMENTED", `Cannot register HTTP client function '${name}': HTTP-triggered client functions are not available in this version of Perdure yet.`);
+    },
+  };
+}
+
+export function createApp(): DurableApp {
+  return new DurableApp();
+}
+
+export const app = new DurableApp();

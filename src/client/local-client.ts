@@ -1,0 +1,199 @@
+import { randomUUID } from "node:crypto";
+import { FunctionNotFoundError, InstanceNotFoundError, InvalidArgumentError, InvalidInstanceStateError, WaitTimeoutError } from "../core/errors.js";
+import { HISTORY_FORMAT_VERSION, type ExecutionStartedEvent, type HistoryEvent } from "../core/history.js";
+import { serializePayload } from "../core/payload.js";
+import { ALL_RUNTIME_STATUSES, isTerminalStatus } from "../core/status.js";
+import type { InstanceRecord, StorageProvider } from "../providers/provider.js";
+import type { Clock } from "../worker/clock.js";
+import type { FunctionRegistry } from "../worker/registry.js";
+import type {
+  DurableClient,
+  OrchestrationFilter,
+  PageRequest,
+  PurgeFilterOptions,
+  PurgeHistoryResult,
+  RestartOptions,
+  StartNewOptions,
+  StatusPage,
+  WaitOptions,
+} from "./durable-client.js";
+import { validateEventName, validateInstanceId } from "./instance-id.js";
+import { type DurableOrchestrationStatus, type GetStatusOptions, toHistoryView, toStatus } from "./status.js";
+
+/** The client over a provider in this process. */
+export class LocalDurableClient implements DurableClient {
+  constructor(
+    private readonly provider: StorageProvider,
+    private readonly clock: Clock,
+    /** When given, startNew refuses orchestrator names this app does not define. */
+    private readonly registry?: FunctionRegistry,
+  ) {}
+
+  async startNew(orchestratorFunctionName: string, options: StartNewOptions = {}): Promise<string> {
+    if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");
+    let name = orchestratorFunctionName;
+    if (this.registry) {
+      const fn = this.registry.getOrchestration(orchestratorFunctionName);
+      if (!fn) throw new FunctionNotFoundError("orchestrator", orchestratorFunctionName, this.registry.orchestrationNames());
+      name = fn.name;
+    }
+    const instanceId = options.instanceId === undefined ? randomUUID().replace(/-/g, "") : validateInstanceId(options.instanceId);
+    const input = serializePayload(options.input, "The orchestration input");
+    const now = this.clock.now();
+    const executionId = randomUUID().replace(/-/g, "");
+    const startedEvent: ExecutionStartedEvent = {
+      type: "ExecutionStarted",
+      eventId: -1,
+      timestamp: new Date(now).toISOString(),
+      name,
+      instanceId,
+      executionId,
+      generation: 0,
+      historyFormatVersion: HISTORY_FORMAT_VERSION,
+    };
+    if (input !== undefined) startedEvent.input = input;
+    await this.provider.createInstance(input === undefined ? { instanceId, name, executionId, startedEvent, now } : { instanceId, name, executionId, input, startedEvent, now });
+    return instanceId;
+  }
+
+  private async require(instanceId: string): Promise<InstanceRecord> {
+    validateInstanceId(instanceId);
+    const r = await this.provider.getInstance(instanceId);
+    if (!r) throw new InstanceNotFoundError(instanceId);
+    return r;
+  }
+
+  async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<DurableOrchestrationStatus> {
+    const r = await this.require(instanceId);
+    const showInput = options.showInput ?? true;
+    const status = toStatus(r, showInput);
+    if (options.showHistory) status.history = toHistoryView(await this.provider.getHistory(instanceId), showInput, options.showHistoryOutput ?? false);
+    return status;
+  }
+
+  async getStatusAll(): Promise<DurableOrchestrationStatus[]> {
+    return this.getStatusBy({});
+  }
+
+  async getStatusBy(filter: OrchestrationFilter): Promise<DurableOrchestrationStatus[]> {
+    const all: DurableOrchestrationStatus[] = [];
+    let token: string | undefined;
+    do {
+      const page: StatusPage = await this.listInstances(token === undefined ? { ...filter, pageSize: 1000 } : { ...filter, pageSize: 1000, continuationToken: token });
+      all.push(...page.instances);
+      token = page.continuationToken;
+    } while (token);
+    return all;
+  }
+
+  async listInstances(request: PageRequest): Promise<StatusPage> {
+    const statuses = request.runtimeStatus;
+    if (statuses) {
+      for (const s of statuses) {
+        if (!ALL_RUNTIME_STATUSES.includes(s)) throw new InvalidArgumentError(`Unknown runtime status '${String(s)}'. Use one of: ${ALL_RUNTIME_STATUSES.join(", ")}.`);
+      }
+    }
+    const query: Parameters<StorageProvider["queryInstances"]>[0] = {};
+    if (statuses) query.runtimeStatus = statuses;
+    if (request.createdTimeFrom) query.createdFrom = dateMs(request.createdTimeFrom, "createdTimeFrom");
+    if (request.createdTimeTo) query.createdTo = dateMs(request.createdTimeTo, "createdTimeTo");
+    if (request.instanceIdPrefix !== undefined) query.instanceIdPrefix = request.instanceIdPrefix;
+    if (request.pageSize !== undefined) query.pageSize = request.pageSize;
+    if (request.continuationToken !== undefined) query.continuationToken = request.continuationToken;
+    const page = await this.provider.queryInstances(query);
+    const showInput = request.showInput ?? true;
+    const out: StatusPage = { instances: page.instances.map((r) => toStatus(r, showInput)) };
+    if (page.continuationToken) out.continuationToken = page.continuationToken;
+    return out;
+  }
+
+  private async send(instanceId: string, event: HistoryEvent): Promise<void> {
+    await this.provider.sendMessages([{ instanceId, message: { event } }], this.clock.now());
+  }
+
+  private ts(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  /** Events for a finished instance are discarded (durable-functions treats that 410 as success). */
+  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
+    validateEventName(eventName);
+    const r = await this.require(instanceId);
+    if (isTerminalStatus(r.runtimeStatus)) return;
+    const input = serializePayload(eventData, `The data of event '${eventName}'`);
+    await this.send(instanceId, { type: "EventRaised", eventId: -1, timestamp: this.ts(), name: eventName, ...(input === undefined ? {} : { input }) });
+  }
+
+  async terminate(instanceId: string, reason: string): Promise<void> {
+    const r = await this.require(instanceId);
+    if (isTerminalStatus(r.runtimeStatus)) return;
+    const input = serializePayload(reason ?? "", "The terminate reason");
+    await this.send(instanceId, { type: "ExecutionTerminated", eventId: -1, timestamp: this.ts(), ...(input === undefined ? {} : { input }) });
+  }
+
+  async suspend(instanceId: string, reason: string): Promise<void> {
+    const r = await this.require(instanceId);
+    if (isTerminalStatus(r.runtimeStatus)) return;
+    if (r.runtimeStatus === "Suspended") return;
+    await this.send(instanceId, { type: "ExecutionSuspended", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
+  }
+
+  async resume(instanceId: string, reason: string): Promise<void> {
+    const r = await this.require(instanceId);
+    if (isTerminalStatus(r.runtimeStatus)) return;
+    await this.send(instanceId, { type: "ExecutionResumed", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
+  }
+
+  async rewind(instanceId: string, reason: string): Promise<void> {
+    const r = await this.require(instanceId);
+    if (r.runtimeStatus !== "Failed") {
+      throw new InvalidInstanceStateError(`The rewind operation is only supported on failed orchestration instances; '${instanceId}' is ${r.runtimeStatus}.`);
+    }
+    await this.send(instanceId, { type: "ExecutionRewound", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
+  }
+
+  async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
+    const r = await this.require(instanceId);
+    const history = await this.provider.getHistory(instanceId);
+    // The original input is the one the instance was started with, before any continueAsNew.
+    const started = history.find((e) => e.type === "ExecutionStarted");
+    const raw = started?.type === "ExecutionStarted" && started.generation === 0 ? started.input : r.input;
+    const newId = options.restartWithNewInstanceId === false ? instanceId : randomUUID().replace(/-/g, "");
+    const input = raw === undefined ? undefined : (JSON.parse(raw) as unknown);
+    await this.startNew(r.name, input === undefined ? { instanceId: newId } : { instanceId: newId, input });
+    return newId;
+  }
+
+  async purgeInstanceHistory(instanceId: string): Promise<PurgeHistoryResult> {
+    validateInstanceId(instanceId);
+    return { instancesDeleted: await this.provider.purgeInstance(instanceId) };
+  }
+
+  async purgeInstanceHistoryBy(filter: PurgeFilterOptions): Promise<PurgeHistoryResult> {
+    if (!filter || !(filter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError("Please provide value for 'createdTimeFrom' parameter.");
+    const f: Parameters<StorageProvider["purgeInstances"]>[0] = { createdFrom: dateMs(filter.createdTimeFrom, "createdTimeFrom") };
+    if (filter.createdTimeTo) f.createdTo = dateMs(filter.createdTimeTo, "createdTimeTo");
+    if (filter.runtimeStatus) f.runtimeStatus = filter.runtimeStatus;
+    return { instancesDeleted: await this.provider.purgeInstances(f) };
+  }
+
+  async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<DurableOrchestrationStatus> {
+    const timeout = options.timeoutInMilliseconds ?? 60_000;
+    let interval = Math.min(options.pollIntervalInMilliseconds ?? 50, 5);
+    const maxInterval = options.pollIntervalInMilliseconds ?? 50;
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const status = await this.getStatus(instanceId, { showInput: false });
+      if (isTerminalStatus(status.runtimeStatus)) return status;
+      if (Date.now() >= deadline) throw new WaitTimeoutError(instanceId, timeout);
+      await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+      interval = Math.min(maxInterval, interval * 2);
+    }
+  }
+}
+
+function dateMs(d: Date, what: string): number {
+  const t = d instanceof Date ? d.getTime() : NaN;
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`${what} must be a valid Date.`);
+  return t;
+}

@@ -1,0 +1,214 @@
+import { InvalidArgumentError, OrchestratorConstraintError } from "./errors.js";
+import { nameBasedUuid } from "./guid.js";
+import { parsePayload, serializePayload } from "./payload.js";
+import { RetryOptions } from "./retry-options.js";
+import {
+  ActivityTask,
+  assertTaskArray,
+  ExternalEventTask,
+  RetryableTask,
+  SendEventTask,
+  SubOrchestrationTask,
+  type Task,
+  TimerTask,
+  WhenAllTask,
+  WhenAnyTask,
+} from "./tasks.js";
+
+/** Limit of durable-functions: custom status is at most 16 KB once serialised. */
+export const MAX_CUSTOM_STATUS_BYTES = 16 * 1024;
+
+export interface ContinueAsNewOptions {
+  /**
+   * Carry external events that arrived but were not consumed over to the new execution (default true),
+   * so an eternal orchestration never loses an operation. Pass false to drop them, as .NET does by default.
+   */
+  preserveUnprocessedEvents?: boolean;
+}
+
+/** The executor-side state the context reads and writes. */
+export interface ContextHost {
+  readonly instanceId: string;
+  readonly parentInstanceId: string | undefined;
+  readonly isReplaying: boolean;
+  readonly currentUtcDateTime: Date;
+  readonly rawInput: string | undefined;
+  readonly generation: number;
+  nextGuidCounter(): number;
+  setCustomStatus(json: string | undefined): void;
+  requestContinueAsNew(input: string | undefined, preserveUnprocessedEvents: boolean): void;
+  /** Fire-and-forget actions (signals) take a sequence number at call time. */
+  scheduleNow(task: Task): void;
+}
+
+/** `Task.all` / `Task.any`, reachable as `context.df.Task`. */
+export interface TaskFactory {
+  all(tasks: Task[]): Task;
+  any(tasks: Task[]): Task;
+}
+
+const TaskStatics: TaskFactory = {
+  all(tasks: Task[]): Task {
+    return new WhenAllTask(assertTaskArray(tasks, "Task.all"));
+  },
+  any(tasks: Task[]): Task {
+    return new WhenAnyTask(assertTaskArray(tasks, "Task.any"));
+  },
+};
+
+function requireName(name: unknown, what: string): string {
+  if (typeof name !== "string" || name.trim() === "") throw new InvalidArgumentError(`A${/^[aeiou]/i.test(what) ? "n" : ""} ${what} function name must be provided (a non-empty string).`);
+  return name;
+}
+
+function requireRetryOptions(o: unknown): RetryOptions {
+  if (!(o instanceof RetryOptions)) throw new InvalidArgumentError("retryOptions must be created with new df.RetryOptions(firstRetryIntervalInMilliseconds, maxNumberOfAttempts).");
+  o.validate();
+  return o;
+}
+
+/** `context.df` of an orchestrator: the durable-functions v3 surface. */
+export class DurableOrchestrationContext {
+  readonly Task: TaskFactory = TaskStatics;
+  private parsedInput: { value: unknown } | undefined;
+  private customStatusValue: unknown = undefined;
+
+  constructor(private readonly host: ContextHost) {}
+
+  get instanceId(): string {
+    return this.host.instanceId;
+  }
+  get parentInstanceId(): string | undefined {
+    return this.host.parentInstanceId;
+  }
+  get isReplaying(): boolean {
+    return this.host.isReplaying;
+  }
+  /** The orchestration's clock: the start time of the current episode, from history, never the wall clock. */
+  get currentUtcDateTime(): Date {
+    return new Date(this.host.currentUtcDateTime.getTime());
+  }
+  get customStatus(): unknown {
+    return this.customStatusValue;
+  }
+
+  getInput<T = unknown>(): T {
+    if (!this.parsedInput) this.parsedInput = { value: parsePayload(this.host.rawInput) };
+    return this.parsedInput.value as T;
+  }
+
+  callActivity(name: string, input?: unknown): Task {
+    requireName(name, "activity");
+    return new ActivityTask(name, serializePayload(input, `The input of activity '${name}'`));
+  }
+
+  callActivityWithRetry(name: string, retryOptions: RetryOptions, input?: unknown): Task {
+    requireName(name, "activity");
+    const options = requireRetryOptions(retryOptions);
+    const payload = serializePayload(input, `The input of activity '${name}'`);
+    return new RetryableTask(options, () => new ActivityTask(name, payload));
+  }
+
+  callSubOrchestrator(name: string, input?: unknown, instanceId?: string): Task {
+    requireName(name, "sub-orchestration");
+    return this.subOrchestrationTask(name, serializePayload(input, `The input of sub-orchestration '${name}'`), instanceId);
+  }
+
+  callSubOrchestratorWithRetry(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string): Task {
+    requireName(name, "sub-orchestration");
+    const options = requireRetryOptions(retryOptions);
+    const payload = serializePayload(input, `The input of sub-orchestration '${name}'`);
+    return new RetryableTask(options, () => this.subOrchestrationTask(name, payload, instanceId));
+  }
+
+  private subOrchestrationTask(name: string, payload: string | undefined, instanceId: string | undefined): SubOrchestrationTask {
+    if (instanceId !== undefined && (typeof instanceId !== "string" || instanceId === "")) {
+      throw new InvalidArgumentError("instanceId of a sub-orchestration must be a non-empty string when given.");
+    }
+    const parent = this.host.instanceId;
+    const generation = this.host.generation;
+    // Documented Durable Functions form `<parent id>:<n>`; later executions of a continued-as-new
+    // instance add the generation so they never collide with children of earlier executions.
+    return new SubOrchestrationTask(name, payload, instanceId, (seq) => (generation === 0 ? `${parent}:${seq}` : `${parent}:${generation}:${seq}`));
+  }
+
+  createTimer(fireAt: Date): TimerTask {
+    if (!(fireAt instanceof Date) || Number.isNaN(fireAt.getTime())) {
+      throw new TypeError(`fireAt: Expected valid Date object but got ${String(fireAt)}`);
+    }
+    return new TimerTask(new Date(fireAt.getTime()));
+  }
+
+  waitForExternalEvent(name: string): Task {
+    if (typeof name !== "string" || name === "") throw new InvalidArgumentError("waitForExternalEvent needs a non-empty event name.");
+    return new ExternalEventTask(name);
+  }
+
+  /** Raises an event on another orchestration instance (fire-and-forget; do not yield). */
+  sendEvent(instanceId: string, eventName: string, eventData?: unknown): void {
+    if (typeof instanceId !== "string" || instanceId === "") throw new InvalidArgumentError("sendEvent needs a target instance ID.");
+    if (typeof eventName !== "string" || eventName === "") throw new InvalidArgumentError("sendEvent needs a non-empty event name.");
+    this.host.scheduleNow(new SendEventTask(instanceId, eventName, serializePayload(eventData, `The data of event '${eventName}'`)));
+  }
+
+  continueAsNew(input: unknown, options: ContinueAsNewOptions = {}): void {
+    this.host.requestContinueAsNew(serializePayload(input, "The continueAsNew input"), options.preserveUnprocessedEvents ?? true);
+  }
+
+  setCustomStatus(value: unknown): void {
+    const json = serializePayload(value, "The custom status");
+    if (json !== undefined && json.length > MAX_CUSTOM_STATUS_BYTES) {
+      throw new InvalidArgumentError(`The custom status is ${json.length} bytes once serialised; the limit is ${MAX_CUSTOM_STATUS_BYTES}. Store large data elsewhere and keep a reference.`);
+    }
+    this.customStatusValue = value;
+    this.host.setCustomStatus(json);
+  }
+
+  /**
+   * Deterministic GUID: the same call position gives the same value on every replay. The argument
+   * defaults to the instance ID (durable-functions names the parameter `instanceId`).
+   */
+  newGuid(instanceId: string = this.host.instanceId): string {
+    const name = `${instanceId}_${this.host.currentUtcDateTime.toISOString()}_${this.host.nextGuidCounter()}`;
+    return nameBasedUuid(name);
+  }
+
+  /** Placeholders until the entity and HTTP issues land; they fail loudly instead of pretending. */
+  callEntity(): Task {
+    throw new OrchestratorConstraintError("callEntity is not available yet in this version of Perdure (durable entities are not implemented).");
+  }
+  signalEntity(): void {
+    throw new OrchestratorConstraintError("signalEntity is not available yet in this version of Perdure (durable entities are not implemented).");
+  }
+  callHttp(): Task {
+    throw new OrchestratorConstraintError("callHttp is not available yet in this version of Perdure.");
+  }
+}
+
+export interface OrchestrationLogger {
+  (level: "info" | "warn" | "error", message: string): void;
+}
+
+/** The first argument of an orchestrator: an invocation context with `df`. */
+export class OrchestrationContext {
+  readonly df: DurableOrchestrationContext;
+  readonly functionName: string;
+  readonly invocationId: string;
+  constructor(functionName: string, df: DurableOrchestrationContext, private readonly logger: OrchestrationLogger) {
+    this.functionName = functionName;
+    this.df = df;
+    this.invocationId = df.instanceId;
+  }
+  /** Replay-safe: prints only when the orchestrator is not replaying. */
+  log(...args: unknown[]): void {
+    if (!this.df.isReplaying) this.logger("info", args.map(String).join(" "));
+  }
+  warn(...args: unknown[]): void {
+    if (!this.df.isReplaying) this.logger("warn", args.map(String).join(" "));
+  }
+  error(...args: unknown[]): void {
+    if (!this.df.isReplaying) this.logger("error", args.map(String).join(" "));
+  }
+}
+
+export type OrchestratorFunction = (context: OrchestrationContext) => Generator<Task, unknown, unknown>;

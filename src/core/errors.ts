@@ -1,0 +1,117 @@
+import type { FailureDetails } from "./failure.js";
+
+/**
+ * Base of every error Perdure raises on purpose. `code` is stable across releases so callers and the
+ * HTTP layer can branch on it without parsing messages; docs/errors.md lists every code.
+ */
+export class DurableError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The orchestrator code no longer matches the history it is replayed against. */
+export class NonDeterminismError extends DurableError {
+  constructor(message: string) {
+    super("NONDETERMINISM", `Non-Deterministic workflow detected: ${message}`);
+  }
+}
+
+/** User code broke a rule of orchestrator functions (yielded a non-task, async orchestrator, ...). */
+export class OrchestratorConstraintError extends DurableError {
+  constructor(message: string) {
+    super("ORCHESTRATOR_CONSTRAINT_VIOLATION", `Durable Functions programming constraint violation: ${message}`);
+  }
+}
+
+/**
+ * Thrown into an orchestrator when an activity or sub-orchestration failed. Carries the structured
+ * failure (type, message, stack, inner failure) exactly as it was recorded in history.
+ */
+export class TaskFailedError extends DurableError {
+  readonly taskName: string;
+  readonly taskKind: "activity" | "orchestrator";
+  readonly failureDetails: FailureDetails;
+  constructor(taskKind: "activity" | "orchestrator", taskName: string, failureDetails: FailureDetails) {
+    const label = taskKind === "activity" ? "Activity" : "Orchestrator";
+    super("TASK_FAILED", `${label} function '${taskName}' failed: ${failureDetails.message}`);
+    this.taskKind = taskKind;
+    this.taskName = taskName;
+    this.failureDetails = failureDetails;
+    // Keep the original stack visible: the orchestrator's own stack says little about the activity.
+    if (failureDetails.stack) this.stack = `${this.name}: ${this.message}\n--- original error ---\n${failureDetails.stack}`;
+  }
+}
+
+export class InvalidArgumentError extends DurableError {
+  constructor(message: string) {
+    super("INVALID_ARGUMENT", message);
+  }
+}
+
+export class InstanceNotFoundError extends DurableError {
+  readonly instanceId: string;
+  constructor(instanceId: string) {
+    super("INSTANCE_NOT_FOUND", `No instance with ID '${instanceId}' found.`);
+    this.instanceId = instanceId;
+  }
+}
+
+export class InstanceAlreadyExistsError extends DurableError {
+  readonly instanceId: string;
+  constructor(instanceId: string, status: string) {
+    super(
+      "INSTANCE_ALREADY_EXISTS",
+      `An orchestration instance with ID '${instanceId}' and status ${status} already exists. ` +
+        "Wait for it to finish, terminate it, or start with another instance ID.",
+    );
+    this.instanceId = instanceId;
+  }
+}
+
+export class InvalidInstanceStateError extends DurableError {
+  constructor(message: string) {
+    super("INVALID_INSTANCE_STATE", message);
+  }
+}
+
+export class FunctionNotFoundError extends DurableError {
+  constructor(kind: string, name: string, known: string[]) {
+    super(
+      "FUNCTION_NOT_FOUND",
+      `The function '${name}' doesn't exist, is disabled, or is not an ${kind} function. ` +
+        `Additional info: The following are the known ${kind} functions: ${known.map((k) => `'${k}'`).join(", ") || "(none)"}.`,
+    );
+  }
+}
+
+export class DuplicateFunctionError extends DurableError {
+  constructor(name: string) {
+    super(
+      "DUPLICATE_FUNCTION",
+      `A function named '${name}' is already registered. Function names are case-insensitive and must be unique; rename one of them.`,
+    );
+  }
+}
+
+/** The lease on a work item expired or was taken over; the commit was refused and nothing was written. */
+export class LockLostError extends DurableError {
+  constructor(what: string) {
+    super("LOCK_LOST", `The lease on ${what} was lost (expired or taken over by another worker); the result was not committed.`);
+  }
+}
+
+export class WaitTimeoutError extends DurableError {
+  constructor(instanceId: string, timeoutMs: number) {
+    super("WAIT_TIMEOUT", `Instance '${instanceId}' did not reach a final state within ${timeoutMs} ms.`);
+  }
+}
+
+export class PayloadError extends DurableError {
+  constructor(message: string) {
+    super("PAYLOAD_NOT_SERIALIZABLE", message);
+  }
+}

@@ -1,0 +1,378 @@
+import { describeAction, type OrchestratorAction, SCHEDULING_EVENT_OF } from "./actions.js";
+import { type ContextHost, DurableOrchestrationContext, OrchestrationContext, type OrchestrationLogger, type OrchestratorFunction } from "./context.js";
+import { NonDeterminismError, OrchestratorConstraintError } from "./errors.js";
+import { failureFromError, type FailureDetails } from "./failure.js";
+import type { CompletedStatus, EventRaisedEvent, ExecutionStartedEvent, HistoryEvent, SchedulingEvent } from "./history.js";
+import { serializePayload } from "./payload.js";
+import { type AtomicTask, describeValue, type ExternalEventTask, Task, type TaskScheduler } from "./tasks.js";
+
+export interface OrchestrationCompletion {
+  status: CompletedStatus;
+  /** JSON output (Completed), the terminate reason (Terminated), the new input (ContinuedAsNew). */
+  result?: string;
+  failureDetails?: FailureDetails;
+  /** ContinuedAsNew only: unconsumed external events to hand to the next execution. */
+  carryoverEvents?: EventRaisedEvent[];
+}
+
+export interface ExecutionResult {
+  /** Actions not yet recorded in history, in sequence order. */
+  actions: OrchestratorAction[];
+  /** The new events worth recording: duplicates of already-resolved completions are left out. */
+  recordedEvents: HistoryEvent[];
+  completion: OrchestrationCompletion | undefined;
+  /** JSON custom status (undefined = never set). */
+  customStatus: string | undefined;
+  suspended: boolean;
+}
+
+export interface ExecutorOptions {
+  log?: OrchestrationLogger;
+}
+
+const noLog: OrchestrationLogger = () => undefined;
+
+/**
+ * The pure replay engine for one orchestration execution. Feed it history (`execute(past, new)`); it
+ * drives the user's generator, checks every recorded scheduling event against what the code schedules
+ * and returns the new actions. The object keeps the suspended generator, so a worker can cache it and
+ * later call `execute([], moreEvents)` without replaying from the start.
+ */
+export class OrchestrationExecutor implements TaskScheduler, ContextHost {
+  // ContextHost state
+  instanceId = "";
+  parentInstanceId: string | undefined = undefined;
+  isReplaying = false;
+  currentUtcDateTime: Date = new Date(0);
+  rawInput: string | undefined = undefined;
+  generation = 0;
+
+  private name = "";
+  private started = false;
+  private generator: Generator<Task, unknown, unknown> | undefined;
+  private waitingOn: Task | undefined;
+  private sequence = 0;
+  private guidCounter = 0;
+  private readonly openTasks = new Map<number, AtomicTask>();
+  private readonly resolvedIds = new Set<number>();
+  /** Actions produced by the code and not yet matched with (or written as) history. */
+  private pending = new Map<number, OrchestratorAction>();
+  private readonly eventWaiters = new Map<string, ExternalEventTask[]>();
+  private readonly bufferedEvents = new Map<string, EventRaisedEvent[]>();
+  private suspended = false;
+  private readonly heldWhileSuspended: HistoryEvent[] = [];
+  private completion: OrchestrationCompletion | undefined;
+  private continueAsNewRequest: { input: string | undefined; preserve: boolean } | undefined;
+  private customStatus: string | undefined;
+  private readonly log: OrchestrationLogger;
+
+  constructor(
+    private readonly orchestrator: OrchestratorFunction,
+    options: ExecutorOptions = {},
+  ) {
+    this.log = options.log ?? noLog;
+  }
+
+  get isComplete(): boolean {
+    return this.completion !== undefined;
+  }
+
+  /**
+   * Processes `pastEvents` as replay (they are already in history) and then `newEvents`. Returns the
+   * actions to record. Throws NonDeterminismError when the code and the history disagree.
+   */
+  execute(pastEvents: readonly HistoryEvent[], newEvents: readonly HistoryEvent[]): ExecutionResult {
+    this.isReplaying = true;
+    for (const e of pastEvents) this.processPast(e);
+    this.isReplaying = false;
+    const recordedEvents: HistoryEvent[] = [];
+    for (const e of newEvents) {
+      if (this.process(e)) recordedEvents.push(e);
+    }
+    const actions = [...this.pending.values()].sort((a, b) => a.id - b.id);
+    this.pending = new Map();
+    return { actions, recordedEvents, completion: this.completion, customStatus: this.customStatus, suspended: this.suspended && !this.completion };
+  }
+
+  private processPast(e: HistoryEvent): void {
+    if (e.type === "TaskScheduled" || e.type === "TimerCreated" || e.type === "SubOrchestrationInstanceCreated" || e.type === "EventSent") {
+      this.matchScheduled(e);
+      return;
+    }
+    if (e.type === "OrchestratorCompleted") {
+      // Every action the code produced during a recorded episode must have been recorded in it.
+      const extra = [...this.pending.values()].sort((a, b) => a.id - b.id)[0];
+      if (extra && !this.completion) {
+        throw new NonDeterminismError(
+          `The current replay execution scheduled ${describeAction(extra)} with sequence ID ${extra.id}, but a previous execution of this orchestration did not schedule anything with this sequence number at this point. Was a change made to the orchestrator code after this instance had already started running?`,
+        );
+      }
+      return;
+    }
+    if (e.type === "ExecutionCompleted") {
+      // Terminal records are written by the runtime from the executor's own result; nothing to resume.
+      return;
+    }
+    this.process(e);
+  }
+
+  private matchScheduled(e: SchedulingEvent): void {
+    const action = this.pending.get(e.eventId);
+    const expectedKind = Object.entries(SCHEDULING_EVENT_OF).find(([, ev]) => ev === e.type)![0];
+    const recorded = describeRecorded(e);
+    if (!action) {
+      throw new NonDeterminismError(
+        `A previous execution of this orchestration scheduled ${recorded} with sequence ID ${e.eventId}, but the current replay execution hasn't (yet?) scheduled this task. Was a change made to the orchestrator code after this instance had already started running?`,
+      );
+    }
+    if (action.kind !== expectedKind) {
+      throw new NonDeterminismError(
+        `A previous execution of this orchestration scheduled ${recorded} with sequence ID ${e.eventId}, but the current orchestration replay instead produced a ${action.kind} action (${describeAction(action)}) with this sequence number. Was a change made to the orchestrator code after this instance had already started running?`,
+      );
+    }
+    const nameOf = (a: OrchestratorAction): string => (a.kind === "CreateTimer" ? "" : a.name.toLowerCase());
+    const recordedName = e.type === "TimerCreated" ? "" : e.name.toLowerCase();
+    if (nameOf(action) !== recordedName) {
+      throw new NonDeterminismError(
+        `A previous execution of this orchestration scheduled ${recorded} with sequence ID ${e.eventId}, but the current orchestration replay instead scheduled ${describeAction(action)} with this sequence number. Was a change made to the orchestrator code after this instance had already started running?`,
+      );
+    }
+    this.pending.delete(e.eventId);
+  }
+
+  /** Applies one event. Returns false when the event is a duplicate and should not be recorded. */
+  private process(e: HistoryEvent): boolean {
+    if (this.completion) {
+      // Events that arrive in the same batch after a continueAsNew decision belong to the next execution.
+      if (e.type === "EventRaised" && this.completion.carryoverEvents) this.completion.carryoverEvents.push(e);
+      return e.type === "OrchestratorStarted" || e.type === "OrchestratorCompleted";
+    }
+    if (this.suspended && e.type !== "ExecutionResumed" && e.type !== "ExecutionTerminated" && e.type !== "OrchestratorStarted" && e.type !== "OrchestratorCompleted" && e.type !== "ExecutionSuspended") {
+      if (isDuplicateCompletion(e, this.resolvedIds, this.openTasks)) return false;
+      this.heldWhileSuspended.push(e);
+      return true;
+    }
+    switch (e.type) {
+      case "OrchestratorStarted":
+        this.currentUtcDateTime = new Date(e.timestamp);
+        return true;
+      case "OrchestratorCompleted":
+        return true;
+      case "ExecutionStarted":
+        if (this.started) return false;
+        this.start(e);
+        return true;
+      case "TaskCompleted":
+      case "SubOrchestrationInstanceCompleted":
+      case "TimerFired": {
+        const id = e.type === "TimerFired" ? e.timerId : e.taskScheduledId;
+        const task = this.takeOpen(id);
+        if (!task) return false;
+        task.complete(e.type === "TimerFired" ? undefined : e.result);
+        this.resume();
+        return true;
+      }
+      case "TaskFailed":
+      case "SubOrchestrationInstanceFailed": {
+        const task = this.takeOpen(e.taskScheduledId);
+        if (!task) return false;
+        task.fail(e.failureDetails);
+        this.resume();
+        return true;
+      }
+      case "EventRaised":
+        this.deliverEvent(e);
+        this.resume();
+        return true;
+      case "ExecutionSuspended":
+        this.suspended = true;
+        return true;
+      case "ExecutionResumed": {
+        this.suspended = false;
+        const held = this.heldWhileSuspended.splice(0);
+        for (const h of held) this.process(h);
+        return true;
+      }
+      case "ExecutionTerminated":
+        this.completion = e.input === undefined ? { status: "Terminated" } : { status: "Terminated", result: e.input };
+        return true;
+      case "ExecutionRewound":
+      case "ExecutionCompleted":
+        return true;
+      case "TaskScheduled":
+      case "TimerCreated":
+      case "SubOrchestrationInstanceCreated":
+      case "EventSent":
+        // Scheduling events only ever come from the past; a new one is a runtime bug, not user input.
+        throw new Error(`Internal error: scheduling event ${e.type} delivered as a new event.`);
+    }
+  }
+
+  private takeOpen(id: number): AtomicTask | undefined {
+    const t = this.openTasks.get(id);
+    if (!t) return undefined;
+    this.openTasks.delete(id);
+    this.resolvedIds.add(id);
+    return t;
+  }
+
+  private start(e: ExecutionStartedEvent): void {
+    this.started = true;
+    this.name = e.name;
+    this.instanceId = e.instanceId;
+    this.parentInstanceId = e.parentInstance?.instanceId;
+    this.rawInput = e.input;
+    this.generation = e.generation;
+    const ctx = new OrchestrationContext(e.name, new DurableOrchestrationContext(this), this.log);
+    try {
+      const gen = this.orchestrator(ctx) as unknown;
+      if (!isSyncGenerator(gen)) {
+        this.fail(
+          new OrchestratorConstraintError(
+            `Orchestrator '${e.name}' must be a synchronous generator function (function* (context) { ... }); it returned ${describeValue(gen)}. Async functions and async generators cannot be replayed.`,
+          ),
+        );
+        return;
+      }
+      this.generator = gen;
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.resume();
+  }
+
+  /** Runs the generator as far as it can go without waiting. */
+  private resume(): void {
+    const gen = this.generator;
+    if (!gen || this.completion || this.suspended) return;
+    for (;;) {
+      let step: IteratorResult<Task, unknown>;
+      const waiting = this.waitingOn;
+      try {
+        if (waiting === undefined) step = gen.next();
+        else if (!waiting.isDone) return;
+        else if (waiting.isFaulted) step = gen.throw(waiting.result);
+        else step = gen.next(waiting.result);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (this.continueAsNewRequest) {
+        const { input, preserve } = this.continueAsNewRequest;
+        const completion: OrchestrationCompletion = { status: "ContinuedAsNew" };
+        if (input !== undefined) completion.result = input;
+        if (preserve) completion.carryoverEvents = [...this.bufferedEvents.values()].flat();
+        this.completion = completion;
+        return;
+      }
+      if (step.done) {
+        let output: string | undefined;
+        try {
+          output = serializePayload(step.value, `The output of orchestrator '${this.name}'`);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        this.completion = output === undefined ? { status: "Completed" } : { status: "Completed", result: output };
+        return;
+      }
+      const yielded = step.value as unknown;
+      if (!(yielded instanceof Task)) {
+        const hint = yielded === undefined ? " If you meant to call a fire-and-forget API (signalEntity, continueAsNew, sendEvent), call it without yield." : "";
+        this.fail(
+          new OrchestratorConstraintError(
+            `Orchestration '${this.name}' yielded ${describeValue(yielded)}. Only tasks created by context.df (callActivity, createTimer, Task.all, ...) may be yielded.${hint}`,
+          ),
+        );
+        return;
+      }
+      this.waitingOn = yielded;
+      yielded.start(this);
+    }
+  }
+
+  private fail(err: unknown): void {
+    const failureDetails = failureFromError(err);
+    const reason = `Orchestrator function '${this.name}' failed: ${failureDetails.message}`;
+    this.completion = { status: "Failed", result: JSON.stringify(reason), failureDetails };
+  }
+
+  private deliverEvent(e: EventRaisedEvent): void {
+    const key = e.name.toLowerCase();
+    const waiters = this.eventWaiters.get(key);
+    const waiter = waiters?.pop();
+    if (waiter) {
+      waiter.deliver(e.input);
+      return;
+    }
+    const queue = this.bufferedEvents.get(key) ?? [];
+    queue.push(e);
+    this.bufferedEvents.set(key, queue);
+  }
+
+  // ---- TaskScheduler ----
+  now(): Date {
+    return this.currentUtcDateTime;
+  }
+  scheduleAtomic(task: AtomicTask): void {
+    const id = this.sequence++;
+    task.id = id;
+    this.openTasks.set(id, task);
+    this.pending.set(id, task.toAction(id));
+  }
+
+  waitForEvent(task: ExternalEventTask): void {
+    const key = task.name.toLowerCase();
+    const queue = this.bufferedEvents.get(key);
+    const buffered = queue?.shift();
+    if (queue && queue.length === 0) this.bufferedEvents.delete(key);
+    if (buffered) {
+      task.deliver(buffered.input);
+      return;
+    }
+    const waiters = this.eventWaiters.get(key) ?? [];
+    waiters.push(task);
+    this.eventWaiters.set(key, waiters);
+  }
+
+  // ---- ContextHost ----
+  nextGuidCounter(): number {
+    return this.guidCounter++;
+  }
+  setCustomStatus(json: string | undefined): void {
+    this.customStatus = json;
+  }
+  requestContinueAsNew(input: string | undefined, preserveUnprocessedEvents: boolean): void {
+    this.continueAsNewRequest = { input, preserve: preserveUnprocessedEvents };
+  }
+  scheduleNow(task: Task): void {
+    task.start(this);
+  }
+}
+
+function isSyncGenerator(v: unknown): v is Generator<Task, unknown, unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  const g = v as { next?: unknown; throw?: unknown; [Symbol.asyncIterator]?: unknown };
+  return typeof g.next === "function" && typeof g.throw === "function" && g[Symbol.asyncIterator] === undefined;
+}
+
+function isDuplicateCompletion(e: HistoryEvent, resolved: Set<number>, open: Map<number, AtomicTask>): boolean {
+  let id: number | undefined;
+  if (e.type === "TaskCompleted" || e.type === "TaskFailed" || e.type === "SubOrchestrationInstanceCompleted" || e.type === "SubOrchestrationInstanceFailed") id = e.taskScheduledId;
+  else if (e.type === "TimerFired") id = e.timerId;
+  return id !== undefined && (resolved.has(id) || !open.has(id));
+}
+
+function describeRecorded(e: SchedulingEvent): string {
+  switch (e.type) {
+    case "TaskScheduled":
+      return `an activity task named '${e.name}'`;
+    case "TimerCreated":
+      return `a timer firing at ${e.fireAt}`;
+    case "SubOrchestrationInstanceCreated":
+      return `a sub-orchestration named '${e.name}' (instance ID '${e.instanceId}')`;
+    case "EventSent":
+      return `an event named '${e.name}' sent to instance '${e.instanceId}'`;
+  }
+}

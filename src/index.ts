@@ -1,0 +1,66 @@
+/**
+ * Perdure: Durable Functions for TypeScript, self-hosted. The names follow the durable-functions v3
+ * package, so an Azure Durable Functions app ports by changing its imports to `perdure`.
+ */
+import type { DurableClient } from "./client/durable-client.js";
+import { DurableError } from "./core/errors.js";
+
+export { app, createApp, DurableApp } from "./app.js";
+export { RetryOptions } from "./core/retry-options.js";
+export { OrchestrationRuntimeStatus } from "./core/status.js";
+export { createHost, type Host, type HostOptions } from "./host/host.js";
+export { DEFAULT_STORE_URL, providerFromUrl, StoreUrlError } from "./host/store-url.js";
+export {
+  DurableError,
+  DuplicateFunctionError,
+  FunctionNotFoundError,
+  InstanceAlreadyExistsError,
+  InstanceNotFoundError,
+  InvalidArgumentError,
+  InvalidInstanceStateError,
+  LockLostError,
+  NonDeterminismError,
+  OrchestratorConstraintError,
+  PayloadError,
+  TaskFailedError,
+  WaitTimeoutError,
+} from "./core/errors.js";
+export type { FailureDetails } from "./core/failure.js";
+export type { HistoryEvent } from "./core/history.js";
+export { Task, TimerTask } from "./core/tasks.js";
+export type { OrchestrationContext, DurableOrchestrationContext, OrchestratorFunction, ContinueAsNewOptions } from "./core/context.js";
+export type { ActivityContext } from "./worker/registry.js";
+export type {
+  DurableClient,
+  OrchestrationFilter,
+  PageRequest,
+  StatusPage,
+  PurgeHistoryResult,
+  StartNewOptions,
+  WaitOptions,
+} from "./client/durable-client.js";
+export type { DurableOrchestrationStatus, GetStatusOptions } from "./client/status.js";
+export { MemoryProvider } from "./providers/memory/memory-provider.js";
+export { SqliteProvider, type SqliteProviderOptions } from "./providers/sqlite/sqlite-provider.js";
+export type { StorageProvider } from "./providers/provider.js";
+export { Worker, type WorkerOptions } from "./worker/worker.js";
+
+/** Where the host puts the durable client on the contexts it hands to functions. */
+export const CLIENT_KEY = Symbol.for("perdure.durableClient");
+
+/** Input binding marker, for apps ported from durable-functions (`extraInputs: [df.input.durableClient()]`). */
+export const input = {
+  durableClient: (): { type: "durableClient"; name: string } => ({ type: "durableClient", name: "durableClient" }),
+};
+
+/** The durable client of a function's invocation context (activities get one too). */
+export function getClient(context: unknown): DurableClient {
+  const client = (context as { [CLIENT_KEY]?: DurableClient } | undefined)?.[CLIENT_KEY];
+  if (!client) {
+    throw new DurableError(
+      "CLIENT_NOT_AVAILABLE",
+      "Could not find a durable client on this invocation context. Call df.getClient with the context Perdure passed to an activity or client function.",
+    );
+  }
+  return client;
+}

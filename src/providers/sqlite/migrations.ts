@@ -1,0 +1,71 @@
+/**
+ * Ordered, append-only schema migrations. Never edit a released entry: add the next version.
+ * Each runs in one transaction together with the bump of schema_version.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "instances, history, inbox messages (timers are delayed messages), activity tasks",
+    sql: `
+      CREATE TABLE instances (
+        instance_id        TEXT PRIMARY KEY,
+        name               TEXT NOT NULL,
+        execution_id       TEXT NOT NULL,
+        runtime_status     TEXT NOT NULL,
+        input              TEXT,
+        output             TEXT,
+        custom_status      TEXT,
+        failure_details    TEXT,
+        parent_instance_id TEXT,
+        created_at         INTEGER NOT NULL,
+        last_updated_at    INTEGER NOT NULL,
+        history_length     INTEGER NOT NULL DEFAULT 0,
+        lock_token         TEXT,
+        locked_until       INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX instances_by_created ON instances (created_at, instance_id);
+      CREATE INDEX instances_by_status ON instances (runtime_status, created_at);
+
+      CREATE TABLE history (
+        instance_id  TEXT NOT NULL,
+        seq          INTEGER NOT NULL,
+        execution_id TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        event        TEXT NOT NULL,
+        PRIMARY KEY (instance_id, seq)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE messages (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance_id  TEXT NOT NULL,
+        execution_id TEXT,
+        event_type   TEXT NOT NULL,
+        event        TEXT NOT NULL,
+        visible_at   INTEGER NOT NULL
+      );
+      CREATE INDEX messages_by_instance ON messages (instance_id, id);
+      CREATE INDEX messages_by_visible ON messages (visible_at);
+
+      CREATE TABLE activity_tasks (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance_id       TEXT NOT NULL,
+        execution_id      TEXT NOT NULL,
+        task_scheduled_id INTEGER NOT NULL,
+        name              TEXT NOT NULL,
+        input             TEXT,
+        visible_at        INTEGER NOT NULL,
+        lock_token        TEXT,
+        locked_until      INTEGER NOT NULL DEFAULT 0,
+        dequeue_count     INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX activity_tasks_by_instance ON activity_tasks (instance_id);
+      CREATE INDEX activity_tasks_by_visible ON activity_tasks (visible_at);
+    `,
+  },
+];

@@ -1,0 +1,39 @@
+import { FunctionNotFoundError } from "../core/errors.js";
+import { failureFromError } from "../core/failure.js";
+import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
+import { parsePayload, serializePayload } from "../core/payload.js";
+import type { ActivityWorkItem } from "../providers/provider.js";
+import type { Clock } from "./clock.js";
+import type { Logger } from "./logger.js";
+import type { ActivityContext, FunctionRegistry } from "./registry.js";
+
+/** Runs one activity call and turns its outcome into the completion event for the orchestration. */
+export async function runActivity(item: ActivityWorkItem, registry: FunctionRegistry, clock: Clock, logger: Logger): Promise<TaskCompletedEvent | TaskFailedEvent> {
+  const fn = registry.getActivity(item.name);
+  const base = { eventId: -1, taskScheduledId: item.taskScheduledId };
+  try {
+    if (!fn) throw new FunctionNotFoundError("activity", item.name, registry.activityNames());
+    const context: ActivityContext = {
+      functionName: fn.name,
+      invocationId: `${item.instanceId}:${item.taskScheduledId}:${item.dequeueCount}`,
+      instanceId: item.instanceId,
+      idempotencyKey: `${item.instanceId}:${item.executionId}:${item.taskScheduledId}`,
+      attempt: item.dequeueCount,
+      log: (...args: unknown[]) => logger.info(`[${fn.name} ${item.instanceId}#${item.taskScheduledId}] ${args.map(String).join(" ")}`),
+    };
+    const value = await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context);
+    const result = serializePayload(value, `The result of activity '${fn.name}'`);
+    const done: TaskCompletedEvent = { ...base, type: "TaskCompleted", timestamp: new Date(clock.now()).toISOString() };
+    if (result !== undefined) done.result = result;
+    return done;
+  } catch (err) {
+    const failureDetails = failureFromError(err);
+    return {
+      ...base,
+      type: "TaskFailed",
+      timestamp: new Date(clock.now()).toISOString(),
+      reason: `Activity function '${fn?.name ?? item.name}' failed: ${failureDetails.message}`,
+      failureDetails,
+    };
+  }
+}

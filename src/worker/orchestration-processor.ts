@@ -1,0 +1,162 @@
+import { randomUUID } from "node:crypto";
+import { OrchestrationExecutor, type ExecutionResult } from "../core/executor.js";
+import { FunctionNotFoundError } from "../core/errors.js";
+import { failureFromError } from "../core/failure.js";
+import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
+import { planRewind } from "../core/rewind.js";
+import { isTerminalStatus } from "../core/status.js";
+import type { OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
+import type { Clock } from "./clock.js";
+import { ExecutorCache } from "./executor-cache.js";
+import { buildCommit } from "./orchestration-step.js";
+import type { FunctionRegistry } from "./registry.js";
+import type { Logger } from "./logger.js";
+
+export type StepOutcome =
+  | { kind: "commit"; commit: OrchestrationCommit; after: (ok: boolean) => void }
+  | { kind: "abandon"; retryAfterMs: number };
+
+/**
+ * Runs one orchestration step: picks the cached executor (or replays history into a new one), feeds
+ * it the new messages and turns its decisions into a commit. Pure apart from reading history.
+ */
+export class OrchestrationProcessor {
+  readonly cache: ExecutorCache;
+
+  constructor(
+    private readonly provider: StorageProvider,
+    private readonly registry: FunctionRegistry,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    cacheSize: number,
+  ) {
+    this.cache = new ExecutorCache(cacheSize);
+  }
+
+  async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
+    const inst = item.instance;
+    const now = this.clock.now();
+    const consumed = item.messages.map((m) => m.id);
+    const events = item.messages
+      .filter((m) => m.message.executionId === undefined || m.message.executionId === inst.executionId)
+      .map((m) => m.message.event);
+
+    if (isTerminalStatus(inst.runtimeStatus)) {
+      const rewound = events.find((e) => e.type === "ExecutionRewound");
+      if (inst.runtimeStatus === "Failed" && rewound) return this.rewind(item, rewound, consumed, now);
+      this.cache.delete(item.instanceId);
+      return this.noop(item, consumed);
+    }
+
+    const cached = this.cache.take(item.instanceId, inst.executionId, inst.historyLength);
+    let executor: OrchestrationExecutor;
+    let past: HistoryEvent[] = [];
+    let started: ExecutionStartedEvent | undefined;
+    if (cached) {
+      executor = cached.executor;
+      started = cached.started;
+    } else {
+      past = inst.historyLength > 0 ? await this.provider.getHistory(item.instanceId) : [];
+      started = findStarted(past) ?? findStarted(events);
+      if (!started) {
+        // Events raised to an instance whose start is not visible yet: leave them queued.
+        return { kind: "abandon", retryAfterMs: 1000 };
+      }
+      executor = this.newExecutor(started);
+    }
+    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
+    const result = this.run(executor, started, past, newEvents);
+    const commit = buildCommit({ item, started, now, newId: newExecutionId }, result, consumed);
+    const startedEvent = started;
+    return {
+      kind: "commit",
+      commit,
+      after: (ok) => {
+        if (!ok || result.completion) return;
+        this.cache.put(item.instanceId, {
+          executor,
+          executionId: startedEvent.executionId,
+          started: startedEvent,
+          historyLength: (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length,
+        });
+      },
+    };
+  }
+
+  private newExecutor(started: ExecutionStartedEvent): OrchestrationExecutor {
+    const log = (level: "info" | "warn" | "error", message: string): void => this.logger[level](`[${started.name} ${started.instanceId}] ${message}`);
+    const fn = this.registry.getOrchestration(started.name);
+    if (!fn) {
+      // The function is missing from this app: the instance fails with the registry's own message.
+      const err = new FunctionNotFoundError("orchestrator", started.name, this.registry.orchestrationNames());
+      // eslint-disable-next-line require-yield -- it only ever throws
+      const missing = function* (): Generator<never, never, unknown> {
+        throw err;
+      };
+      return new OrchestrationExecutor(missing, { log });
+    }
+    return new OrchestrationExecutor(fn.handler, { log });
+  }
+
+  /** Executes, turning nondeterminism and engine errors into a failed instance with the details. */
+  private run(executor: OrchestrationExecutor, started: ExecutionStartedEvent, past: HistoryEvent[], newEvents: HistoryEvent[]): ExecutionResult {
+    try {
+      return executor.execute(past, newEvents);
+    } catch (err) {
+      const failureDetails = failureFromError(err);
+      this.logger.error(`Orchestration '${started.name}' (${started.instanceId}) failed: ${failureDetails.message}`);
+      return {
+        actions: [],
+        recordedEvents: newEvents.filter((e) => e.type === "OrchestratorStarted"),
+        completion: { status: "Failed", result: JSON.stringify(`Orchestrator function '${started.name}' failed: ${failureDetails.message}`), failureDetails },
+        customStatus: undefined,
+        suspended: false,
+      };
+    }
+  }
+
+  private async rewind(item: OrchestrationWorkItem, rewound: HistoryEvent, consumed: number[], now: number): Promise<StepOutcome> {
+    const history = await this.provider.getHistory(item.instanceId);
+    const plan = planRewind(history);
+    const started = findStarted(history);
+    if (!plan || !started) return this.noop(item, consumed);
+    const executor = this.newExecutor(started);
+    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, rewound];
+    const result = this.run(executor, started, plan.history, newEvents);
+    const commit = buildCommit({ item, started, now, newId: newExecutionId }, result, consumed);
+    commit.replaceHistory = true;
+    commit.newHistory = [...plan.history, ...commit.newHistory];
+    for (const t of plan.activitiesToRetry) {
+      const task = { instanceId: item.instanceId, executionId: started.executionId, taskScheduledId: t.eventId, name: t.name };
+      commit.activityTasks.push(t.input === undefined ? task : { ...task, input: t.input });
+    }
+    for (const child of plan.childrenToRewind) {
+      commit.messages.push({ instanceId: child, message: { event: { ...rewound, timestamp: new Date(now).toISOString() } } });
+    }
+    this.cache.delete(item.instanceId);
+    return { kind: "commit", commit, after: () => undefined };
+  }
+
+  private noop(item: OrchestrationWorkItem, consumed: number[]): StepOutcome {
+    const i = item.instance;
+    const instance: OrchestrationCommit["instance"] = { runtimeStatus: i.runtimeStatus, executionId: i.executionId, name: i.name };
+    if (i.input !== undefined) instance.input = i.input;
+    if (i.output !== undefined) instance.output = i.output;
+    if (i.customStatus !== undefined) instance.customStatus = i.customStatus;
+    if (i.failureDetails !== undefined) instance.failureDetails = i.failureDetails;
+    return {
+      kind: "commit",
+      commit: { item, replaceHistory: false, newHistory: [], consumedMessageIds: consumed, instance, activityTasks: [], messages: [] },
+      after: () => undefined,
+    };
+  }
+}
+
+function findStarted(events: readonly HistoryEvent[]): ExecutionStartedEvent | undefined {
+  for (const e of events) if (e.type === "ExecutionStarted") return e;
+  return undefined;
+}
+
+export function newExecutionId(): string {
+  return randomUUID().replace(/-/g, "");
+}

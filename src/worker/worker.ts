@@ -1,0 +1,239 @@
+import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
+import { runActivity } from "./activity-processor.js";
+import { Batcher } from "./batcher.js";
+import { type Clock, systemClock } from "./clock.js";
+import { consoleLogger, type Logger } from "./logger.js";
+import { OrchestrationProcessor } from "./orchestration-processor.js";
+import type { FunctionRegistry } from "./registry.js";
+import { WorkSignal } from "./work-signal.js";
+
+export interface WorkerOptions {
+  /** Orchestration steps in flight at once (they are mostly CPU; the limit bounds memory). Default 100. */
+  maxConcurrentOrchestrations?: number;
+  /** Activity calls in flight at once. Default 100. */
+  maxConcurrentActivities?: number;
+  /** Lease length for work items; a crashed worker's items are taken over after it. Default 30 s. */
+  leaseMs?: number;
+  /** Polling floor when idle: the longest a worker waits before looking for work others wrote. Default 500 ms. */
+  pollIntervalMs?: number;
+  /** Live orchestration executors kept in memory. Default 5,000. */
+  executorCacheSize?: number;
+  /** How long stop() waits for in-flight work before abandoning it. Default 10 s. */
+  drainTimeoutMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+type Resolved = Required<Omit<WorkerOptions, "clock" | "logger">>;
+
+/**
+ * Runs orchestration steps and activity calls against a provider: two dispatch loops with
+ * concurrency limits, in-process wake-ups, lease renewal, group commit and a graceful drain.
+ */
+export class Worker {
+  readonly processor: OrchestrationProcessor;
+  private readonly options: Resolved;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly orchSignal: WorkSignal;
+  private readonly actSignal: WorkSignal;
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private readonly inflightOrchestrations = new Set<OrchestrationWorkItem>();
+  private readonly inflightActivities = new Set<ActivityWorkItem>();
+  private readonly slotWaiters: { orchestration: (() => void)[]; activity: (() => void)[] } = { orchestration: [], activity: [] };
+  private readonly orchestrationCommits: Batcher<OrchestrationCommit, CommitResult>;
+  private readonly activityCommits: Batcher<ActivityResult, CommitResult>;
+  /** Counters for benchmarks and diagnostics. */
+  readonly stats = { orchestrationSteps: 0, activitiesRun: 0, lockLost: 0, abandoned: 0 };
+
+  constructor(
+    private readonly provider: StorageProvider,
+    private readonly registry: FunctionRegistry,
+    options: WorkerOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? consoleLogger;
+    this.options = {
+      maxConcurrentOrchestrations: options.maxConcurrentOrchestrations ?? 100,
+      maxConcurrentActivities: options.maxConcurrentActivities ?? 100,
+      leaseMs: options.leaseMs ?? 30_000,
+      pollIntervalMs: options.pollIntervalMs ?? 500,
+      executorCacheSize: options.executorCacheSize ?? 5_000,
+      drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    };
+    const now = (): number => this.clock.now();
+    this.orchSignal = new WorkSignal(now);
+    this.actSignal = new WorkSignal(now);
+    this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, this.options.executorCacheSize);
+    this.orchestrationCommits = new Batcher((commits) => this.provider.completeOrchestrationWorkItems(commits, this.clock.now()));
+    this.activityCommits = new Batcher((results) => this.provider.completeActivityWorkItems(results, this.clock.now()));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.provider.onWork?.((kind, visibleAt) => (kind === "orchestration" ? this.orchSignal : this.actSignal).notifyAt(visibleAt));
+    this.loops = [this.orchestrationLoop(), this.activityLoop()];
+    const every = Math.max(50, Math.floor(this.options.leaseMs / 3));
+    this.renewTimer = setInterval(() => void this.renewLeases(), every);
+    this.renewTimer.unref();
+  }
+
+  /** Stops taking work, lets in-flight work finish (up to drainTimeoutMs), then abandons the rest. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.orchSignal.dispose();
+    this.actSignal.dispose();
+    for (const w of [...this.slotWaiters.orchestration.splice(0), ...this.slotWaiters.activity.splice(0)]) w();
+    await Promise.all(this.loops);
+    const deadline = Date.now() + this.options.drainTimeoutMs;
+    while ((this.inflightActivities.size > 0 || this.inflightOrchestrations.size > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const now = this.clock.now();
+    for (const item of this.inflightActivities) await this.provider.abandonActivityWorkItem(item, 0, now).catch(() => undefined);
+    for (const item of this.inflightOrchestrations) await this.provider.abandonOrchestrationWorkItem(item, 0, now).catch(() => undefined);
+    if (this.renewTimer) clearInterval(this.renewTimer);
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  private async waitForSlot(kind: "orchestration" | "activity"): Promise<void> {
+    const full = kind === "orchestration" ? this.inflightOrchestrations.size >= this.options.maxConcurrentOrchestrations : this.inflightActivities.size >= this.options.maxConcurrentActivities;
+    if (!full) return;
+    await new Promise<void>((resolve) => this.slotWaiters[kind].push(resolve));
+  }
+
+  private releaseSlot(kind: "orchestration" | "activity"): void {
+    this.slotWaiters[kind].shift()?.();
+  }
+
+  private async idle(signal: WorkSignal): Promise<void> {
+    let wait = this.options.pollIntervalMs;
+    try {
+      const next = await this.provider.nextVisibleAt(this.clock.now());
+      if (next !== undefined) wait = Math.max(0, Math.min(wait, next - this.clock.now() + 1));
+    } catch {
+      // The poll below will surface persistent storage errors.
+    }
+    await signal.wait(wait);
+  }
+
+  private async orchestrationLoop(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      await this.waitForSlot("orchestration");
+      if (!this.running) break;
+      let items: OrchestrationWorkItem[];
+      try {
+        const free = this.options.maxConcurrentOrchestrations - this.inflightOrchestrations.size;
+        items = await this.provider.lockOrchestrationWorkItems({ now: this.clock.now(), leaseMs: this.options.leaseMs, max: free });
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.logger.error(`Locking orchestration work failed (attempt ${failures}): ${(err as Error).message}`);
+        await this.orchSignal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
+        continue;
+      }
+      if (items.length === 0) {
+        await this.idle(this.orchSignal);
+        continue;
+      }
+      for (const item of items) {
+        this.inflightOrchestrations.add(item);
+        void this.handleOrchestration(item).finally(() => {
+          this.inflightOrchestrations.delete(item);
+          this.releaseSlot("orchestration");
+        });
+      }
+    }
+  }
+
+  private async handleOrchestration(item: OrchestrationWorkItem): Promise<void> {
+    try {
+      const outcome = await this.processor.process(item);
+      if (outcome.kind === "abandon") {
+        this.stats.abandoned++;
+        await this.provider.abandonOrchestrationWorkItem(item, outcome.retryAfterMs, this.clock.now());
+        return;
+      }
+      const result = await this.orchestrationCommits.add(outcome.commit);
+      outcome.after(result.ok);
+      this.stats.orchestrationSteps++;
+      if (!result.ok) {
+        this.stats.lockLost++;
+        this.logger.warn(`Step of '${item.instanceId}' not committed: ${result.error.message}`);
+      }
+    } catch (err) {
+      this.processor.cache.delete(item.instanceId);
+      this.stats.abandoned++;
+      this.logger.error(`Orchestration step of '${item.instanceId}' failed and will be retried: ${(err as Error).stack ?? String(err)}`);
+      await this.provider.abandonOrchestrationWorkItem(item, 1_000, this.clock.now()).catch(() => undefined);
+    }
+  }
+
+  private async activityLoop(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      await this.waitForSlot("activity");
+      if (!this.running) break;
+      let items: ActivityWorkItem[];
+      try {
+        const free = this.options.maxConcurrentActivities - this.inflightActivities.size;
+        items = await this.provider.lockActivityWorkItems({ now: this.clock.now(), leaseMs: this.options.leaseMs, max: free });
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.logger.error(`Locking activity work failed (attempt ${failures}): ${(err as Error).message}`);
+        await this.actSignal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
+        continue;
+      }
+      if (items.length === 0) {
+        await this.idle(this.actSignal);
+        continue;
+      }
+      for (const item of items) {
+        this.inflightActivities.add(item);
+        void this.handleActivity(item).finally(() => {
+          this.inflightActivities.delete(item);
+          this.releaseSlot("activity");
+        });
+      }
+    }
+  }
+
+  private async handleActivity(item: ActivityWorkItem): Promise<void> {
+    const event = await runActivity(item, this.registry, this.clock, this.logger);
+    this.stats.activitiesRun++;
+    try {
+      const result = await this.activityCommits.add({ item, event });
+      if (!result.ok) {
+        this.stats.lockLost++;
+        this.logger.warn(`Result of activity '${item.name}' for '${item.instanceId}' not recorded: ${result.error.message}`);
+      }
+    } catch (err) {
+      this.logger.error(`Recording the result of activity '${item.name}' failed; it will run again: ${(err as Error).message}`);
+      await this.provider.abandonActivityWorkItem(item, 1_000, this.clock.now()).catch(() => undefined);
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    const now = this.clock.now();
+    const soon = now + this.options.leaseMs / 2;
+    const acts = [...this.inflightActivities].filter((i) => i.lockedUntil < soon);
+    const orchs = [...this.inflightOrchestrations].filter((i) => i.lockedUntil < soon);
+    try {
+      if (acts.length) await this.provider.renewActivityWorkItems(acts, this.options.leaseMs, now);
+      if (orchs.length) await this.provider.renewOrchestrationWorkItems(orchs, this.options.leaseMs, now);
+    } catch (err) {
+      this.logger.warn(`Lease renewal failed: ${(err as Error).message}`);
+    }
+  }
+}
