@@ -33,4 +33,10 @@ export function createApp(): DurableApp {
   return new DurableApp();
 }
 
-export const app = new DurableApp();
+/**
+ * One default app per process, even when two copies of this module are loaded (the CLI from dist/
+ * and an entry that imports the sources, say): the entry's registrations must reach the host.
+ */
+const APP_KEY = Symbol.for("perdure.app");
+const holder = globalThis as { [APP_KEY]?: DurableApp };
+export const app: DurableApp = (holder[APP_KEY] ??= new DurableApp());

@@ -1,0 +1,156 @@
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { app } from "../app.js";
+import { DurableError } from "../core/errors.js";
+import { createHost, type Host } from "../host/host.js";
+import { DEFAULT_STORE_URL } from "../host/store-url.js";
+
+const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>]
+
+  <entry>     a .js, .mjs or .ts module that registers functions with df.app
+  --port      HTTP port (env PERDURE_PORT; 0 = any free port)
+  --hostname  address to bind (default 127.0.0.1)
+  --store     sqlite:<path> | memory: | postgres://... (env PERDURE_STORE)
+  --key       management key (env PERDURE_KEY)`;
+
+/** A failure the user can fix: printed as one line, exit code 1 (usage errors: 2). */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+interface StartOptions {
+  entry: string;
+  port: number;
+  hostname: string;
+  store: string;
+  key: string | undefined;
+}
+
+function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: "string" },
+        hostname: { type: "string" },
+        store: { type: "string" },
+        key: { type: "string" },
+      },
+    });
+  } catch (err) {
+    throw new CliError(`perdure start: ${(err as Error).message}\n${USAGE}`, 2);
+  }
+  const [entry, ...extra] = parsed.positionals;
+  if (!entry) throw new CliError(`perdure start: missing <entry> (the module that registers your functions).\n${USAGE}`, 2);
+  if (extra.length > 0) throw new CliError(`perdure start: unexpected argument '${extra[0]}'.\n${USAGE}`, 2);
+  const portText = parsed.values.port ?? env.PERDURE_PORT ?? "7071";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new CliError(`perdure: invalid port '${portText}': use a number from 0 to 65535.`, 2);
+  return {
+    entry,
+    port,
+    hostname: parsed.values.hostname ?? "127.0.0.1",
+    store: parsed.values.store ?? env.PERDURE_STORE ?? DEFAULT_STORE_URL,
+    key: parsed.values.key ?? env.PERDURE_KEY,
+  };
+}
+
+async function loadEntry(entry: string, cwd: string): Promise<void> {
+  const file = resolve(cwd, entry);
+  if (!existsSync(file) || !statSync(file).isFile()) throw new CliError(`perdure: entry file '${entry}' not found (looked for ${file}).`);
+  if (!/\.(m?js|m?ts|cts|cjs)$/.test(file)) throw new CliError(`perdure: entry '${entry}' must be a .js, .mjs or .ts file.`);
+  if (/\.[mc]?ts$/.test(file)) {
+    // Lets the entry (and what it imports) be TypeScript without a build step.
+    const { register } = await import("tsx/esm/api");
+    register();
+  }
+  try {
+    await import(pathToFileURL(file).href);
+  } catch (err) {
+    if (err instanceof DurableError) throw new CliError(`perdure: ${err.message}`);
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === "ERR_REQUIRE_CYCLE_MODULE" || code === "ERR_REQUIRE_ESM" || code === "ERR_REQUIRE_ASYNC_MODULE") {
+      throw new CliError(
+        `perdure: entry '${entry}' was loaded as CommonJS but imports ES modules. Add "type": "module" to the nearest package.json, or name the entry .mts/.mjs.`,
+      );
+    }
+    throw new CliError(`perdure: loading entry '${entry}' failed: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  if (app.registry.size === 0) {
+    throw new CliError(`perdure: entry '${entry}' registered no functions. Register them with df.app.orchestration(name, function* (context) {...}) and df.app.activity(name, { handler }).`);
+  }
+}
+
+export async function start(options: StartOptions, cwd = process.cwd()): Promise<Host> {
+  await loadEntry(options.entry, cwd);
+  let host: Host;
+  try {
+    host = createHost({ store: options.store, port: options.port, hostname: options.hostname, ...(options.key ? { key: options.key } : {}) });
+  } catch (err) {
+    throw new CliError(`perdure: ${(err as Error).message}`);
+  }
+  try {
+    await host.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    await host.stop().catch(() => undefined);
+    if (e.code === "EADDRINUSE") throw new CliError(`perdure: cannot listen on ${options.hostname}:${options.port}: the address is in use. Pick another port with --port.`);
+    if (e.code === "EACCES") throw new CliError(`perdure: not allowed to listen on ${options.hostname}:${options.port}. Use a port above 1023.`);
+    throw new CliError(`perdure: the host could not start: ${e.message}`);
+  }
+  return host;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== "start") {
+    console.error(`perdure: unknown command '${command}'.\n${USAGE}`);
+    return 2;
+  }
+  let host: Host;
+  try {
+    const options = parseStart(rest, env);
+    host = await start(options);
+    const orchestrations = app.registry.orchestrationNames();
+    const activities = app.registry.activityNames();
+    console.log(`Perdure host running on ${host.url ?? "(no HTTP)"} with store ${redactStore(options.store)}`);
+    console.log(`  orchestrations: ${orchestrations.join(", ") || "(none)"}`);
+    console.log(`  activities: ${activities.join(", ") || "(none)"}`);
+  } catch (err) {
+    if (err instanceof CliError) {
+      console.error(err.message);
+      return err.exitCode;
+    }
+    console.error(`perdure: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string): void => {
+      console.log(`Received ${signal}: draining and stopping...`);
+      host.stop().then(resolveStop, (err: unknown) => {
+        console.error(`perdure: error while stopping: ${(err as Error).message}`);
+        resolveStop();
+      });
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  return 0;
+}
+
+function redactStore(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}

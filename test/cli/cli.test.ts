@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { LocalDurableClient } from "../../src/client/local-client.js";
+import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
+import { systemClock } from "../../src/worker/clock.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const bin = join(root, "bin", "perdure.js");
+const fixture = (name: string): string => join(root, "test", "cli", "fixtures", name);
+const tmp = mkdtempSync(join(tmpdir(), "perdure-cli-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [bin, ...args], {
+    cwd: tmp,
+    env: { ...process.env, PERDURE_CLI_FROM_SOURCE: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+function outcome(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+const meaningful = (s: string): string[] => s.split("\n").filter((l) => l.trim() !== "" && !l.includes("npm warn"));
+
+describe("perdure CLI: bad input gets one clear line and a non-zero exit", () => {
+  const cases: { name: string; args: string[]; code: number; pattern: RegExp }[] = [
+    { name: "no entry", args: ["start"], code: 2, pattern: /missing <entry>/ },
+    { name: "unknown command", args: ["launch"], code: 2, pattern: /unknown command 'launch'/ },
+    { name: "missing entry file", args: ["start", "does-not-exist.ts"], code: 1, pattern: /entry file 'does-not-exist.ts' not found/ },
+    { name: "entry registers nothing", args: ["start", fixture("empty.mjs"), "--store", "memory:"], code: 1, pattern: /registered no functions/ },
+    { name: "two functions with one name", args: ["start", fixture("duplicate.mjs"), "--store", "memory:"], code: 1, pattern: /'SAME' is already registered/ },
+    { name: "entry throws while loading", args: ["start", fixture("throws.mjs"), "--store", "memory:"], code: 1, pattern: /loading entry .* failed: .*boom while loading/ },
+    { name: "unknown store URL", args: ["start", fixture("app.ts"), "--store", "mongodb://x"], code: 1, pattern: /Unknown store URL 'mongodb:\/\/x'/ },
+    { name: "invalid port", args: ["start", fixture("app.ts"), "--port", "http"], code: 2, pattern: /invalid port 'http'/ },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const r = await outcome(run(c.args));
+      assert.equal(r.code, c.code, `exit code; stderr: ${r.stderr}`);
+      const lines = meaningful(r.stderr);
+      assert.match(lines[0] ?? "", c.pattern);
+      if (c.code === 1) assert.equal(lines.filter((l) => l.startsWith("perdure")).length, 1, `one error line, got: ${r.stderr}`);
+    });
+  }
+});
+
+async function startHost(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; done: ReturnType<typeof outcome> }> {
+  const child = run(args, env);
+  const done = outcome(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      seen += d.toString();
+      const m = /running on (http:\/\/\S+)/.exec(seen);
+      if (m) resolve(m[1]!);
+    });
+    void done.then((r) => reject(new Error(`host exited early (${String(r.code)}): ${r.stderr}`)));
+  });
+  return { child, url, done };
+}
+
+describe("perdure start runs a host", () => {
+  it("loads a .ts entry, serves /healthz, runs orchestrations on the SQLite store, and stops cleanly on SIGTERM", async () => {
+    const db = join(tmp, "cli.db");
+    const { child, url, done } = await startHost(["start", fixture("app.ts"), "--port", "0", "--store", `sqlite:${db}`]);
+    try {
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: "ok" });
+      // A second process on the same file acts as the client: the CLI host does the work.
+      const provider = new SqliteProvider({ filename: db });
+      await provider.initialize();
+      try {
+        const client = new LocalDurableClient(provider, systemClock);
+        const id = await client.startNew("greetTwice", { input: "CLI" });
+        const status = await client.waitForCompletion(id, { timeoutInMilliseconds: 30_000 });
+        assert.equal(status.runtimeStatus, "Completed");
+        assert.deepEqual(status.output, ["Hello CLI", "Hello again"]);
+      } finally {
+        await provider.close();
+      }
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /orchestrations: greetTwice/);
+    assert.match(r.stdout, /draining and stopping/);
+  });
+
+  it("takes the store and port from PERDURE_STORE / PERDURE_PORT and loads a .mjs entry", async () => {
+    const { child, url, done } = await startHost(["start", fixture("app.mjs")], { PERDURE_STORE: "memory:", PERDURE_PORT: "0" });
+    try {
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    } finally {
+      child.kill("SIGINT");
+    }
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /store memory:/);
+    assert.match(r.stdout, /orchestrations: echoOnce/);
+  });
+
+  it("refuses a port that is already taken with one line", async () => {
+    const first = await startHost(["start", fixture("app.mjs"), "--port", "0", "--store", "memory:"]);
+    try {
+      const port = new URL(first.url).port;
+      const r = await outcome(run(["start", fixture("app.mjs"), "--port", port, "--store", "memory:"]));
+      assert.equal(r.code, 1);
+      assert.match(meaningful(r.stderr)[0] ?? "", /address is in use/);
+    } finally {
+      first.child.kill("SIGTERM");
+      await first.done;
+    }
+  });
+});
