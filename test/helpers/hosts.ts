@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, describe } from "node:test";
+import { createApp, type DurableApp } from "../../src/app.js";
+import { createHost, type Host, type HostOptions } from "../../src/host/host.js";
+import { silentLogger } from "../../src/worker/logger.js";
+import { assertAllReplayCleanly } from "./determinism.js";
+
+export const STORES = ["memory", "sqlite"] as const;
+export type StoreKind = (typeof STORES)[number];
+
+export interface TestHostOptions extends Omit<HostOptions, "app" | "store"> {
+  /** Skip the determinism self-check (only for tests that break determinism on purpose). */
+  skipReplayCheck?: boolean;
+}
+
+/**
+ * Runs `body` once per store (memory and a temp SQLite file). `start(register)` builds an app,
+ * starts a host on the store, and after each test replays every instance from scratch (the
+ * determinism self-check) before stopping the host.
+ */
+export function forEachStore(title: string, body: (start: (register: (app: DurableApp) => void, options?: TestHostOptions) => Promise<Host>, store: StoreKind) => void): void {
+  for (const store of STORES) {
+    describe(`${title} [${store}]`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "perdure-it-"));
+      let started: { host: Host; app: DurableApp; check: boolean }[] = [];
+      let n = 0;
+      afterEach(async () => {
+        const hosts = started;
+        started = [];
+        try {
+          for (const { host, app, check } of hosts) if (check) await assertAllReplayCleanly(host.provider, app.registry);
+        } finally {
+          for (const { host } of hosts) await host.stop();
+        }
+      });
+      after(() => rmSync(dir, { recursive: true, force: true }));
+      const start = async (register: (app: DurableApp) => void, options: TestHostOptions = {}): Promise<Host> => {
+        const app = createApp();
+        register(app);
+        const { skipReplayCheck, ...rest } = options;
+        const host = createHost({
+          store: store === "memory" ? "memory:" : `sqlite:${join(dir, `t${n++}.db`)}`,
+          port: false,
+          app,
+          pollIntervalMs: 50,
+          logger: silentLogger,
+          ...rest,
+        });
+        await host.start();
+        started.push({ host, app, check: !skipReplayCheck });
+        return host;
+      };
+      body(start, store);
+    });
+  }
+}
+
+export const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await wait(10);
+  }
+}

@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { RetryOptions } from "../../src/core/retry-options.js";
+import { TaskFailedError } from "../../src/core/errors.js";
+import { forEachStore } from "../helpers/hosts.js";
+
+forEachStore("activities", (start) => {
+  it("chains activities and returns their results in order", async () => {
+    const host = await start((app) => {
+      app.activity("sayHello", { handler: (name: string) => `Hello ${name}` });
+      app.orchestration("helloSequence", function* (ctx) {
+        const out: unknown[] = [];
+        for (const city of ["Tokyo", "Seattle", "Cairo"]) out.push(yield ctx.df.callActivity("sayHello", city));
+        return out;
+      });
+    });
+    const id = await host.client.startNew("helloSequence");
+    const status = await host.client.waitForCompletion(id);
+    assert.equal(status.runtimeStatus, "Completed");
+    assert.deepEqual(status.output, ["Hello Tokyo", "Hello Seattle", "Hello Cairo"]);
+    const history = (await host.client.getStatus(id, { showHistory: true, showHistoryOutput: true })).history!;
+    const scheduled = history.filter((e) => e.type === "TaskScheduled");
+    assert.deepEqual(scheduled.map((e) => (e as { input?: unknown }).input), ["Tokyo", "Seattle", "Cairo"]);
+    assert.equal(history.filter((e) => e.type === "TaskCompleted").length, 3);
+  });
+
+  it("hands a failing activity's name, message and stack to the orchestrator", async () => {
+    const host = await start((app) => {
+      app.activity("explode", {
+        handler: () => {
+          throw new RangeError("the reactor is too hot");
+        },
+      });
+      app.orchestration("catcher", function* (ctx) {
+        try {
+          yield ctx.df.callActivity("explode");
+          return "not reached";
+        } catch (err) {
+          const e = err as TaskFailedError;
+          return { isTaskFailed: e instanceof TaskFailedError, code: e.code, message: e.message, name: e.taskName, type: e.failureDetails.errorType, original: e.failureDetails.message, stackHasOrigin: /RangeError: the reactor is too hot/.test(e.failureDetails.stack ?? "") };
+        }
+      });
+    });
+    const id = await host.client.startNew("catcher");
+    const status = await host.client.waitForCompletion(id);
+    assert.deepEqual(status.output, {
+      isTaskFailed: true,
+      code: "TASK_FAILED",
+      message: "Activity function 'explode' failed: the reactor is too hot",
+      name: "explode",
+      type: "RangeError",
+      original: "the reactor is too hot",
+      stackHasOrigin: true,
+    });
+  });
+
+  it("fails the instance with the activity's details when the orchestrator does not catch", async () => {
+    const host = await start((app) => {
+      app.activity("explode", {
+        handler: () => {
+          throw new Error("kaboom");
+        },
+      });
+      app.orchestration("uncaught", function* (ctx) {
+        yield ctx.df.callActivity("explode");
+      });
+    });
+    const id = await host.client.startNew("uncaught");
+    const status = await host.client.waitForCompletion(id);
+    assert.equal(status.runtimeStatus, "Failed");
+    assert.equal(status.output, "Orchestrator function 'uncaught' failed: Activity function 'explode' failed: kaboom");
+    assert.equal(status.failureDetails?.errorType, "TaskFailedError");
+    assert.match(status.failureDetails?.stack ?? "", /kaboom/);
+  });
+
+  it("fails the call to an activity that does not exist, naming the known ones", async () => {
+    const host = await start((app) => {
+      app.activity("known", { handler: () => 1 });
+      app.orchestration("callsMissing", function* (ctx) {
+        try {
+          yield ctx.df.callActivity("unknownActivity");
+        } catch (err) {
+          return (err as Error).message;
+        }
+      });
+    });
+    const id = await host.client.startNew("callsMissing");
+    const status = await host.client.waitForCompletion(id);
+    assert.match(String(status.output), /The function 'unknownActivity' doesn't exist, is disabled, or is not an activity function.*'known'/);
+  });
+
+  it("retries with backoff, counting the first attempt, delays as durable timers", async () => {
+    const calls: number[] = [];
+    const host = await start((app) => {
+      app.activity("flaky", {
+        handler: () => {
+          calls.push(Date.now());
+          if (calls.length < 3) throw new Error(`flake ${calls.length}`);
+          return "finally";
+        },
+      });
+      app.orchestration("retrying", function* (ctx) {
+        const options = new RetryOptions(40, 3);
+        options.backoffCoefficient = 2;
+        return yield ctx.df.callActivityWithRetry("flaky", options);
+      });
+    });
+    const id = await host.client.startNew("retrying");
+    const status = await host.client.waitForCompletion(id);
+    assert.equal(status.output, "finally");
+    assert.equal(calls.length, 3);
+    const history = (await host.client.getStatus(id, { showHistory: true })).history!;
+    const timers = history.filter((e) => e.type === "TimerCreated") as { fireAt: string; timestamp: string }[];
+    assert.equal(timers.length, 2, "one durable timer per retry");
+    const delays = timers.map((t) => Date.parse(t.fireAt) - Date.parse(t.timestamp));
+    assert.deepEqual(delays, [40, 80], "first interval, then times the backoff coefficient");
+    assert.ok(calls[1]! - calls[0]! >= 40 && calls[2]! - calls[1]! >= 80, "attempts never run before their timer");
+  });
+
+  it("stops after maxNumberOfAttempts and throws the last attempt's error", async () => {
+    let n = 0;
+    const host = await start((app) => {
+      app.activity("alwaysFails", {
+        handler: () => {
+          n++;
+          throw new Error(`attempt ${n} failed`);
+        },
+      });
+      app.orchestration("givesUp", function* (ctx) {
+        const options = new RetryOptions(10, 2);
+        options.maxRetryIntervalInMilliseconds = 10;
+        try {
+          yield ctx.df.callActivityWithRetry("alwaysFails", options);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      });
+    });
+    const id = await host.client.startNew("givesUp");
+    const status = await host.client.waitForCompletion(id);
+    assert.equal(status.output, "Activity function 'alwaysFails' failed: attempt 2 failed");
+    assert.equal(n, 2);
+  });
+
+  it("stops retrying once retryTimeoutInMilliseconds has passed", async () => {
+    let n = 0;
+    const host = await start((app) => {
+      app.activity("slowFail", {
+        handler: async () => {
+          n++;
+          await new Promise((r) => setTimeout(r, 60));
+          throw new Error("still failing");
+        },
+      });
+      app.orchestration("timeBoxed", function* (ctx) {
+        const options = new RetryOptions(10, 100);
+        options.retryTimeoutInMilliseconds = 100;
+        try {
+          yield ctx.df.callActivityWithRetry("slowFail", options);
+        } catch {
+          return "gave up";
+        }
+      });
+    });
+    const id = await host.client.startNew("timeBoxed");
+    const status = await host.client.waitForCompletion(id);
+    assert.equal(status.output, "gave up");
+    assert.ok(n >= 1 && n <= 3, `stopped by the timeout, not the 100 attempts (ran ${n})`);
+  });
+
+  it("passes the activity context: instance id, attempt and a stable idempotency key", async () => {
+    const seen: unknown[] = [];
+    const host = await start((app) => {
+      app.activity("inspect", {
+        handler: (input: number, context) => {
+          seen.push({ input, instanceId: context.instanceId, attempt: context.attempt, key: context.idempotencyKey });
+          return input * 2;
+        },
+      });
+      app.orchestration("inspector", function* (ctx) {
+        return yield ctx.df.callActivity("inspect", 21);
+      });
+    });
+    const id = await host.client.startNew("inspector", { instanceId: "inspect-1" });
+    assert.equal((await host.client.waitForCompletion(id)).output, 42);
+    assert.equal(seen.length, 1);
+    const s = seen[0] as { input: number; instanceId: string; attempt: number; key: string };
+    assert.equal(s.input, 21);
+    assert.equal(s.instanceId, "inspect-1");
+    assert.equal(s.attempt, 1);
+    assert.match(s.key, /^inspect-1:[0-9a-f]{32}:0$/);
+  });
+});
