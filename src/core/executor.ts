@@ -227,6 +227,9 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     try {
       const gen = this.orchestrator(ctx) as unknown;
       if (!isSyncGenerator(gen)) {
+        // An async orchestrator returns a promise that may reject later: observe it so the rejection
+        // does not surface as an unhandledRejection that takes the whole worker process down.
+        if (typeof (gen as { then?: unknown } | null)?.then === "function") (gen as PromiseLike<unknown>).then(undefined, () => undefined);
         this.fail(
           new OrchestratorConstraintError(
             `Orchestrator '${e.name}' must be a synchronous generator function (function* (context) { ... }); it returned ${describeValue(gen)}. Async functions and async generators cannot be replayed.`,

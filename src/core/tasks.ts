@@ -287,10 +287,6 @@ export class RetryableTask extends CompoundTask {
     if (o.retryTimeoutInMilliseconds !== undefined && now >= this.firstAttemptAt + o.retryTimeoutInMilliseconds) return undefined;
     let delay = o.firstRetryIntervalInMilliseconds * Math.pow(o.backoffCoefficient, this.attempt - 1);
     if (o.maxRetryIntervalInMilliseconds !== undefined) delay = Math.min(delay, o.maxRetryIntervalInMilliseconds);
-    if (o.retryTimeoutInMilliseconds !== undefined) {
-      const deadline = this.firstAttemptAt + o.retryTimeoutInMilliseconds;
-      if (now + delay >= deadline) return undefined;
-    }
     return Math.max(0, Math.round(delay));
   }
 }
@@ -312,6 +308,7 @@ export function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (v === undefined) return "undefined";
   if (typeof v === "object" && typeof (v as { then?: unknown }).then === "function") return "a Promise";
+  if (typeof v === "object" && Symbol.asyncIterator in v && typeof (v as { next?: unknown }).next === "function") return "an async generator";
   if (typeof v === "object") return `an object of type ${(v).constructor?.name ?? "Object"}`;
   return `a value of type ${typeof v}`;
 }
