@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? sources(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+
+it("docs/errors.md lists exactly the error codes the source raises", () => {
+  const raised = new Set<string>();
+  for (const file of sources(join(root, "src"))) {
+    for (const m of readFileSync(file, "utf8").matchAll(/(?:super|DurableError)\(\s*"([A-Z][A-Z_]+)"/g)) raised.add(m[1]!);
+  }
+  const doc = readFileSync(join(root, "docs", "errors.md"), "utf8");
+  const documented = new Set([...doc.matchAll(/^\| `([A-Z][A-Z_]+)` \|/gm)].map((m) => m[1]!));
+  assert.ok(raised.size >= 10, `found the codes in src (${raised.size})`);
+  assert.deepEqual([...raised].filter((c) => !documented.has(c)).sort(), [], "codes raised in src/ but missing from docs/errors.md");
+  assert.deepEqual([...documented].filter((c) => !raised.has(c)).sort(), [], "codes documented but never raised");
+});
