@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, it } from "node:test";
+import { createApp, type DurableApp } from "../../src/app.js";
+import { createHost } from "../../src/host/host.js";
+import { MemoryProvider } from "../../src/providers/memory/memory-provider.js";
+import { silentLogger } from "../../src/worker/logger.js";
+import { assertAllReplayCleanly } from "../helpers/determinism.js";
+import { eventually, forEachStore, wait } from "../helpers/hosts.js";
+
+forEachStore("worker", (start) => {
+  it("renews leases: an activity that outlives leaseMs runs once", async () => {
+    let runs = 0;
+    const host = await start(
+      (app) => {
+        app.activity("slow", {
+          handler: async () => {
+            runs++;
+            await wait(400);
+            return "slow result";
+          },
+        });
+        app.orchestration("slowOne", function* (ctx) {
+          return yield ctx.df.callActivity("slow");
+        });
+      },
+      { leaseMs: 120 },
+    );
+    const id = await host.client.startNew("slowOne");
+    assert.equal((await host.client.waitForCompletion(id)).output, "slow result");
+    assert.equal(runs, 1, "the lease was renewed, so no other delivery happened");
+    assert.equal(host.worker.stats.lockLost, 0);
+  });
+
+  it("respects maxConcurrentActivities", async () => {
+    let running = 0;
+    let peak = 0;
+    const host = await start(
+      (app) => {
+        app.activity("busy", {
+          handler: async () => {
+            running++;
+            peak = Math.max(peak, running);
+            await wait(20);
+            running--;
+            return 1;
+          },
+        });
+        app.orchestration("wide", function* (ctx) {
+          const r = (yield ctx.df.Task.all(Array.from({ length: 12 }, () => ctx.df.callActivity("busy")))) as number[];
+          return r.length;
+        });
+      },
+      { maxConcurrentActivities: 3 },
+    );
+    const id = await host.client.startNew("wide");
+    assert.equal((await host.client.waitForCompletion(id)).output, 12);
+    assert.ok(peak <= 3, `at most 3 at once (saw ${peak})`);
+    assert.ok(peak >= 2, "and it did run them in parallel");
+  });
+
+  it("wakes up on new work in the same process without waiting for the polling floor", async () => {
+    const host = await start(
+      (app) => {
+        app.activity("a", { handler: () => "a" });
+        app.orchestration("twoSteps", function* (ctx) {
+          yield ctx.df.callActivity("a");
+          yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 20));
+          return yield ctx.df.callActivity("a");
+        });
+      },
+      { pollIntervalMs: 120_000 },
+    );
+    await wait(50); // both loops are now idle, parked on a two-minute poll
+    const id = await host.client.startNew("twoSteps");
+    assert.equal((await host.client.waitForCompletion(id, { timeoutInMilliseconds: 30_000 })).output, "a");
+  });
+});
+
+class CountingProvider extends MemoryProvider {
+  locks = 0;
+  override lockOrchestrationWorkItems(...args: Parameters<MemoryProvider["lockOrchestrationWorkItems"]>): ReturnType<MemoryProvider["lockOrchestrationWorkItems"]> {
+    this.locks++;
+    return super.lockOrchestrationWorkItems(...args);
+  }
+  override lockActivityWorkItems(...args: Parameters<MemoryProvider["lockActivityWorkItems"]>): ReturnType<MemoryProvider["lockActivityWorkItems"]> {
+    this.locks++;
+    return super.lockActivityWorkItems(...args);
+  }
+}
+
+it("does not busy-poll storage when idle", async () => {
+  const provider = new CountingProvider();
+  const host = createHost({ store: provider, port: false, app: createApp(), logger: silentLogger, pollIntervalMs: 200 });
+  await host.start();
+  try {
+    await wait(50);
+    const before = provider.locks;
+    await wait(600);
+    const calls = provider.locks - before;
+    assert.ok(calls <= 12, `two idle loops polling every 200 ms make a handful of calls, not a busy loop (saw ${calls})`);
+  } finally {
+    await host.stop();
+  }
+});
+
+const dir = mkdtempSync(join(tmpdir(), "perdure-drain-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+it("drains on stop: the running activity finishes and its result is kept for the next host", async () => {
+  const file = join(dir, "drain.db");
+  const register = (app: DurableApp, log: string[]): void => {
+    app.activity("step", {
+      handler: async (n: number) => {
+        log.push(`start ${n}`);
+        await wait(150);
+        log.push(`end ${n}`);
+        return n;
+      },
+    });
+    app.orchestration("steps", function* (ctx) {
+      const out: unknown[] = [];
+      for (let i = 0; i < 3; i++) out.push(yield ctx.df.callActivity("step", i));
+      return out;
+    });
+  };
+  const log1: string[] = [];
+  const app1 = createApp();
+  register(app1, log1);
+  const first = createHost({ store: `sqlite:${file}`, port: false, app: app1, logger: silentLogger });
+  await first.start();
+  const id = await first.client.startNew("steps", { instanceId: "drained" });
+  await eventually(async () => log1.includes("start 0"));
+  await first.stop();
+  assert.deepEqual(log1, ["start 0", "end 0"], "stop waited for the activity in flight and took no new work");
+
+  const log2: string[] = [];
+  const app2 = createApp();
+  register(app2, log2);
+  const second = createHost({ store: `sqlite:${file}`, port: false, app: app2, logger: silentLogger });
+  await second.start();
+  try {
+    assert.deepEqual((await second.client.waitForCompletion(id)).output, [0, 1, 2]);
+    assert.ok(!log2.includes("start 0"), "step 0's result was committed before the first host stopped");
+    const history = (await second.client.getStatus(id, { showHistory: true })).history!;
+    assert.equal(history.filter((e) => e.type === "TaskCompleted").length, 3);
+    await assertAllReplayCleanly(second.provider, app2.registry);
+  } finally {
+    await second.stop();
+  }
+});
+
