@@ -56,6 +56,21 @@ const TaskStatics: TaskFactory = {
   },
 };
 
+/** UTF-8 size of a string: the limit is in bytes, and non-ASCII text takes more bytes than characters. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4; // surrogate pair
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
 function requireName(name: unknown, what: string): string {
   if (typeof name !== "string" || name.trim() === "") throw new InvalidArgumentError(`A${/^[aeiou]/i.test(what) ? "n" : ""} ${what} function name must be provided (a non-empty string).`);
   return name;
@@ -157,8 +172,9 @@ export class DurableOrchestrationContext {
 
   setCustomStatus(value: unknown): void {
     const json = serializePayload(value, "The custom status");
-    if (json !== undefined && json.length > MAX_CUSTOM_STATUS_BYTES) {
-      throw new InvalidArgumentError(`The custom status is ${json.length} bytes once serialised; the limit is ${MAX_CUSTOM_STATUS_BYTES}. Store large data elsewhere and keep a reference.`);
+    const bytes = json === undefined ? 0 : utf8Length(json);
+    if (bytes > MAX_CUSTOM_STATUS_BYTES) {
+      throw new InvalidArgumentError(`The custom status is ${bytes} bytes once serialised; the limit is ${MAX_CUSTOM_STATUS_BYTES}. Store large data elsewhere and keep a reference.`);
     }
     this.customStatusValue = value;
     this.host.setCustomStatus(json);

@@ -2,7 +2,7 @@ import { describeAction, type OrchestratorAction, SCHEDULING_EVENT_OF } from "./
 import { type ContextHost, DurableOrchestrationContext, OrchestrationContext, type OrchestrationLogger, type OrchestratorFunction } from "./context.js";
 import { NonDeterminismError, OrchestratorConstraintError } from "./errors.js";
 import { failureFromError, type FailureDetails } from "./failure.js";
-import type { CompletedStatus, EventRaisedEvent, ExecutionStartedEvent, HistoryEvent, SchedulingEvent } from "./history.js";
+import { type CompletedStatus, completionTarget, type EventRaisedEvent, type ExecutionStartedEvent, type HistoryEvent, type SchedulingEvent } from "./history.js";
 import { serializePayload } from "./payload.js";
 import { type AtomicTask, describeValue, type ExternalEventTask, Task, type TaskScheduler } from "./tasks.js";
 
@@ -59,6 +59,9 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   private pending = new Map<number, OrchestratorAction>();
   private readonly eventWaiters = new Map<string, ExternalEventTask[]>();
   private readonly bufferedEvents = new Map<string, EventRaisedEvent[]>();
+  /** Arrival order of buffered events, so continueAsNew carries them over in the order they came. */
+  private readonly bufferedOrder = new WeakMap<EventRaisedEvent, number>();
+  private bufferedCount = 0;
   private suspended = false;
   private readonly heldWhileSuspended: HistoryEvent[] = [];
   private completion: OrchestrationCompletion | undefined;
@@ -149,6 +152,9 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     }
     if (this.suspended && e.type !== "ExecutionResumed" && e.type !== "ExecutionTerminated" && e.type !== "OrchestratorStarted" && e.type !== "OrchestratorCompleted" && e.type !== "ExecutionSuspended") {
       if (isDuplicateCompletion(e, this.resolvedIds, this.openTasks)) return false;
+      // A second completion for the same task while suspended is a duplicate too, not a second event to hold.
+      const target = completionTarget(e);
+      if (target !== undefined && this.heldWhileSuspended.some((h) => completionTarget(h) === target)) return false;
       this.heldWhileSuspended.push(e);
       return true;
     }
@@ -265,7 +271,10 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
         const { input, preserve } = this.continueAsNewRequest;
         const completion: OrchestrationCompletion = { status: "ContinuedAsNew" };
         if (input !== undefined) completion.result = input;
-        if (preserve) completion.carryoverEvents = [...this.bufferedEvents.values()].flat();
+        if (preserve) {
+          const order = (ev: EventRaisedEvent): number => this.bufferedOrder.get(ev) ?? 0;
+          completion.carryoverEvents = [...this.bufferedEvents.values()].flat().sort((a, b) => order(a) - order(b));
+        }
         this.completion = completion;
         return;
       }
@@ -310,6 +319,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
       return;
     }
     const queue = this.bufferedEvents.get(key) ?? [];
+    this.bufferedOrder.set(e, this.bufferedCount++);
     queue.push(e);
     this.bufferedEvents.set(key, queue);
   }

@@ -1,11 +1,15 @@
-import type { HistoryEvent, TaskScheduledEvent } from "./history.js";
+import { completionTarget, type HistoryEvent, type TaskScheduledEvent } from "./history.js";
 
 export interface RewindPlan {
   /** The history to keep (the failure records of the last episode removed). */
   history: HistoryEvent[];
-  /** Activities whose failure was removed: they must run again. */
+  /**
+   * Activities with no result in the kept history, so they must run again: those whose failure was
+   * removed, and those whose result never reached history because the instance had already failed
+   * (a fan-out sibling finishing in the same batch as, or after, the failure).
+   */
   activitiesToRetry: TaskScheduledEvent[];
-  /** Sub-orchestrations whose failure was removed: they must be rewound themselves. */
+  /** Sub-orchestrations with no result in the kept history (failure removed, or outcome dropped): rewind them too. */
   childrenToRewind: string[];
 }
 
@@ -20,23 +24,28 @@ export function planRewind(history: readonly HistoryEvent[]): RewindPlan | undef
   const completed = history[completedAt];
   if (!completed || completed.type !== "ExecutionCompleted" || completed.orchestrationStatus !== "Failed") return undefined;
   const episodeStart = history.findLastIndex((e, i) => i < completedAt && e.type === "OrchestratorStarted");
-  const scheduled = new Map<number, HistoryEvent>();
-  for (const e of history) if (e.type === "TaskScheduled" || e.type === "SubOrchestrationInstanceCreated") scheduled.set(e.eventId, e);
-  const activitiesToRetry: TaskScheduledEvent[] = [];
-  const childrenToRewind: string[] = [];
   const kept: HistoryEvent[] = [];
   history.forEach((e, i) => {
     if (i === completedAt) return;
     // The failed episode is reopened: replay may now take another path in it without tripping the
     // end-of-episode determinism check.
     if (i > episodeStart && e.type === "OrchestratorCompleted") return;
-    if (i > episodeStart && (e.type === "TaskFailed" || e.type === "SubOrchestrationInstanceFailed")) {
-      const origin = scheduled.get(e.taskScheduledId);
-      if (origin?.type === "TaskScheduled") activitiesToRetry.push(origin);
-      if (origin?.type === "SubOrchestrationInstanceCreated") childrenToRewind.push(origin.instanceId);
-      return;
-    }
+    if (i > episodeStart && (e.type === "TaskFailed" || e.type === "SubOrchestrationInstanceFailed")) return;
     kept.push(e);
   });
+  // Every activity or child still open in the kept history must produce a result again. Results that
+  // arrived after the failure were dropped, so only listing the removed failures would leave a fan-out
+  // waiting forever on its siblings.
+  const answered = new Set<number>();
+  for (const e of kept) {
+    const target = completionTarget(e);
+    if (target !== undefined) answered.add(target);
+  }
+  const activitiesToRetry: TaskScheduledEvent[] = [];
+  const childrenToRewind: string[] = [];
+  for (const e of kept) {
+    if (e.type === "TaskScheduled" && !answered.has(e.eventId)) activitiesToRetry.push(e);
+    if (e.type === "SubOrchestrationInstanceCreated" && !answered.has(e.eventId)) childrenToRewind.push(e.instanceId);
+  }
   return { history: kept, activitiesToRetry, childrenToRewind };
 }
