@@ -1,6 +1,6 @@
 import type { OrchestratorFunction } from "./core/context.js";
 import { DurableError } from "./core/errors.js";
-import { type ActivityHandler, type ActivityOptions, FunctionRegistry, type OrchestrationOptions } from "./worker/registry.js";
+import { type ActivityContext, FunctionRegistry, type OrchestrationOptions } from "./worker/registry.js";
 
 /**
  * `df.app`: where an app registers its functions, with the names of durable-functions v3. The
@@ -14,7 +14,8 @@ export class DurableApp {
     this.registry.addOrchestration(name, handler);
   }
 
-  activity<TInput = never>(name: string, options: ActivityOptions | { handler: (input: TInput, context: Parameters<ActivityHandler>[1]) => unknown }): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- activity inputs are whatever the orchestrator passed
+  activity<TInput = any>(name: string, options: { handler: (input: TInput, context: ActivityContext) => unknown }): void {
     this.registry.addActivity(name, options);
   }
 

@@ -21,7 +21,9 @@ export interface DurableOrchestrationStatus {
   history?: HistoryEventView[];
 }
 
-export type HistoryEventView = Omit<HistoryEvent, "input" | "result"> & { input?: unknown; result?: unknown };
+type Viewed<E> = E extends HistoryEvent ? Omit<E, "input" | "result"> & { input?: unknown; result?: unknown } : never;
+/** A history event with its payloads parsed (distributed over the union, so `type` still narrows). */
+export type HistoryEventView = Viewed<HistoryEvent>;
 
 export interface GetStatusOptions {
   showHistory?: boolean;

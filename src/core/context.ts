@@ -76,10 +76,21 @@ function requireName(name: unknown, what: string): string {
   return name;
 }
 
+/**
+ * Accepts a RetryOptions, or any object with its five wire fields (a RetryOptions made by another copy
+ * of this package, or plain data), and returns a validated copy the task can rely on.
+ */
 function requireRetryOptions(o: unknown): RetryOptions {
-  if (!(o instanceof RetryOptions)) throw new InvalidArgumentError("retryOptions must be created with new df.RetryOptions(firstRetryIntervalInMilliseconds, maxNumberOfAttempts).");
-  o.validate();
-  return o;
+  if (typeof o !== "object" || o === null) {
+    throw new InvalidArgumentError("retryOptions must be created with new df.RetryOptions(firstRetryIntervalInMilliseconds, maxNumberOfAttempts).");
+  }
+  const r = o as Partial<Record<keyof RetryOptions, unknown>>;
+  const copy = new RetryOptions(r.firstRetryIntervalInMilliseconds as number, r.maxNumberOfAttempts as number);
+  if (r.backoffCoefficient !== undefined) copy.backoffCoefficient = r.backoffCoefficient as number;
+  if (r.maxRetryIntervalInMilliseconds !== undefined) copy.maxRetryIntervalInMilliseconds = r.maxRetryIntervalInMilliseconds as number;
+  if (r.retryTimeoutInMilliseconds !== undefined) copy.retryTimeoutInMilliseconds = r.retryTimeoutInMilliseconds as number;
+  copy.validate();
+  return copy;
 }
 
 /** `context.df` of an orchestrator: the durable-functions v3 surface. */
@@ -227,4 +238,9 @@ export class OrchestrationContext {
   }
 }
 
-export type OrchestratorFunction = (context: OrchestrationContext) => Generator<Task, unknown, unknown>;
+/**
+ * An orchestrator: a synchronous generator that yields tasks. What `yield` returns is typed `any`, as in
+ * durable-functions, so `const x: number = yield context.df.callActivity(...)` reads naturally.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the value sent back into the generator is whatever the task produced
+export type OrchestratorFunction = (context: OrchestrationContext) => Generator<Task, unknown, any>;

@@ -1,4 +1,4 @@
-import { completionTarget, type HistoryEvent, type TaskScheduledEvent } from "./history.js";
+import { completionTarget, type HistoryEvent, type TaskScheduledEvent, type TimerCreatedEvent } from "./history.js";
 
 export interface RewindPlan {
   /** The history to keep (the failure records of the last episode removed). */
@@ -11,6 +11,8 @@ export interface RewindPlan {
   activitiesToRetry: TaskScheduledEvent[];
   /** Sub-orchestrations with no result in the kept history (failure removed, or outcome dropped): rewind them too. */
   childrenToRewind: string[];
+  /** Timers with no TimerFired in the kept history: pending when the instance failed, so never delivered. */
+  timersToRearm: TimerCreatedEvent[];
 }
 
 /**
@@ -43,9 +45,11 @@ export function planRewind(history: readonly HistoryEvent[]): RewindPlan | undef
   }
   const activitiesToRetry: TaskScheduledEvent[] = [];
   const childrenToRewind: string[] = [];
+  const timersToRearm: TimerCreatedEvent[] = [];
   for (const e of kept) {
+    if (e.type === "TimerCreated" && !answered.has(e.eventId)) timersToRearm.push(e);
     if (e.type === "TaskScheduled" && !answered.has(e.eventId)) activitiesToRetry.push(e);
     if (e.type === "SubOrchestrationInstanceCreated" && !answered.has(e.eventId)) childrenToRewind.push(e.instanceId);
   }
-  return { history: kept, activitiesToRetry, childrenToRewind };
+  return { history: kept, activitiesToRetry, childrenToRewind, timersToRearm };
 }

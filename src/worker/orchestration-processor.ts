@@ -5,7 +5,7 @@ import { failureFromError } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
 import { planRewind } from "../core/rewind.js";
 import { isTerminalStatus } from "../core/status.js";
-import type { OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
+import type { OrchestrationCommit, OrchestrationMessage, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "./clock.js";
 import { ExecutorCache } from "./executor-cache.js";
 import { buildCommit } from "./orchestration-step.js";
@@ -37,9 +37,10 @@ export class OrchestrationProcessor {
     const inst = item.instance;
     const now = this.clock.now();
     const consumed = item.messages.map((m) => m.id);
-    const events = item.messages
-      .filter((m) => m.message.executionId === undefined || m.message.executionId === inst.executionId)
-      .map((m) => m.message.event);
+    const events = orderForDelivery(
+      item.messages.filter((m) => m.message.executionId === undefined || m.message.executionId === inst.executionId).map((m) => m.message),
+      inst.executionId,
+    );
 
     if (isTerminalStatus(inst.runtimeStatus)) {
       const rewound = events.find((e) => e.type === "ExecutionRewound");
@@ -130,8 +131,26 @@ export class OrchestrationProcessor {
       const task = { instanceId: item.instanceId, executionId: started.executionId, taskScheduledId: t.eventId, name: t.name };
       commit.activityTasks.push(t.input === undefined ? task : { ...task, input: t.input });
     }
+    const ts = new Date(now).toISOString();
+    for (const t of plan.timersToRearm) {
+      commit.messages.push({
+        instanceId: item.instanceId,
+        visibleAt: Date.parse(t.fireAt),
+        message: { executionId: started.executionId, event: { type: "TimerFired", eventId: -1, timestamp: t.fireAt, timerId: t.eventId, fireAt: t.fireAt } },
+      });
+    }
     for (const child of plan.childrenToRewind) {
-      commit.messages.push({ instanceId: child, message: { event: { ...rewound, timestamp: new Date(now).toISOString() } } });
+      const childInstance = await this.provider.getInstance(child);
+      const created = plan.history.findLast((e) => e.type === "SubOrchestrationInstanceCreated" && e.instanceId === child);
+      if (childInstance?.runtimeStatus === "Completed" && created) {
+        // The child finished while this instance was already failed, so its result was dropped: deliver it again.
+        const event: HistoryEvent = { type: "SubOrchestrationInstanceCompleted", eventId: -1, timestamp: ts, taskScheduledId: created.eventId };
+        if (childInstance.output !== undefined) event.result = childInstance.output;
+        commit.messages.push({ instanceId: item.instanceId, message: { executionId: started.executionId, event } });
+      } else {
+        // Failed children are rewound themselves; running ones will report back when they finish.
+        commit.messages.push({ instanceId: child, message: { event: { ...rewound, timestamp: ts } } });
+      }
     }
     this.cache.delete(item.instanceId);
     return { kind: "commit", commit, after: () => undefined };
@@ -150,6 +169,20 @@ export class OrchestrationProcessor {
       after: () => undefined,
     };
   }
+}
+
+/**
+ * Delivery order within one step: the execution's start first, then events carried over from the
+ * previous execution (they were raised earlier), then everything else in arrival order. Without
+ * this, events raised while a continueAsNew step was committing would overtake the carried-over ones.
+ */
+function orderForDelivery(messages: OrchestrationMessage[], executionId: string): HistoryEvent[] {
+  const rank = (m: OrchestrationMessage): number =>
+    m.event.type === "ExecutionStarted" ? 0 : m.event.type === "EventRaised" && m.executionId === executionId ? 1 : 2;
+  return messages
+    .map((m, i) => ({ m, i, r: rank(m) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.m.event);
 }
 
 function findStarted(events: readonly HistoryEvent[]): ExecutionStartedEvent | undefined {

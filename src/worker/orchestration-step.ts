@@ -111,7 +111,8 @@ export function buildCommit(ctx: StepContext, result: ExecutionResult, consumedM
       );
       if (parent) next.parentInstance = parent;
       messages.push({ instanceId: item.instanceId, message: { executionId: nextExecutionId, event: next } });
-      for (const e of completion.carryoverEvents ?? []) messages.push({ instanceId: item.instanceId, message: { event: e } });
+      // Bound to the new execution, so the next step can deliver them ahead of newer events.
+      for (const e of completion.carryoverEvents ?? []) messages.push({ instanceId: item.instanceId, message: { executionId: nextExecutionId, event: e } });
       instance.runtimeStatus = "ContinuedAsNew";
       instance.executionId = nextExecutionId;
       delete instance.input;

@@ -155,11 +155,21 @@ describe("callActivityWithRetry", () => {
     const r = sim.step(0, newExecutionStarted("O"));
     assert.equal(r.completion?.status, "Failed");
     assert.match(r.completion.failureDetails?.message ?? "", /backoffCoefficient must be a finite number greater than 0/);
+    // Objects with the wire fields are accepted (a RetryOptions from another copy of the package, or plain data)...
     const fn2 = orch(function* (ctx) {
       yield ctx.df.callActivityWithRetry("A", { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 1 } as RetryOptions);
     });
     const r2 = new Simulation(fn2).step(0, newExecutionStarted("O"));
-    assert.match(r2.completion?.failureDetails?.message ?? "", /retryOptions must be created with new df\.RetryOptions/);
+    assert.equal(r2.completion, undefined);
+    assert.deepEqual(r2.actions.map((a) => a.kind), ["ScheduleTask"]);
+    // ...anything else is refused with a message that says how to build one.
+    for (const bad of [undefined, "fast", {}]) {
+      const fn3 = orch(function* (ctx) {
+        yield ctx.df.callActivityWithRetry("A", bad as unknown as RetryOptions);
+      });
+      const r3 = new Simulation(fn3).step(0, newExecutionStarted("O"));
+      assert.match(r3.completion?.failureDetails?.message ?? "", /retryOptions must be created with new df\.RetryOptions|firstRetryIntervalInMilliseconds must be a finite number/);
+    }
   });
 });
 
