@@ -1,0 +1,300 @@
+/**
+ * `npm run bench [-- options]`: runs the PERF.md workloads on the chosen stores, each run in its own
+ * child process on a fresh store, then prints medians and appends JSON lines to bench/results/.
+ * See bench/README.md.
+ */
+import { execFileSync, fork } from "node:child_process";
+import { appendFileSync, mkdirSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Measurement, median, STORE_KINDS, type StoreKind } from "./harness.js";
+import { runOne, type RunOutcome, type RunSpec } from "./run-one.js";
+import { WORKLOADS } from "./workloads/index.js";
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(BENCH_DIR);
+const DEFAULT_WORKLOADS = ["hello5", "sequence", "fanout"];
+const DEFAULT_STORES: StoreKind[] = ["memory", "sqlite"];
+
+interface Options {
+  workloads: string[];
+  stores: StoreKind[];
+  runs: number;
+  scale: number;
+  timeoutMs: number;
+  inProcess: boolean;
+  save: boolean;
+}
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --workload, -w <list>  comma-separated workloads, or "all" (default: ${DEFAULT_WORKLOADS.join(",")})
+                         ${WORKLOADS.map((w) => `${w.name}: ${w.summary}`).join("\n                         ")}
+  --store, -s <list>     comma-separated stores, or "all" (default: ${DEFAULT_STORES.join(",")})
+                         ${STORE_KINDS.join(", ")} (sqlite = fresh temp file per run, WAL, synchronous=NORMAL;
+                         sqlite-full = synchronous=FULL; postgres = PERDURE_BENCH_POSTGRES_URL, skipped when unavailable)
+  --runs, -r <n>         runs of each workload on each store; the table shows medians (default 3)
+  --scale <f>            multiply workload sizes (default 1 = the PERF.md sizes; 0.1 for a quick check)
+  --timeout <s>          longest wait for one run's orchestrations (default 120)
+  --in-process           run everything in this process instead of one child process per run
+  --no-save              do not append to bench/results/<date>.jsonl
+  --help, -h             this text
+
+Example: npm run bench -- --workload hello5,sequence --store memory,sqlite --runs 3`;
+
+function fail(message: string): never {
+  console.error(`bench: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { workloads: DEFAULT_WORKLOADS, stores: DEFAULT_STORES, runs: 3, scale: 1, timeoutMs: 120_000, inProcess: false, save: true };
+  const args = argv.flatMap((a) => (a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
+  const list = (v: string): string[] =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]!;
+    const value = (): string => {
+      const v = args[++i];
+      if (v === undefined || v.startsWith("-")) fail(`${flag} needs a value.`);
+      return v;
+    };
+    const number = (min: number): number => {
+      const raw = value();
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n < min) fail(`${flag} must be a number >= ${min}, got '${raw}'.`);
+      return n;
+    };
+    switch (flag) {
+      case "--workload":
+      case "--workloads":
+      case "-w": {
+        const names = list(value());
+        o.workloads = names.includes("all") ? WORKLOADS.map((w) => w.name) : names;
+        for (const n of o.workloads) if (!WORKLOADS.some((w) => w.name === n)) fail(`unknown workload '${n}'. Known: ${WORKLOADS.map((w) => w.name).join(", ")}.`);
+        break;
+      }
+      case "--store":
+      case "--stores":
+      case "-s": {
+        const names = list(value());
+        o.stores = (names.includes("all") ? [...STORE_KINDS] : names) as StoreKind[];
+        for (const n of o.stores) if (!STORE_KINDS.includes(n)) fail(`unknown store '${n}'. Known: ${STORE_KINDS.join(", ")}.`);
+        break;
+      }
+      case "--runs":
+      case "-r":
+        o.runs = Math.floor(number(1));
+        break;
+      case "--scale":
+        o.scale = number(0.001);
+        break;
+      case "--timeout":
+        o.timeoutMs = number(1) * 1000;
+        break;
+      case "--in-process":
+        o.inProcess = true;
+        break;
+      case "--no-save":
+        o.save = false;
+        break;
+      case "--help":
+      case "-h":
+        console.log(HELP);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option '${flag}'.`);
+    }
+  }
+  if (o.workloads.length === 0 || o.stores.length === 0) fail("nothing to run.");
+  return o;
+}
+
+function runInChild(spec: RunSpec): Promise<RunOutcome> {
+  return new Promise((resolve) => {
+    let outcome: RunOutcome | undefined;
+    const child = fork(join(BENCH_DIR, "child.ts"), [JSON.stringify(spec)], {
+      cwd: ROOT,
+      execArgv: ["--import", "tsx", "--expose-gc"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    // Backstop for a wedged child: its own waits time out well before this.
+    const killer = setTimeout(() => child.kill("SIGKILL"), spec.timeoutMs + 60_000);
+    child.on("message", (m) => {
+      outcome = m as RunOutcome;
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(killer);
+      resolve(outcome ?? { kind: "error", message: `The run's process exited (${signal ?? `code ${code}`}) without reporting a result.`, failure: "CRASHED" });
+    });
+  });
+}
+
+// ---- targets (PERF.md, "on this 2-core machine") ----
+
+interface Target {
+  workload: string;
+  metric: (m: string) => boolean;
+  op: ">=" | "<=";
+  sqlite: number;
+  postgres: number;
+}
+
+const TARGETS: Target[] = [
+  { workload: "hello5", metric: (m) => m === "orchestrations/s", op: ">=", sqlite: 1000, postgres: 500 },
+  { workload: "sequence", metric: (m) => m.startsWith("ms/step"), op: "<=", sqlite: 1, postgres: 3 },
+  { workload: "sequence", metric: (m) => m === "last/first ratio", op: "<=", sqlite: 1.2, postgres: 1.2 },
+  { workload: "fanout", metric: (m) => m === "seconds", op: "<=", sqlite: 2, postgres: 5 },
+  { workload: "latency", metric: (m) => m === "p50", op: "<=", sqlite: 5, postgres: 10 },
+  { workload: "timers", metric: (m) => m === "lateness p99", op: "<=", sqlite: 100, postgres: 250 },
+  { workload: "limit", metric: (m) => m.startsWith("engine/raw"), op: ">=", sqlite: 0.5, postgres: 0.5 },
+];
+
+function targetFor(workload: string, store: StoreKind, metric: string): { op: string; value: number } | undefined {
+  const family = store === "postgres" ? "postgres" : store.startsWith("sqlite") ? "sqlite" : undefined;
+  if (!family) return undefined;
+  const t = TARGETS.find((x) => x.workload === workload && x.metric(metric));
+  return t ? { op: t.op, value: t[family] } : undefined;
+}
+
+// ---- output ----
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  if (a >= 1) return v.toFixed(2);
+  return v.toFixed(3);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]): string => r.map((cell, c) => (c >= 3 && c <= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd();
+  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
+}
+
+function gitInfo(): { commit?: string; dirty?: boolean } {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", "src"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
+    return { commit, dirty };
+  } catch {
+    return {};
+  }
+}
+
+function summaryLine(m: Measurement[]): string {
+  return m.map((x) => `${x.metric} ${fmt(x.value)}${x.unit === "x" ? "x" : ` ${x.unit}`}`).join(", ");
+}
+
+// ---- main ----
+
+const opts = parseArgs(process.argv.slice(2));
+const session = new Date().toISOString();
+const env = { node: process.version, platform: `${process.platform}/${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memMB: Math.round(totalmem() / 2 ** 20), ...gitInfo() };
+const resultsFile = join(BENCH_DIR, "results", `${session.slice(0, 10)}.jsonl`);
+if (opts.save) mkdirSync(dirname(resultsFile), { recursive: true });
+const record = (line: Record<string, unknown>): void => {
+  if (opts.save) appendFileSync(resultsFile, `${JSON.stringify({ time: new Date().toISOString(), session, ...line, scale: opts.scale, env })}\n`);
+};
+
+console.log(
+  `Perdure bench: ${opts.workloads.join(", ")} on ${opts.stores.join(", ")}, ${opts.runs} run(s) each${opts.scale !== 1 ? `, scale ${opts.scale}` : ""}` +
+    ` (node ${process.version}, ${env.cpus} CPUs, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}${env.commit ? `, ${env.commit}${env.dirty ? "+dirty" : ""}` : ""})`,
+);
+
+interface Collected {
+  workload: string;
+  store: StoreKind;
+  values: Map<string, { unit: string; better: Measurement["better"]; values: number[]; derived?: boolean }>;
+  skipped?: string;
+  errors: string[];
+}
+const collected: Collected[] = [];
+const failures: string[] = [];
+
+for (const workload of opts.workloads) {
+  for (const store of opts.stores) {
+    const c: Collected = { workload, store, values: new Map(), errors: [] };
+    collected.push(c);
+    for (let run = 1; run <= opts.runs; run++) {
+      const spec: RunSpec = { workload, store, scale: opts.scale, timeoutMs: opts.timeoutMs };
+      const label = `${workload} on ${store}${opts.runs > 1 ? ` run ${run}/${opts.runs}` : ""}`;
+      const outcome = opts.inProcess ? await runOne(spec) : await runInChild(spec);
+      if (outcome.kind === "skipped") {
+        console.log(`  ${label}: skipped (${outcome.reason})`);
+        c.skipped = outcome.reason;
+        record({ workload, store, run, skipped: outcome.reason });
+        break;
+      }
+      if (outcome.kind === "error") {
+        const what = outcome.failure;
+        console.error(`\n  ${label}: ${what}\n    ${outcome.message.split("\n").join("\n    ")}\n`);
+        c.errors.push(outcome.failure);
+        failures.push(`${label}: ${what}: ${outcome.message.split("\n")[0]}`);
+        record({ workload, store, run, failure: outcome.failure, error: outcome.message });
+        continue;
+      }
+      const { result } = outcome;
+      const d = result.diagnostics ?? {};
+      const health = (d.lockLost ?? 0) + (d.abandoned ?? 0) + (d.engineErrors ?? 0) > 0 ? `  [engine: lockLost ${d.lockLost}, abandoned ${d.abandoned}, errors ${d.engineErrors}]` : "";
+      console.log(`  ${label}: ${summaryLine(result.measurements)}  (${(outcome.wallMs / 1000).toFixed(1)} s)${health}`);
+      for (const m of result.measurements) {
+        const entry = c.values.get(m.metric) ?? { unit: m.unit, better: m.better, values: [] };
+        entry.values.push(m.value);
+        c.values.set(m.metric, entry);
+        record({ workload, store, run, metric: m.metric, value: m.value, unit: m.unit, params: result.params, diagnostics: result.diagnostics, storeUrl: outcome.storeUrl, wallMs: Math.round(outcome.wallMs) });
+      }
+    }
+  }
+}
+
+// Derived: the engine's sequential step rate against the raw commit rate of the same store.
+for (const store of opts.stores) {
+  const seq = collected.find((c) => c.workload === "sequence" && c.store === store)?.values.get("steps/s");
+  const lim = collected.find((c) => c.workload === "limit" && c.store === store);
+  const raw = lim?.values.get("commits/s");
+  if (lim && seq?.values.length && raw?.values.length) {
+    const ratio = median(seq.values) / median(raw.values);
+    lim.values.set("engine/raw (sequence steps/s ÷ commits/s)", { unit: "x", better: "higher", values: [ratio], derived: true });
+    record({ workload: "limit", store, metric: "engine/raw", value: ratio, unit: "x", derived: "median sequence steps/s / median limit commits/s" });
+  }
+}
+
+const rows: string[][] = [["workload", "store", "metric", "median", "range", "unit", "runs", "target (PERF.md)"]];
+for (const c of collected) {
+  if (c.skipped !== undefined && c.values.size === 0) {
+    rows.push([c.workload, c.store, "skipped", "-", "", "", "0", ""]);
+    continue;
+  }
+  if (c.values.size === 0) {
+    rows.push([c.workload, c.store, [...new Set(c.errors)].join(", "), "-", "", "", "0", ""]);
+    continue;
+  }
+  for (const [metric, v] of c.values) {
+    const med = median(v.values);
+    const range = v.values.length > 1 ? `${fmt(Math.min(...v.values))}–${fmt(Math.max(...v.values))}` : "";
+    const t = targetFor(c.workload, c.store, metric);
+    const met = t ? (t.op === ">=" ? med >= t.value : med <= t.value) : undefined;
+    const target = t ? `${t.op} ${fmt(t.value)} ${met ? "ok" : "MISSED"}` : "";
+    const runs = v.derived ? "medians" : `${v.values.length}${c.errors.length ? ` (+${c.errors.length} failed)` : ""}`;
+    rows.push([c.workload, c.store, metric, fmt(med), range, v.unit, runs, target]);
+  }
+}
+console.log(`\n${table(rows)}\n`);
+console.log("Shared 2-core machines are noisy: compare medians from the same session, not absolute figures.");
+if (opts.save) console.log(`Results appended to ${relative(process.cwd(), resultsFile) || resultsFile}`);
+
+if (failures.length > 0) {
+  console.error(`\n${failures.length} run(s) FAILED:\n  ${failures.join("\n  ")}`);
+  process.exit(1);
+}

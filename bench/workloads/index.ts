@@ -1,0 +1,10 @@
+import type { Workload } from "../harness.js";
+import { fanout } from "./fanout.js";
+import { hello5 } from "./hello5.js";
+import { latency } from "./latency.js";
+import { limit } from "./limit.js";
+import { sequence } from "./sequence.js";
+import { timers } from "./timers.js";
+
+/** Every workload, in the order the table lists them. */
+export const WORKLOADS: readonly Workload[] = [hello5, sequence, fanout, latency, timers, limit];
