@@ -100,6 +100,7 @@ export class MemoryProvider implements StorageProvider {
   }
 
   async lockOrchestrationWorkItems(req: LockRequest): Promise<OrchestrationWorkItem[]> {
+    if (req.max <= 0) return [];
     const ready: string[] = [];
     const seen = new Set<string>();
     for (const m of this.messages.values()) {

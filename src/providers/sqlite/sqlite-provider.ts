@@ -110,10 +110,16 @@ export class SqliteProvider implements StorageProvider {
   async initialize(): Promise<void> {
     if (this.db) return;
     const db = new Database(this.options.filename);
-    db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-    db.pragma(`busy_timeout = ${this.options.busyTimeoutMs ?? 5000}`);
-    this.migrate(db);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs ?? 5000}`);
+      this.migrate(db);
+    } catch (err) {
+      // A failed initialize (e.g. a schema from a newer Perdure) must not leave the file open.
+      db.close();
+      throw err;
+    }
     this.db = db;
     this.stmts = this.prepare(db);
   }

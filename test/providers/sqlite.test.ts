@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { MIGRATIONS } from "../../src/providers/sqlite/migrations.js";
+import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
+import { runConformanceSuite } from "./conformance.js";
+import { T0, LEASE, commitFor, commitOk, create, lockAll, lockOne } from "./fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "perdure-sqlite-conformance-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const newFile = (): string => join(dir, `store-${process.pid}-${n++}.db`);
+
+/** A provider on its own temp file; `reopen` closes it and opens the same file again. */
+async function onFile(filename = newFile()): Promise<{ provider: SqliteProvider; cleanup: () => Promise<void>; reopen: () => Promise<SqliteProvider> }> {
+  let current = new SqliteProvider({ filename });
+  await current.initialize();
+  return {
+    provider: current,
+    cleanup: async () => {
+      await current.close();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(filename + suffix, { force: true });
+    },
+    reopen: async () => {
+      await current.close();
+      current = new SqliteProvider({ filename });
+      await current.initialize();
+      return current;
+    },
+  };
+}
+
+runConformanceSuite("sqlite (temp file)", () => onFile());
+
+runConformanceSuite("sqlite (:memory:)", async () => {
+  const provider = new SqliteProvider({ filename: ":memory:" });
+  await provider.initialize();
+  return { provider, cleanup: () => provider.close() };
+});
+
+describe("SqliteProvider specifics", () => {
+  it("reopening the same file keeps the data, and migration is idempotent", async () => {
+    const filename = newFile();
+    const a = await onFile(filename);
+    try {
+      await create(a.provider, "kept", { input: '"v"' });
+      await a.provider.initialize();
+      const b = await a.reopen();
+      await b.initialize();
+      const c = await a.reopen();
+      assert.equal((await c.getInstance("kept"))?.input, '"v"');
+      await c.close();
+      const db = new Database(filename, { readonly: true });
+      try {
+        const rows = db.prepare("SELECT version, description FROM schema_version ORDER BY version").all() as { version: number; description: string }[];
+        assert.deepEqual(
+          rows,
+          MIGRATIONS.map((m) => ({ version: m.version, description: m.description })),
+        );
+      } finally {
+        db.close();
+      }
+    } finally {
+      await a.cleanup();
+    }
+  });
+
+  it("refuses a database whose schema is newer than this code knows (SCHEMA_VERSION_UNSUPPORTED)", async () => {
+    const filename = newFile();
+    const a = await onFile(filename);
+    await create(a.provider, "x");
+    await a.provider.close();
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    const db = new Database(filename);
+    db.prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)").run(latest + 1, "from the future", T0);
+    db.close();
+
+    const p = new SqliteProvider({ filename });
+    await assert.rejects(p.initialize(), (err: unknown) => {
+      assert.equal((err as { code?: unknown }).code, "SCHEMA_VERSION_UNSUPPORTED");
+      assert.match((err as Error).message, new RegExp(`version ${latest + 1}`));
+      return true;
+    });
+    // Nothing was changed, and the provider stays unusable rather than half-open.
+    await assert.rejects(p.getInstance("x"), (err: unknown) => (err as { code?: unknown }).code === "PROVIDER_NOT_INITIALIZED");
+    await assert.rejects(p.initialize(), (err: unknown) => (err as { code?: unknown }).code === "SCHEMA_VERSION_UNSUPPORTED");
+    await p.close();
+    // The failed initialize left no connection open: switching the journal mode needs the file to itself.
+    const sole = new Database(filename);
+    try {
+      assert.equal(sole.pragma("journal_mode = DELETE", { simple: true }), "delete");
+    } finally {
+      sole.close();
+    }
+    const check = new Database(filename, { readonly: true });
+    try {
+      assert.equal((check.prepare("SELECT MAX(version) AS v FROM schema_version").get() as { v: number }).v, latest + 1);
+      assert.equal((check.prepare("SELECT COUNT(*) AS n FROM instances").get() as { n: number }).n, 1);
+    } finally {
+      check.close();
+    }
+    rmSync(filename, { force: true });
+  });
+
+  it("stores hostile strings literally and leaves the schema intact", async () => {
+    const filename = newFile();
+    const h = await onFile(filename);
+    const p = h.provider;
+    try {
+      const hostile = ["' OR 1=1 --", "'; DROP TABLE instances; --", "x\"); DELETE FROM messages; --", "100%' OR instance_id LIKE '%"];
+      for (const id of hostile) await create(p, id, { name: id, input: JSON.stringify(id) });
+      for (const id of hostile) assert.equal((await p.getInstance(id))?.name, id);
+      assert.deepEqual((await p.queryInstances({ instanceIdPrefix: "' OR 1=1 --" })).instances.map((r) => r.instanceId), ["' OR 1=1 --"]);
+      assert.deepEqual((await p.queryInstances({ instanceIdPrefix: "' OR '1'='1' --" })).instances, []);
+      assert.deepEqual((await p.queryInstances({ instanceIdPrefix: "100%" })).instances.map((r) => r.instanceId), ["100%' OR instance_id LIKE '%"]);
+      assert.deepEqual(await p.queryInstances({ instanceIdPrefix: "%" }), { instances: [] });
+      assert.equal(await p.purgeInstance("' OR 1=1 --"), 1);
+      assert.equal((await p.queryInstances({})).instances.length, hostile.length - 1);
+      await p.close();
+      const db = new Database(filename, { readonly: true });
+      try {
+        const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+        for (const t of ["activity_tasks", "history", "instances", "messages", "schema_version"]) assert.ok(tables.includes(t), `table ${t} exists`);
+        assert.equal((db.prepare("SELECT COUNT(*) AS n FROM instances").get() as { n: number }).n, hostile.length - 1);
+        assert.equal((db.prepare("SELECT COUNT(*) AS n FROM messages").get() as { n: number }).n, hostile.length - 1);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("two providers on one file (two processes) share leases", async () => {
+    const filename = newFile();
+    const a = await onFile(filename);
+    const b = new SqliteProvider({ filename });
+    await b.initialize();
+    try {
+      await create(a.provider, "shared");
+      const held = await lockOne(a.provider, "shared", T0);
+      assert.deepEqual(await lockAll(b, T0 + 1), [], "the other process sees the lease");
+      const taken = await lockOne(b, "shared", T0 + LEASE);
+      const [lost] = await a.provider.completeOrchestrationWorkItems([commitFor(held)], T0 + LEASE + 1);
+      assert.equal(lost?.ok, false);
+      await commitOk(b, commitFor(taken, { status: "Completed" }), T0 + LEASE + 2);
+      assert.equal((await a.provider.getInstance("shared"))?.runtimeStatus, "Completed");
+    } finally {
+      await b.close();
+      await a.cleanup();
+    }
+  });
+});
