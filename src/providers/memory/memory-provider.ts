@@ -52,6 +52,9 @@ export class MemoryProvider implements StorageProvider {
   private readonly instances = new Map<string, InstanceRow>();
   private readonly messages = new Map<number, MessageRow>();
   private readonly tasks = new Map<number, TaskRow>();
+  /** Per-instance indexes, so deleting or locking one instance does not scan the whole store. */
+  private readonly messagesOf = new Map<string, Map<number, MessageRow>>();
+  private readonly tasksOf = new Map<string, Set<number>>();
   private nextId = 1;
   private readonly listeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
 
@@ -65,13 +68,19 @@ export class MemoryProvider implements StorageProvider {
     return () => this.listeners.delete(listener);
   }
   private notify(kind: WorkKind, visibleAt: number): void {
-    for (const l of this.listeners) l(kind, visibleAt);
+    for (const l of this.listeners) {
+      try {
+        l(kind, visibleAt);
+      } catch {
+        // Wake-ups are hints; polling is the floor.
+      }
+    }
   }
 
   async createInstance(req: CreateInstanceRequest): Promise<void> {
     const existing = this.instances.get(req.instanceId);
     if (existing && !isTerminalStatus(existing.record.runtimeStatus)) throw new InstanceAlreadyExistsError(req.instanceId, existing.record.runtimeStatus);
-    this.deleteInstanceData(req.instanceId);
+    if (existing) this.deleteInstanceData(req.instanceId);
     this.instances.set(req.instanceId, {
       record: this.newRecord(req.instanceId, req.name, req.executionId, req.input, req.now, req.startedEvent.parentInstance?.instanceId),
       history: [],
@@ -95,7 +104,11 @@ export class MemoryProvider implements StorageProvider {
 
   private addMessage(instanceId: string, message: MessageRow["message"], visibleAt: number): void {
     const id = this.nextId++;
-    this.messages.set(id, { id, instanceId, message, visibleAt });
+    const row = { id, instanceId, message, visibleAt };
+    this.messages.set(id, row);
+    let own = this.messagesOf.get(instanceId);
+    if (!own) this.messagesOf.set(instanceId, (own = new Map<number, MessageRow>()));
+    own.set(id, row);
     this.notify("orchestration", visibleAt);
   }
 
@@ -115,7 +128,7 @@ export class MemoryProvider implements StorageProvider {
       const inst = this.instances.get(instanceId)!;
       inst.lockToken = randomUUID();
       inst.lockedUntil = req.now + req.leaseMs;
-      const msgs = [...this.messages.values()].filter((m) => m.instanceId === instanceId && m.visibleAt <= req.now);
+      const msgs = [...(this.messagesOf.get(instanceId)?.values() ?? [])].filter((m) => m.visibleAt <= req.now);
       return {
         instanceId,
         lockToken: inst.lockToken,
@@ -135,8 +148,9 @@ export class MemoryProvider implements StorageProvider {
     return commits.map((c) => {
       const inst = this.holds(c.item);
       if (!inst) return { ok: false, error: new LockLostError(`orchestration instance '${c.item.instanceId}'`) };
-      for (const id of c.consumedMessageIds) this.messages.delete(id);
-      inst.history = c.replaceHistory ? clone(c.newHistory) : inst.history.concat(clone(c.newHistory));
+      for (const id of c.consumedMessageIds) this.deleteMessage(id);
+      if (c.replaceHistory) inst.history = clone(c.newHistory);
+      else for (const e of c.newHistory) inst.history.push(clone(e));
       const r = inst.record;
       const u = c.instance;
       const next: InstanceRecord = {
@@ -159,6 +173,9 @@ export class MemoryProvider implements StorageProvider {
       for (const t of c.activityTasks) {
         const id = this.nextId++;
         this.tasks.set(id, { item: { id, ...clone(t) }, visibleAt: now, lockToken: undefined, lockedUntil: 0, dequeueCount: 0 });
+        let own = this.tasksOf.get(t.instanceId);
+        if (!own) this.tasksOf.set(t.instanceId, (own = new Set<number>()));
+        own.add(id);
         this.notify("activity", now);
       }
       for (const m of c.messages) this.deliver(c.item.instanceId, m, now);
@@ -176,7 +193,7 @@ export class MemoryProvider implements StorageProvider {
         if (rejection) this.deliver(m.instanceId, rejection, now);
         return;
       }
-      this.deleteInstanceData(m.instanceId);
+      if (existing) this.deleteInstanceData(m.instanceId);
       this.instances.set(m.instanceId, {
         record: this.newRecord(m.instanceId, ev.name, ev.executionId, ev.input, now, ev.parentInstance?.instanceId),
         history: [],
@@ -231,7 +248,7 @@ export class MemoryProvider implements StorageProvider {
     return results.map(({ item, event }) => {
       const t = this.tasks.get(item.id);
       if (!t || t.lockToken !== item.lockToken) return { ok: false, error: new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`) };
-      this.tasks.delete(item.id);
+      this.deleteTask(item.id);
       if (this.instances.has(item.instanceId)) this.addMessage(item.instanceId, { event: clone(event), executionId: item.executionId }, now);
       return { ok: true };
     });
@@ -280,10 +297,26 @@ export class MemoryProvider implements StorageProvider {
     return rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
   }
 
+  private deleteMessage(id: number): void {
+    const m = this.messages.get(id);
+    if (!m) return;
+    this.messages.delete(id);
+    this.messagesOf.get(m.instanceId)?.delete(id);
+  }
+
+  private deleteTask(id: number): void {
+    const t = this.tasks.get(id);
+    if (!t) return;
+    this.tasks.delete(id);
+    this.tasksOf.get(t.item.instanceId)?.delete(id);
+  }
+
   private deleteInstanceData(instanceId: string): void {
     this.instances.delete(instanceId);
-    for (const [id, m] of this.messages) if (m.instanceId === instanceId) this.messages.delete(id);
-    for (const [id, t] of this.tasks) if (t.item.instanceId === instanceId) this.tasks.delete(id);
+    for (const id of this.messagesOf.get(instanceId)?.keys() ?? []) this.messages.delete(id);
+    this.messagesOf.delete(instanceId);
+    for (const id of this.tasksOf.get(instanceId) ?? []) this.tasks.delete(id);
+    this.tasksOf.delete(instanceId);
   }
 
   async purgeInstance(instanceId: string): Promise<number> {

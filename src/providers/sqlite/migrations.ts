@@ -42,7 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
 
       CREATE TABLE messages (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           INTEGER PRIMARY KEY, -- new rows get max(id)+1, so id order is arrival order; no AUTOINCREMENT page write
         instance_id  TEXT NOT NULL,
         execution_id TEXT,
         event_type   TEXT NOT NULL,
@@ -53,7 +53,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_by_visible ON messages (visible_at);
 
       CREATE TABLE activity_tasks (
-        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        id                INTEGER PRIMARY KEY,
         instance_id       TEXT NOT NULL,
         execution_id      TEXT NOT NULL,
         task_scheduled_id INTEGER NOT NULL,

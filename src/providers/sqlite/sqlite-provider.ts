@@ -78,6 +78,15 @@ interface TaskRow {
   dequeue_count: number;
 }
 
+/** A listener's failure must not make a committed write look failed. */
+function notifySafely(listener: (kind: WorkKind, at: number) => void, kind: WorkKind, at: number): void {
+  try {
+    listener(kind, at);
+  } catch {
+    // Wake-ups are hints; polling is the floor.
+  }
+}
+
 function toRecord(r: InstanceRow): InstanceRecord {
   const rec: InstanceRecord = {
     instanceId: r.instance_id,
@@ -111,9 +120,10 @@ export class SqliteProvider implements StorageProvider {
     if (this.db) return;
     const db = new Database(this.options.filename);
     try {
+      // The busy timeout first: switching a new file to WAL takes a lock another process may hold.
+      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs ?? 5000}`);
       db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs ?? 5000}`);
       this.migrate(db);
     } catch (err) {
       // A failed initialize (e.g. a schema from a newer Perdure) must not leave the file open.
@@ -157,6 +167,11 @@ export class SqliteProvider implements StorageProvider {
          WHERE m.visible_at <= ? AND i.locked_until <= ?
          GROUP BY m.instance_id ORDER BY MIN(m.id) LIMIT ?`,
       ),
+      anyReadyInstance: db.prepare<[number, number], { one: number }>(
+        `SELECT 1 AS one FROM messages m JOIN instances i ON i.instance_id = m.instance_id
+         WHERE m.visible_at <= ? AND i.locked_until <= ? LIMIT 1`,
+      ),
+      anyReadyTask: db.prepare<[number, number], { one: number }>("SELECT 1 AS one FROM activity_tasks WHERE visible_at <= ? AND locked_until <= ? LIMIT 1"),
       lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ? WHERE instance_id = ? AND locked_until <= ?"),
       visibleMessages: db.prepare<[string, number], MessageRow>("SELECT id, execution_id, event FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id"),
       lockOf: db.prepare<[string], { lock_token: string | null; history_length: number }>("SELECT lock_token, history_length FROM instances WHERE instance_id = ?"),
@@ -211,7 +226,7 @@ export class SqliteProvider implements StorageProvider {
     if (wakes.length > 0 && this.listeners.size > 0) {
       const earliest = new Map<WorkKind, number>();
       for (const [k, at] of wakes) earliest.set(k, Math.min(at, earliest.get(k) ?? Infinity));
-      for (const [k, at] of earliest) for (const l of this.listeners) l(k, at);
+      for (const [k, at] of earliest) for (const l of this.listeners) notifySafely(l, k, at);
     }
     return result;
   }
@@ -257,6 +272,8 @@ export class SqliteProvider implements StorageProvider {
 
   async lockOrchestrationWorkItems(req: LockRequest): Promise<OrchestrationWorkItem[]> {
     if (req.max <= 0) return [];
+    // Look before taking the write lock: an idle poll must not cost a write transaction.
+    if (!this.s.anyReadyInstance.get(req.now, req.now)) return [];
     return this.write(() => {
       const s = this.s;
       const items: OrchestrationWorkItem[] = [];
@@ -354,6 +371,7 @@ export class SqliteProvider implements StorageProvider {
 
   async lockActivityWorkItems(req: LockRequest): Promise<ActivityWorkItem[]> {
     if (req.max <= 0) return [];
+    if (!this.s.anyReadyTask.get(req.now, req.now)) return [];
     return this.write(() => {
       const s = this.s;
       return s.readyTasks.all(req.now, req.now, req.max).map((t) => {
