@@ -1,3 +1,5 @@
+import type { SchedulingEvent } from "./history.js";
+
 /**
  * What an orchestrator asks for in one episode. Each action's `id` is its sequence number and equals
  * the `eventId` of the scheduling event that records it in history.
@@ -10,13 +12,24 @@ export interface SendEventAction { kind: "SendEvent"; id: number; instanceId: st
 export type OrchestratorAction = ScheduleTaskAction | CreateTimerAction | CreateSubOrchestrationAction | SendEventAction;
 export type OrchestratorActionKind = OrchestratorAction["kind"];
 
-/** The history event type that records each action kind. */
-export const SCHEDULING_EVENT_OF: Record<OrchestratorActionKind, string> = {
-  ScheduleTask: "TaskScheduled",
-  CreateTimer: "TimerCreated",
-  CreateSubOrchestration: "SubOrchestrationInstanceCreated",
-  SendEvent: "EventSent",
-};
+/** The action a scheduling event records, so replay can compare like with like. */
+export function actionOfEvent(e: SchedulingEvent): OrchestratorAction {
+  switch (e.type) {
+    case "TaskScheduled":
+      return { kind: "ScheduleTask", id: e.eventId, name: e.name };
+    case "TimerCreated":
+      return { kind: "CreateTimer", id: e.eventId, fireAt: e.fireAt };
+    case "SubOrchestrationInstanceCreated":
+      return { kind: "CreateSubOrchestration", id: e.eventId, name: e.name, instanceId: e.instanceId };
+    case "EventSent":
+      return { kind: "SendEvent", id: e.eventId, instanceId: e.instanceId, name: e.name };
+  }
+}
+
+/** What replay compares besides kind: names, case-insensitively (timers have none). */
+export function actionName(a: OrchestratorAction): string {
+  return a.kind === "CreateTimer" ? "" : a.name.toLowerCase();
+}
 
 /** Human wording for nondeterminism messages. */
 export function describeAction(a: OrchestratorAction): string {

@@ -1,4 +1,4 @@
-import { describeAction, type OrchestratorAction, SCHEDULING_EVENT_OF } from "./actions.js";
+import { actionName, actionOfEvent, describeAction, type OrchestratorAction } from "./actions.js";
 import { type ContextHost, DurableOrchestrationContext, OrchestrationContext, type OrchestrationLogger, type OrchestratorFunction } from "./context.js";
 import { NonDeterminismError, OrchestratorConstraintError } from "./errors.js";
 import { failureFromError, type FailureDetails } from "./failure.js";
@@ -121,21 +121,19 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
 
   private matchScheduled(e: SchedulingEvent): void {
     const action = this.pending.get(e.eventId);
-    const expectedKind = Object.entries(SCHEDULING_EVENT_OF).find(([, ev]) => ev === e.type)![0];
-    const recorded = describeRecorded(e);
+    const recordedAction = actionOfEvent(e);
+    const recorded = describeAction(recordedAction);
     if (!action) {
       throw new NonDeterminismError(
         `A previous execution of this orchestration scheduled ${recorded} with sequence ID ${e.eventId}, but the current replay execution hasn't (yet?) scheduled this task. Was a change made to the orchestrator code after this instance had already started running?`,
       );
     }
-    if (action.kind !== expectedKind) {
+    if (action.kind !== recordedAction.kind) {
       throw new NonDeterminismError(
         `A previous execution of this orchestration scheduled ${recorded} with sequence ID ${e.eventId}, but the current orchestration replay instead produced a ${action.kind} action (${describeAction(action)}) with this sequence number. Was a change made to the orchestrator code after this instance had already started running?`,
       );
     }
-    const nameOf = (a: OrchestratorAction): string => (a.kind === "CreateTimer" ? "" : a.name.toLowerCase());
-    const recordedName = e.type === "TimerCreated" ? "" : e.name.toLowerCase();
-    if (nameOf(action) !== recordedName) {
+    if (actionName(action) !== actionName(recordedAction)) {
       throw new NonDeterminismError(
         `A previous execution of this orchestration scheduled ${recorded} with sequence ID ${e.eventId}, but the current orchestration replay instead scheduled ${describeAction(action)} with this sequence number. Was a change made to the orchestrator code after this instance had already started running?`,
       );
@@ -375,17 +373,4 @@ function isDuplicateCompletion(e: HistoryEvent, resolved: Set<number>, open: Map
   if (e.type === "TaskCompleted" || e.type === "TaskFailed" || e.type === "SubOrchestrationInstanceCompleted" || e.type === "SubOrchestrationInstanceFailed") id = e.taskScheduledId;
   else if (e.type === "TimerFired") id = e.timerId;
   return id !== undefined && (resolved.has(id) || !open.has(id));
-}
-
-function describeRecorded(e: SchedulingEvent): string {
-  switch (e.type) {
-    case "TaskScheduled":
-      return `an activity task named '${e.name}'`;
-    case "TimerCreated":
-      return `a timer firing at ${e.fireAt}`;
-    case "SubOrchestrationInstanceCreated":
-      return `a sub-orchestration named '${e.name}' (instance ID '${e.instanceId}')`;
-    case "EventSent":
-      return `an event named '${e.name}' sent to instance '${e.instanceId}'`;
-  }
 }

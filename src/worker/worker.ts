@@ -26,6 +26,17 @@ export interface WorkerOptions {
 
 type Resolved = Required<Omit<WorkerOptions, "clock" | "logger">>;
 
+/** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
+interface Lane<T> {
+  kind: "orchestration" | "activity";
+  max: number;
+  signal: WorkSignal;
+  inflight: Set<T>;
+  slotWaiters: (() => void)[];
+  lock: (max: number) => Promise<T[]>;
+  handle: (item: T) => Promise<void>;
+}
+
 /**
  * Runs orchestration steps and activity calls against a provider: two dispatch loops with
  * concurrency limits, in-process wake-ups, lease renewal, group commit and a graceful drain.
@@ -35,15 +46,12 @@ export class Worker {
   private readonly options: Resolved;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly orchSignal: WorkSignal;
-  private readonly actSignal: WorkSignal;
+  private readonly orchestrations: Lane<OrchestrationWorkItem>;
+  private readonly activities: Lane<ActivityWorkItem>;
   private running = false;
   private loops: Promise<void>[] = [];
   private unsubscribe: (() => void) | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
-  private readonly inflightOrchestrations = new Set<OrchestrationWorkItem>();
-  private readonly inflightActivities = new Set<ActivityWorkItem>();
-  private readonly slotWaiters: { orchestration: (() => void)[]; activity: (() => void)[] } = { orchestration: [], activity: [] };
   private readonly orchestrationCommits: Batcher<OrchestrationCommit, CommitResult>;
   private readonly activityCommits: Batcher<ActivityResult, CommitResult>;
   /** Counters for benchmarks and diagnostics. */
@@ -65,8 +73,25 @@ export class Worker {
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     };
     const now = (): number => this.clock.now();
-    this.orchSignal = new WorkSignal(now);
-    this.actSignal = new WorkSignal(now);
+    const lease = (): { now: number; leaseMs: number } => ({ now: this.clock.now(), leaseMs: this.options.leaseMs });
+    this.orchestrations = {
+      kind: "orchestration",
+      max: this.options.maxConcurrentOrchestrations,
+      signal: new WorkSignal(now),
+      inflight: new Set(),
+      slotWaiters: [],
+      lock: (max) => this.provider.lockOrchestrationWorkItems({ ...lease(), max }),
+      handle: (item) => this.handleOrchestration(item),
+    };
+    this.activities = {
+      kind: "activity",
+      max: this.options.maxConcurrentActivities,
+      signal: new WorkSignal(now),
+      inflight: new Set(),
+      slotWaiters: [],
+      lock: (max) => this.provider.lockActivityWorkItems({ ...lease(), max }),
+      handle: (item) => this.handleActivity(item),
+    };
     this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, this.options.executorCacheSize);
     this.orchestrationCommits = new Batcher((commits) => this.provider.completeOrchestrationWorkItems(commits, this.clock.now()));
     this.activityCommits = new Batcher((results) => this.provider.completeActivityWorkItems(results, this.clock.now()));
@@ -75,8 +100,8 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribe = this.provider.onWork?.((kind, visibleAt) => (kind === "orchestration" ? this.orchSignal : this.actSignal).notifyAt(visibleAt));
-    this.loops = [this.orchestrationLoop(), this.activityLoop()];
+    this.unsubscribe = this.provider.onWork?.((kind, visibleAt) => (kind === "orchestration" ? this.orchestrations : this.activities).signal.notifyAt(visibleAt));
+    this.loops = [this.dispatchLoop(this.orchestrations), this.dispatchLoop(this.activities)];
     const every = Math.max(50, Math.floor(this.options.leaseMs / 3));
     this.renewTimer = setInterval(() => void this.renewLeases(), every);
     this.renewTimer.unref();
@@ -87,17 +112,18 @@ export class Worker {
     if (!this.running) return;
     this.running = false;
     this.unsubscribe?.();
-    this.orchSignal.dispose();
-    this.actSignal.dispose();
-    for (const w of [...this.slotWaiters.orchestration.splice(0), ...this.slotWaiters.activity.splice(0)]) w();
+    for (const lane of [this.orchestrations, this.activities]) {
+      lane.signal.dispose();
+      for (const w of lane.slotWaiters.splice(0)) w();
+    }
     await Promise.all(this.loops);
     const deadline = Date.now() + this.options.drainTimeoutMs;
-    while ((this.inflightActivities.size > 0 || this.inflightOrchestrations.size > 0) && Date.now() < deadline) {
+    while ((this.activities.inflight.size > 0 || this.orchestrations.inflight.size > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     const now = this.clock.now();
-    for (const item of this.inflightActivities) await this.provider.abandonActivityWorkItem(item, 0, now).catch(() => undefined);
-    for (const item of this.inflightOrchestrations) await this.provider.abandonOrchestrationWorkItem(item, 0, now).catch(() => undefined);
+    for (const item of this.activities.inflight) await this.provider.abandonActivityWorkItem(item, 0, now).catch(() => undefined);
+    for (const item of this.orchestrations.inflight) await this.provider.abandonOrchestrationWorkItem(item, 0, now).catch(() => undefined);
     if (this.renewTimer) clearInterval(this.renewTimer);
   }
 
@@ -105,14 +131,37 @@ export class Worker {
     return this.running;
   }
 
-  private async waitForSlot(kind: "orchestration" | "activity"): Promise<void> {
-    const full = kind === "orchestration" ? this.inflightOrchestrations.size >= this.options.maxConcurrentOrchestrations : this.inflightActivities.size >= this.options.maxConcurrentActivities;
-    if (!full) return;
-    await new Promise<void>((resolve) => this.slotWaiters[kind].push(resolve));
-  }
-
-  private releaseSlot(kind: "orchestration" | "activity"): void {
-    this.slotWaiters[kind].shift()?.();
+  /** One dispatch loop, shared by orchestrations and activities: lock what fits, hand it out, wait. */
+  private async dispatchLoop<T>(lane: Lane<T>): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      if (lane.inflight.size >= lane.max) await new Promise<void>((resolve) => lane.slotWaiters.push(resolve));
+      if (!this.running) break;
+      const free = lane.max - lane.inflight.size;
+      let items: T[];
+      try {
+        items = await lane.lock(free);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.logger.error(`Locking ${lane.kind} work failed (attempt ${failures}): ${(err as Error).message}`);
+        await lane.signal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
+        continue;
+      }
+      if (items.length === 0) {
+        await this.idle(lane.signal);
+        continue;
+      }
+      for (const item of items) {
+        lane.inflight.add(item);
+        void lane.handle(item).finally(() => {
+          lane.inflight.delete(item);
+          lane.slotWaiters.shift()?.();
+        });
+      }
+      // Everything ready was taken: wait for the next wake-up rather than asking storage again at once.
+      if (items.length < free) await lane.signal.wait(this.options.pollIntervalMs);
+    }
   }
 
   private async idle(signal: WorkSignal): Promise<void> {
@@ -121,39 +170,9 @@ export class Worker {
       const next = await this.provider.nextVisibleAt(this.clock.now());
       if (next !== undefined) wait = Math.max(0, Math.min(wait, next - this.clock.now() + 1));
     } catch {
-      // The poll below will surface persistent storage errors.
+      // The next lock attempt surfaces persistent storage errors.
     }
     await signal.wait(wait);
-  }
-
-  private async orchestrationLoop(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      await this.waitForSlot("orchestration");
-      if (!this.running) break;
-      let items: OrchestrationWorkItem[];
-      try {
-        const free = this.options.maxConcurrentOrchestrations - this.inflightOrchestrations.size;
-        items = await this.provider.lockOrchestrationWorkItems({ now: this.clock.now(), leaseMs: this.options.leaseMs, max: free });
-        failures = 0;
-      } catch (err) {
-        failures++;
-        this.logger.error(`Locking orchestration work failed (attempt ${failures}): ${(err as Error).message}`);
-        await this.orchSignal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
-        continue;
-      }
-      if (items.length === 0) {
-        await this.idle(this.orchSignal);
-        continue;
-      }
-      for (const item of items) {
-        this.inflightOrchestrations.add(item);
-        void this.handleOrchestration(item).finally(() => {
-          this.inflightOrchestrations.delete(item);
-          this.releaseSlot("orchestration");
-        });
-      }
-    }
   }
 
   private async handleOrchestration(item: OrchestrationWorkItem): Promise<void> {
@@ -179,36 +198,6 @@ export class Worker {
     }
   }
 
-  private async activityLoop(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      await this.waitForSlot("activity");
-      if (!this.running) break;
-      let items: ActivityWorkItem[];
-      try {
-        const free = this.options.maxConcurrentActivities - this.inflightActivities.size;
-        items = await this.provider.lockActivityWorkItems({ now: this.clock.now(), leaseMs: this.options.leaseMs, max: free });
-        failures = 0;
-      } catch (err) {
-        failures++;
-        this.logger.error(`Locking activity work failed (attempt ${failures}): ${(err as Error).message}`);
-        await this.actSignal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
-        continue;
-      }
-      if (items.length === 0) {
-        await this.idle(this.actSignal);
-        continue;
-      }
-      for (const item of items) {
-        this.inflightActivities.add(item);
-        void this.handleActivity(item).finally(() => {
-          this.inflightActivities.delete(item);
-          this.releaseSlot("activity");
-        });
-      }
-    }
-  }
-
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
     const event = await runActivity(item, this.registry, this.clock, this.logger);
     this.stats.activitiesRun++;
@@ -227,8 +216,8 @@ export class Worker {
   private async renewLeases(): Promise<void> {
     const now = this.clock.now();
     const soon = now + this.options.leaseMs / 2;
-    const acts = [...this.inflightActivities].filter((i) => i.lockedUntil < soon);
-    const orchs = [...this.inflightOrchestrations].filter((i) => i.lockedUntil < soon);
+    const acts = [...this.activities.inflight].filter((i) => i.lockedUntil < soon);
+    const orchs = [...this.orchestrations.inflight].filter((i) => i.lockedUntil < soon);
     try {
       if (acts.length) await this.provider.renewActivityWorkItems(acts, this.options.leaseMs, now);
       if (orchs.length) await this.provider.renewOrchestrationWorkItems(orchs, this.options.leaseMs, now);
