@@ -33,7 +33,7 @@ interface Lane<T> {
   signal: WorkSignal;
   inflight: Set<T>;
   slotWaiters: (() => void)[];
-  lock: (max: number) => Promise<T[]>;
+  lock: (max: number, now: number) => Promise<T[]>;
   handle: (item: T) => Promise<void>;
 }
 
@@ -73,14 +73,13 @@ export class Worker {
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     };
     const now = (): number => this.clock.now();
-    const lease = (): { now: number; leaseMs: number } => ({ now: this.clock.now(), leaseMs: this.options.leaseMs });
     this.orchestrations = {
       kind: "orchestration",
       max: this.options.maxConcurrentOrchestrations,
       signal: new WorkSignal(now),
       inflight: new Set(),
       slotWaiters: [],
-      lock: (max) => this.provider.lockOrchestrationWorkItems({ ...lease(), max }),
+      lock: (max, at) => this.provider.lockOrchestrationWorkItems({ now: at, leaseMs: this.options.leaseMs, max }),
       handle: (item) => this.handleOrchestration(item),
     };
     this.activities = {
@@ -89,7 +88,7 @@ export class Worker {
       signal: new WorkSignal(now),
       inflight: new Set(),
       slotWaiters: [],
-      lock: (max) => this.provider.lockActivityWorkItems({ ...lease(), max }),
+      lock: (max, at) => this.provider.lockActivityWorkItems({ now: at, leaseMs: this.options.leaseMs, max }),
       handle: (item) => this.handleActivity(item),
     };
     this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, this.options.executorCacheSize);
@@ -138,9 +137,10 @@ export class Worker {
       if (lane.inflight.size >= lane.max) await new Promise<void>((resolve) => lane.slotWaiters.push(resolve));
       if (!this.running) break;
       const free = lane.max - lane.inflight.size;
+      const lockedAt = this.clock.now();
       let items: T[];
       try {
-        items = await lane.lock(free);
+        items = await lane.lock(free, lockedAt);
         failures = 0;
       } catch (err) {
         failures++;
@@ -149,7 +149,7 @@ export class Worker {
         continue;
       }
       if (items.length === 0) {
-        await this.idle(lane.signal);
+        await this.idle(lane.signal, lockedAt);
         continue;
       }
       for (const item of items) {
@@ -159,15 +159,21 @@ export class Worker {
           lane.slotWaiters.shift()?.();
         });
       }
-      // Everything ready was taken: wait for the next wake-up rather than asking storage again at once.
-      if (items.length < free) await lane.signal.wait(this.options.pollIntervalMs);
+      // Everything ready was taken: wait for the next wake-up (or the next due timer) rather than
+      // asking storage again at once.
+      if (items.length < free) await this.idle(lane.signal, lockedAt);
     }
   }
 
-  private async idle(signal: WorkSignal): Promise<void> {
+  /**
+   * Waits for a wake-up, the next due message, or the polling floor. "Next due" is asked relative to
+   * the time the lock used: a message that became visible just after the lock looked must count as
+   * due now, not be missed until the next poll.
+   */
+  private async idle(signal: WorkSignal, lockedAt: number): Promise<void> {
     let wait = this.options.pollIntervalMs;
     try {
-      const next = await this.provider.nextVisibleAt(this.clock.now());
+      const next = await this.provider.nextVisibleAt(lockedAt);
       if (next !== undefined) wait = Math.max(0, Math.min(wait, next - this.clock.now() + 1));
     } catch {
       // The next lock attempt surfaces persistent storage errors.
