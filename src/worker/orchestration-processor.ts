@@ -35,7 +35,8 @@ export class OrchestrationProcessor {
 
   async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
     const inst = item.instance;
-    const now = this.clock.now();
+    // The orchestration's clock never runs backwards, even when a worker with a slower clock takes over.
+    const now = Math.max(this.clock.now(), inst.lastUpdatedAt);
     const consumed = item.messages.map((m) => m.id);
     const events = orderForDelivery(
       item.messages.filter((m) => m.message.executionId === undefined || m.message.executionId === inst.executionId).map((m) => m.message),

@@ -152,3 +152,36 @@ it("drains on stop: the running activity finishes and its result is kept for the
   }
 });
 
+
+it("keeps orchestration time monotonic when a worker with a slower clock takes over", async () => {
+  const { ManualClock } = await import("../helpers/clock.js");
+  const provider = new MemoryProvider();
+  const register = (app: DurableApp): void => {
+    app.orchestration("clocked", function* (ctx) {
+      const before = ctx.df.currentUtcDateTime.getTime();
+      yield ctx.df.waitForExternalEvent("next");
+      return ctx.df.currentUtcDateTime.getTime() - before;
+    });
+  };
+  const fast = new ManualClock(Date.parse("2026-06-01T12:00:00Z"));
+  const app1 = createApp();
+  register(app1);
+  const first = createHost({ store: provider, port: false, app: app1, logger: silentLogger, clock: fast, pollIntervalMs: 10 });
+  await first.start();
+  const id = await first.client.startNew("clocked");
+  await eventually(async () => (await first.client.getStatus(id)).runtimeStatus === "Running");
+  await first.worker.stop();
+
+  const slow = new ManualClock(Date.parse("2026-06-01T11:00:00Z")); // an hour behind
+  const app2 = createApp();
+  register(app2);
+  const second = createHost({ store: provider, port: false, app: app2, logger: silentLogger, clock: slow, pollIntervalMs: 10 });
+  await second.start();
+  try {
+    await second.client.raiseEvent(id, "next");
+    const status = await second.client.waitForCompletion(id);
+    assert.ok((status.output as number) >= 0, `time moved forward or stood still (delta ${String(status.output)} ms)`);
+  } finally {
+    await second.stop();
+  }
+});
