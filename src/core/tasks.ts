@@ -205,13 +205,18 @@ export abstract class CompoundTask extends Task {
 
 /** Resolves to the array of child results in order; fails with the first child error. */
 export class WhenAllTask extends CompoundTask {
+  // Counted, not rescanned: a fan-out of n children must cost O(n), not O(n²).
+  private readonly succeeded = new Set<Task>();
+  private readonly distinct = new Set(this.children).size;
+
   onChildDone(child: Task): void {
     if (this.isDone || !this.isStarted) return;
     if (child.isFaulted) {
       this.reject(child.result as Error);
       return;
     }
-    if (this.children.every((c) => c.isCompleted)) this.resolve(this.children.map((c) => c.result));
+    this.succeeded.add(child);
+    if (this.succeeded.size === this.distinct) this.resolve(this.children.map((c) => c.result));
   }
 }
 
