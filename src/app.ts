@@ -1,5 +1,6 @@
 import type { OrchestratorFunction } from "./core/context.js";
 import { DurableError } from "./core/errors.js";
+import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
 import { type ActivityContext, FunctionRegistry, type OrchestrationOptions } from "./worker/registry.js";
 
 /**
@@ -23,9 +24,18 @@ export class DurableApp {
     throw new DurableError("NOT_IMPLEMENTED", `Cannot register entity '${name}': durable entities are not available in this version of Perdure yet.`);
   }
 
+  /** Client functions (durable-functions: `df.app.client.*`). Perdure serves HTTP-triggered ones. */
   readonly client = {
-    http: (name: string): never => {
-      throw new DurableError("NOT_IMPLEMENTED", `Cannot register HTTP client function '${name}': HTTP-triggered client functions are not available in this version of Perdure yet.`);
+    http: <TReq = HttpClientRequest>(
+      name: string,
+      options: {
+        route?: string;
+        methods?: string[];
+        authLevel?: "anonymous" | "function";
+        handler: (request: TReq, client: HostDurableClient, context: ClientFunctionContext) => unknown;
+      },
+    ): void => {
+      this.registry.addHttpFunction(name, options);
     },
   };
 }

@@ -3,6 +3,7 @@
  * package, so an Azure Durable Functions app ports by changing its imports to `perdure`.
  */
 import type { DurableClient } from "./client/durable-client.js";
+import { CLIENT_KEY } from "./client/client-key.js";
 import { DurableError } from "./core/errors.js";
 
 export { app, createApp, DurableApp } from "./app.js";
@@ -28,6 +29,8 @@ export {
 export type { FailureDetails } from "./core/failure.js";
 export type { HistoryEvent } from "./core/history.js";
 export { Task, TimerTask } from "./core/tasks.js";
+export { HTTP_ACTIVITY_NAME, type CallHttpOptions, type DurableHttpRequest, type DurableHttpResponse } from "./core/http-task.js";
+export { HttpRequestError } from "./worker/builtin-http-activity.js";
 export type { OrchestrationContext, DurableOrchestrationContext, OrchestratorFunction, ContinueAsNewOptions } from "./core/context.js";
 export type { ActivityContext } from "./worker/registry.js";
 export type {
@@ -44,9 +47,9 @@ export { MemoryProvider } from "./providers/memory/memory-provider.js";
 export { SqliteProvider, type SqliteProviderOptions } from "./providers/sqlite/sqlite-provider.js";
 export type { StorageProvider } from "./providers/provider.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
+export { RemoteDurableClient, createRemoteClient } from "./client/remote-client.js";
 
-/** Where the host puts the durable client on the contexts it hands to functions. */
-export const CLIENT_KEY = Symbol.for("perdure.durableClient");
+export { CLIENT_KEY } from "./client/client-key.js";
 
 /** Input binding marker, for apps ported from durable-functions (`extraInputs: [df.input.durableClient()]`). */
 export const input = {

@@ -105,6 +105,7 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
     await host.stop().catch(() => undefined);
     if (e.code === "EADDRINUSE") throw new CliError(`perdure: cannot listen on ${options.hostname}:${options.port}: the address is in use. Pick another port with --port.`);
     if (e.code === "EACCES") throw new CliError(`perdure: not allowed to listen on ${options.hostname}:${options.port}. Use a port above 1023.`);
+    if (err instanceof DurableError) throw new CliError(`perdure: ${err.message}`);
     throw new CliError(`perdure: the host could not start: ${e.message}`);
   }
   return host;

@@ -1,4 +1,5 @@
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
+import type { HttpManagementPayload } from "./management-urls.js";
 import type { DurableOrchestrationStatus, GetStatusOptions } from "./status.js";
 
 export interface StartNewOptions {
@@ -49,6 +50,13 @@ export interface RestartOptions {
   restartWithNewInstanceId?: boolean;
 }
 
+export interface WaitOrCheckStatusOptions {
+  /** Default 10 s. */
+  timeoutInMilliseconds?: number;
+  /** Default 1 s; must not exceed the timeout. */
+  retryIntervalInMilliseconds?: number;
+}
+
 /** The durable-functions DurableClient surface (orchestration part), in process or over HTTP. */
 export interface DurableClient {
   startNew(orchestratorFunctionName: string, options?: StartNewOptions): Promise<string>;
@@ -70,4 +78,17 @@ export interface DurableClient {
   purgeInstanceHistoryBy(filter: PurgeFilterOptions): Promise<PurgeHistoryResult>;
   /** Resolves with the final status once the instance is Completed, Failed, Terminated or Canceled. */
   waitForCompletion(instanceId: string, options?: WaitOptions): Promise<DurableOrchestrationStatus>;
+
+  /**
+   * The management URLs of an instance. Built from the request's origin when one is given,
+   * otherwise from the host's own URL; they carry the key when the host has one.
+   */
+  createHttpManagementPayload(instanceId: string, request?: Request): HttpManagementPayload;
+  /** `202 Accepted` with the management payload, `Location` (status URL) and `Retry-After: 10`. */
+  createCheckStatusResponse(request: Request | undefined, instanceId: string): Response;
+  /**
+   * Waits up to the timeout: Completed → 200 with the output; Terminated/Canceled → 200 with the
+   * status; Failed → 500 with the status; still running → the 202 check-status response.
+   */
+  waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<Response>;
 }

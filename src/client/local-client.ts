@@ -16,9 +16,14 @@ import type {
   StartNewOptions,
   StatusPage,
   WaitOptions,
+  WaitOrCheckStatusOptions,
 } from "./durable-client.js";
+import { createCheckStatus, type HttpEndpoint, httpManagementPayload, waitOrCheckStatus } from "./http-helpers.js";
+import type { HttpManagementPayload } from "./management-urls.js";
 import { validateEventName, validateInstanceId } from "./instance-id.js";
 import { type DurableOrchestrationStatus, type GetStatusOptions, toHistoryView, toStatus } from "./status.js";
+
+export const DEFAULT_TASK_HUB = "perdure";
 
 /** The client over a provider in this process. */
 export class LocalDurableClient implements DurableClient {
@@ -27,7 +32,21 @@ export class LocalDurableClient implements DurableClient {
     private readonly clock: Clock,
     /** When given, startNew refuses orchestrator names this app does not define. */
     private readonly registry?: FunctionRegistry,
+    /** Where the host's management API is, for the URL helpers. */
+    private readonly endpoint: () => HttpEndpoint = () => ({ origin: undefined, key: undefined, taskHub: DEFAULT_TASK_HUB }),
   ) {}
+
+  createHttpManagementPayload(instanceId: string, request?: Request): HttpManagementPayload {
+    return httpManagementPayload(this.endpoint(), instanceId, request);
+  }
+
+  createCheckStatusResponse(request: Request | undefined, instanceId: string): Response {
+    return createCheckStatus(this.endpoint(), request, instanceId);
+  }
+
+  waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<Response> {
+    return waitOrCheckStatus(this, this.endpoint(), request, instanceId, options);
+  }
 
   async startNew(orchestratorFunctionName: string, options: StartNewOptions = {}): Promise<string> {
     if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");

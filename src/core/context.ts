@@ -1,5 +1,6 @@
 import { InvalidArgumentError, OrchestratorConstraintError } from "./errors.js";
 import { nameBasedUuid } from "./guid.js";
+import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
 import { parsePayload, serializePayload } from "./payload.js";
 import { RetryOptions } from "./retry-options.js";
 import {
@@ -39,6 +40,8 @@ export interface ContextHost {
   requestContinueAsNew(input: string | undefined, preserveUnprocessedEvents: boolean): void;
   /** Fire-and-forget actions (signals) take a sequence number at call time. */
   scheduleNow(task: Task): void;
+  /** Delay between `callHttp` polls when a 202 has no valid Retry-After (host option; default 30 s). */
+  readonly httpPollingDefaultDelayMs?: number | undefined;
 }
 
 /** `Task.all` / `Task.any`, reachable as `context.df.Task`. */
@@ -200,15 +203,23 @@ export class DurableOrchestrationContext {
     return nameBasedUuid(name);
   }
 
-  /** Placeholders until the entity and HTTP issues land; they fail loudly instead of pretending. */
+  /**
+   * A durable HTTP request, run on a worker by the built-in activity `BuiltIn::HttpActivity`; yields
+   * `{ statusCode, content, headers }`. With polling on (default), a 202 with a Location header is
+   * followed by a durable timer (Retry-After, else the host's default) and a GET of the Location,
+   * until another status comes back.
+   */
+  callHttp(options: CallHttpOptions): HttpTask {
+    const { request, enablePolling } = buildHttpRequest(options);
+    return new HttpTask(request, enablePolling, this.host.httpPollingDefaultDelayMs ?? DEFAULT_HTTP_POLLING_DELAY_MS);
+  }
+
+  /** Placeholders until the entity issue lands; they fail loudly instead of pretending. */
   callEntity(): Task {
     throw new OrchestratorConstraintError("callEntity is not available yet in this version of Perdure (durable entities are not implemented).");
   }
   signalEntity(): void {
     throw new OrchestratorConstraintError("signalEntity is not available yet in this version of Perdure (durable entities are not implemented).");
-  }
-  callHttp(): Task {
-    throw new OrchestratorConstraintError("callHttp is not available yet in this version of Perdure.");
   }
 }
 

@@ -28,6 +28,8 @@ export interface ExecutionResult {
 
 export interface ExecutorOptions {
   log?: OrchestrationLogger;
+  /** Delay between `callHttp` polls when a 202 carries no valid Retry-After. Default 30,000 ms. */
+  httpPollingDefaultDelayMs?: number;
 }
 
 const noLog: OrchestrationLogger = () => undefined;
@@ -46,6 +48,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   currentUtcDateTime: Date = new Date(0);
   rawInput: string | undefined = undefined;
   generation = 0;
+  readonly httpPollingDefaultDelayMs: number | undefined;
 
   private name = "";
   private started = false;
@@ -74,6 +77,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     options: ExecutorOptions = {},
   ) {
     this.log = options.log ?? noLog;
+    this.httpPollingDefaultDelayMs = options.httpPollingDefaultDelayMs;
   }
 
   get isComplete(): boolean {

@@ -1,7 +1,9 @@
 import type { Server } from "node:http";
 import { app as defaultApp, type DurableApp } from "../app.js";
 import type { DurableClient } from "../client/durable-client.js";
-import { LocalDurableClient } from "../client/local-client.js";
+import { DEFAULT_TASK_HUB, LocalDurableClient } from "../client/local-client.js";
+import { isLoopback } from "../http/auth.js";
+import { DEFAULT_MAX_BODY_BYTES } from "../http/request.js";
 import { DurableError } from "../core/errors.js";
 import { createHttpServer, listen } from "../http/server.js";
 import type { StorageProvider } from "../providers/provider.js";
@@ -17,8 +19,15 @@ export interface HostOptions extends WorkerOptions {
   port?: number | false;
   /** Default 127.0.0.1. */
   hostname?: string;
-  /** Management key (used by the HTTP API). */
+  /**
+   * Management key: with one, every management request needs it (`?code=` or `x-functions-key`) and
+   * the management URLs carry it. Required to bind anything but a loopback address.
+   */
   key?: string;
+  /** Request body limit in bytes (default 1 MiB); larger bodies get 413. */
+  maxBodyBytes?: number;
+  /** Reported as `taskHub=` in management URLs (default "perdure"). */
+  taskHub?: string;
   /** The app whose functions run here. Default: the module-wide `df.app`. */
   app?: DurableApp;
   /** Run workers (default true). A host without workers only serves clients. */
@@ -52,7 +61,12 @@ class PerdureHost implements Host {
     const clock = options.clock ?? systemClock;
     this.provider = typeof options.store === "object" ? options.store : providerFromUrl(options.store ?? DEFAULT_STORE_URL);
     this.worker = new Worker(this.provider, this.app.registry, { ...options, clock, logger: options.logger ?? consoleLogger });
-    this.client = new LocalDurableClient(this.provider, clock, this.app.registry);
+    const key = options.key === "" ? undefined : options.key;
+    this.client = new LocalDurableClient(this.provider, clock, this.app.registry, () => ({
+      origin: this.baseUrl,
+      key,
+      taskHub: options.taskHub ?? DEFAULT_TASK_HUB,
+    }));
   }
 
   get url(): string | undefined {
@@ -61,13 +75,29 @@ class PerdureHost implements Host {
 
   async start(): Promise<void> {
     if (this.state !== "new") throw new DurableError("INVALID_HOST_STATE", `The host was already ${this.state}; create a new host to start again.`);
+    const hostname = this.options.hostname ?? "127.0.0.1";
+    if (this.options.port !== false && !isLoopback(hostname) && !this.options.key) {
+      throw new DurableError(
+        "KEY_REQUIRED",
+        `Refusing to listen on ${hostname} without a management key: anyone who can reach it could start, terminate and purge instances. Set one with --key <secret> or PERDURE_KEY, or bind 127.0.0.1.`,
+      );
+    }
     this.state = "starting";
     await this.provider.initialize();
     if (this.options.workers !== false) this.worker.start();
     const port = this.options.port ?? 7071;
     if (port !== false) {
-      this.server = createHttpServer({ isReady: () => this.state === "started" });
-      this.baseUrl = await listen(this.server, port, this.options.hostname ?? "127.0.0.1");
+      this.server = createHttpServer({
+        isReady: () => this.state === "started",
+        client: this.client,
+        history: (id) => this.provider.getHistory(id),
+        registry: this.app.registry,
+        key: this.options.key || undefined,
+        maxBodyBytes: this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        endpoint: () => ({ origin: this.baseUrl, key: this.options.key || undefined, taskHub: this.options.taskHub ?? DEFAULT_TASK_HUB }),
+        logger: this.options.logger ?? consoleLogger,
+      });
+      this.baseUrl = await listen(this.server, port, hostname);
     }
     this.state = "started";
   }

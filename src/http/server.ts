@@ -1,27 +1,120 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { CLIENT_KEY } from "../client/client-key.js";
+import type { DurableClient } from "../client/durable-client.js";
+import type { HttpEndpoint } from "../client/http-helpers.js";
+import { WEBHOOK_BASE_PATH } from "../client/management-urls.js";
+import type { HistoryEvent } from "../core/history.js";
+import type { Logger } from "../worker/logger.js";
+import type { FunctionRegistry } from "../worker/registry.js";
+import { KeyCheck } from "./auth.js";
+import { compileRoutes, serveClientFunction } from "./client-functions.js";
+import { errorBody, HttpError, sendError, sendJson } from "./http-error.js";
+import { matchRoute } from "./management-api.js";
 
 export interface HttpServerOptions {
   isReady: () => boolean;
+  client: DurableClient;
+  history: (instanceId: string) => Promise<HistoryEvent[]>;
+  registry: FunctionRegistry;
+  key: string | undefined;
+  maxBodyBytes: number;
+  endpoint: () => HttpEndpoint;
+  logger: Logger;
 }
 
-/** The host's HTTP listener. This version serves `GET /healthz`; the management API mounts here. */
+/**
+ * The host's HTTP listener: `GET /healthz`, the Durable Functions management API under
+ * /runtime/webhooks/durabletask, and HTTP-triggered client functions under /api. Every failure is
+ * answered with a JSON error and the status of the error table; nothing a caller sends can crash it.
+ */
 export function createHttpServer(options: HttpServerOptions): Server {
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? "/").split("?", 1)[0];
-    if (path === "/healthz") {
-      if (req.method !== "GET" && req.method !== "HEAD") return sendJson(res, 405, { error: { code: "METHOD_NOT_ALLOWED", message: "Use GET /healthz." } });
-      const ready = options.isReady();
-      return sendJson(res, ready ? 200 : 503, { status: ready ? "ok" : "starting" });
-    }
-    sendJson(res, 404, { error: { code: "NOT_FOUND", message: `No route for ${req.method ?? "GET"} ${path}.` } });
+  const keys = new KeyCheck(options.key);
+  const clientRoutes = compileRoutes(options.registry.httpRoutes);
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if ((err as { status?: number }).status === undefined && !(err instanceof HttpError)) {
+        options.logger.error(`HTTP ${req.method ?? "?"} ${safePath(req)} failed: ${(err as Error)?.stack ?? String(err)}`);
+      }
+      if (!res.headersSent) sendError(res, err);
+      else res.destroy();
+    });
   });
+  // A client that sends a malformed request line or headers gets a 400 from Node; keep it from logging noise.
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n" + JSON.stringify(errorBody("BAD_REQUEST", "Malformed HTTP request.")));
+    else socket.destroy();
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.on("error", () => res.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+    } catch {
+      throw new HttpError(400, "BAD_REQUEST", "The request URL or Host header is not valid.");
+    }
+    const path = url.pathname;
+    if (path === "/healthz") {
+      if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "METHOD_NOT_ALLOWED", "Use GET /healthz.");
+      const ready = options.isReady();
+      sendJson(res, ready ? 200 : 503, { status: ready ? "ok" : "starting" });
+      return;
+    }
+    if (path === WEBHOOK_BASE_PATH || path.startsWith(`${WEBHOOK_BASE_PATH}/`)) {
+      // The key is checked before routing, so unknown routes cannot be probed without it.
+      if (!keys.allows(req, url.searchParams)) {
+        throw new HttpError(401, "UNAUTHORIZED", "A management key is required: pass it as ?code=<key> or in the x-functions-key header.");
+      }
+      const segments = splitPath(path.slice(WEBHOOK_BASE_PATH.length));
+      const route = matchRoute(req.method ?? "GET", segments);
+      if (!route) throw new HttpError(404, "NOT_FOUND", `No management route for ${req.method ?? "GET"} ${path}.`);
+      await route.handler(
+        { client: options.client, history: options.history, endpoint: options.endpoint(), maxBodyBytes: options.maxBodyBytes },
+        req,
+        res,
+        url,
+        route.params,
+      );
+      return;
+    }
+    if (path === "/api" || path.startsWith("/api/")) {
+      const served = await serveClientFunction(
+        {
+          client: options.client,
+          clientKey: CLIENT_KEY,
+          logger: options.logger,
+          maxBodyBytes: options.maxBodyBytes,
+          keyAllows: (r, u) => keys.allows(r, u.searchParams),
+        },
+        clientRoutes,
+        req,
+        res,
+        url,
+        splitPath(path.slice("/api".length)),
+      );
+      if (served) return;
+    }
+    throw new HttpError(404, "NOT_FOUND", `No route for ${req.method ?? "GET"} ${path}.`);
+  }
+
+  return server;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
-  res.end(text);
+/** Decoded path segments; a trailing slash adds nothing. Malformed percent-encoding is a 400. */
+function splitPath(path: string): string[] {
+  const raw = path.split("/").slice(1);
+  if (raw.length > 0 && raw[raw.length - 1] === "") raw.pop();
+  try {
+    return raw.map((s) => decodeURIComponent(s));
+  } catch {
+    throw new HttpError(400, "BAD_REQUEST", "The request path contains malformed percent-encoding.");
+  }
+}
+
+/** The path without its query string: the query may carry the key, which must never be logged. */
+function safePath(req: IncomingMessage): string {
+  return (req.url ?? "/").split("?", 1)[0]!;
 }
 
 export function listen(server: Server, port: number, hostname: string): Promise<string> {

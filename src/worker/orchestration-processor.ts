@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { OrchestrationExecutor, type ExecutionResult } from "../core/executor.js";
+import { OrchestrationExecutor, type ExecutionResult, type ExecutorOptions } from "../core/executor.js";
 import { FunctionNotFoundError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
@@ -29,6 +29,7 @@ export class OrchestrationProcessor {
     private readonly clock: Clock,
     private readonly logger: Logger,
     cacheSize: number,
+    private readonly executorOptions: Pick<ExecutorOptions, "httpPollingDefaultDelayMs"> = {},
   ) {
     this.cache = new ExecutorCache(cacheSize);
   }
@@ -95,9 +96,9 @@ export class OrchestrationProcessor {
       const missing = function* (): Generator<never, never, unknown> {
         throw err;
       };
-      return new OrchestrationExecutor(missing, { log });
+      return new OrchestrationExecutor(missing, { ...this.executorOptions, log });
     }
-    return new OrchestrationExecutor(fn.handler, { log });
+    return new OrchestrationExecutor(fn.handler, { ...this.executorOptions, log });
   }
 
   /** Executes, turning nondeterminism and engine errors into a failed instance with the details. */

@@ -1,5 +1,7 @@
 import type { OrchestratorFunction } from "../core/context.js";
 import { DuplicateFunctionError, InvalidArgumentError, OrchestratorConstraintError } from "../core/errors.js";
+import { HTTP_ACTIVITY_NAME } from "../core/http-task.js";
+import { httpActivity } from "./builtin-http-activity.js";
 
 export interface ActivityContext {
   functionName: string;
@@ -24,6 +26,27 @@ export interface OrchestrationOptions {
   handler: OrchestratorFunction;
 }
 
+/** An HTTP-triggered client function, served under `/api/<route>`. */
+export interface HttpFunctionOptions {
+  /** Route template under /api, e.g. `orchestrators/{orchestratorName}` (params in braces, `?` = optional). Default: the function name. */
+  route?: string;
+  /** Default GET and POST, as in Azure Functions. */
+  methods?: string[];
+  /** `anonymous` (default) or `function`: with `function`, the host key is required as for management calls. */
+  authLevel?: "anonymous" | "function";
+  handler: (request: never, client: never, context: never) => unknown;
+}
+
+export interface RegisteredHttpFunction {
+  name: string;
+  route: string;
+  methods: string[];
+  authLevel: "anonymous" | "function";
+  handler: HttpFunctionOptions["handler"];
+}
+
+const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
 export interface RegisteredFunction<T> {
   name: string;
   handler: T;
@@ -31,10 +54,19 @@ export interface RegisteredFunction<T> {
 
 const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_\-.:]{0,127}$/;
 
+/** Names with this prefix (any case) belong to Perdure's built-in functions. */
+const BUILTIN_PREFIX = "builtin::";
+
+/** Activities every app has without registering them: the worker side of `context.df.callHttp`. */
+const BUILTIN_ACTIVITIES: ReadonlyMap<string, RegisteredFunction<ActivityHandler>> = new Map([
+  [HTTP_ACTIVITY_NAME.toLowerCase(), { name: HTTP_ACTIVITY_NAME, handler: httpActivity }],
+]);
+
 /** Functions by case-insensitive name, as in Azure Functions. */
 export class FunctionRegistry {
   private readonly orchestrations = new Map<string, RegisteredFunction<OrchestratorFunction>>();
   private readonly activities = new Map<string, RegisteredFunction<ActivityHandler>>();
+  private readonly httpFunctions: RegisteredHttpFunction[] = [];
   private readonly taken = new Set<string>();
 
   private claim(name: unknown): string {
@@ -44,6 +76,14 @@ export class FunctionRegistry {
       );
     }
     const key = name.toLowerCase();
+    if (key.startsWith(BUILTIN_PREFIX)) {
+      const builtin = BUILTIN_ACTIVITIES.get(key);
+      throw new InvalidArgumentError(
+        `Invalid function name '${name}': names starting with 'BuiltIn::' are reserved for Perdure's built-in functions` +
+          (builtin ? ` ('${builtin.name}' runs the requests of context.df.callHttp and is always available).` : ".") +
+          " Choose another name.",
+      );
+    }
     if (this.taken.has(key)) throw new DuplicateFunctionError(name);
     this.taken.add(key);
     return key;
@@ -69,15 +109,36 @@ export class FunctionRegistry {
     this.activities.set(key, { name, handler });
   }
 
+  addHttpFunction(name: string, options: HttpFunctionOptions): void {
+    if (typeof options?.handler !== "function") throw new InvalidArgumentError(`HTTP function '${String(name)}' needs { route, handler: (request, client, context) => response }.`);
+    const route = (options.route ?? name).replace(/^\/+|\/+$/g, "");
+    if (!/^[A-Za-z0-9_\-.~{}?/]*$/.test(route) || /\{[^}]*(\{|$)/.test(route)) {
+      throw new InvalidArgumentError(`Invalid route '${route}' for HTTP function '${name}': use segments like orchestrators/{orchestratorName} or items/{id?}.`);
+    }
+    const methods = (options.methods ?? ["GET", "POST"]).map((m) => String(m).toUpperCase());
+    for (const m of methods) if (!HTTP_METHODS.includes(m)) throw new InvalidArgumentError(`Unknown HTTP method '${m}' for HTTP function '${name}'.`);
+    const authLevel = options.authLevel ?? "anonymous";
+    if (authLevel !== "anonymous" && authLevel !== "function") throw new InvalidArgumentError(`authLevel must be "anonymous" or "function" (HTTP function '${name}').`);
+    this.claim(name);
+    this.httpFunctions.push({ name, route, methods, authLevel, handler: options.handler });
+  }
+
+  get httpRoutes(): readonly RegisteredHttpFunction[] {
+    return this.httpFunctions;
+  }
+
   getOrchestration(name: string): RegisteredFunction<OrchestratorFunction> | undefined {
     return this.orchestrations.get(name.toLowerCase());
   }
+  /** A registered activity, or a built-in one (`BuiltIn::HttpActivity`). */
   getActivity(name: string): RegisteredFunction<ActivityHandler> | undefined {
-    return this.activities.get(name.toLowerCase());
+    const key = name.toLowerCase();
+    return this.activities.get(key) ?? BUILTIN_ACTIVITIES.get(key);
   }
   orchestrationNames(): string[] {
     return [...this.orchestrations.values()].map((f) => f.name);
   }
+  /** The app's own activities (built-ins are not listed). */
   activityNames(): string[] {
     return [...this.activities.values()].map((f) => f.name);
   }

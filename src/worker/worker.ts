@@ -1,4 +1,6 @@
 import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
+import { InvalidArgumentError } from "../core/errors.js";
+import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
 import { runActivity } from "./activity-processor.js";
 import { Batcher } from "./batcher.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -20,6 +22,8 @@ export interface WorkerOptions {
   executorCacheSize?: number;
   /** How long stop() waits for in-flight work before abandoning it. Default 10 s. */
   drainTimeoutMs?: number;
+  /** `callHttp` polling: wait between polls of a 202 response without a valid Retry-After header. Default 30 s. */
+  httpPollingDefaultDelayMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -71,7 +75,12 @@ export class Worker {
       pollIntervalMs: options.pollIntervalMs ?? 500,
       executorCacheSize: options.executorCacheSize ?? 5_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      httpPollingDefaultDelayMs: options.httpPollingDefaultDelayMs ?? DEFAULT_HTTP_POLLING_DELAY_MS,
     };
+    const pollDelay = this.options.httpPollingDefaultDelayMs;
+    if (typeof pollDelay !== "number" || !Number.isFinite(pollDelay) || pollDelay < 0) {
+      throw new InvalidArgumentError(`httpPollingDefaultDelayMs must be a number of milliseconds >= 0, got ${String(pollDelay)}.`);
+    }
     const now = (): number => this.clock.now();
     this.orchestrations = {
       kind: "orchestration",
@@ -91,7 +100,9 @@ export class Worker {
       lock: (max, at) => this.provider.lockActivityWorkItems({ now: at, leaseMs: this.options.leaseMs, max }),
       handle: (item) => this.handleActivity(item),
     };
-    this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, this.options.executorCacheSize);
+    this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, this.options.executorCacheSize, {
+      httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs,
+    });
     this.orchestrationCommits = new Batcher((commits) => this.provider.completeOrchestrationWorkItems(commits, this.clock.now()));
     this.activityCommits = new Batcher((results) => this.provider.completeActivityWorkItems(results, this.clock.now()));
   }

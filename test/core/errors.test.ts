@@ -102,8 +102,8 @@ describe("orchestrator constraint violations", () => {
     });
   }
 
-  test("placeholders for entities and callHttp fail loudly", () => {
-    for (const call of ["callEntity", "signalEntity", "callHttp"] as const) {
+  test("placeholders for entities fail loudly", () => {
+    for (const call of ["callEntity", "signalEntity"] as const) {
       const fn = orch(function* (ctx) {
         yield (ctx.df[call] as () => Task)();
       });

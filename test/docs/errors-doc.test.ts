@@ -16,7 +16,9 @@ function sources(dir: string): string[] {
 it("docs/errors.md lists exactly the error codes the source raises", () => {
   const raised = new Set<string>();
   for (const file of sources(join(root, "src"))) {
-    for (const m of readFileSync(file, "utf8").matchAll(/(?:super|DurableError)\(\s*"([A-Z][A-Z_]+)"/g)) raised.add(m[1]!);
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/(?:super|DurableError|errorBody)\(\s*"([A-Z][A-Z_]+)"/g)) raised.add(m[1]!);
+    for (const m of text.matchAll(/HttpError\(\s*\d{3},\s*"([A-Z][A-Z_]+)"/g)) raised.add(m[1]!);
   }
   const doc = readFileSync(join(root, "docs", "errors.md"), "utf8");
   const documented = new Set([...doc.matchAll(/^\| `([A-Z][A-Z_]+)` \|/gm)].map((m) => m[1]!));

@@ -1,0 +1,161 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { DurableClient } from "../client/durable-client.js";
+import { DurableError } from "../core/errors.js";
+import type { Logger } from "../worker/logger.js";
+import type { RegisteredHttpFunction } from "../worker/registry.js";
+import { errorBody, HttpError, sendError, sendJson } from "./http-error.js";
+import { pipeResponse } from "./management-api.js";
+import { readBody } from "./request.js";
+
+/** The request a client function receives: a WHATWG Request plus route params and the parsed query. */
+export type HttpClientRequest = Request & { params: Record<string, string>; query: URLSearchParams };
+
+export type HostDurableClient = DurableClient;
+
+/** The invocation context of a client function; `df.getClient(context)` works with it. */
+export interface ClientFunctionContext {
+  functionName: string;
+  invocationId: string;
+  log(...args: unknown[]): void;
+}
+
+/** What a handler may return instead of a Response (the Azure Functions v4 shape). */
+interface ResponseInit {
+  status?: number;
+  jsonBody?: unknown;
+  body?: string | Uint8Array | ArrayBuffer | null;
+  headers?: Record<string, string>;
+}
+
+interface CompiledRoute {
+  fn: RegisteredHttpFunction;
+  segments: { name: string; param: boolean; optional: boolean }[];
+}
+
+export function compileRoutes(functions: readonly RegisteredHttpFunction[]): CompiledRoute[] {
+  return functions.map((fn) => ({
+    fn,
+    segments: fn.route
+      .split("/")
+      .filter((s) => s !== "")
+      .map((s) => {
+        const m = /^\{([A-Za-z_][A-Za-z0-9_]*)(\?)?\}$/.exec(s);
+        return m ? { name: m[1]!, param: true, optional: m[2] === "?" } : { name: s.toLowerCase(), param: false, optional: false };
+      }),
+  }));
+}
+
+function match(route: CompiledRoute, segments: string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  if (segments.length > route.segments.length) return undefined;
+  for (let i = 0; i < route.segments.length; i++) {
+    const r = route.segments[i]!;
+    const seg = segments[i];
+    if (seg === undefined) {
+      if (r.optional) continue;
+      return undefined;
+    }
+    if (r.param) params[r.name] = seg;
+    else if (r.name !== seg.toLowerCase()) return undefined;
+  }
+  return params;
+}
+
+export interface ClientFunctionHost {
+  client: DurableClient;
+  clientKey: symbol;
+  logger: Logger;
+  maxBodyBytes: number;
+  keyAllows: (req: IncomingMessage, url: URL) => boolean;
+}
+
+/** Serves `/api/<route>`: returns false when no client function matches (the caller answers 404). */
+export async function serveClientFunction(
+  host: ClientFunctionHost,
+  routes: CompiledRoute[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  segments: string[],
+): Promise<boolean> {
+  const method = (req.method ?? "GET").toUpperCase();
+  let found: { route: CompiledRoute; params: Record<string, string> } | undefined;
+  let methodMismatch = false;
+  for (const route of routes) {
+    const params = match(route, segments);
+    if (!params) continue;
+    if (!route.fn.methods.includes(method)) {
+      methodMismatch = true;
+      continue;
+    }
+    found = { route, params };
+    break;
+  }
+  if (!found) {
+    if (!methodMismatch) return false;
+    sendJson(res, 405, errorBody("METHOD_NOT_ALLOWED", `Method ${method} is not allowed for ${url.pathname}.`));
+    return true;
+  }
+  const fn = found.route.fn;
+  if (fn.authLevel === "function" && !host.keyAllows(req, url)) {
+    sendJson(res, 401, errorBody("UNAUTHORIZED", "This function needs the host key: pass it as ?code= or in the x-functions-key header."));
+    return true;
+  }
+  const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req, host.maxBodyBytes);
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    for (const value of Array.isArray(v) ? v : [v]) headers.append(k, value);
+  }
+  const request = new Request(url, { method, headers, ...(body && body.length > 0 ? { body } : {}) }) as HttpClientRequest;
+  Object.defineProperty(request, "params", { value: found.params, enumerable: true });
+  Object.defineProperty(request, "query", { value: url.searchParams, enumerable: true });
+  const context: ClientFunctionContext & Record<symbol, unknown> = {
+    functionName: fn.name,
+    invocationId: crypto.randomUUID(),
+    log: (...args: unknown[]) => host.logger.info(`[${fn.name}] ${args.map(String).join(" ")}`),
+    [host.clientKey]: host.client,
+  };
+  let result: unknown;
+  try {
+    result = await (fn.handler as (r: HttpClientRequest, c: DurableClient, x: ClientFunctionContext) => unknown)(request, host.client, context);
+  } catch (err) {
+    if (err instanceof DurableError) {
+      sendError(res, err);
+      return true;
+    }
+    if (err instanceof SyntaxError) {
+      // Almost always `await request.json()` on a body that is not JSON: the caller's mistake.
+      sendError(res, new HttpError(400, "INVALID_JSON", `Invalid JSON content: ${err.message}`));
+      return true;
+    }
+    host.logger.error(`HTTP function '${fn.name}' failed: ${(err as Error)?.stack ?? String(err)}`);
+    sendError(res, err);
+    return true;
+  }
+  await writeResult(res, result);
+  return true;
+}
+
+async function writeResult(res: ServerResponse, result: unknown): Promise<void> {
+  if (result instanceof Response) {
+    await pipeResponse(result, res);
+    return;
+  }
+  if (result === undefined || result === null) {
+    res.writeHead(204).end();
+    return;
+  }
+  const init = result as ResponseInit;
+  const status = init.status ?? 200;
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.jsonBody !== undefined) {
+    const text = JSON.stringify(init.jsonBody);
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers, "content-length": String(Buffer.byteLength(text)) });
+    res.end(text);
+    return;
+  }
+  const body = init.body === undefined || init.body === null ? Buffer.alloc(0) : Buffer.from(typeof init.body === "string" ? init.body : new Uint8Array(init.body as ArrayBuffer));
+  res.writeHead(status, { ...headers, "content-length": String(body.length) });
+  res.end(body);
+}

@@ -1,0 +1,295 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { DurableClient } from "../client/durable-client.js";
+import { createCheckStatus, type HttpEndpoint, waitOrCheckStatus } from "../client/http-helpers.js";
+import { projectHistory, statusPayload } from "../client/http-shapes.js";
+import { validateEventName, validateInstanceId } from "../client/instance-id.js";
+import type { DurableOrchestrationStatus } from "../client/status.js";
+import type { HistoryEvent } from "../core/history.js";
+import { ALL_RUNTIME_STATUSES, isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
+import { errorBody, HttpError, sendJson } from "./http-error.js";
+import { isJsonContentType, parseJsonBody, Query, readBody, truncate } from "./request.js";
+
+/** What the management API needs from the host. */
+export interface ManagementContext {
+  client: DurableClient;
+  /** The current execution's raw history (for the historyEvents projection). */
+  history: (instanceId: string) => Promise<HistoryEvent[]>;
+  endpoint: HttpEndpoint;
+  maxBodyBytes: number;
+}
+
+type Handler = (ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
+
+interface Route {
+  method: string;
+  /** Path segments after the base; `:x` captures one (decoded, non-empty) segment. */
+  pattern: string[];
+  handler: Handler;
+}
+
+const notFound = (what: string): HttpError => new HttpError(404, "INSTANCE_NOT_FOUND", what);
+const gone = (id: string, status: string): HttpError =>
+  new HttpError(410, "INSTANCE_GONE", `Instance '${id}' is already ${status}; it cannot be changed any more.`);
+
+async function requireStatus(ctx: ManagementContext, id: string): Promise<DurableOrchestrationStatus> {
+  validateInstanceId(id);
+  try {
+    return await ctx.client.getStatus(id, { showInput: false });
+  } catch (err) {
+    if ((err as { code?: string }).code === "INSTANCE_NOT_FOUND") throw notFound(`No instance with ID '${id}' found.`);
+    throw err;
+  }
+}
+
+function runtimeStatuses(q: Query): OrchestrationRuntimeStatus[] | undefined {
+  const values = q.list("runtimeStatus");
+  if (!values) return undefined;
+  for (const v of values) {
+    if (!(ALL_RUNTIME_STATUSES as string[]).includes(v)) {
+      throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Unknown runtimeStatus ${JSON.stringify(truncate(v))}. Use one or more of: ${ALL_RUNTIME_STATUSES.join(", ")}.`);
+    }
+  }
+  return values as OrchestrationRuntimeStatus[];
+}
+
+/** Answers a start/restart: the 202 payload, or with timeout+pollingInterval the wait semantics. */
+async function startedAnswer(ctx: ManagementContext, req: Request, res: ServerResponse, id: string, q: Query): Promise<void> {
+  const timeout = q.seconds("timeout");
+  const polling = q.seconds("pollingInterval");
+  let answer: Response;
+  if (timeout !== undefined && polling !== undefined) {
+    if (polling > timeout) {
+      throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Total timeout ${timeout} should be bigger than retry timeout ${polling}.`);
+    }
+    answer = await waitOrCheckStatus(ctx.client, ctx.endpoint, req, id, { timeoutInMilliseconds: timeout * 1000, retryIntervalInMilliseconds: Math.max(1, polling * 1000) });
+    if (answer.status === 500 && !q.boolean("returnInternalServerErrorOnFailure", false)) answer = new Response(answer.body, { status: 200, headers: answer.headers });
+  } else {
+    answer = createCheckStatus(ctx.endpoint, req, id);
+  }
+  await pipeResponse(answer, res);
+}
+
+export async function pipeResponse(answer: Response, res: ServerResponse): Promise<void> {
+  const body = Buffer.from(await answer.arrayBuffer());
+  const headers: Record<string, string> = {};
+  answer.headers.forEach((v, k) => (headers[k] = v));
+  headers["content-length"] = String(body.length);
+  res.writeHead(answer.status, headers);
+  res.end(body);
+}
+
+/** The WHATWG request the client helpers need to build URLs from the caller's origin. */
+export function originRequest(req: IncomingMessage, url: URL): Request {
+  return new Request(url, { method: "GET", headers: { host: req.headers.host ?? url.host } });
+}
+
+const routes: Route[] = [
+  ...[["orchestrators", ":name"], ["orchestrators", ":name", ":id"]].map(
+    (pattern): Route => ({
+      method: "POST",
+      pattern,
+      handler: async (ctx, req, res, url, [name, instanceId]) => {
+        const q = new Query(url.searchParams);
+        if (instanceId !== undefined) validateInstanceId(instanceId);
+        const body = parseJsonBody(await readBody(req, ctx.maxBodyBytes));
+        const options: { instanceId?: string; input?: unknown } = {};
+        if (instanceId !== undefined) options.instanceId = instanceId;
+        if (body.present) options.input = body.value;
+        const id = await ctx.client.startNew(name!, options);
+        await startedAnswer(ctx, originRequest(req, url), res, id, q);
+      },
+    }),
+  ),
+  {
+    method: "GET",
+    pattern: ["instances", ":id"],
+    handler: async (ctx, _req, res, url, [id]) => {
+      const q = new Query(url.searchParams);
+      const showHistory = q.boolean("showHistory", false);
+      const showHistoryOutput = q.boolean("showHistoryOutput", false);
+      const showInput = q.boolean("showInput", true);
+      const failOn500 = q.boolean("returnInternalServerErrorOnFailure", false);
+      validateInstanceId(id);
+      let status: DurableOrchestrationStatus;
+      try {
+        status = await ctx.client.getStatus(id!, { showInput });
+      } catch (err) {
+        if ((err as { code?: string }).code === "INSTANCE_NOT_FOUND") throw notFound(`No instance with ID '${id}' found.`);
+        throw err;
+      }
+      const events = showHistory ? projectHistory(await ctx.history(id!), showInput, showHistoryOutput) : undefined;
+      const body = statusPayload(status, events);
+      if (!isTerminalStatus(status.runtimeStatus)) {
+        sendJson(res, 202, body, { location: url.href, "retry-after": "5" });
+      } else if (status.runtimeStatus === "Failed" && failOn500) {
+        sendJson(res, 500, body);
+      } else {
+        sendJson(res, 200, body);
+      }
+    },
+  },
+  {
+    method: "GET",
+    pattern: ["instances"],
+    handler: async (ctx, req, res, url) => {
+      const q = new Query(url.searchParams);
+      const statuses = runtimeStatuses(q);
+      const from = q.date("createdTimeFrom");
+      const to = q.date("createdTimeTo");
+      const prefix = q.string("instanceIdPrefix");
+      const top = q.positiveInt("top");
+      const showInput = q.boolean("showInput", true);
+      const header = req.headers["x-ms-continuation-token"];
+      const token = (Array.isArray(header) ? header[0] : header) || undefined;
+      const page = await ctx.client.listInstances({
+        ...(statuses ? { runtimeStatus: statuses } : {}),
+        ...(from ? { createdTimeFrom: from } : {}),
+        ...(to ? { createdTimeTo: to } : {}),
+        ...(prefix ? { instanceIdPrefix: prefix } : {}),
+        ...(token ? { continuationToken: token } : {}),
+        pageSize: top ?? 100,
+        showInput,
+      });
+      const headers: Record<string, string> = page.continuationToken ? { "x-ms-continuation-token": page.continuationToken } : {};
+      sendJson(res, 200, page.instances.map((s) => statusPayload(s)), headers);
+    },
+  },
+  {
+    method: "DELETE",
+    pattern: ["instances", ":id"],
+    handler: async (ctx, _req, res, _url, [id]) => {
+      validateInstanceId(id);
+      const result = await ctx.client.purgeInstanceHistory(id!);
+      if (result.instancesDeleted === 0) throw notFound(`No instance with ID '${id}' found.`);
+      sendJson(res, 200, result);
+    },
+  },
+  {
+    method: "DELETE",
+    pattern: ["instances"],
+    handler: async (ctx, _req, res, url) => {
+      const q = new Query(url.searchParams);
+      const from = q.date("createdTimeFrom");
+      if (!from) throw new HttpError(400, "INVALID_QUERY_PARAMETER", "Please provide value for 'createdTimeFrom' parameter.");
+      const to = q.date("createdTimeTo") ?? new Date();
+      const statuses = runtimeStatuses(q);
+      const result = await ctx.client.purgeInstanceHistoryBy({ createdTimeFrom: from, createdTimeTo: to, ...(statuses ? { runtimeStatus: statuses } : {}) });
+      if (result.instancesDeleted === 0) {
+        sendJson(res, 404, { ...errorBody("INSTANCE_NOT_FOUND", "No finished instances matched the filter."), instancesDeleted: 0 });
+        return;
+      }
+      sendJson(res, 200, result);
+    },
+  },
+  {
+    method: "POST",
+    pattern: ["instances", ":id", "raiseEvent", ":event"],
+    handler: async (ctx, req, res, _url, [id, event]) => {
+      validateEventName(event);
+      const status = await requireStatus(ctx, id!);
+      if (isTerminalStatus(status.runtimeStatus)) throw gone(id!, status.runtimeStatus);
+      const raw = await readBody(req, ctx.maxBodyBytes);
+      if (!isJsonContentType(req)) throw new HttpError(400, "UNSUPPORTED_CONTENT_TYPE", "Only application/json request content is supported.");
+      const body = parseJsonBody(raw);
+      await ctx.client.raiseEvent(id!, event!, body.present ? body.value : undefined);
+      res.writeHead(202, { "content-length": "0" }).end();
+    },
+  },
+  ...(["terminate", "suspend", "resume", "rewind"] as const).map(
+    (op): Route => ({
+      method: "POST",
+      pattern: ["instances", ":id", op],
+      handler: async (ctx, req, res, url, [id]) => {
+        await readBody(req, ctx.maxBodyBytes);
+        const reason = url.searchParams.get("reason") ?? "";
+        const status = await requireStatus(ctx, id!);
+        const s = status.runtimeStatus;
+        if (op === "rewind") {
+          if (s !== "Failed") {
+            if (isTerminalStatus(s)) throw gone(id!, s);
+            throw new HttpError(409, "INVALID_INSTANCE_STATE", "The rewind operation is only supported on failed orchestration instances.");
+          }
+        } else if (isTerminalStatus(s)) {
+          throw gone(id!, s);
+        }
+        if (op === "suspend" && s === "Suspended") {
+          throw new HttpError(409, "INVALID_INSTANCE_STATE", `Cannot suspend the orchestration instance ${id} because instance is in the ${s} state.`);
+        }
+        if (op === "resume" && s !== "Suspended") {
+          throw new HttpError(409, "INVALID_INSTANCE_STATE", `Cannot resume the orchestration instance ${id} because instance is in the ${s} state.`);
+        }
+        await ctx.client[op](id!, reason);
+        res.writeHead(202, { "content-length": "0" }).end();
+      },
+    }),
+  ),
+  {
+    method: "POST",
+    pattern: ["instances", ":id", "restart"],
+    handler: async (ctx, req, res, url, [id]) => {
+      await readBody(req, ctx.maxBodyBytes);
+      const q = new Query(url.searchParams);
+      const newId = q.boolean("restartWithNewInstanceId", true);
+      validateInstanceId(id);
+      let restarted: string;
+      try {
+        restarted = await ctx.client.restart(id!, { restartWithNewInstanceId: newId });
+      } catch (err) {
+        if ((err as { code?: string }).code === "INSTANCE_NOT_FOUND") {
+          throw new HttpError(400, "INVALID_ARGUMENT", "InstanceId does not match a valid orchestration instance.");
+        }
+        throw err;
+      }
+      await startedAnswer(ctx, originRequest(req, url), res, restarted, q);
+    },
+  },
+  // Entities: this version has no entity functions, so every entity is unknown.
+  {
+    method: "GET",
+    pattern: ["entities", ":name", ":key"],
+    handler: async (_ctx, _req, res, _url, [name, key]) => {
+      sendJson(res, 404, errorBody("ENTITY_NOT_FOUND", `Entity @${name!.toLowerCase()}@${key} does not exist.`));
+    },
+  },
+  ...(["POST", "DELETE"] as const).map(
+    (method): Route => ({
+      method,
+      pattern: ["entities", ":name", ":key"],
+      handler: async (ctx, req, _res, _url, [name]) => {
+        await readBody(req, ctx.maxBodyBytes);
+        throw new HttpError(400, "FUNCTION_NOT_FOUND", `The function '${name}' doesn't exist, is disabled, or is not an entity function. This version of Perdure has no durable entities yet.`);
+      },
+    }),
+  ),
+  ...[["entities"], ["entities", ":name"]].map(
+    (pattern): Route => ({
+    method: "GET",
+    pattern,
+    handler: async (_ctx, _req, res, url) => {
+      const q = new Query(url.searchParams);
+      q.date("lastOperationTimeFrom");
+      q.date("lastOperationTimeTo");
+      q.positiveInt("top");
+      q.boolean("fetchState", false);
+      sendJson(res, 200, []);
+    },
+  })),
+];
+
+/** Matches the path after the base against the route table; method mismatches are 404 as in Durable Functions. */
+export function matchRoute(method: string, segments: string[]): { handler: Handler; params: string[] } | undefined {
+  for (const r of routes) {
+    if (r.method !== method || r.pattern.length !== segments.length) continue;
+    const params: string[] = [];
+    let ok = true;
+    r.pattern.forEach((p, i) => {
+      const seg = segments[i]!;
+      if (p.startsWith(":")) {
+        if (seg === "") ok = false;
+        params.push(seg);
+      } else if (p !== seg) ok = false;
+    });
+    if (ok) return { handler: r.handler, params };
+  }
+  return undefined;
+}

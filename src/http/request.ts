@@ -1,0 +1,101 @@
+import type { IncomingMessage } from "node:http";
+import { HttpError } from "./http-error.js";
+
+/** Default request body limit: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Reads the body, refusing (413) anything over the limit before or while it arrives. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, "PAYLOAD_TOO_LARGE", `The request body is larger than the limit of ${limit} bytes. Send less data, or raise the host's maxBodyBytes.`);
+}
+
+/** Parses a JSON body; empty means "no payload". */
+export function parseJsonBody(body: Buffer): { present: boolean; value: unknown } {
+  const text = body.toString("utf8");
+  if (text.trim() === "") return { present: false, value: undefined };
+  try {
+    return { present: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    throw new HttpError(400, "INVALID_JSON", `Invalid JSON content: ${(err as Error).message}`);
+  }
+}
+
+export function isJsonContentType(req: IncomingMessage): boolean {
+  const type = (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim().toLowerCase();
+  return type === "application/json" || type.endsWith("+json");
+}
+
+/** Query parameters with strict parsing: a bad value is a 400 naming the parameter, never a silent default. */
+export class Query {
+  constructor(readonly params: URLSearchParams) {}
+
+  string(name: string): string | undefined {
+    return this.params.get(name) ?? undefined;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const v = this.params.get(name);
+    if (v === null || v === "") return fallback;
+    const lower = v.toLowerCase();
+    if (lower === "true") return true;
+    if (lower === "false") return false;
+    throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be true or false (got ${JSON.stringify(truncate(v))}).`);
+  }
+
+  date(name: string): Date | undefined {
+    const v = this.params.get(name);
+    if (v === null || v === "") return undefined;
+    // ISO 8601 only: Date.parse would also accept loose formats that mean different things to different people.
+    const ok = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(v);
+    const d = new Date(v);
+    if (!ok || Number.isNaN(d.getTime())) {
+      throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be an ISO 8601 date such as 2026-01-31T12:00:00Z (got ${JSON.stringify(truncate(v))}).`);
+    }
+    return d;
+  }
+
+  /** Seconds (decimals allowed), as Durable Functions' timeout/pollingInterval. */
+  seconds(name: string): number | undefined {
+    const v = this.params.get(name);
+    if (v === null || v === "") return undefined;
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n)) {
+      throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be a number of seconds (got ${JSON.stringify(truncate(v))}).`);
+    }
+    return n;
+  }
+
+  positiveInt(name: string): number | undefined {
+    const v = this.params.get(name);
+    if (v === null || v === "") return undefined;
+    if (!/^\d{1,9}$/.test(v) || Number(v) < 1) {
+      throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be a positive integer (got ${JSON.stringify(truncate(v))}).`);
+    }
+    return Number(v);
+  }
+
+  /** Comma-separated and/or repeated values. */
+  list(name: string): string[] | undefined {
+    const all = this.params.getAll(name);
+    if (all.length === 0) return undefined;
+    const values = all.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+    return values.length ? values : undefined;
+  }
+}
+
+export function truncate(s: string, max = 100): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
