@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { app as defaultApp, type DurableApp } from "../app.js";
 import type { DurableClient } from "../client/durable-client.js";
+import { CLIENT_KEY } from "../client/client-key.js";
 import { DEFAULT_TASK_HUB, LocalDurableClient } from "../client/local-client.js";
 import { isLoopback } from "../http/auth.js";
 import { DEFAULT_MAX_BODY_BYTES } from "../http/request.js";
@@ -60,13 +61,18 @@ class PerdureHost implements Host {
     this.app = options.app ?? defaultApp;
     const clock = options.clock ?? systemClock;
     this.provider = typeof options.store === "object" ? options.store : providerFromUrl(options.store ?? DEFAULT_STORE_URL);
-    this.worker = new Worker(this.provider, this.app.registry, { ...options, clock, logger: options.logger ?? consoleLogger });
     const key = options.key === "" ? undefined : options.key;
     this.client = new LocalDurableClient(this.provider, clock, this.app.registry, () => ({
       origin: this.baseUrl,
       key,
       taskHub: options.taskHub ?? DEFAULT_TASK_HUB,
     }));
+    this.worker = new Worker(this.provider, this.app.registry, {
+      ...options,
+      clock,
+      logger: options.logger ?? consoleLogger,
+      activityContextExtras: { [CLIENT_KEY]: this.client },
+    });
   }
 
   get url(): string | undefined {

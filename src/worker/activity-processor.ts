@@ -7,8 +7,18 @@ import type { Clock } from "./clock.js";
 import type { Logger } from "./logger.js";
 import type { ActivityContext, FunctionRegistry } from "./registry.js";
 
-/** Runs one activity call and turns its outcome into the completion event for the orchestration. */
-export async function runActivity(item: ActivityWorkItem, registry: FunctionRegistry, clock: Clock, logger: Logger): Promise<TaskCompletedEvent | TaskFailedEvent> {
+/**
+ * Runs one activity call and turns its outcome into the completion event for the orchestration.
+ * `contextExtras` are added to the activity's context (the host puts the durable client there, so
+ * `df.getClient(context)` works inside activities).
+ */
+export async function runActivity(
+  item: ActivityWorkItem,
+  registry: FunctionRegistry,
+  clock: Clock,
+  logger: Logger,
+  contextExtras: Record<symbol, unknown> = {},
+): Promise<TaskCompletedEvent | TaskFailedEvent> {
   const fn = registry.getActivity(item.name);
   const base = { eventId: -1, taskScheduledId: item.taskScheduledId };
   try {
@@ -21,6 +31,7 @@ export async function runActivity(item: ActivityWorkItem, registry: FunctionRegi
       attempt: item.dequeueCount,
       log: (...args: unknown[]) => logger.info(`[${fn.name} ${item.instanceId}#${item.taskScheduledId}] ${args.map(String).join(" ")}`),
     };
+    Object.assign(context, contextExtras);
     const value = await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context);
     const result = serializePayload(value, `The result of activity '${fn.name}'`);
     const done: TaskCompletedEvent = { ...base, type: "TaskCompleted", timestamp: new Date(clock.now()).toISOString() };

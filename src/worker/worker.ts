@@ -26,9 +26,11 @@ export interface WorkerOptions {
   httpPollingDefaultDelayMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Added to every activity context (the host puts the durable client here for `df.getClient`). */
+  activityContextExtras?: Record<symbol, unknown>;
 }
 
-type Resolved = Required<Omit<WorkerOptions, "clock" | "logger">>;
+type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras">>;
 
 /** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
 interface Lane<T> {
@@ -50,6 +52,7 @@ export class Worker {
   private readonly options: Resolved;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly contextExtras: Record<symbol, unknown>;
   private readonly orchestrations: Lane<OrchestrationWorkItem>;
   private readonly activities: Lane<ActivityWorkItem>;
   private running = false;
@@ -68,6 +71,7 @@ export class Worker {
   ) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? consoleLogger;
+    this.contextExtras = options.activityContextExtras ?? {};
     this.options = {
       maxConcurrentOrchestrations: options.maxConcurrentOrchestrations ?? 100,
       maxConcurrentActivities: options.maxConcurrentActivities ?? 100,
@@ -216,7 +220,7 @@ export class Worker {
   }
 
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
-    const event = await runActivity(item, this.registry, this.clock, this.logger);
+    const event = await runActivity(item, this.registry, this.clock, this.logger, this.contextExtras);
     this.stats.activitiesRun++;
     try {
       const result = await this.activityCommits.add({ item, event });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { RetryOptions } from "../../src/core/retry-options.js";
 import { TaskFailedError } from "../../src/core/errors.js";
+import { getClient } from "../../src/index.js";
 import { forEachStore } from "../helpers/hosts.js";
 
 forEachStore("activities", (start) => {
@@ -189,5 +190,24 @@ forEachStore("activities", (start) => {
     assert.equal(s.instanceId, "inspect-1");
     assert.equal(s.attempt, 1);
     assert.match(s.key, /^inspect-1:[0-9a-f]{32}:0$/);
+  });
+
+  it("gives activities a durable client through df.getClient(context)", async () => {
+    const host = await start((app) => {
+      app.activity("startChild", {
+        handler: async (input: string, context) => getClient(context).startNew("childOfActivity", { input, instanceId: `${context.instanceId}-spawned` }),
+      });
+      app.activity("echo", { handler: (x: unknown) => x });
+      app.orchestration("childOfActivity", function* (ctx) {
+        return yield ctx.df.callActivity("echo", ctx.df.getInput());
+      });
+      app.orchestration("spawner", function* (ctx) {
+        return yield ctx.df.callActivity("startChild", "from an activity");
+      });
+    });
+    const id = await host.client.startNew("spawner", { instanceId: "spawner-1" });
+    assert.equal((await host.client.waitForCompletion(id)).output, "spawner-1-spawned");
+    assert.equal((await host.client.waitForCompletion("spawner-1-spawned")).output, "from an activity");
+    assert.throws(() => getClient({}), { code: "CLIENT_NOT_AVAILABLE" });
   });
 });
