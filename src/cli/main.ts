@@ -7,13 +7,14 @@ import { DurableError } from "../core/errors.js";
 import { createHost, type Host } from "../host/host.js";
 import { DEFAULT_STORE_URL } from "../host/store-url.js";
 
-const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>]
+const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [--max-body-bytes <n>]
 
   <entry>     a .js, .mjs or .ts module that registers functions with df.app
   --port      HTTP port (env PERDURE_PORT; 0 = any free port)
   --hostname  address to bind (default 127.0.0.1)
   --store     sqlite:<path> | memory: | postgres://... (env PERDURE_STORE)
-  --key       management key (env PERDURE_KEY)`;
+  --key       management key (env PERDURE_KEY); required to bind a non-loopback address
+  --max-body-bytes  request body limit (default 1048576)`;
 
 /** A failure the user can fix: printed as one line, exit code 1 (usage errors: 2). */
 class CliError extends Error {
@@ -31,6 +32,7 @@ interface StartOptions {
   hostname: string;
   store: string;
   key: string | undefined;
+  maxBodyBytes: number | undefined;
 }
 
 function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
@@ -44,6 +46,7 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         hostname: { type: "string" },
         store: { type: "string" },
         key: { type: "string" },
+        "max-body-bytes": { type: "string" },
       },
     });
   } catch (err) {
@@ -55,7 +58,12 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   const portText = parsed.values.port ?? env.PERDURE_PORT ?? "7071";
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new CliError(`perdure: invalid port '${portText}': use a number from 0 to 65535.`, 2);
+  const limitText = parsed.values["max-body-bytes"];
+  if (limitText !== undefined && (!/^\d+$/.test(limitText) || Number(limitText) < 1)) {
+    throw new CliError(`perdure: invalid --max-body-bytes '${limitText}': use a positive number of bytes.`, 2);
+  }
   return {
+    maxBodyBytes: limitText === undefined ? undefined : Number(limitText),
     entry,
     port,
     hostname: parsed.values.hostname ?? "127.0.0.1",
@@ -94,7 +102,13 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
   await loadEntry(options.entry, cwd);
   let host: Host;
   try {
-    host = createHost({ store: options.store, port: options.port, hostname: options.hostname, ...(options.key ? { key: options.key } : {}) });
+    host = createHost({
+      store: options.store,
+      port: options.port,
+      hostname: options.hostname,
+      ...(options.key ? { key: options.key } : {}),
+      ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    });
   } catch (err) {
     throw new CliError(`perdure: ${(err as Error).message}`);
   }

@@ -43,6 +43,7 @@ describe("perdure CLI: bad input gets one clear line and a non-zero exit", () =>
     { name: "entry throws while loading", args: ["start", fixture("throws.mjs"), "--store", "memory:"], code: 1, pattern: /loading entry .* failed: .*boom while loading/ },
     { name: "unknown store URL", args: ["start", fixture("app.ts"), "--store", "mongodb://x"], code: 1, pattern: /Unknown store URL 'mongodb:\/\/x'/ },
     { name: "invalid port", args: ["start", fixture("app.ts"), "--port", "http"], code: 2, pattern: /invalid port 'http'/ },
+    { name: "invalid body limit", args: ["start", fixture("app.ts"), "--max-body-bytes", "lots"], code: 2, pattern: /invalid --max-body-bytes .lots./ },
     {
       name: "non-loopback address without a key",
       args: ["start", fixture("app.ts"), "--hostname", "0.0.0.0", "--port", "0", "--store", "memory:"],
