@@ -153,13 +153,18 @@ export class LocalDurableClient implements DurableClient {
   async suspend(instanceId: string, reason: string): Promise<void> {
     const r = await this.require(instanceId);
     if (isTerminalStatus(r.runtimeStatus)) return;
-    if (r.runtimeStatus === "Suspended") return;
+    if (r.runtimeStatus === "Suspended") {
+      throw new InvalidInstanceStateError(`Cannot suspend the orchestration instance ${instanceId} because instance is in the ${r.runtimeStatus} state.`);
+    }
     await this.send(instanceId, { type: "ExecutionSuspended", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
   }
 
   async resume(instanceId: string, reason: string): Promise<void> {
     const r = await this.require(instanceId);
     if (isTerminalStatus(r.runtimeStatus)) return;
+    if (r.runtimeStatus !== "Suspended") {
+      throw new InvalidInstanceStateError(`Cannot resume the orchestration instance ${instanceId} because instance is in the ${r.runtimeStatus} state.`);
+    }
     await this.send(instanceId, { type: "ExecutionResumed", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
   }
 

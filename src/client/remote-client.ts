@@ -206,7 +206,7 @@ export class RemoteDurableClient implements DurableClient {
 
   /** Events for a finished instance are discarded (410 resolves, as in durable-functions). */
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
-    pathSafe(validateEventName(eventName), "Event name");
+    validateEventName(eventName);
     instanceIdOf(instanceId);
     const body = serializePayload(eventData, `The data of event '${eventName}'`);
     const answer = await this.request("POST", ["instances", instanceId, "raiseEvent", eventName], { body: body ?? "" });
@@ -427,7 +427,7 @@ function pathSafe(value: string, what: string): string {
 }
 
 function instanceIdOf(id: unknown): string {
-  return pathSafe(validateInstanceId(id), "Instance ID");
+  return validateInstanceId(id);
 }
 
 function reasonText(reason: unknown): string {

@@ -90,6 +90,10 @@ const routes: Route[] = [
       pattern,
       handler: async (ctx, req, res, url, [name, instanceId]) => {
         const q = new Query(url.searchParams);
+        // Every parameter is checked before anything is started: a bad one must not leave an instance behind.
+        q.seconds("timeout");
+        q.seconds("pollingInterval");
+        q.boolean("returnInternalServerErrorOnFailure", false);
         if (instanceId !== undefined) validateInstanceId(instanceId);
         const body = parseJsonBody(await readBody(req, ctx.maxBodyBytes));
         const options: { instanceId?: string; input?: unknown } = {};
@@ -230,6 +234,9 @@ const routes: Route[] = [
       await readBody(req, ctx.maxBodyBytes);
       const q = new Query(url.searchParams);
       const newId = q.boolean("restartWithNewInstanceId", true);
+      q.seconds("timeout");
+      q.seconds("pollingInterval");
+      q.boolean("returnInternalServerErrorOnFailure", false);
       validateInstanceId(id);
       let restarted: string;
       try {

@@ -36,7 +36,7 @@ forEachStore("client", (start) => {
   it("rejects bad input with clear errors", async () => {
     const host = await start(registerBasics);
     await assert.rejects(host.client.startNew("nope"), { code: "FUNCTION_NOT_FOUND", message: /'nope' doesn't exist.*'echoOnce'/ });
-    for (const bad of ["", "a/b", "a\\b", "a#b", "a?b", "tab\there", "@entity", "x".repeat(257)]) {
+    for (const bad of ["", "a/b", "a\\b", "a#b", "a?b", "tab\there", "@entity", ".", "..", "x".repeat(257)]) {
       await assert.rejects(host.client.startNew("echoOnce", { instanceId: bad }), { code: "INVALID_ARGUMENT" }, `instance id ${JSON.stringify(bad)}`);
     }
     await assert.rejects(host.client.startNew("echoOnce", { input: { big: 1n } }), { code: "PAYLOAD_NOT_SERIALIZABLE" });
@@ -113,8 +113,10 @@ forEachStore("client", (start) => {
     const host = await start(registerBasics);
     const id = await host.client.startNew("waitForGo");
     await eventually(async () => (await host.client.getStatus(id)).runtimeStatus === "Running");
+    await assert.rejects(host.client.resume(id, "not suspended"), { code: "INVALID_INSTANCE_STATE", message: /Cannot resume .* Running state/ });
     await host.client.suspend(id, "maintenance");
     await eventually(async () => (await host.client.getStatus(id)).runtimeStatus === "Suspended", 10_000, "suspended");
+    await assert.rejects(host.client.suspend(id, "again"), { code: "INVALID_INSTANCE_STATE", message: /Cannot suspend .* Suspended state/ });
     await host.client.raiseEvent(id, "go", "held");
     await new Promise((r) => setTimeout(r, 150));
     assert.equal((await host.client.getStatus(id)).runtimeStatus, "Suspended");

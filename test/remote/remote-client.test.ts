@@ -118,10 +118,10 @@ forEachStore("remote client", (startHost) => {
     await assert.rejects(client.terminate("#x", "r"), { code: "INVALID_ARGUMENT" });
     await assert.rejects(client.purgeInstanceHistory("@e@k"), { code: "INVALID_ARGUMENT" });
     await assert.rejects(client.raiseEvent("x", "go", () => 1), { code: "PAYLOAD_NOT_SERIALIZABLE" });
-    // "." and ".." are valid instance IDs, but a URL would read them as relative references and
-    // reach another route (GET instances/. is the list; POST orchestrators/w/. starts a new ID).
+    // A URL would read "." and ".." as relative references and reach another route (GET instances/.
+    // is the list; POST orchestrators/w/. starts a new ID), so they are refused as IDs and names.
     for (const dots of [".", ".."]) {
-      await assert.rejects(client.getStatus(dots), { code: "INVALID_ARGUMENT", message: /cannot be addressed over HTTP/ });
+      await assert.rejects(client.getStatus(dots), { code: "INVALID_ARGUMENT", message: /cannot be used in URLs/ });
       await assert.rejects(client.startNew("waitForGo", { instanceId: dots }), { code: "INVALID_ARGUMENT" });
       await assert.rejects(client.purgeInstanceHistory(dots), { code: "INVALID_ARGUMENT" });
       await assert.rejects(client.raiseEvent("x", dots), { code: "INVALID_ARGUMENT" });
