@@ -43,6 +43,8 @@ export type {
   WaitOptions,
 } from "./client/durable-client.js";
 export type { DurableOrchestrationStatus, GetStatusOptions } from "./client/status.js";
+export type { HttpManagementPayload } from "./client/management-urls.js";
+export type { ClientFunctionContext, HttpClientRequest } from "./http/client-functions.js";
 export { MemoryProvider } from "./providers/memory/memory-provider.js";
 export { SqliteProvider, type SqliteProviderOptions } from "./providers/sqlite/sqlite-provider.js";
 export type { StorageProvider } from "./providers/provider.js";

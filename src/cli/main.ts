@@ -144,6 +144,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     console.log(`Perdure host running on ${host.url ?? "(no HTTP)"} with store ${redactStore(options.store)}`);
     console.log(`  orchestrations: ${orchestrations.join(", ") || "(none)"}`);
     console.log(`  activities: ${activities.join(", ") || "(none)"}`);
+    for (const fn of app.registry.httpRoutes) console.log(`  http: ${fn.name} ${fn.methods.join(",")} /api/${fn.route}`);
   } catch (err) {
     if (err instanceof CliError) {
       console.error(err.message);

@@ -72,7 +72,7 @@ export interface DurableClient {
   suspend(instanceId: string, reason: string): Promise<void>;
   resume(instanceId: string, reason: string): Promise<void>;
   rewind(instanceId: string, reason: string): Promise<void>;
-  /** Starts the orchestrator again with the original input; returns the (new) instance ID. */
+  /** Starts the orchestrator again with the current execution's input; returns the (new) instance ID. */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
   purgeInstanceHistory(instanceId: string): Promise<PurgeHistoryResult>;
   purgeInstanceHistoryBy(filter: PurgeFilterOptions): Promise<PurgeHistoryResult>;

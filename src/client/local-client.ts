@@ -176,14 +176,14 @@ export class LocalDurableClient implements DurableClient {
     await this.send(instanceId, { type: "ExecutionRewound", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
   }
 
+  /**
+   * Starts the same orchestrator again with the input of the instance's current execution (after a
+   * continueAsNew that is the latest input: earlier executions' histories are gone).
+   */
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
     const r = await this.require(instanceId);
-    const history = await this.provider.getHistory(instanceId);
-    // The original input is the one the instance was started with, before any continueAsNew.
-    const started = history.find((e) => e.type === "ExecutionStarted");
-    const raw = started?.type === "ExecutionStarted" && started.generation === 0 ? started.input : r.input;
     const newId = options.restartWithNewInstanceId === false ? instanceId : randomUUID().replace(/-/g, "");
-    const input = raw === undefined ? undefined : (JSON.parse(raw) as unknown);
+    const input = r.input === undefined ? undefined : (JSON.parse(r.input) as unknown);
     await this.startNew(r.name, input === undefined ? { instanceId: newId } : { instanceId: newId, input });
     return newId;
   }

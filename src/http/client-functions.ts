@@ -80,20 +80,20 @@ export async function serveClientFunction(
 ): Promise<boolean> {
   const method = (req.method ?? "GET").toUpperCase();
   let found: { route: CompiledRoute; params: Record<string, string> } | undefined;
-  let methodMismatch = false;
+  const allowed = new Set<string>();
   for (const route of routes) {
     const params = match(route, segments);
     if (!params) continue;
     if (!route.fn.methods.includes(method)) {
-      methodMismatch = true;
+      for (const m of route.fn.methods) allowed.add(m);
       continue;
     }
     found = { route, params };
     break;
   }
   if (!found) {
-    if (!methodMismatch) return false;
-    sendJson(res, 405, errorBody("METHOD_NOT_ALLOWED", `Method ${method} is not allowed for ${url.pathname}.`));
+    if (allowed.size === 0) return false;
+    sendJson(res, 405, errorBody("METHOD_NOT_ALLOWED", `Method ${method} is not allowed for ${url.pathname}.`), { allow: [...allowed].join(", ") });
     return true;
   }
   const fn = found.route.fn;
@@ -133,11 +133,11 @@ export async function serveClientFunction(
     sendError(res, err);
     return true;
   }
-  await writeResult(res, result);
+  await writeResult(res, result, fn.name, host.logger);
   return true;
 }
 
-async function writeResult(res: ServerResponse, result: unknown): Promise<void> {
+async function writeResult(res: ServerResponse, result: unknown, name: string, logger: Logger): Promise<void> {
   if (result instanceof Response) {
     await pipeResponse(result, res);
     return;
@@ -146,9 +146,21 @@ async function writeResult(res: ServerResponse, result: unknown): Promise<void> 
     res.writeHead(204).end();
     return;
   }
+  if (typeof result === "string") {
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(result)) });
+    res.end(result);
+    return;
+  }
+  if (typeof result !== "object") {
+    logger.error(`HTTP function '${name}' returned a ${typeof result}; return a Response, a string, or { status, jsonBody, body, headers }.`);
+    sendError(res, new Error("invalid handler result"));
+    return;
+  }
   const init = result as ResponseInit;
   const status = init.status ?? 200;
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  // Lower-case names, so a handler's Content-Type replaces the default instead of joining it.
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(init.headers ?? {})) headers[k.toLowerCase()] = String(v);
   if (init.jsonBody !== undefined) {
     const text = JSON.stringify(init.jsonBody);
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers, "content-length": String(Buffer.byteLength(text)) });

@@ -52,17 +52,32 @@ function runtimeStatuses(q: Query): OrchestrationRuntimeStatus[] | undefined {
   return values as OrchestrationRuntimeStatus[];
 }
 
-/** Answers a start/restart: the 202 payload, or with timeout+pollingInterval the wait semantics. */
-async function startedAnswer(ctx: ManagementContext, req: Request, res: ServerResponse, id: string, q: Query): Promise<void> {
+interface StartOptions {
+  wait?: { timeoutMs: number; intervalMs: number };
+  failOn500: boolean;
+}
+
+/** Reads and checks a start's or restart's query before anything is started. */
+function startOptions(q: Query): StartOptions {
   const timeout = q.seconds("timeout");
   const polling = q.seconds("pollingInterval");
+  const failOn500 = q.boolean("returnInternalServerErrorOnFailure", false);
+  if (timeout === undefined || polling === undefined) return { failOn500 };
+  if (polling > timeout) throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Total timeout ${timeout} should be bigger than retry timeout ${polling}.`);
+  const timeoutMs = timeout * 1000;
+  // A zero polling interval still has to wait a little between looks.
+  return { failOn500, wait: { timeoutMs, intervalMs: Math.min(Math.max(1, polling * 1000), Math.max(1, timeoutMs)) } };
+}
+
+/** Answers a start/restart: the 202 payload, or with timeout+pollingInterval the wait semantics. */
+async function startedAnswer(ctx: ManagementContext, req: Request, res: ServerResponse, id: string, options: StartOptions): Promise<void> {
   let answer: Response;
-  if (timeout !== undefined && polling !== undefined) {
-    if (polling > timeout) {
-      throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Total timeout ${timeout} should be bigger than retry timeout ${polling}.`);
-    }
-    answer = await waitOrCheckStatus(ctx.client, ctx.endpoint, req, id, { timeoutInMilliseconds: timeout * 1000, retryIntervalInMilliseconds: Math.max(1, polling * 1000) });
-    if (answer.status === 500 && !q.boolean("returnInternalServerErrorOnFailure", false)) answer = new Response(answer.body, { status: 200, headers: answer.headers });
+  if (options.wait) {
+    answer = await waitOrCheckStatus(ctx.client, ctx.endpoint, req, id, {
+      timeoutInMilliseconds: Math.max(options.wait.timeoutMs, options.wait.intervalMs),
+      retryIntervalInMilliseconds: options.wait.intervalMs,
+    });
+    if (answer.status === 500 && !options.failOn500) answer = new Response(answer.body, { status: 200, headers: answer.headers });
   } else {
     answer = createCheckStatus(ctx.endpoint, req, id);
   }
@@ -89,18 +104,15 @@ const routes: Route[] = [
       method: "POST",
       pattern,
       handler: async (ctx, req, res, url, [name, instanceId]) => {
-        const q = new Query(url.searchParams);
         // Every parameter is checked before anything is started: a bad one must not leave an instance behind.
-        q.seconds("timeout");
-        q.seconds("pollingInterval");
-        q.boolean("returnInternalServerErrorOnFailure", false);
+        const started = startOptions(new Query(url.searchParams));
         if (instanceId !== undefined) validateInstanceId(instanceId);
         const body = parseJsonBody(await readBody(req, ctx.maxBodyBytes));
         const options: { instanceId?: string; input?: unknown } = {};
         if (instanceId !== undefined) options.instanceId = instanceId;
         if (body.present) options.input = body.value;
         const id = await ctx.client.startNew(name!, options);
-        await startedAnswer(ctx, originRequest(req, url), res, id, q);
+        await startedAnswer(ctx, originRequest(req, url), res, id, started);
       },
     }),
   ),
@@ -234,9 +246,7 @@ const routes: Route[] = [
       await readBody(req, ctx.maxBodyBytes);
       const q = new Query(url.searchParams);
       const newId = q.boolean("restartWithNewInstanceId", true);
-      q.seconds("timeout");
-      q.seconds("pollingInterval");
-      q.boolean("returnInternalServerErrorOnFailure", false);
+      const started = startOptions(q);
       validateInstanceId(id);
       let restarted: string;
       try {
@@ -247,7 +257,7 @@ const routes: Route[] = [
         }
         throw err;
       }
-      await startedAnswer(ctx, originRequest(req, url), res, restarted, q);
+      await startedAnswer(ctx, originRequest(req, url), res, restarted, started);
     },
   },
   // Entities: this version has no entity functions, so every entity is unknown.

@@ -9,7 +9,7 @@ import type { Logger } from "../worker/logger.js";
 import type { FunctionRegistry } from "../worker/registry.js";
 import { KeyCheck } from "./auth.js";
 import { compileRoutes, serveClientFunction } from "./client-functions.js";
-import { errorBody, HttpError, sendError, sendJson } from "./http-error.js";
+import { errorBody, HttpError, sendError, sendJson, statusOf } from "./http-error.js";
 import { matchRoute } from "./management-api.js";
 
 export interface HttpServerOptions {
@@ -33,7 +33,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const clientRoutes = compileRoutes(options.registry.httpRoutes);
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if ((err as { status?: number }).status === undefined && !(err instanceof HttpError)) {
+      // Callers' mistakes are answered, not logged: anyone could flood the log with them.
+      if (statusOf(err) === 500) {
         options.logger.error(`HTTP ${req.method ?? "?"} ${safePath(req)} failed: ${(err as Error)?.stack ?? String(err)}`);
       }
       if (!res.headersSent) sendError(res, err);
@@ -56,7 +57,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     const path = url.pathname;
     if (path === "/healthz") {
-      if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "METHOD_NOT_ALLOWED", "Use GET /healthz.");
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        sendJson(res, 405, errorBody("METHOD_NOT_ALLOWED", "Use GET /healthz."), { allow: "GET, HEAD" });
+        return;
+      }
       const ready = options.isReady();
       sendJson(res, ready ? 200 : 503, { status: ready ? "ok" : "starting" });
       return;

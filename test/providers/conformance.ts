@@ -1365,6 +1365,22 @@ export function runConformanceSuite(name: string, makeProvider: MakeProvider): v
 
     // ------------------------------------------------------------------------------------------
     describe("onWork", () => {
+      test("a released step announces messages that arrived while it held the lease", async (p, _h, t) => {
+        if (!p.onWork) {
+          t.skip("this provider has no onWork");
+          return;
+        }
+        await create(p, "busy", { now: T0 });
+        const item = await lockOne(p, "busy", T0 + 1);
+        const rec = recordWork(p as StorageProvider & { onWork: NonNullable<StorageProvider["onWork"]> });
+        await p.sendMessages([{ instanceId: "busy", message: { event: eventRaised("late", T0 + 2) } }], T0 + 2);
+        rec.events.length = 0;
+        await commitOk(p, commitFor(item), T0 + 3);
+        // Without this the waiting message would sit until the next poll: nothing else announces it.
+        await rec.until("orchestration", T0 + 3);
+        rec.stop();
+      });
+
       test("notifies new work with its kind and visibleAt; nothing for refused writes; stops on unsubscribe", async (p, _h, t) => {
         if (!p.onWork) {
           t.skip("this provider has no onWork");

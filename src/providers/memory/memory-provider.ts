@@ -179,7 +179,13 @@ export class MemoryProvider implements StorageProvider {
         this.notify("activity", now);
       }
       for (const m of c.messages) this.deliver(c.item.instanceId, m, now);
-      // New messages that arrived while the item was locked make the instance ready again.
+      // Messages that arrived while the step ran are ready now that the lease is released.
+      for (const m of this.messagesOf.get(c.item.instanceId)?.values() ?? []) {
+        if (m.visibleAt <= now) {
+          this.notify("orchestration", now);
+          break;
+        }
+      }
       return { ok: true };
     });
   }

@@ -171,6 +171,7 @@ export class SqliteProvider implements StorageProvider {
         `SELECT 1 AS one FROM messages m JOIN instances i ON i.instance_id = m.instance_id
          WHERE m.visible_at <= ? AND i.locked_until <= ? LIMIT 1`,
       ),
+      hasVisibleMessage: db.prepare<[string, number], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? AND visible_at <= ? LIMIT 1"),
       anyReadyTask: db.prepare<[number, number], { one: number }>("SELECT 1 AS one FROM activity_tasks WHERE visible_at <= ? AND locked_until <= ? LIMIT 1"),
       lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ? WHERE instance_id = ? AND locked_until <= ?"),
       visibleMessages: db.prepare<[string, number], MessageRow>("SELECT id, execution_id, event FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id"),
@@ -327,6 +328,8 @@ export class SqliteProvider implements StorageProvider {
       announce("activity", now);
     }
     for (const m of c.messages) this.deliver(id, m, now, announce);
+    // Messages that arrived while the step ran are ready now that the lease is released.
+    if (s.hasVisibleMessage.get(id, now)) announce("orchestration", now);
     return { ok: true };
   }
 
