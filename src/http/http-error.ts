@@ -59,5 +59,6 @@ export function sendError(res: ServerResponse, err: unknown): void {
     return;
   }
   const e = err as DurableError;
-  sendJson(res, status, errorBody(e.code, e.message));
+  // The rest of an oversized body was never read: the connection cannot carry another request.
+  sendJson(res, status, errorBody(e.code, e.message), status === 413 ? { connection: "close" } : {});
 }

@@ -22,10 +22,33 @@ function tooLarge(limit: number): HttpError {
   return new HttpError(413, "PAYLOAD_TOO_LARGE", `The request body is larger than the limit of ${limit} bytes. Send less data, or raise the host's maxBodyBytes.`);
 }
 
+/** Deeper JSON is refused at the edge: it serves no real payload and could exhaust the stack later. */
+export const MAX_JSON_DEPTH = 128;
+
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) max = depth;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
 /** Parses a JSON body; empty means "no payload". */
 export function parseJsonBody(body: Buffer): { present: boolean; value: unknown } {
   const text = body.toString("utf8");
   if (text.trim() === "") return { present: false, value: undefined };
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, "INVALID_JSON", `Invalid JSON content: nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  }
   try {
     return { present: true, value: JSON.parse(text) as unknown };
   } catch (err) {
@@ -55,13 +78,22 @@ export class Query {
     throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be true or false (got ${JSON.stringify(truncate(v))}).`);
   }
 
+  /**
+   * ISO 8601 only (Date.parse also accepts loose formats that mean different things to different
+   * people); impossible calendar dates are refused, and a time without a zone is UTC.
+   */
   date(name: string): Date | undefined {
     const v = this.params.get(name);
     if (v === null || v === "") return undefined;
-    // ISO 8601 only: Date.parse would also accept loose formats that mean different things to different people.
-    const ok = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(v);
-    const d = new Date(v);
-    if (!ok || Number.isNaN(d.getTime())) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(v);
+    let d = new Date(NaN);
+    if (m) {
+      const [, y, mo, day, h = "0", mi = "0", sec = "0", zone] = m;
+      const daysInMonth = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+      const valid = Number(mo) >= 1 && Number(mo) <= 12 && Number(day) >= 1 && Number(day) <= daysInMonth && Number(h) <= 23 && Number(mi) <= 59 && Number(sec) <= 59;
+      if (valid) d = new Date(m[4] !== undefined && zone === undefined ? `${v}Z` : v);
+    }
+    if (Number.isNaN(d.getTime())) {
       throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be an ISO 8601 date such as 2026-01-31T12:00:00Z (got ${JSON.stringify(truncate(v))}).`);
     }
     return d;

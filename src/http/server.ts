@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { CLIENT_KEY } from "../client/client-key.js";
 import type { DurableClient } from "../client/durable-client.js";
 import type { HttpEndpoint } from "../client/http-helpers.js";
@@ -40,6 +41,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
+  });
+  // CONNECT (proxy tunnelling) never reaches the request handler: answer it like any unknown route.
+  server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(errorBody("NOT_FOUND", "CONNECT is not supported."));
+    socket.end(`HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   // A client that sends a malformed request line or headers gets a 400 from Node; keep it from logging noise.
   server.on("clientError", (_err, socket) => {
