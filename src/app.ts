@@ -1,7 +1,6 @@
 import type { OrchestratorFunction } from "./core/context.js";
-import { DurableError } from "./core/errors.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
-import { type ActivityContext, FunctionRegistry, type OrchestrationOptions } from "./worker/registry.js";
+import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./worker/registry.js";
 
 /**
  * `df.app`: where an app registers its functions, with the names of durable-functions v3. The
@@ -20,8 +19,15 @@ export class DurableApp {
     this.registry.addActivity(name, options);
   }
 
-  entity(name: string): never {
-    throw new DurableError("NOT_IMPLEMENTED", `Cannot register entity '${name}': durable entities are not available in this version of Perdure yet.`);
+  /**
+   * Registers an entity: a function `(context) => { context.df.getState() ... }` (sync or async), or a
+   * class whose public methods are the operations and whose fields are the state.
+   */
+  entity<TState = unknown>(
+    name: string,
+    handler: ((context: EntityFunctionContext<TState>) => unknown) | { handler: (context: EntityFunctionContext<TState>) => unknown } | (new () => object),
+  ): void {
+    this.registry.addEntity(name, handler);
   }
 
   /** Client functions (durable-functions: `df.app.client.*`). Perdure serves HTTP-triggered ones. */

@@ -8,12 +8,19 @@ import { DurableError } from "./core/errors.js";
 
 export { app, createApp, DurableApp } from "./app.js";
 export { RetryOptions } from "./core/retry-options.js";
+export { EntityId } from "./core/entity-id.js";
+export { entityProxy, signalProxy, type EntityOperationName } from "./core/entity-class.js";
+export type { DurableEntityContext } from "./core/entity-context.js";
+export { LockHandle } from "./core/entity-tasks.js";
+export type { EntityFunctionContext } from "./worker/registry.js";
 export { OrchestrationRuntimeStatus } from "./core/status.js";
 export { createHost, type Host, type HostOptions } from "./host/host.js";
 export { DEFAULT_STORE_URL, providerFromUrl, StoreUrlError } from "./host/store-url.js";
 export {
   DurableError,
   DuplicateFunctionError,
+  EntityOperationFailedError,
+  LockingRulesViolationError,
   FunctionNotFoundError,
   InstanceAlreadyExistsError,
   InstanceNotFoundError,
@@ -41,6 +48,12 @@ export type {
   PurgeHistoryResult,
   StartNewOptions,
   WaitOptions,
+  CleanEntityStorageResult,
+  EntityMetadata,
+  EntityPage,
+  EntityQuery,
+  EntityStateResponse,
+  SignalEntityOptions,
 } from "./client/durable-client.js";
 export type { DurableOrchestrationStatus, GetStatusOptions } from "./client/status.js";
 export type { HttpManagementPayload } from "./client/management-urls.js";

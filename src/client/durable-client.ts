@@ -1,3 +1,4 @@
+import type { EntityId } from "../core/entity-id.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { HttpManagementPayload } from "./management-urls.js";
 import type { DurableOrchestrationStatus, GetStatusOptions } from "./status.js";
@@ -57,7 +58,45 @@ export interface WaitOrCheckStatusOptions {
   retryIntervalInMilliseconds?: number;
 }
 
-/** The durable-functions DurableClient surface (orchestration part), in process or over HTTP. */
+export interface EntityStateResponse<T> {
+  entityExists: boolean;
+  entityState?: T;
+}
+
+export interface EntityQuery {
+  /** Only entities of this name (case-insensitive). */
+  entityName?: string;
+  lastOperationTimeFrom?: Date;
+  lastOperationTimeTo?: Date;
+  /** Default 100, at most 1,000. */
+  pageSize?: number;
+  continuationToken?: string;
+  /** Include each entity's state (default false). */
+  fetchState?: boolean;
+}
+
+export interface EntityMetadata {
+  entityId: EntityId;
+  lastOperationTime: Date;
+  state?: unknown;
+}
+
+export interface EntityPage {
+  entities: EntityMetadata[];
+  continuationToken?: string;
+}
+
+export interface CleanEntityStorageResult {
+  numberOfEmptyEntitiesRemoved: number;
+  numberOfOrphanedLocksRemoved: number;
+}
+
+export interface SignalEntityOptions {
+  /** Deliver the operation at this time instead of now. */
+  signalTime?: Date;
+}
+
+/** The durable-functions DurableClient surface, in process or over HTTP. */
 export interface DurableClient {
   startNew(orchestratorFunctionName: string, options?: StartNewOptions): Promise<string>;
   /** Throws InstanceNotFoundError for an unknown ID (as durable-functions does on 404). */
@@ -91,4 +130,13 @@ export interface DurableClient {
    * status; Failed → 500 with the status; still running → the 202 check-status response.
    */
   waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<Response>;
+
+  /** Sends a one-way operation to an entity (created by its first operation). */
+  signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options?: SignalEntityOptions): Promise<void>;
+  /** The entity's last committed state. */
+  readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>>;
+  /** One page of existing entities. */
+  listEntities(query?: EntityQuery): Promise<EntityPage>;
+  /** Releases locks whose orchestration is gone and removes entities left empty. */
+  cleanEntityStorage(): Promise<CleanEntityStorageResult>;
 }

@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { FunctionNotFoundError, InstanceNotFoundError, InvalidArgumentError, InvalidInstanceStateError, WaitTimeoutError } from "../core/errors.js";
+import { EntityId } from "../core/entity-id.js";
+import { ENTITY_CLEANUP_EVENT, ENTITY_OPERATION_EVENT, ENTITY_RELEASE_EVENT, type OperationMessage, type ReleaseMessage } from "../core/entity-messages.js";
+import { isEmptyEntity, readEntityRecord } from "../core/entity-record.js";
 import { HISTORY_FORMAT_VERSION, type ExecutionStartedEvent, type HistoryEvent } from "../core/history.js";
+import { parsePayload } from "../core/payload.js";
 import { serializePayload } from "../core/payload.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus } from "../core/status.js";
-import type { InstanceRecord, StorageProvider } from "../providers/provider.js";
+import type { InstanceRecord, OutgoingMessage, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../worker/clock.js";
 import type { FunctionRegistry } from "../worker/registry.js";
 import type {
@@ -17,6 +21,12 @@ import type {
   StatusPage,
   WaitOptions,
   WaitOrCheckStatusOptions,
+  CleanEntityStorageResult,
+  EntityMetadata,
+  EntityPage,
+  EntityQuery,
+  EntityStateResponse,
+  SignalEntityOptions,
 } from "./durable-client.js";
 import { createCheckStatus, type HttpEndpoint, httpManagementPayload, waitOrCheckStatus } from "./http-helpers.js";
 import type { HttpManagementPayload } from "./management-urls.js";
@@ -201,6 +211,69 @@ export class LocalDurableClient implements DurableClient {
     return { instancesDeleted: await this.provider.purgeInstances(f) };
   }
 
+  signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options?: SignalEntityOptions): Promise<void> {
+    return localSignalEntity(this.provider, this.clock.now(), entityId, operationName, operationInput, options);
+  }
+
+  async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {
+    const id = EntityId.from(entityId);
+    const record = readEntityRecord((await this.provider.getInstance(id.toString()))?.entityState);
+    if (!record.exists) return { entityExists: false };
+    return { entityExists: true, entityState: parsePayload(record.state) as T };
+  }
+
+  async listEntities(query: EntityQuery = {}): Promise<EntityPage> {
+    const q: Parameters<StorageProvider["queryInstances"]>[0] = { kind: "entity", pageSize: query.pageSize ?? 100 };
+    if (query.entityName !== undefined) q.instanceIdPrefix = `@${new EntityId(query.entityName, "x").name}@`;
+    if (query.lastOperationTimeFrom) q.lastUpdatedFrom = dateMs(query.lastOperationTimeFrom, "lastOperationTimeFrom");
+    if (query.lastOperationTimeTo) q.lastUpdatedTo = dateMs(query.lastOperationTimeTo, "lastOperationTimeTo");
+    let token = query.continuationToken;
+    // Rows of entities without state are skipped; keep reading until something is found or the end.
+    for (;;) {
+      const page = await this.provider.queryInstances(token === undefined ? q : { ...q, continuationToken: token });
+      const entities: EntityMetadata[] = [];
+      for (const r of page.instances) {
+        const record = readEntityRecord(r.entityState);
+        if (!record.exists) continue;
+        const meta: EntityMetadata = { entityId: EntityId.fromInstanceId(r.instanceId), lastOperationTime: new Date(r.lastUpdatedAt) };
+        if (query.fetchState) meta.state = parsePayload(record.state);
+        entities.push(meta);
+      }
+      token = page.continuationToken;
+      if (entities.length > 0 || !token) return token ? { entities, continuationToken: token } : { entities };
+    }
+  }
+
+  async cleanEntityStorage(): Promise<CleanEntityStorageResult> {
+    let empty = 0;
+    let orphaned = 0;
+    let token: string | undefined;
+    const now = this.clock.now();
+    do {
+      const page = await this.provider.queryInstances(token === undefined ? { kind: "entity", pageSize: 500 } : { kind: "entity", pageSize: 500, continuationToken: token });
+      for (const r of page.instances) {
+        const record = readEntityRecord(r.entityState);
+        const messages: OutgoingMessage[] = [];
+        const ts = new Date(now).toISOString();
+        if (record.lock) {
+          const owner = await this.provider.getInstance(record.lock.owner.instanceId);
+          if (!owner || owner.executionId !== record.lock.owner.executionId || isTerminalStatus(owner.runtimeStatus)) {
+            orphaned++;
+            const release: ReleaseMessage = { id: record.lock.id, owner: record.lock.owner };
+            messages.push({ instanceId: r.instanceId, message: { event: { type: "EventRaised", eventId: -1, timestamp: ts, name: ENTITY_RELEASE_EVENT, input: JSON.stringify(release) } } });
+          }
+        } else if (isEmptyEntity(record)) {
+          // The entity removes itself in its own transaction, so a signal arriving now is never lost.
+          empty++;
+          messages.push({ instanceId: r.instanceId, message: { event: { type: "EventRaised", eventId: -1, timestamp: ts, name: ENTITY_CLEANUP_EVENT, input: "{}" } } });
+        }
+        if (messages.length) await this.provider.sendMessages(messages, now);
+      }
+      token = page.continuationToken;
+    } while (token);
+    return { numberOfEmptyEntitiesRemoved: empty, numberOfOrphanedLocksRemoved: orphaned };
+  }
+
   async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<DurableOrchestrationStatus> {
     const timeout = options.timeoutInMilliseconds ?? 60_000;
     let interval = Math.min(options.pollIntervalInMilliseconds ?? 50, 5);
@@ -214,6 +287,19 @@ export class LocalDurableClient implements DurableClient {
       interval = Math.min(maxInterval, interval * 2);
     }
   }
+}
+
+// ---- entities (LocalDurableClient) ----
+export async function localSignalEntity(provider: StorageProvider, now: number, entityId: EntityId, operationName: string, operationInput: unknown, options: SignalEntityOptions = {}): Promise<void> {
+  const id = EntityId.from(entityId);
+  if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
+  const message: OperationMessage = { id: randomUUID(), op: operationName, signal: true };
+  const input = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
+  if (input !== undefined) message.input = input;
+  let visibleAt: number | undefined;
+  if (options.signalTime !== undefined) visibleAt = dateMs(options.signalTime, "signalTime");
+  const event: HistoryEvent = { type: "EventRaised", eventId: -1, timestamp: new Date(now).toISOString(), name: ENTITY_OPERATION_EVENT, input: JSON.stringify(message) };
+  await provider.sendMessages([visibleAt === undefined ? { instanceId: id.toString(), message: { event } } : { instanceId: id.toString(), message: { event }, visibleAt }], now);
 }
 
 function dateMs(d: Date, what: string): number {

@@ -8,6 +8,7 @@ import {
   PayloadError,
   WaitTimeoutError,
 } from "../core/errors.js";
+import { EntityId } from "../core/entity-id.js";
 import { serializePayload } from "../core/payload.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus } from "../core/status.js";
 import type {
@@ -21,6 +22,12 @@ import type {
   StatusPage,
   WaitOptions,
   WaitOrCheckStatusOptions,
+  CleanEntityStorageResult,
+  EntityMetadata,
+  EntityPage,
+  EntityQuery,
+  EntityStateResponse,
+  SignalEntityOptions,
 } from "./durable-client.js";
 import { createCheckStatus, type HttpEndpoint, httpManagementPayload, waitOrCheckStatus } from "./http-helpers.js";
 import { type StatusPayload, statusFromPayload } from "./http-shapes.js";
@@ -286,6 +293,57 @@ export class RemoteDurableClient implements DurableClient {
   // ---- plumbing ----
 
   /** terminate/suspend/resume: 202 done; 410 (already finished) resolves; 404 and 409 are typed errors. */
+  // ---- entities ----
+
+  async signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options: SignalEntityOptions = {}): Promise<void> {
+    const id = EntityId.from(entityId);
+    if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
+    const body = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
+    const query: Record<string, string> = { op: operationName };
+    if (options.signalTime !== undefined) query.signalTime = isoDate(options.signalTime, "signalTime");
+    const answer = await this.request("POST", ["entities", id.name, id.key], { query, body: body ?? "" });
+    if (answer.status === 202 || answer.status === 200) return;
+    throw this.failure(answer, { functionName: id.name });
+  }
+
+  async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {
+    const id = EntityId.from(entityId);
+    const answer = await this.request("GET", ["entities", id.name, id.key], {});
+    if (answer.status === 404) return { entityExists: false };
+    if (answer.status !== 200) throw this.failure(answer, {});
+    return { entityExists: true, entityState: this.json<T>(answer) };
+  }
+
+  async listEntities(query: EntityQuery = {}): Promise<EntityPage> {
+    const q: Record<string, string> = {};
+    if (query.lastOperationTimeFrom) q.lastOperationTimeFrom = isoDate(query.lastOperationTimeFrom, "lastOperationTimeFrom");
+    if (query.lastOperationTimeTo) q.lastOperationTimeTo = isoDate(query.lastOperationTimeTo, "lastOperationTimeTo");
+    if (query.pageSize !== undefined) q.top = String(query.pageSize);
+    if (query.fetchState) q.fetchState = "true";
+    const headers: Record<string, string> = {};
+    if (query.continuationToken) headers["x-ms-continuation-token"] = query.continuationToken;
+    const answer = await this.request("GET", query.entityName ? ["entities", query.entityName] : ["entities"], { query: q, headers });
+    if (answer.status !== 200) throw this.failure(answer, {});
+    const rows = this.json<{ entityId: { name: string; key: string }; lastOperationTime: string; state?: unknown }[]>(answer);
+    if (!Array.isArray(rows)) throw this.unexpected(answer);
+    const page: EntityPage = {
+      entities: rows.map((r) => {
+        const meta: EntityMetadata = { entityId: new EntityId(r.entityId.name, r.entityId.key), lastOperationTime: new Date(r.lastOperationTime) };
+        if ("state" in r) meta.state = r.state;
+        return meta;
+      }),
+    };
+    const next = answer.headers.get("x-ms-continuation-token");
+    if (next) page.continuationToken = next;
+    return page;
+  }
+
+  async cleanEntityStorage(): Promise<CleanEntityStorageResult> {
+    const answer = await this.request("POST", ["entities"], { body: "" });
+    if (answer.status !== 200) throw this.failure(answer, {});
+    return this.json<CleanEntityStorageResult>(answer);
+  }
+
   private async operation(instanceId: string, op: "terminate" | "suspend" | "resume", reason: string): Promise<void> {
     instanceIdOf(instanceId);
     const answer = await this.request("POST", ["instances", instanceId, op], { query: { reason: reasonText(reason) }, body: "" });

@@ -1,4 +1,7 @@
-import { InvalidArgumentError, OrchestratorConstraintError } from "./errors.js";
+import { EntityId } from "./entity-id.js";
+import { ENTITY_LOCK_EVENT, ENTITY_OPERATION_EVENT, ENTITY_RELEASE_EVENT, type LockMessage, type OperationMessage, type ReleaseMessage } from "./entity-messages.js";
+import { EntityCallTask, LockHandle, LockTask } from "./entity-tasks.js";
+import { InvalidArgumentError, LockingRulesViolationError } from "./errors.js";
 import { nameBasedUuid } from "./guid.js";
 import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
 import { parsePayload, serializePayload } from "./payload.js";
@@ -30,6 +33,7 @@ export interface ContinueAsNewOptions {
 /** The executor-side state the context reads and writes. */
 export interface ContextHost {
   readonly instanceId: string;
+  readonly executionId: string;
   readonly parentInstanceId: string | undefined;
   readonly isReplaying: boolean;
   readonly currentUtcDateTime: Date;
@@ -83,6 +87,11 @@ function requireName(name: unknown, what: string): string {
  * Accepts a RetryOptions, or any object with its five wire fields (a RetryOptions made by another copy
  * of this package, or plain data), and returns a validated copy the task can rely on.
  */
+function requireOperation(name: unknown): string {
+  if (typeof name !== "string" || name === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
+  return name;
+}
+
 function requireRetryOptions(o: unknown): RetryOptions {
   if (typeof o !== "object" || o === null) {
     throw new InvalidArgumentError("retryOptions must be created with new df.RetryOptions(firstRetryIntervalInMilliseconds, maxNumberOfAttempts).");
@@ -101,6 +110,7 @@ export class DurableOrchestrationContext {
   readonly Task: TaskFactory = TaskStatics;
   private parsedInput: { value: unknown } | undefined;
   private customStatusValue: unknown = undefined;
+  private criticalSection: { id: string; entities: Set<string>; calling: Set<string>; granted: boolean } | undefined;
 
   constructor(private readonly host: ContextHost) {}
 
@@ -139,11 +149,17 @@ export class DurableOrchestrationContext {
   }
 
   callSubOrchestrator(name: string, input?: unknown, instanceId?: string): Task {
+    this.noSubOrchestrationInCriticalSection();
     requireName(name, "sub-orchestration");
     return this.subOrchestrationTask(name, serializePayload(input, `The input of sub-orchestration '${name}'`), instanceId);
   }
 
+  private noSubOrchestrationInCriticalSection(): void {
+    if (this.criticalSection) throw new LockingRulesViolationError("Sub-orchestrations cannot be called inside a critical section: release the locks first.");
+  }
+
   callSubOrchestratorWithRetry(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string): Task {
+    this.noSubOrchestrationInCriticalSection();
     requireName(name, "sub-orchestration");
     const options = requireRetryOptions(retryOptions);
     const payload = serializePayload(input, `The input of sub-orchestration '${name}'`);
@@ -214,12 +230,83 @@ export class DurableOrchestrationContext {
     return new HttpTask(request, enablePolling, this.host.httpPollingDefaultDelayMs ?? DEFAULT_HTTP_POLLING_DELAY_MS);
   }
 
-  /** Placeholders until the entity issue lands; they fail loudly instead of pretending. */
-  callEntity(): Task {
-    throw new OrchestratorConstraintError("callEntity is not available yet in this version of Perdure (durable entities are not implemented).");
+  // ---- durable entities ----
+
+  /** Calls an entity operation and yields its return value (EntityOperationFailedError if it throws). */
+  callEntity(entityId: EntityId, operationName: string, operationInput?: unknown): Task {
+    const id = EntityId.from(entityId);
+    const op = requireOperation(operationName);
+    const section = this.criticalSection;
+    if (section) {
+      if (!section.entities.has(id.toString())) {
+        throw new LockingRulesViolationError(`Inside a critical section an orchestration may only call the entities it locked; ${id.toString()} is not one of them.`);
+      }
+      if (section.calling.has(id.toString())) {
+        throw new LockingRulesViolationError(`Inside a critical section calls to one entity must not run in parallel; a call to ${id.toString()} is still outstanding.`);
+      }
+    }
+    const message: OperationMessage = { id: this.newGuid(), op, signal: false, parent: { instanceId: this.host.instanceId, executionId: this.host.executionId } };
+    const input = serializePayload(operationInput, `The input of entity operation '${op}'`);
+    if (input !== undefined) message.input = input;
+    const send = new SendEventTask(id.toString(), ENTITY_OPERATION_EVENT, JSON.stringify(message));
+    const key = id.toString();
+    if (section) section.calling.add(key);
+    return new EntityCallTask(send, new ExternalEventTask(message.id), id, op, () => section?.calling.delete(key));
   }
-  signalEntity(): void {
-    throw new OrchestratorConstraintError("signalEntity is not available yet in this version of Perdure (durable entities are not implemented).");
+
+  /** Sends a one-way operation to an entity (fire-and-forget; do not yield). */
+  signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown): void {
+    const id = EntityId.from(entityId);
+    const op = requireOperation(operationName);
+    if (this.criticalSection?.entities.has(id.toString())) {
+      throw new LockingRulesViolationError(`Inside a critical section an orchestration must not signal an entity it locked (${id.toString()}); call it instead.`);
+    }
+    const message: OperationMessage = { id: this.newGuid(), op, signal: true };
+    const input = serializePayload(operationInput, `The input of entity operation '${op}'`);
+    if (input !== undefined) message.input = input;
+    this.host.scheduleNow(new SendEventTask(id.toString(), ENTITY_OPERATION_EVENT, JSON.stringify(message)));
+  }
+
+  /**
+   * Starts a critical section: locks the entities (in a global order, so two sections can never
+   * deadlock) and yields a LockHandle once all are held. While it is held, only this orchestration's
+   * operations reach them. It ends with `handle.release()` or when the orchestration ends, in any way.
+   */
+  lock(...entityIds: (EntityId | EntityId[])[]): Task {
+    if (this.criticalSection) throw new LockingRulesViolationError("Critical sections cannot be nested: release the held locks before locking again.");
+    const ids = entityIds.flat().map((e) => EntityId.from(e));
+    if (ids.length === 0) throw new InvalidArgumentError("lock needs at least one entity ID.");
+    const entities = [...new Set(ids.map((e) => e.toString()))].sort();
+    const lockId = this.newGuid();
+    const owner = { instanceId: this.host.instanceId, executionId: this.host.executionId };
+    const section = { id: lockId, entities: new Set(entities), calling: new Set<string>(), granted: false };
+    this.criticalSection = section;
+    const message: LockMessage = { id: lockId, owner, entities, position: 0 };
+    const send = new SendEventTask(entities[0]!, ENTITY_LOCK_EVENT, JSON.stringify(message));
+    const handle = new LockHandle(
+      entities.map((e) => EntityId.fromInstanceId(e)),
+      () => this.releaseLocks(section.id),
+    );
+    return new LockTask(send, new ExternalEventTask(lockId), handle, () => (section.granted = true));
+  }
+
+  /** The entities of the current critical section (empty outside one). */
+  get lockedEntities(): EntityId[] {
+    return [...(this.criticalSection?.entities ?? [])].map((e) => EntityId.fromInstanceId(e));
+  }
+
+  /** Sends the release to every entity of the section (held or still queued) and ends it. */
+  private releaseLocks(lockId: string): void {
+    const section = this.criticalSection;
+    if (!section || section.id !== lockId) return;
+    this.criticalSection = undefined;
+    const message: ReleaseMessage = { id: section.id, owner: { instanceId: this.host.instanceId, executionId: this.host.executionId } };
+    for (const e of section.entities) this.host.scheduleNow(new SendEventTask(e, ENTITY_RELEASE_EVENT, JSON.stringify(message)));
+  }
+
+  /** @internal Called by the executor when the orchestration ends in any way: locks never outlive it. */
+  releaseAllLocks(): void {
+    if (this.criticalSection) this.releaseLocks(this.criticalSection.id);
   }
 }
 

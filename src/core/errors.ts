@@ -115,3 +115,23 @@ export class PayloadError extends DurableError {
     super("PAYLOAD_NOT_SERIALIZABLE", message);
   }
 }
+
+/** Thrown into an orchestrator when an entity operation it called failed; the entity's state change was rolled back. */
+export class EntityOperationFailedError extends DurableError {
+  readonly entityId: string;
+  readonly operationName: string;
+  readonly failureDetails: FailureDetails;
+  constructor(entityId: string, operationName: string, failureDetails: FailureDetails) {
+    super("ENTITY_OPERATION_FAILED", `Operation '${operationName}' of entity ${entityId} failed: ${failureDetails.message}`);
+    this.entityId = entityId;
+    this.operationName = operationName;
+    this.failureDetails = failureDetails;
+  }
+}
+
+/** A critical-section rule was broken (nesting, calling an entity not locked, signalling a locked one, ...). */
+export class LockingRulesViolationError extends DurableError {
+  constructor(message: string) {
+    super("LOCKING_RULES_VIOLATION", message);
+  }
+}

@@ -43,6 +43,7 @@ const noLog: OrchestrationLogger = () => undefined;
 export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   // ContextHost state
   instanceId = "";
+  executionId = "";
   parentInstanceId: string | undefined = undefined;
   isReplaying = false;
   currentUtcDateTime: Date = new Date(0);
@@ -50,7 +51,10 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   generation = 0;
   readonly httpPollingDefaultDelayMs: number | undefined;
 
+  /** Set by the runtime when execute() threw: its in-memory state is then not trustworthy. */
+  failedToReplay = false;
   private name = "";
+  private context: DurableOrchestrationContext | undefined;
   private started = false;
   private generator: Generator<Task, unknown, unknown> | undefined;
   private waitingOn: Task | undefined;
@@ -202,7 +206,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
         return true;
       }
       case "ExecutionTerminated":
-        this.completion = e.input === undefined ? { status: "Terminated" } : { status: "Terminated", result: e.input };
+        this.finish(e.input === undefined ? { status: "Terminated" } : { status: "Terminated", result: e.input });
         return true;
       case "ExecutionRewound":
       case "ExecutionCompleted":
@@ -228,10 +232,12 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     this.started = true;
     this.name = e.name;
     this.instanceId = e.instanceId;
+    this.executionId = e.executionId;
     this.parentInstanceId = e.parentInstance?.instanceId;
     this.rawInput = e.input;
     this.generation = e.generation;
-    const ctx = new OrchestrationContext(e.name, new DurableOrchestrationContext(this), this.log);
+    this.context = new DurableOrchestrationContext(this);
+    const ctx = new OrchestrationContext(e.name, this.context, this.log);
     try {
       const gen = this.orchestrator(ctx) as unknown;
       if (!isSyncGenerator(gen)) {
@@ -277,7 +283,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
           const order = (ev: EventRaisedEvent): number => this.bufferedOrder.get(ev) ?? 0;
           completion.carryoverEvents = [...this.bufferedEvents.values()].flat().sort((a, b) => order(a) - order(b));
         }
-        this.completion = completion;
+        this.finish(completion);
         return;
       }
       if (step.done) {
@@ -288,7 +294,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
           this.fail(err);
           return;
         }
-        this.completion = output === undefined ? { status: "Completed" } : { status: "Completed", result: output };
+        this.finish(output === undefined ? { status: "Completed" } : { status: "Completed", result: output });
         return;
       }
       const yielded = step.value as unknown;
@@ -306,10 +312,16 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     }
   }
 
+  /** Ends the execution; entity locks never outlive the orchestration that holds them. */
+  private finish(completion: OrchestrationCompletion): void {
+    this.completion = completion;
+    this.context?.releaseAllLocks();
+  }
+
   private fail(err: unknown): void {
     const failureDetails = failureFromError(err);
     const reason = `Orchestrator function '${this.name}' failed: ${failureDetails.message}`;
-    this.completion = { status: "Failed", result: JSON.stringify(reason), failureDetails };
+    this.finish({ status: "Failed", result: JSON.stringify(reason), failureDetails });
   }
 
   private deliverEvent(e: EventRaisedEvent): void {

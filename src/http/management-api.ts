@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DurableClient } from "../client/durable-client.js";
 import { createCheckStatus, type HttpEndpoint, waitOrCheckStatus } from "../client/http-helpers.js";
-import { projectHistory, statusPayload } from "../client/http-shapes.js";
+import { dfTime, projectHistory, statusPayload } from "../client/http-shapes.js";
+import { EntityId } from "../core/entity-id.js";
 import { validateEventName, validateInstanceId } from "../client/instance-id.js";
 import type { DurableOrchestrationStatus } from "../client/status.js";
 import type { HistoryEvent } from "../core/history.js";
@@ -16,6 +17,8 @@ export interface ManagementContext {
   history: (instanceId: string) => Promise<HistoryEvent[]>;
   endpoint: HttpEndpoint;
   maxBodyBytes: number;
+  /** Whether an entity function of this name is registered. */
+  entityExists: (name: string) => boolean;
 }
 
 type Handler = (ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
@@ -260,37 +263,89 @@ const routes: Route[] = [
       await startedAnswer(ctx, originRequest(req, url), res, restarted, started);
     },
   },
-  // Entities: this version has no entity functions, so every entity is unknown.
   {
     method: "GET",
     pattern: ["entities", ":name", ":key"],
-    handler: async (_ctx, _req, res, _url, [name, key]) => {
-      sendJson(res, 404, errorBody("ENTITY_NOT_FOUND", `Entity @${name!.toLowerCase()}@${key} does not exist.`));
+    handler: async (ctx, _req, res, _url, [name, key]) => {
+      const id = new EntityId(name!, key!);
+      const state = await ctx.client.readEntityState(id);
+      if (!state.entityExists) {
+        sendJson(res, 404, errorBody("ENTITY_NOT_FOUND", `Entity ${id.toString()} does not exist.`));
+        return;
+      }
+      sendJson(res, 200, state.entityState ?? null);
     },
   },
   ...(["POST", "DELETE"] as const).map(
     (method): Route => ({
       method,
       pattern: ["entities", ":name", ":key"],
-      handler: async (ctx, req, _res, _url, [name]) => {
-        await readBody(req, ctx.maxBodyBytes);
-        throw new HttpError(400, "FUNCTION_NOT_FOUND", `The function '${name}' doesn't exist, is disabled, or is not an entity function. This version of Perdure has no durable entities yet.`);
+      handler: async (ctx, req, res, url, [name, key]) => {
+        const q = new Query(url.searchParams);
+        const signalTime = q.date("signalTime");
+        const raw = await readBody(req, ctx.maxBodyBytes);
+        const id = new EntityId(name!, key!);
+        if (!ctx.entityExists(id.name)) {
+          throw new HttpError(400, "FUNCTION_NOT_FOUND", `The function '${name}' doesn't exist, is disabled, or is not an entity function.`);
+        }
+        let op = "delete";
+        let input: unknown;
+        if (method === "POST") {
+          op = url.searchParams.get("op") ?? "";
+          if (op === "") throw new HttpError(400, "INVALID_QUERY_PARAMETER", "Query parameter 'op' (the operation name) is required.");
+          if (raw.length > 0) {
+            if (isJsonContentType(req)) {
+              try {
+                input = parseJsonBody(raw).value;
+              } catch (err) {
+                throw new HttpError(400, "INVALID_JSON", `Could not parse JSON content: ${(err as Error).message}`);
+              }
+            } else input = raw.toString("utf8");
+          }
+        }
+        await ctx.client.signalEntity(id, op, input, signalTime ? { signalTime } : {});
+        res.writeHead(202, { "content-length": "0" }).end();
       },
     }),
   ),
   ...[["entities"], ["entities", ":name"]].map(
     (pattern): Route => ({
-    method: "GET",
-    pattern,
-    handler: async (_ctx, _req, res, url) => {
-      const q = new Query(url.searchParams);
-      q.date("lastOperationTimeFrom");
-      q.date("lastOperationTimeTo");
-      q.positiveInt("top");
-      q.boolean("fetchState", false);
-      sendJson(res, 200, []);
+      method: "GET",
+      pattern,
+      handler: async (ctx, req, res, url, [name]) => {
+        const q = new Query(url.searchParams);
+        const from = q.date("lastOperationTimeFrom");
+        const to = q.date("lastOperationTimeTo");
+        const top = q.positiveInt("top");
+        const fetchState = q.boolean("fetchState", false);
+        const header = req.headers["x-ms-continuation-token"];
+        const token = (Array.isArray(header) ? header[0] : header) || undefined;
+        const page = await ctx.client.listEntities({
+          ...(name ? { entityName: name } : {}),
+          ...(from ? { lastOperationTimeFrom: from } : {}),
+          ...(to ? { lastOperationTimeTo: to } : {}),
+          ...(token ? { continuationToken: token } : {}),
+          pageSize: top ?? 100,
+          fetchState,
+        });
+        const rows = page.entities.map((e) => ({
+          entityId: { name: e.entityId.name, key: e.entityId.key },
+          lastOperationTime: dfTime(e.lastOperationTime),
+          ...(fetchState ? { state: e.state ?? null } : {}),
+        }));
+        sendJson(res, 200, rows, page.continuationToken ? { "x-ms-continuation-token": page.continuationToken } : {});
+      },
+    }),
+  ),
+  {
+    // Perdure's own route (Durable Functions has it only on the .NET client): release orphaned locks, remove empty entities.
+    method: "POST",
+    pattern: ["entities"],
+    handler: async (ctx, req, res) => {
+      await readBody(req, ctx.maxBodyBytes);
+      sendJson(res, 200, await ctx.client.cleanEntityStorage());
     },
-  })),
+  },
 ];
 
 /** Matches the path after the base against the route table; method mismatches are 404 as in Durable Functions. */

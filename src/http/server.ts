@@ -80,7 +80,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const route = matchRoute(req.method ?? "GET", segments);
       if (!route) throw new HttpError(404, "NOT_FOUND", `No management route for ${req.method ?? "GET"} ${path}.`);
       await route.handler(
-        { client: options.client, history: options.history, endpoint: options.endpoint(), maxBodyBytes: options.maxBodyBytes },
+        {
+          client: options.client,
+          history: options.history,
+          endpoint: options.endpoint(),
+          maxBodyBytes: options.maxBodyBytes,
+          entityExists: (name) => options.registry.getEntity(name) !== undefined,
+        },
         req,
         res,
         url,

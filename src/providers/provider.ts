@@ -24,7 +24,11 @@ export interface StorageProvider {
    * Pending/Running/Suspended/ContinuedAsNew raises InstanceAlreadyExistsError and nothing changes.
    */
   createInstance(request: CreateInstanceRequest): Promise<void>;
-  /** Enqueues messages for existing instances (raise event, terminate, suspend, resume, rewind). Unknown instance → InstanceNotFoundError, nothing written. */
+  /**
+   * Enqueues messages for existing instances (raise event, terminate, suspend, resume, rewind).
+   * Unknown instance → InstanceNotFoundError, nothing written. Entities (IDs `@name@key`) exist as
+   * soon as they get a message: a message to an unknown entity creates its row (status Running).
+   */
   sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void>;
 
   // ---- orchestration work ----
@@ -78,6 +82,8 @@ export interface InstanceRecord {
   lastUpdatedAt: number;
   /** Number of history events of the current execution (cache validation for workers). */
   historyLength: number;
+  /** Entities only: the entity's stored record (state, lock, queued requests), JSON text. */
+  entityState?: string;
 }
 
 export interface CreateInstanceRequest {
@@ -136,6 +142,8 @@ export interface InstanceUpdate {
   output?: string;
   customStatus?: string;
   failureDetails?: FailureDetails;
+  /** Entities only: the new entity record. */
+  entityState?: string;
 }
 
 export interface ActivityTaskRequest {
@@ -160,9 +168,15 @@ export interface OrchestrationCommit {
    * Messages to this or other instances: timers (to self, with visibleAt), carried-over events,
    * sub-orchestration starts (ExecutionStarted to another instance creates it, or replaces it if it is
    * terminal; if it is still running the parent gets a SubOrchestrationInstanceFailed instead), and
-   * completions sent to a parent. Messages for instances that do not exist are dropped.
+   * completions sent to a parent. Messages for instances that do not exist are dropped, except for
+   * entities, which are created by their first message.
    */
   messages: OutgoingMessage[];
+  /**
+   * Entities: delete the instance row in the same transaction if no message is left for it (an
+   * empty entity leaves nothing behind; one that got a message meanwhile is kept).
+   */
+  deleteIfIdle?: boolean;
 }
 
 export type CommitResult = { ok: true } | { ok: false; error: Error };
@@ -186,7 +200,12 @@ export interface ActivityResult {
 }
 
 export interface InstanceQuery {
+  /** Orchestrations only, entities only, or both (default). */
+  kind?: "orchestration" | "entity";
   runtimeStatus?: OrchestrationRuntimeStatus[];
+  /** Inclusive bounds on lastUpdatedAt (an entity's last operation time). */
+  lastUpdatedFrom?: number;
+  lastUpdatedTo?: number;
   createdFrom?: number;
   createdTo?: number;
   instanceIdPrefix?: string;

@@ -5,8 +5,11 @@ import { failureFromError } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
 import { planRewind } from "../core/rewind.js";
 import { isTerminalStatus } from "../core/status.js";
-import type { OrchestrationCommit, OrchestrationMessage, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
+import type { OrchestrationCommit, OrchestrationMessage, OrchestrationWorkItem, OutgoingMessage, StorageProvider } from "../providers/provider.js";
+import { ENTITY_LOCK_EVENT, ENTITY_RELEASE_EVENT, type LockMessage, type ReleaseMessage } from "../core/entity-messages.js";
 import type { Clock } from "./clock.js";
+import { EntityId } from "../core/entity-id.js";
+import { EntityProcessor } from "./entity-processor.js";
 import { ExecutorCache } from "./executor-cache.js";
 import { buildCommit } from "./orchestration-step.js";
 import type { FunctionRegistry } from "./registry.js";
@@ -22,6 +25,7 @@ export type StepOutcome =
  */
 export class OrchestrationProcessor {
   readonly cache: ExecutorCache;
+  private readonly entities: EntityProcessor;
 
   constructor(
     private readonly provider: StorageProvider,
@@ -32,9 +36,11 @@ export class OrchestrationProcessor {
     private readonly executorOptions: Pick<ExecutorOptions, "httpPollingDefaultDelayMs"> = {},
   ) {
     this.cache = new ExecutorCache(cacheSize);
+    this.entities = new EntityProcessor(registry, clock, logger);
   }
 
   async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
+    if (EntityId.isEntityInstanceId(item.instanceId)) return this.entities.process(item);
     const inst = item.instance;
     // The orchestration's clock never runs backwards, even when a worker with a slower clock takes over.
     const now = Math.max(this.clock.now(), inst.lastUpdatedAt);
@@ -70,6 +76,7 @@ export class OrchestrationProcessor {
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
     const result = this.run(executor, started, past, newEvents);
     const commit = buildCommit({ item, started, now, newId: newExecutionId }, result, consumed);
+    if (result.completion && executor.failedToReplay) commit.messages.push(...lockReleasesFor(past, now));
     const startedEvent = started;
     return {
       kind: "commit",
@@ -106,6 +113,7 @@ export class OrchestrationProcessor {
     try {
       return executor.execute(past, newEvents);
     } catch (err) {
+      executor.failedToReplay = true;
       const failureDetails = failureFromError(err);
       this.logger.error(`Orchestration '${started.name}' (${started.instanceId}) failed: ${failureDetails.message}`);
       return {
@@ -185,6 +193,30 @@ function orderForDelivery(messages: OrchestrationMessage[], executionId: string)
     .map((m, i) => ({ m, i, r: rank(m) }))
     .sort((a, b) => a.r - b.r || a.i - b.i)
     .map((x) => x.m.event);
+}
+
+/**
+ * Releases for every lock the history requested and did not release. Used when replay itself failed
+ * (nondeterminism): the executor's own bookkeeping is then not trustworthy, the history is.
+ */
+function lockReleasesFor(history: readonly HistoryEvent[], now: number): OutgoingMessage[] {
+  const open = new Map<string, LockMessage>();
+  for (const e of history) {
+    if (e.type !== "EventSent" || e.input === undefined) continue;
+    if (e.name === ENTITY_LOCK_EVENT) {
+      const m = JSON.parse(e.input) as LockMessage;
+      open.set(m.id, m);
+    } else if (e.name === ENTITY_RELEASE_EVENT) {
+      open.delete((JSON.parse(e.input) as ReleaseMessage).id);
+    }
+  }
+  const ts = new Date(now).toISOString();
+  return [...open.values()].flatMap((m) =>
+    m.entities.map((entity) => ({
+      instanceId: entity,
+      message: { event: { type: "EventRaised" as const, eventId: -1, timestamp: ts, name: ENTITY_RELEASE_EVENT, input: JSON.stringify({ id: m.id, owner: m.owner } satisfies ReleaseMessage) } },
+    })),
+  );
 }
 
 function findStarted(events: readonly HistoryEvent[]): ExecutionStartedEvent | undefined {

@@ -1,4 +1,6 @@
 import type { OrchestratorFunction } from "../core/context.js";
+import type { DurableEntityContext } from "../core/entity-context.js";
+import { classEntityHandler, isClass } from "../core/entity-class.js";
 import { DuplicateFunctionError, InvalidArgumentError, OrchestratorConstraintError } from "../core/errors.js";
 import { HTTP_ACTIVITY_NAME } from "../core/http-task.js";
 import { httpActivity } from "./builtin-http-activity.js";
@@ -47,6 +49,16 @@ export interface RegisteredHttpFunction {
 
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
+/** The first argument of an entity function: an invocation context whose `df` is the entity context. */
+export interface EntityFunctionContext<TState = unknown> {
+  df: DurableEntityContext<TState>;
+  functionName: string;
+  invocationId: string;
+  log(...args: unknown[]): void;
+}
+
+export type EntityHandler = (context: EntityFunctionContext<never>) => unknown;
+
 export interface RegisteredFunction<T> {
   name: string;
   handler: T;
@@ -67,6 +79,7 @@ export class FunctionRegistry {
   private readonly orchestrations = new Map<string, RegisteredFunction<OrchestratorFunction>>();
   private readonly activities = new Map<string, RegisteredFunction<ActivityHandler>>();
   private readonly httpFunctions: RegisteredHttpFunction[] = [];
+  private readonly entities = new Map<string, RegisteredFunction<EntityHandler>>();
   private readonly taken = new Set<string>();
 
   private claim(name: unknown): string {
@@ -125,6 +138,22 @@ export class FunctionRegistry {
 
   get httpRoutes(): readonly RegisteredHttpFunction[] {
     return this.httpFunctions;
+  }
+
+  /** A function `(context) => ...` or a class whose public methods are the operations and whose fields are the state. */
+  addEntity(name: string, handlerOrClass: EntityHandler | { handler: EntityHandler } | (new () => object)): void {
+    const fn = typeof handlerOrClass === "function" ? handlerOrClass : handlerOrClass?.handler;
+    if (typeof fn !== "function") throw new InvalidArgumentError(`Entity '${String(name)}' needs a handler (context) => ... or a class.`);
+    if (name.includes("@")) throw new InvalidArgumentError(`Entity name '${name}' must not contain '@'.`);
+    const key = this.claim(name);
+    this.entities.set(key, { name, handler: isClass(fn) ? classEntityHandler(fn as new () => object) : (fn as EntityHandler) });
+  }
+
+  getEntity(name: string): RegisteredFunction<EntityHandler> | undefined {
+    return this.entities.get(name.toLowerCase());
+  }
+  entityNames(): string[] {
+    return [...this.entities.values()].map((f) => f.name);
   }
 
   getOrchestration(name: string): RegisteredFunction<OrchestratorFunction> | undefined {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { EntityId } from "../../core/entity-id.js";
 import { InstanceAlreadyExistsError, InstanceNotFoundError, LockLostError } from "../../core/errors.js";
 import type { HistoryEvent } from "../../core/history.js";
 import { isTerminalStatus } from "../../core/status.js";
@@ -98,8 +99,22 @@ export class MemoryProvider implements StorageProvider {
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
-    for (const m of messages) if (!this.instances.has(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
-    for (const m of messages) this.addMessage(m.instanceId, clone(m.message), m.visibleAt ?? now);
+    for (const m of messages) if (!EntityId.isEntityInstanceId(m.instanceId) && !this.instances.has(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+    for (const m of messages) {
+      this.ensureEntity(m.instanceId, now);
+      this.addMessage(m.instanceId, clone(m.message), m.visibleAt ?? now);
+    }
+  }
+
+  /** Entities exist from their first message on. */
+  private ensureEntity(instanceId: string, now: number): boolean {
+    if (!EntityId.isEntityInstanceId(instanceId)) return false;
+    if (!this.instances.has(instanceId)) {
+      const record = this.newRecord(instanceId, EntityId.fromInstanceId(instanceId).name, "", undefined, now, undefined);
+      record.runtimeStatus = "Running";
+      this.instances.set(instanceId, { record, history: [], lockToken: undefined, lockedUntil: 0 });
+    }
+    return true;
   }
 
   private addMessage(instanceId: string, message: MessageRow["message"], visibleAt: number): void {
@@ -166,6 +181,7 @@ export class MemoryProvider implements StorageProvider {
       if (u.output !== undefined) next.output = u.output;
       if (u.customStatus !== undefined) next.customStatus = u.customStatus;
       if (u.failureDetails !== undefined) next.failureDetails = clone(u.failureDetails);
+      if (u.entityState !== undefined) next.entityState = u.entityState;
       if (r.parentInstanceId !== undefined) next.parentInstanceId = r.parentInstanceId;
       inst.record = next;
       inst.lockToken = undefined;
@@ -179,6 +195,10 @@ export class MemoryProvider implements StorageProvider {
         this.notify("activity", now);
       }
       for (const m of c.messages) this.deliver(c.item.instanceId, m, now);
+      if (c.deleteIfIdle && (this.messagesOf.get(c.item.instanceId)?.size ?? 0) === 0) {
+        this.deleteInstanceData(c.item.instanceId);
+        return { ok: true };
+      }
       // Messages that arrived while the step ran are ready now that the lease is released.
       for (const m of this.messagesOf.get(c.item.instanceId)?.values() ?? []) {
         if (m.visibleAt <= now) {
@@ -207,6 +227,7 @@ export class MemoryProvider implements StorageProvider {
         lockedUntil: 0,
       });
     }
+    this.ensureEntity(m.instanceId, now);
     if (!this.instances.has(m.instanceId)) return;
     this.addMessage(m.instanceId, clone(m.message), m.visibleAt ?? now);
   }
@@ -292,6 +313,9 @@ export class MemoryProvider implements StorageProvider {
       .filter(
         (r) =>
           (!q.runtimeStatus || q.runtimeStatus.includes(r.runtimeStatus)) &&
+          (q.kind === undefined || (q.kind === "entity") === r.instanceId.startsWith("@")) &&
+          (q.lastUpdatedFrom === undefined || r.lastUpdatedAt >= q.lastUpdatedFrom) &&
+          (q.lastUpdatedTo === undefined || r.lastUpdatedAt <= q.lastUpdatedTo) &&
           (q.createdFrom === undefined || r.createdAt >= q.createdFrom) &&
           (q.createdTo === undefined || r.createdAt <= q.createdTo) &&
           (q.instanceIdPrefix === undefined || r.instanceId.startsWith(q.instanceIdPrefix)) &&

@@ -68,4 +68,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX activity_tasks_by_visible ON activity_tasks (visible_at);
     `,
   },
+  {
+    version: 2,
+    description: "durable entities: the entity record on the instance row",
+    sql: `ALTER TABLE instances ADD COLUMN entity_state TEXT;`,
+  },
 ];

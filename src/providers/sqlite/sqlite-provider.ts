@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
+import { EntityId } from "../../core/entity-id.js";
 import { DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, LockLostError } from "../../core/errors.js";
 import type { FailureDetails } from "../../core/failure.js";
 import type { HistoryEvent } from "../../core/history.js";
@@ -58,6 +59,7 @@ interface InstanceRow {
   history_length: number;
   lock_token: string | null;
   locked_until: number;
+  entity_state: string | null;
 }
 
 interface MessageRow {
@@ -102,6 +104,7 @@ function toRecord(r: InstanceRow): InstanceRecord {
   if (r.custom_status !== null) rec.customStatus = r.custom_status;
   if (r.failure_details !== null) rec.failureDetails = JSON.parse(r.failure_details) as FailureDetails;
   if (r.parent_instance_id !== null) rec.parentInstanceId = r.parent_instance_id;
+  if (r.entity_state !== null) rec.entityState = r.entity_state;
   return rec;
 }
 
@@ -152,6 +155,10 @@ export class SqliteProvider implements StorageProvider {
   private prepare(db: Database.Database) {
     return {
       getInstance: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE instance_id = ?"),
+      insertEntity: db.prepare(
+        `INSERT OR IGNORE INTO instances (instance_id, name, execution_id, runtime_status, created_at, last_updated_at, history_length, locked_until)
+         VALUES (?, ?, '', 'Running', ?, ?, 0, 0)`,
+      ),
       insertInstance: db.prepare(
         `INSERT INTO instances (instance_id, name, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at, history_length, locked_until)
          VALUES (@instanceId, @name, @executionId, 'Pending', @input, @parent, @now, @now, 0, 0)`,
@@ -171,6 +178,7 @@ export class SqliteProvider implements StorageProvider {
         `SELECT 1 AS one FROM messages m JOIN instances i ON i.instance_id = m.instance_id
          WHERE m.visible_at <= ? AND i.locked_until <= ? LIMIT 1`,
       ),
+      hasAnyMessage: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? LIMIT 1"),
       hasVisibleMessage: db.prepare<[string, number], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? AND visible_at <= ? LIMIT 1"),
       anyReadyTask: db.prepare<[number, number], { one: number }>("SELECT 1 AS one FROM activity_tasks WHERE visible_at <= ? AND locked_until <= ? LIMIT 1"),
       lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ? WHERE instance_id = ? AND locked_until <= ?"),
@@ -179,7 +187,7 @@ export class SqliteProvider implements StorageProvider {
       appendHistory: db.prepare("INSERT INTO history (instance_id, seq, execution_id, event_type, event) VALUES (?, ?, ?, ?, ?)"),
       updateInstance: db.prepare(
         `UPDATE instances SET name = @name, execution_id = @executionId, runtime_status = @status, input = @input, output = @output,
-           custom_status = @customStatus, failure_details = @failure, last_updated_at = @now, history_length = @historyLength,
+           custom_status = @customStatus, failure_details = @failure, entity_state = @entityState, last_updated_at = @now, history_length = @historyLength,
            lock_token = NULL, locked_until = 0
          WHERE instance_id = @instanceId`,
       ),
@@ -264,9 +272,17 @@ export class SqliteProvider implements StorageProvider {
     });
   }
 
+  /** Entities exist from their first message on. */
+  private ensureEntity(instanceId: string, now: number): boolean {
+    if (!EntityId.isEntityInstanceId(instanceId)) return false;
+    this.s.insertEntity.run(instanceId, EntityId.fromInstanceId(instanceId).name, now, now);
+    return true;
+  }
+
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
     this.write((announce) => {
-      for (const m of messages) if (!this.s.instanceExists.get(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+      for (const m of messages) if (!EntityId.isEntityInstanceId(m.instanceId) && !this.s.instanceExists.get(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+      for (const m of messages) this.ensureEntity(m.instanceId, now);
       for (const m of messages) this.insertMessage(m.instanceId, m.message, m.visibleAt ?? now, announce);
     });
   }
@@ -320,6 +336,7 @@ export class SqliteProvider implements StorageProvider {
       output: u.output ?? null,
       customStatus: u.customStatus ?? null,
       failure: u.failureDetails ? JSON.stringify(u.failureDetails) : null,
+      entityState: u.entityState ?? null,
       now,
       historyLength: seq,
     });
@@ -328,6 +345,10 @@ export class SqliteProvider implements StorageProvider {
       announce("activity", now);
     }
     for (const m of c.messages) this.deliver(id, m, now, announce);
+    if (c.deleteIfIdle && !s.hasAnyMessage.get(id)) {
+      this.deleteInstanceData(id);
+      return { ok: true };
+    }
     // Messages that arrived while the step ran are ready now that the lease is released.
     if (s.hasVisibleMessage.get(id, now)) announce("orchestration", now);
     return { ok: true };
@@ -344,7 +365,7 @@ export class SqliteProvider implements StorageProvider {
       }
       if (existing) this.deleteInstanceData(m.instanceId);
       this.s.insertInstance.run({ instanceId: m.instanceId, name: ev.name, executionId: ev.executionId, input: ev.input ?? null, parent: ev.parentInstance?.instanceId ?? null, now });
-    } else if (!this.s.instanceExists.get(m.instanceId)) {
+    } else if (!this.ensureEntity(m.instanceId, now) && !this.s.instanceExists.get(m.instanceId)) {
       return;
     }
     this.insertMessage(m.instanceId, m.message, m.visibleAt ?? now, announce);
@@ -436,6 +457,16 @@ export class SqliteProvider implements StorageProvider {
     // Only fixed fragments and placeholders: no input ever becomes SQL text.
     const where: string[] = [];
     const params: (string | number)[] = [];
+    if (q.kind === "entity") where.push("substr(instance_id, 1, 1) = '@'");
+    if (q.kind === "orchestration") where.push("substr(instance_id, 1, 1) <> '@'");
+    if (q.lastUpdatedFrom !== undefined) {
+      where.push("last_updated_at >= ?");
+      params.push(q.lastUpdatedFrom);
+    }
+    if (q.lastUpdatedTo !== undefined) {
+      where.push("last_updated_at <= ?");
+      params.push(q.lastUpdatedTo);
+    }
     if (q.runtimeStatus) {
       if (q.runtimeStatus.length === 0) return { instances: [] };
       where.push(`runtime_status IN (${q.runtimeStatus.map(() => "?").join(", ")})`);
