@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { SendEventAction } from "../../src/core/actions.js";
+import { EntityId } from "../../src/core/entity-id.js";
+import type { LockMessage, OperationMessage, ReleaseMessage } from "../../src/core/entity-messages.js";
+import type { EntityOperationFailedError } from "../../src/core/errors.js";
+import type { LockHandle } from "../../src/core/entity-tasks.js";
+import { newEventRaised, newExecutionStarted, newExecutionTerminated } from "./factories.js";
+import { orch, Simulation } from "./harness.js";
+
+const sends = (actions: readonly { kind: string }[]): SendEventAction[] => actions.filter((a): a is SendEventAction => a.kind === "SendEvent");
+const body = <T>(a: SendEventAction): T => JSON.parse(a.input!) as T;
+
+describe("EntityId", () => {
+  test("lower-cases the name, keeps the key, and round-trips through its instance ID", () => {
+    const id = new EntityId("Counter", "MyKey");
+    assert.equal(id.name, "counter");
+    assert.equal(id.key, "MyKey");
+    assert.equal(id.toString(), "@counter@MyKey");
+    assert.deepEqual(EntityId.fromInstanceId("@counter@MyKey@with@ats"), new EntityId("counter", "MyKey@with@ats"));
+    assert.ok(EntityId.isEntityInstanceId("@a@b"));
+    assert.ok(!EntityId.isEntityInstanceId("plain") && !EntityId.isEntityInstanceId("@@b"));
+    assert.deepEqual(EntityId.from({ name: "X", key: "k" }), new EntityId("x", "k"));
+  });
+
+  test("refuses bad names and keys with clear errors", () => {
+    const cases: [string, string, RegExp][] = [
+      ["", "k", /name must be a non-empty string/],
+      ["a@b", "k", /must not contain '@'/],
+      ["1abc", "k", /not valid/],
+      ["c", "", /key of entity 'c' must be a non-empty string/],
+      ["c", "a/b", /must not contain '\/'/],
+      ["c", "a#b", /keys must not contain/],
+      ["c", "tab\t", /keys must not contain/],
+      ["c", "..", /'\.' and '\.\.'/],
+      ["c", "x".repeat(201), /limit is 200/],
+    ];
+    for (const [name, key, pattern] of cases) assert.throws(() => new EntityId(name, key), { code: "INVALID_ARGUMENT", message: pattern }, `${name}/${key}`);
+    assert.throws(() => EntityId.from("nope"), /Expected an entity ID/);
+  });
+});
+
+describe("callEntity and signalEntity", () => {
+  test("a call sends an operation message and yields the response's value", () => {
+    const sim = new Simulation(
+      orch(function* (ctx) {
+        ctx.df.signalEntity(new EntityId("counter", "k"), "reset");
+        const v = yield ctx.df.callEntity(new EntityId("Counter", "k"), "add", 5);
+        return v;
+      }),
+    );
+    const r0 = sim.step(0, newExecutionStarted("O", undefined, { instanceId: "orch-1", executionId: "exec-1" }));
+    const [signal, call] = sends(r0.actions);
+    assert.equal(signal!.instanceId, "@counter@k");
+    assert.equal(signal!.name, "op");
+    assert.deepEqual({ ...body<OperationMessage>(signal!), id: "" }, { id: "", op: "reset", signal: true });
+    const request = body<OperationMessage>(call!);
+    assert.deepEqual({ ...request, id: "" }, { id: "", op: "add", input: "5", signal: false, parent: { instanceId: "orch-1", executionId: "exec-1" } });
+    assert.match(request.id, /^[0-9a-f-]{36}$/);
+    const r1 = sim.step(10, newEventRaised(request.id, { result: "8" }));
+    assert.equal(r1.completion?.status, "Completed");
+    assert.equal(r1.completion?.result, "8");
+  });
+
+  test("an operation's failure reaches the orchestration as EntityOperationFailedError", () => {
+    const sim = new Simulation(
+      orch(function* (ctx) {
+        try {
+          yield ctx.df.callEntity(new EntityId("counter", "k"), "explode");
+        } catch (err) {
+          const e = err as EntityOperationFailedError;
+          return { code: e.code, entity: e.entityId, op: e.operationName, message: e.failureDetails.message };
+        }
+      }),
+    );
+    const r0 = sim.step(0, newExecutionStarted("O"));
+    const request = body<OperationMessage>(sends(r0.actions)[0]!);
+    const r1 = sim.step(10, newEventRaised(request.id, { error: { errorType: "Error", message: "boom" } }));
+    assert.deepEqual(JSON.parse(r1.completion!.result!), { code: "ENTITY_OPERATION_FAILED", entity: "@counter@k", op: "explode", message: "boom" });
+  });
+});
+
+describe("critical sections", () => {
+  const a = new EntityId("account", "a");
+  const b = new EntityId("account", "b");
+
+  test("lock goes to the first entity in sorted order, the grant resumes the section, release unlocks all", () => {
+    const sim = new Simulation(
+      orch(function* (ctx) {
+        const lock = (yield ctx.df.lock([b, a])) as LockHandle;
+        const held = ctx.df.lockedEntities.map(String);
+        const balance = yield ctx.df.callEntity(a, "get");
+        lock.release();
+        return { held, balance, after: ctx.df.lockedEntities.length };
+      }),
+    );
+    const r0 = sim.step(0, newExecutionStarted("T", undefined, { instanceId: "t-1", executionId: "e-1" }));
+    const [lockSend] = sends(r0.actions);
+    assert.equal(lockSend!.instanceId, "@account@a", "the sorted order, not the order given");
+    assert.equal(lockSend!.name, "lock");
+    const lockMsg = body<LockMessage>(lockSend!);
+    assert.deepEqual({ ...lockMsg, id: "" }, { id: "", owner: { instanceId: "t-1", executionId: "e-1" }, entities: ["@account@a", "@account@b"], position: 0 });
+    const r1 = sim.step(10, newEventRaised(lockMsg.id, { locked: true }));
+    const call = body<OperationMessage>(sends(r1.actions)[0]!);
+    assert.equal(call.op, "get");
+    const r2 = sim.step(20, newEventRaised(call.id, { result: "100" }));
+    const releases = sends(r2.actions);
+    assert.deepEqual(releases.map((s) => [s.instanceId, s.name]), [["@account@a", "release"], ["@account@b", "release"]]);
+    assert.deepEqual(body<ReleaseMessage>(releases[0]!), { id: lockMsg.id, owner: { instanceId: "t-1", executionId: "e-1" } });
+    assert.deepEqual(JSON.parse(r2.completion!.result!), { held: ["@account@a", "@account@b"], balance: 100, after: 0 });
+  });
+
+  test("locks are released when the orchestration returns, fails or is terminated while holding them", () => {
+    for (const ending of ["return", "throw", "terminate"] as const) {
+      const sim = new Simulation(
+        orch(function* (ctx) {
+          yield ctx.df.lock([a]);
+          if (ending === "throw") throw new Error("failed inside the section");
+          if (ending === "terminate") yield ctx.df.waitForExternalEvent("never");
+          return "done";
+        }),
+      );
+      const r0 = sim.step(0, newExecutionStarted("T"));
+      const lockMsg = body<LockMessage>(sends(r0.actions)[0]!);
+      const r1 = ending === "terminate" ? (sim.step(10, newEventRaised(lockMsg.id, {})), sim.step(20, newExecutionTerminated("stop"))) : sim.step(10, newEventRaised(lockMsg.id, {}));
+      assert.ok(r1.completion, ending);
+      assert.deepEqual(sends(r1.actions).map((s) => [s.instanceId, s.name, body<ReleaseMessage>(s).id]), [["@account@a", "release", lockMsg.id]], ending);
+    }
+  });
+
+  test("a lock still waiting for its grant is released too when the orchestration ends", () => {
+    const sim = new Simulation(
+      orch(function* (ctx) {
+        const winner: unknown = yield ctx.df.Task.any([ctx.df.lock([a, b]), ctx.df.createTimer(new Date(Date.parse("2026-01-01T00:00:00Z") + 5))]);
+        return winner === undefined ? "?" : "gave up";
+      }),
+    );
+    sim.step(0, newExecutionStarted("T"));
+    const r1 = sim.step(10, { type: "TimerFired", eventId: -1, timestamp: new Date(0).toISOString(), timerId: 1, fireAt: new Date(0).toISOString() });
+    assert.equal(r1.completion?.status, "Completed");
+    assert.deepEqual(sends(r1.actions).map((s) => s.instanceId), ["@account@a", "@account@b"]);
+  });
+
+  const violations: [string, (ctx: Parameters<Parameters<typeof orch>[0]>[0]) => Generator<never, unknown, unknown>][] = [
+    ["nested lock", function* (ctx) {
+      yield ctx.df.lock([a]) as never;
+      yield ctx.df.lock([b]) as never;
+    }],
+    ["calling an entity that is not locked", function* (ctx) {
+      yield ctx.df.lock([a]) as never;
+      yield ctx.df.callEntity(b, "get") as never;
+    }],
+    ["signalling a locked entity", function* (ctx) {
+      yield ctx.df.lock([a]) as never;
+      ctx.df.signalEntity(a, "add", 1);
+    }],
+    ["parallel calls to one locked entity", function* (ctx) {
+      yield ctx.df.lock([a]) as never;
+      yield ctx.df.Task.all([ctx.df.callEntity(a, "get"), ctx.df.callEntity(a, "get")]) as never;
+    }],
+    ["a sub-orchestration inside the section", function* (ctx) {
+      yield ctx.df.lock([a]) as never;
+      yield ctx.df.callSubOrchestrator("Child") as never;
+    }],
+  ];
+  for (const [name, body2] of violations) {
+    test(`refuses ${name} with LOCKING_RULES_VIOLATION (and still releases the lock)`, () => {
+      const sim = new Simulation(orch(body2));
+      const r0 = sim.step(0, newExecutionStarted("T"));
+      const lockMsg = body<LockMessage>(sends(r0.actions)[0]!);
+      const r1 = sim.step(10, newEventRaised(lockMsg.id, {}));
+      assert.equal(r1.completion?.status, "Failed", name);
+      assert.equal(r1.completion?.failureDetails?.code, "LOCKING_RULES_VIOLATION", name);
+      assert.ok(sends(r1.actions).some((s) => s.name === "release"), `${name}: the lock is released`);
+    });
+  }
+});
