@@ -122,7 +122,7 @@ export class LocalDurableClient implements DurableClient {
         if (!ALL_RUNTIME_STATUSES.includes(s)) throw new InvalidArgumentError(`Unknown runtime status '${String(s)}'. Use one of: ${ALL_RUNTIME_STATUSES.join(", ")}.`);
       }
     }
-    const query: Parameters<StorageProvider["queryInstances"]>[0] = {};
+    const query: Parameters<StorageProvider["queryInstances"]>[0] = { kind: "orchestration" };
     if (statuses) query.runtimeStatus = statuses;
     if (request.createdTimeFrom) query.createdFrom = dateMs(request.createdTimeFrom, "createdTimeFrom");
     if (request.createdTimeTo) query.createdTo = dateMs(request.createdTimeTo, "createdTimeTo");

@@ -102,14 +102,16 @@ describe("orchestrator constraint violations", () => {
     });
   }
 
-  test("placeholders for entities fail loudly", () => {
-    for (const call of ["callEntity", "signalEntity"] as const) {
-      const fn = orch(function* (ctx) {
-        yield (ctx.df[call] as () => Task)();
-      });
-      const f = failedWith(run(fn, [], startEvents("Bad")));
-      assert.match(f.message, new RegExp(`${call} is not available yet`));
-    }
+  test("entity calls validate their arguments at the call site", () => {
+    const fn = orch(function* (ctx) {
+      yield ctx.df.callEntity({ name: "", key: "k" } as never, "op");
+    });
+    assert.match(failedWith(run(fn, [], startEvents("Bad"))).message, /entity name must be a non-empty string/);
+    const fn2 = orch(function* (ctx) {
+      ctx.df.signalEntity({ name: "counter", key: "a/b" } as never, "add");
+      yield ctx.df.createTimer(new Date(0));
+    });
+    assert.match(failedWith(run(fn2, [], startEvents("Bad"))).message, /must not contain '\/'/);
   });
 });
 
