@@ -153,6 +153,7 @@ const TARGETS: Target[] = [
   { workload: "latency", metric: (m) => m === "p50", op: "<=", sqlite: 5, postgres: 10 },
   { workload: "timers", metric: (m) => m === "lateness p99", op: "<=", sqlite: 100, postgres: 250 },
   { workload: "limit", metric: (m) => m.startsWith("engine/raw"), op: ">=", sqlite: 0.5, postgres: 0.5 },
+  { workload: "entity", metric: (m) => m === "one entity ops/s", op: ">=", sqlite: 5000, postgres: 2000 },
 ];
 
 function targetFor(workload: string, store: StoreKind, metric: string): { op: string; value: number } | undefined {

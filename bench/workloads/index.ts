@@ -1,4 +1,5 @@
 import type { Workload } from "../harness.js";
+import { entity } from "./entity.js";
 import { fanout } from "./fanout.js";
 import { hello5 } from "./hello5.js";
 import { latency } from "./latency.js";
@@ -7,4 +8,4 @@ import { sequence } from "./sequence.js";
 import { timers } from "./timers.js";
 
 /** Every workload, in the order the table lists them. */
-export const WORKLOADS: readonly Workload[] = [hello5, sequence, fanout, latency, timers, limit];
+export const WORKLOADS: readonly Workload[] = [hello5, sequence, fanout, latency, entity, timers, limit];

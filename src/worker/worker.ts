@@ -201,7 +201,7 @@ export class Worker {
       const outcome = await this.processor.process(item);
       if (outcome.kind === "abandon") {
         this.stats.abandoned++;
-        await this.provider.abandonOrchestrationWorkItem(item, outcome.retryAfterMs, this.clock.now());
+        await this.backOffAndRelease(item, outcome.retryAfterMs);
         return;
       }
       const result = await this.orchestrationCommits.add(outcome.commit);
@@ -215,8 +215,19 @@ export class Worker {
       this.processor.cache.delete(item.instanceId);
       this.stats.abandoned++;
       this.logger.error(`Orchestration step of '${item.instanceId}' failed and will be retried: ${(err as Error).stack ?? String(err)}`);
-      await this.provider.abandonOrchestrationWorkItem(item, 1_000, this.clock.now()).catch(() => undefined);
+      await this.backOffAndRelease(item, 1_000);
     }
+  }
+
+  /**
+   * Waits out a retry delay while still holding the lease, then releases the item with its messages
+   * visible at once. Delaying only this batch's messages instead would let messages that arrived
+   * meanwhile overtake them, and one sender's operations must stay in the order it sent them.
+   */
+  private async backOffAndRelease(item: OrchestrationWorkItem, delayMs: number): Promise<void> {
+    const deadline = Date.now() + delayMs;
+    while (this.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));
+    await this.provider.abandonOrchestrationWorkItem(item, 0, this.clock.now()).catch(() => undefined);
   }
 
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
