@@ -262,7 +262,7 @@ export class LocalDurableClient implements DurableClient {
             const release: ReleaseMessage = { id: record.lock.id, owner: record.lock.owner };
             messages.push({ instanceId: r.instanceId, message: { event: { type: "EventRaised", eventId: -1, timestamp: ts, name: ENTITY_RELEASE_EVENT, input: JSON.stringify(release) } } });
           }
-        } else if (isEmptyEntity(record)) {
+        } else if (isEmptyEntity(record, now)) {
           // The entity removes itself in its own transaction, so a signal arriving now is never lost.
           empty++;
           messages.push({ instanceId: r.instanceId, message: { event: { type: "EventRaised", eventId: -1, timestamp: ts, name: ENTITY_CLEANUP_EVENT, input: "{}" } } });

@@ -237,21 +237,23 @@ export class DurableOrchestrationContext {
     const id = EntityId.from(entityId);
     const op = requireOperation(operationName);
     const section = this.criticalSection;
-    if (section) {
-      if (!section.entities.has(id.toString())) {
-        throw new LockingRulesViolationError(`Inside a critical section an orchestration may only call the entities it locked; ${id.toString()} is not one of them.`);
-      }
-      if (section.calling.has(id.toString())) {
-        throw new LockingRulesViolationError(`Inside a critical section calls to one entity must not run in parallel; a call to ${id.toString()} is still outstanding.`);
-      }
+    if (section && !section.entities.has(id.toString())) {
+      throw new LockingRulesViolationError(`Inside a critical section an orchestration may only call the entities it locked; ${id.toString()} is not one of them.`);
     }
     const message: OperationMessage = { id: this.newGuid(), op, signal: false, parent: { instanceId: this.host.instanceId, executionId: this.host.executionId } };
     const input = serializePayload(operationInput, `The input of entity operation '${op}'`);
     if (input !== undefined) message.input = input;
     const send = new SendEventTask(id.toString(), ENTITY_OPERATION_EVENT, JSON.stringify(message));
     const key = id.toString();
-    if (section) section.calling.add(key);
-    return new EntityCallTask(send, new ExternalEventTask(message.id), id, op, () => section?.calling.delete(key));
+    // A call is outstanding from when it is sent (yielded) until its answer arrives.
+    const onSend = (): void => {
+      if (!section || this.criticalSection !== section) return;
+      if (section.calling.has(key)) {
+        throw new LockingRulesViolationError(`Inside a critical section calls to one entity must not run in parallel; a call to ${key} is still outstanding.`);
+      }
+      section.calling.add(key);
+    };
+    return new EntityCallTask(send, new ExternalEventTask(message.id), id, op, onSend, () => section?.calling.delete(key));
   }
 
   /** Sends a one-way operation to an entity (fire-and-forget; do not yield). */

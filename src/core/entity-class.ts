@@ -61,7 +61,8 @@ export function entityProxy<T>(
   entityId: { name: string; key: string },
 ): { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => Task } {
   return new Proxy({} as { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => Task }, {
-    get: (_target, op) => (typeof op === "string" ? (input?: unknown) => df.callEntity(entityId, op, input) : undefined),
+    // "then" must stay undefined, or `await proxy` would treat the proxy as a promise.
+    get: (_target, op) => (typeof op === "string" && op !== "then" ? (input?: unknown) => df.callEntity(entityId, op, input) : undefined),
   });
 }
 
@@ -74,6 +75,6 @@ export function signalProxy<T, R = unknown>(
   entityId: { name: string; key: string },
 ): { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => R } {
   return new Proxy({} as { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => R }, {
-    get: (_target, op) => (typeof op === "string" ? (input?: unknown) => target.signalEntity(entityId, op, input) : undefined),
+    get: (_target, op) => (typeof op === "string" && op !== "then" ? (input?: unknown) => target.signalEntity(entityId, op, input) : undefined),
   });
 }

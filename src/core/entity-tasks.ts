@@ -15,12 +15,15 @@ export class EntityCallTask extends CompoundTask {
     wait: ExternalEventTask,
     readonly entityId: EntityId,
     readonly operationName: string,
+    /** Runs when the call is yielded (it may refuse it by throwing), before the request is sent. */
+    private readonly onSend: () => void,
     private readonly onSettled: () => void,
   ) {
     super([wait]);
   }
 
   protected override onStart(scheduler: TaskScheduler): void {
+    this.onSend();
     // The request takes its sequence number before the wait is registered.
     this.send.start(scheduler);
     super.onStart(scheduler);

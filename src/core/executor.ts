@@ -58,6 +58,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   private started = false;
   private generator: Generator<Task, unknown, unknown> | undefined;
   private waitingOn: Task | undefined;
+  private startError: unknown = undefined;
   private sequence = 0;
   private guidCounter = 0;
   private readonly openTasks = new Map<number, AtomicTask>();
@@ -267,7 +268,12 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
       let step: IteratorResult<Task, unknown>;
       const waiting = this.waitingOn;
       try {
-        if (waiting === undefined) step = gen.next();
+        if (this.startError !== undefined) {
+          // A task refused to start (a rule broken at yield time): the code gets the error where it yielded.
+          const err = this.startError;
+          this.startError = undefined;
+          step = gen.throw(err);
+        } else if (waiting === undefined) step = gen.next();
         else if (!waiting.isDone) return;
         else if (waiting.isFaulted) step = gen.throw(waiting.result);
         else step = gen.next(waiting.result);
@@ -308,7 +314,11 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
         return;
       }
       this.waitingOn = yielded;
-      yielded.start(this);
+      try {
+        yielded.start(this);
+      } catch (err) {
+        this.startError = err;
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DurableEntityContext } from "../core/entity-context.js";
-import { type Envelope, type EntityRecord, isEmptyEntity, MAX_REMEMBERED_RELEASES, readEntityRecord } from "../core/entity-record.js";
+import { type Envelope, type EntityRecord, isEmptyEntity, MAX_REMEMBERED_RELEASES, readEntityRecord, RELEASE_MEMORY_MS } from "../core/entity-record.js";
 import { EntityId } from "../core/entity-id.js";
 import {
   ENTITY_CLEANUP_EVENT,
@@ -41,6 +41,7 @@ export class EntityProcessor {
     const now = this.clock.now();
     const ts = new Date(now).toISOString();
     const record = readEntityRecord(item.instance.entityState);
+    record.released = record.released.filter((x) => now - x.at <= RELEASE_MEMORY_MS);
     const out: OutgoingMessage[] = [];
     const todo: Envelope[] = [...record.queue];
     record.queue = [];
@@ -74,7 +75,7 @@ export class EntityProcessor {
         if (!msg.signal && msg.parent) raise(msg.parent.instanceId, msg.id, response, msg.parent.executionId);
       } else if (env.name === ENTITY_LOCK_EVENT) {
         const msg = body as LockMessage;
-        if (record.released.includes(msg.id) || record.lock?.id === msg.id) continue;
+        if (record.released.some((x) => x.id === msg.id) || record.lock?.id === msg.id) continue;
         if (record.lock) {
           record.queue.push(env);
           continue;
@@ -94,7 +95,7 @@ export class EntityProcessor {
           // Released before it was granted here: forget the queued request, and drop it if it still comes.
           record.queue = record.queue.filter((q) => !(q.name === ENTITY_LOCK_EVENT && (JSON.parse(q.input) as LockMessage).id === msg.id));
         }
-        record.released = [...record.released, msg.id].slice(-MAX_REMEMBERED_RELEASES);
+        record.released = [...record.released, { id: msg.id, at: now }].slice(-MAX_REMEMBERED_RELEASES);
       } else if (env.name !== ENTITY_CLEANUP_EVENT) {
         this.logger.warn(`Entity ${id.toString()}: ignored an unknown '${env.name}' message.`);
       }
@@ -109,7 +110,7 @@ export class EntityProcessor {
       activityTasks: [],
       messages: out,
       // An entity with no state, no lock and nothing queued leaves no row behind (unless more messages wait).
-      deleteIfIdle: isEmptyEntity(record),
+      deleteIfIdle: isEmptyEntity(record, now),
     };
     return { kind: "commit", commit, after: () => undefined };
   }

@@ -2,6 +2,9 @@
  * Wakes an idle dispatcher: immediately when work is written in this process, at the visible time of
  * a future timer, and at the polling floor otherwise (work written by other processes).
  */
+/** setTimeout's limit (about 24.8 days); a later wake-up fires early and is simply re-planned. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export class WorkSignal {
   private waiter: (() => void) | undefined;
   private pendingWake = false;
@@ -32,7 +35,7 @@ export class WorkSignal {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.notify();
-    }, delay + 1);
+    }, Math.min(delay + 1, MAX_TIMEOUT_MS));
     this.timer.unref?.();
   }
 

@@ -174,4 +174,26 @@ describe("critical sections", () => {
       assert.ok(sends(r1.actions).some((s) => s.name === "release"), `${name}: the lock is released`);
     });
   }
+
+  test("a call that was created but never yielded does not count as outstanding; a refused yield is catchable", () => {
+    const sim = new Simulation(
+      orch(function* (ctx) {
+        yield ctx.df.lock([a]);
+        ctx.df.callEntity(a, "get"); // never yielded: never sent
+        let refused = "";
+        try {
+          yield ctx.df.Task.all([ctx.df.callEntity(a, "get"), ctx.df.callEntity(a, "get")]);
+        } catch (err) {
+          refused = (err as { code?: string }).code ?? "";
+        }
+        return refused;
+      }),
+    );
+    const r0 = sim.step(0, newExecutionStarted("T"));
+    const r1 = sim.step(10, newEventRaised(body<LockMessage>(sends(r0.actions)[0]!).id, {}));
+    assert.equal(r1.completion?.status, "Completed");
+    assert.equal(JSON.parse(r1.completion!.result!), "LOCKING_RULES_VIOLATION");
+    // Only the first call of the pair went out; the section still ends with a release.
+    assert.deepEqual(sends(r1.actions).map((x) => x.name), ["op", "release"]);
+  });
 });

@@ -26,6 +26,8 @@ import {
   commitOk,
   commitOne,
   create,
+  entityOperation,
+  entityRecord,
   eventRaised,
   executionCompleted,
   firstStepHistory,
@@ -33,6 +35,7 @@ import {
   lockActivities,
   lockAll,
   lockOne,
+  newEntityRow,
   orchestratorCompleted,
   orchestratorStarted,
   peekEvents,
@@ -1466,6 +1469,295 @@ export function runConformanceSuite(name: string, makeProvider: MakeProvider): v
         assert.equal(task.dequeueCount, 1);
         const [timer] = await lockAll(p, T0 + 50_000);
         assert.deepEqual(timer?.messages.map((m) => m.message), [{ executionId: "de", event: timerFired(2, T0 + 50_000) }]);
+      });
+    });
+    // ------------------------------------------------------------------------------------------
+    describe("entities", () => {
+      // Entities are instances whose ID is `@name@key`. They have no history and no ExecutionStarted:
+      // their first message creates them, and a commit with deleteIfIdle removes them again.
+
+      test("sendMessages to an unknown entity creates it: Running, named after the entity, with the message queued", async (p) => {
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("add", T0, 5) } }], T0);
+        assert.deepEqual(await p.getInstance("@counter@k"), newEntityRow("@counter@k", "counter", T0));
+        assert.deepEqual(await p.getHistory("@counter@k"), []);
+        const item = await lockOne(p, "@counter@k", T0);
+        assert.deepEqual(item.instance, newEntityRow("@counter@k", "counter", T0));
+        assert.deepEqual(item.messages.map((m) => m.message), [{ event: entityOperation("add", T0, 5) }]);
+        await commitOk(p, commitFor(item), T0 + 1);
+
+        // Later messages go to the same row: created once, in arrival order.
+        await p.sendMessages(
+          [
+            { instanceId: "@counter@k", message: { event: entityOperation("add", T0 + 5, 1) } },
+            { instanceId: "@counter@k", message: { event: entityOperation("add", T0 + 5, 2) } },
+          ],
+          T0 + 5,
+        );
+        const rec = await p.getInstance("@counter@k");
+        assert.equal(rec?.createdAt, T0);
+        assert.equal(rec?.name, "counter");
+        assert.deepEqual((await peekEvents(p, "@counter@k", T0 + 5)).map((e) => (e.type === "EventRaised" ? e.input : e.type)), [
+          entityOperation("add", T0 + 5, 1).input,
+          entityOperation("add", T0 + 5, 2).input,
+        ]);
+      });
+
+      test("the entity name is the part between the two '@'; the key may contain '@'", async (p) => {
+        await p.sendMessages([{ instanceId: "@account@alice@example.com", message: { event: entityOperation("deposit", T0, 1) } }], T0);
+        assert.deepEqual(await p.getInstance("@account@alice@example.com"), newEntityRow("@account@alice@example.com", "account", T0));
+      });
+
+      test("a scheduled message to an unknown entity creates the row now and becomes visible later", async (p) => {
+        await p.sendMessages([{ instanceId: "@timer@t", message: { event: entityOperation("ring", T0) }, visibleAt: T0 + 5_000 }], T0);
+        assert.deepEqual(await p.getInstance("@timer@t"), newEntityRow("@timer@t", "timer", T0));
+        assert.equal(await p.nextVisibleAt(T0), T0 + 5_000);
+        assert.deepEqual(await lockAll(p, T0 + 4_999), []);
+        assert.deepEqual(ids(await lockAll(p, T0 + 5_000)), ["@timer@t"]);
+      });
+
+      test("messages to unknown orchestrations are still refused, and a refused batch creates no entity either", async (p) => {
+        await assert.rejects(
+          p.sendMessages(
+            [
+              { instanceId: "@counter@k", message: { event: entityOperation("add", T0, 1) } },
+              { instanceId: "ghost", message: { event: eventRaised("e", T0) } },
+            ],
+            T0,
+          ),
+          hasCode("INSTANCE_NOT_FOUND", InstanceNotFoundError),
+        );
+        assert.equal(await p.getInstance("@counter@k"), undefined);
+        assert.equal(await p.getInstance("ghost"), undefined);
+        assert.deepEqual(await lockAll(p, FAR), []);
+        // Not entity IDs: no second '@', or an empty name. They are orchestration IDs, and unknown.
+        for (const id of ["@solo", "@@k"]) {
+          await assert.rejects(p.sendMessages([{ instanceId: id, message: { event: eventRaised("e", T0) } }], T0), hasCode("INSTANCE_NOT_FOUND", InstanceNotFoundError), id);
+        }
+        assert.deepEqual(await p.queryInstances({}), { instances: [] });
+      });
+
+      test("a commit's message to an unknown entity creates it; one to an unknown orchestration is dropped", async (p) => {
+        await create(p, "o");
+        const item = await lockOne(p, "o", T0);
+        await commitOk(
+          p,
+          commitFor(item, {
+            messages: [
+              { instanceId: "@counter@new", message: { event: entityOperation("add", T0 + 3, 7) } },
+              { instanceId: "@counter@later", message: { event: entityOperation("add", T0 + 3, 8) }, visibleAt: T0 + 9_000 },
+              { instanceId: "ghost", message: { event: eventRaised("e", T0 + 3) } },
+            ],
+          }),
+          T0 + 3,
+        );
+        assert.deepEqual(await p.getInstance("@counter@new"), newEntityRow("@counter@new", "counter", T0 + 3));
+        assert.deepEqual(await p.getInstance("@counter@later"), newEntityRow("@counter@later", "counter", T0 + 3));
+        assert.equal(await p.getInstance("ghost"), undefined);
+        assert.deepEqual((await peekEvents(p, "@counter@new", T0 + 3)).map((e) => (e.type === "EventRaised" ? e.input : e.type)), [entityOperation("add", T0 + 3, 7).input]);
+        assert.deepEqual(await peekEvents(p, "@counter@later", T0 + 3), []);
+        assert.equal(await p.nextVisibleAt(T0 + 3), T0 + 9_000);
+        assert.deepEqual(ids(await allInstances(p)).sort(), ["@counter@later", "@counter@new", "o"]);
+      });
+
+      test("an entity's commit delivers to other entities (created on the way) and to orchestrations", async (p) => {
+        await create(p, "caller");
+        await commitOk(p, commitFor(await lockOne(p, "caller", T0)), T0);
+        await p.sendMessages([{ instanceId: "@a@1", message: { event: entityOperation("ping", T0 + 1) } }], T0 + 1);
+        const item = await lockOne(p, "@a@1", T0 + 1);
+        await commitOk(
+          p,
+          commitFor(item, {
+            instance: { entityState: entityRecord(1) },
+            messages: [
+              { instanceId: "@b@2", message: { event: entityOperation("pong", T0 + 2) } },
+              { instanceId: "caller", message: { event: eventRaised("response-1", T0 + 2, '{"result":"1"}'), executionId: "caller-exec-1" } },
+            ],
+          }),
+          T0 + 2,
+        );
+        assert.deepEqual(await p.getInstance("@b@2"), newEntityRow("@b@2", "b", T0 + 2));
+        assert.deepEqual((await peekMessages(p, "caller", T0 + 2))?.map((m) => m.message), [{ event: eventRaised("response-1", T0 + 2, '{"result":"1"}'), executionId: "caller-exec-1" }]);
+      });
+
+      test("entityState round-trips through commits, work items, getInstance and queryInstances; a commit without it clears it", async (p) => {
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("add", T0, 5) } }], T0);
+        const first = await lockOne(p, "@counter@k", T0);
+        assert.equal("entityState" in first.instance, false, "a new entity has no entityState");
+        const rich = entityRecord({ n: 5, text: "quotes ' \" and ünïcödé 😀", nested: { list: [1, null, true] } });
+        await commitOk(p, commitFor(first, { instance: { entityState: rich } }), T0 + 10);
+        const expected: InstanceRecord = { ...newEntityRow("@counter@k", "counter", T0), lastUpdatedAt: T0 + 10, entityState: rich };
+        assert.deepEqual(await p.getInstance("@counter@k"), expected);
+        assert.deepEqual((await p.queryInstances({ kind: "entity" })).instances, [expected]);
+
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("add", T0 + 20, 1) } }], T0 + 20);
+        const second = await lockOne(p, "@counter@k", T0 + 20);
+        assert.deepEqual(second.instance, expected, "the work item carries the stored entityState");
+        const next = entityRecord({ n: 6 });
+        await commitOk(p, commitFor(second, { instance: { entityState: next } }), T0 + 21);
+        assert.equal((await p.getInstance("@counter@k"))?.entityState, next);
+
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("noop", T0 + 30) } }], T0 + 30);
+        await commitOk(p, commitFor(await lockOne(p, "@counter@k", T0 + 30)), T0 + 31);
+        assert.deepEqual(await p.getInstance("@counter@k"), { ...newEntityRow("@counter@k", "counter", T0), lastUpdatedAt: T0 + 31 });
+      });
+
+      test("entityState survives a reopen", async (p0, h, t) => {
+        if (!h.reopen) {
+          t.skip("this provider is not persistent");
+          return;
+        }
+        await p0.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("add", T0, 5) } }], T0);
+        await commitOk(p0, commitFor(await lockOne(p0, "@counter@k", T0), { instance: { entityState: entityRecord(5) } }), T0 + 1);
+        await p0.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("add", T0 + 2, 1) } }], T0 + 2);
+        const record = await p0.getInstance("@counter@k");
+        const p = await h.reopen();
+        assert.deepEqual(await p.getInstance("@counter@k"), record);
+        assert.equal(record?.entityState, entityRecord(5));
+        const item = await lockOne(p, "@counter@k", T0 + 3);
+        assert.deepEqual(item.messages.map((m) => m.message), [{ event: entityOperation("add", T0 + 2, 1) }]);
+      });
+
+      test("deleteIfIdle removes the row in the same commit when no message is left, and still delivers the commit's messages", async (p) => {
+        await create(p, "caller");
+        await commitOk(p, commitFor(await lockOne(p, "caller", T0)), T0);
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("get", T0 + 1) } }], T0 + 1);
+        const item = await lockOne(p, "@counter@k", T0 + 1);
+        await commitOk(
+          p,
+          commitFor(item, {
+            deleteIfIdle: true,
+            messages: [{ instanceId: "caller", message: { event: eventRaised("response-1", T0 + 2, "{}"), executionId: "caller-exec-1" } }],
+          }),
+          T0 + 2,
+        );
+        assert.equal(await p.getInstance("@counter@k"), undefined);
+        assert.deepEqual(await p.getHistory("@counter@k"), []);
+        assert.deepEqual(ids(await allInstances(p)), ["caller"]);
+        assert.deepEqual(ids(await allInstances(p, { kind: "entity" })), []);
+        assert.deepEqual((await peekMessages(p, "caller", T0 + 2))?.map((m) => m.message.event), [eventRaised("response-1", T0 + 2, "{}")]);
+        assert.deepEqual(ids(await lockAll(p, FAR)), ["caller"], "nothing is left queued for the entity");
+
+        // The next message creates it again from scratch.
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("add", T0 + 50, 1) } }], T0 + 50);
+        assert.deepEqual(await p.getInstance("@counter@k"), newEntityRow("@counter@k", "counter", T0 + 50));
+      });
+
+      test("deleteIfIdle keeps the row (with the commit's update) when a message arrived during the step", async (p) => {
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("delete", T0) } }], T0);
+        const item = await lockOne(p, "@counter@k", T0);
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("add", T0 + 1, 3) } }], T0 + 1);
+        await commitOk(p, commitFor(item, { deleteIfIdle: true, instance: { entityState: entityRecord(null) } }), T0 + 2);
+        assert.deepEqual(await p.getInstance("@counter@k"), { ...newEntityRow("@counter@k", "counter", T0), lastUpdatedAt: T0 + 2, entityState: entityRecord(null) });
+        const next = await lockOne(p, "@counter@k", T0 + 2);
+        assert.deepEqual(next.messages.map((m) => m.message), [{ event: entityOperation("add", T0 + 1, 3) }]);
+      });
+
+      test("deleteIfIdle keeps the row when the step leaves a message unconsumed, sends one to itself, or has a scheduled one pending", async (p) => {
+        // Unconsumed.
+        await p.sendMessages(
+          [
+            { instanceId: "@e@unconsumed", message: { event: entityOperation("a", T0) } },
+            { instanceId: "@e@unconsumed", message: { event: entityOperation("b", T0) } },
+          ],
+          T0,
+        );
+        const u = await lockOne(p, "@e@unconsumed", T0);
+        await commitOk(p, commitFor(u, { deleteIfIdle: true, consumedMessageIds: [u.messages[0]!.id] }), T0 + 1);
+        assert.ok(await p.getInstance("@e@unconsumed"));
+        assert.deepEqual((await peekMessages(p, "@e@unconsumed", T0 + 1))?.map((m) => m.id), [u.messages[1]!.id]);
+
+        // To itself (a signal an entity sends to itself, or a forwarded request).
+        await p.sendMessages([{ instanceId: "@e@self", message: { event: entityOperation("a", T0) } }], T0);
+        const s = await lockOne(p, "@e@self", T0);
+        await commitOk(p, commitFor(s, { deleteIfIdle: true, messages: [{ instanceId: "@e@self", message: { event: entityOperation("again", T0 + 1) } }] }), T0 + 1);
+        assert.ok(await p.getInstance("@e@self"));
+        assert.deepEqual((await peekEvents(p, "@e@self", T0 + 1)).map((e) => (e.type === "EventRaised" ? e.input : e.type)), [entityOperation("again", T0 + 1).input]);
+
+        // A scheduled signal still waiting: deleting the row would strand it.
+        await p.sendMessages(
+          [
+            { instanceId: "@e@scheduled", message: { event: entityOperation("now", T0) } },
+            { instanceId: "@e@scheduled", message: { event: entityOperation("later", T0) }, visibleAt: T0 + 60_000 },
+          ],
+          T0,
+        );
+        const sc = await lockOne(p, "@e@scheduled", T0);
+        assert.equal(sc.messages.length, 1);
+        await commitOk(p, commitFor(sc, { deleteIfIdle: true }), T0 + 1);
+        assert.ok(await p.getInstance("@e@scheduled"), "kept while a scheduled message waits");
+        assert.equal(await p.nextVisibleAt(T0 + 1), T0 + 60_000);
+        const later = await lockOne(p, "@e@scheduled", T0 + 60_000);
+        assert.deepEqual(later.messages.map((m) => m.message.event), [entityOperation("later", T0)]);
+        await commitOk(p, commitFor(later, { deleteIfIdle: true }), T0 + 60_000);
+        assert.equal(await p.getInstance("@e@scheduled"), undefined);
+      });
+
+      test("a deleteIfIdle commit with a lost lease is refused and deletes nothing", async (p) => {
+        await p.sendMessages([{ instanceId: "@counter@k", message: { event: entityOperation("get", T0) } }], T0);
+        const stale = await lockOne(p, "@counter@k", T0, 1_000);
+        const fresh = await lockOne(p, "@counter@k", T0 + 1_000);
+        assertLockLost(await commitOne(p, commitFor(stale, { deleteIfIdle: true }), T0 + 1_001));
+        assert.ok(await p.getInstance("@counter@k"));
+        await commitOk(p, commitFor(fresh, { deleteIfIdle: true }), T0 + 1_002);
+        assert.equal(await p.getInstance("@counter@k"), undefined);
+      });
+
+      test("queryInstances kind 'entity' / 'orchestration' filters on the '@' prefix, with the other filters and paging", async (p) => {
+        await runTo(p, "o1", "Running", { now: T0 });
+        await runTo(p, "o2", "Completed", { now: T0 + 1 });
+        for (const [i, id] of ["@counter@a", "@counter@b", "@account@a"].entries()) {
+          await p.sendMessages([{ instanceId: id, message: { event: entityOperation("x", T0 + 2 + i) } }], T0 + 2 + i);
+        }
+        assert.deepEqual(ids(await allInstances(p)), ["o1", "o2", "@counter@a", "@counter@b", "@account@a"]);
+        assert.deepEqual(ids(await allInstances(p, { kind: "entity" })), ["@counter@a", "@counter@b", "@account@a"]);
+        assert.deepEqual(ids(await allInstances(p, { kind: "orchestration" })), ["o1", "o2"]);
+        assert.deepEqual(ids(await allInstances(p, { kind: "entity", instanceIdPrefix: "@counter@" })), ["@counter@a", "@counter@b"]);
+        assert.deepEqual(ids(await allInstances(p, { kind: "orchestration", instanceIdPrefix: "@" })), []);
+        assert.deepEqual(ids(await allInstances(p, { kind: "orchestration", runtimeStatus: ["Running"] })), ["o1"]);
+        assert.deepEqual(ids(await allInstances(p, { kind: "entity", runtimeStatus: ["Running"] })), ["@counter@a", "@counter@b", "@account@a"]);
+        assert.deepEqual(ids(await allInstances(p, { kind: "entity", runtimeStatus: ["Completed"] })), []);
+
+        const pages: string[][] = [];
+        let token: string | undefined;
+        do {
+          const page: Awaited<ReturnType<StorageProvider["queryInstances"]>> = await p.queryInstances(token === undefined ? { kind: "entity", pageSize: 2 } : { kind: "entity", pageSize: 2, continuationToken: token });
+          pages.push(ids(page.instances));
+          token = page.continuationToken;
+        } while (token !== undefined);
+        assert.deepEqual(pages, [["@counter@a", "@counter@b"], ["@account@a"]]);
+        const orchPage = await p.queryInstances({ kind: "orchestration", pageSize: 2 });
+        assert.deepEqual(ids(orchPage.instances), ["o1", "o2"]);
+        assert.equal(orchPage.continuationToken, undefined, "no extra page when the entities come after the last orchestration");
+      });
+
+      test("lastUpdatedFrom / lastUpdatedTo are inclusive bounds on lastUpdatedAt, for entities and orchestrations", async (p) => {
+        // Orchestrations updated at T0+10 and T0+30; entities at T0+20 (a commit), T0+30 (a commit) and T0+40 (created by a message).
+        await runTo(p, "o-10", "Completed", { now: T0 + 10 });
+        await create(p, "o-30", { now: T0 });
+        await commitOk(p, commitFor(await lockOne(p, "o-30", T0)), T0 + 30);
+        for (const [id, at] of [["@m@20", T0 + 20], ["@m@30", T0 + 30]] as const) {
+          await p.sendMessages([{ instanceId: id, message: { event: entityOperation("x", T0) } }], T0);
+          await commitOk(p, commitFor(await lockOne(p, id, T0), { instance: { entityState: entityRecord(at) } }), at);
+        }
+        await p.sendMessages([{ instanceId: "@m@40", message: { event: entityOperation("x", T0 + 40) } }], T0 + 40);
+        const updated = async (q: Parameters<StorageProvider["queryInstances"]>[0]): Promise<string[]> => ids(await allInstances(p, q)).sort();
+
+        assert.deepEqual((await allInstances(p)).map((r) => [r.instanceId, r.lastUpdatedAt - T0]).sort(), [
+          ["@m@20", 20],
+          ["@m@30", 30],
+          ["@m@40", 40],
+          ["o-10", 10],
+          ["o-30", 30],
+        ]);
+        assert.deepEqual(await updated({ lastUpdatedFrom: T0 + 30 }), ["@m@30", "@m@40", "o-30"]);
+        assert.deepEqual(await updated({ lastUpdatedTo: T0 + 30 }), ["@m@20", "@m@30", "o-10", "o-30"]);
+        assert.deepEqual(await updated({ lastUpdatedFrom: T0 + 30, lastUpdatedTo: T0 + 30 }), ["@m@30", "o-30"], "both bounds inclusive");
+        assert.deepEqual(await updated({ lastUpdatedFrom: T0 + 20, lastUpdatedTo: T0 + 39, kind: "entity" }), ["@m@20", "@m@30"]);
+        assert.deepEqual(await updated({ lastUpdatedFrom: T0 + 11, lastUpdatedTo: T0 + 19 }), []);
+        assert.deepEqual(await updated({ lastUpdatedFrom: T0 + 41 }), []);
+        assert.deepEqual(await updated({ lastUpdatedTo: T0 + 9 }), []);
+        // Independent of createdAt: every entity above was created at T0 or T0+40.
+        assert.deepEqual(await updated({ kind: "entity", createdFrom: T0, createdTo: T0, lastUpdatedFrom: T0 + 25 }), ["@m@30"]);
       });
     });
   });

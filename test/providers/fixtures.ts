@@ -297,3 +297,23 @@ export function recordWork(p: StorageProvider & { onWork: NonNullable<StoragePro
   };
   return { events, stop, until };
 }
+
+// ---- entities ----
+
+/**
+ * A message for an entity, as the runtime sends them: an EventRaised named `op` whose input is the
+ * operation envelope. Providers never look inside; the shape only has to be realistic.
+ */
+export function entityOperation(op: string, t: number, input?: unknown): EventRaisedEvent {
+  const envelope: { id: string; op: string; signal: boolean; input?: string } = { id: `${op}-${t}`, op, signal: true };
+  if (input !== undefined) envelope.input = JSON.stringify(input);
+  return eventRaised("op", t, JSON.stringify(envelope));
+}
+
+/** The record an entity keeps in `entityState` (opaque to providers: any JSON text). */
+export const entityRecord = (state: unknown): string => JSON.stringify({ exists: true, state: JSON.stringify(state), queue: [], released: [] });
+
+/** The row a message to an unknown entity creates: Running, named after the entity, no execution and no history. */
+export function newEntityRow(instanceId: string, name: string, at: number): InstanceRecord {
+  return { instanceId, name, executionId: "", runtimeStatus: "Running", createdAt: at, lastUpdatedAt: at, historyLength: 0 };
+}

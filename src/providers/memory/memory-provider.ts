@@ -99,7 +99,10 @@ export class MemoryProvider implements StorageProvider {
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
-    for (const m of messages) if (!EntityId.isEntityInstanceId(m.instanceId) && !this.instances.has(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+    for (const m of messages) {
+      if (EntityId.isEntityInstanceId(m.instanceId)) EntityId.fromInstanceId(m.instanceId); // validates before anything is written
+      else if (!this.instances.has(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+    }
     for (const m of messages) {
       this.ensureEntity(m.instanceId, now);
       this.addMessage(m.instanceId, clone(m.message), m.visibleAt ?? now);
