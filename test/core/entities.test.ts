@@ -192,7 +192,7 @@ describe("critical sections", () => {
     const r0 = sim.step(0, newExecutionStarted("T"));
     const r1 = sim.step(10, newEventRaised(body<LockMessage>(sends(r0.actions)[0]!).id, {}));
     assert.equal(r1.completion?.status, "Completed");
-    assert.equal(JSON.parse(r1.completion!.result!), "LOCKING_RULES_VIOLATION");
+    assert.equal(JSON.parse(r1.completion.result!), "LOCKING_RULES_VIOLATION");
     // Only the first call of the pair went out; the section still ends with a release.
     assert.deepEqual(sends(r1.actions).map((x) => x.name), ["op", "release"]);
   });

@@ -104,11 +104,11 @@ describe("orchestrator constraint violations", () => {
 
   test("entity calls validate their arguments at the call site", () => {
     const fn = orch(function* (ctx) {
-      yield ctx.df.callEntity({ name: "", key: "k" } as never, "op");
+      yield ctx.df.callEntity({ name: "", key: "k" }, "op");
     });
     assert.match(failedWith(run(fn, [], startEvents("Bad"))).message, /entity name must be a non-empty string/);
     const fn2 = orch(function* (ctx) {
-      ctx.df.signalEntity({ name: "counter", key: "a/b" } as never, "add");
+      ctx.df.signalEntity({ name: "counter", key: "a/b" }, "add");
       yield ctx.df.createTimer(new Date(0));
     });
     assert.match(failedWith(run(fn2, [], startEvents("Bad"))).message, /must not contain '\/'/);
