@@ -3,6 +3,7 @@ import { FunctionNotFoundError, InstanceNotFoundError, InvalidArgumentError, Inv
 import { EntityId } from "../core/entity-id.js";
 import { ENTITY_CLEANUP_EVENT, ENTITY_OPERATION_EVENT, ENTITY_RELEASE_EVENT, type OperationMessage, type ReleaseMessage } from "../core/entity-messages.js";
 import { isEmptyEntity, readEntityRecord } from "../core/entity-record.js";
+import { rewindBlocker } from "../core/rewind.js";
 import { HISTORY_FORMAT_VERSION, type ExecutionStartedEvent, type HistoryEvent } from "../core/history.js";
 import { parsePayload } from "../core/payload.js";
 import { serializePayload } from "../core/payload.js";
@@ -183,6 +184,8 @@ export class LocalDurableClient implements DurableClient {
     if (r.runtimeStatus !== "Failed") {
       throw new InvalidInstanceStateError(`The rewind operation is only supported on failed orchestration instances; '${instanceId}' is ${r.runtimeStatus}.`);
     }
+    const blocker = rewindBlocker(await this.provider.getHistory(instanceId));
+    if (blocker) throw new InvalidInstanceStateError(blocker);
     await this.send(instanceId, { type: "ExecutionRewound", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
   }
 
@@ -245,7 +248,7 @@ export class LocalDurableClient implements DurableClient {
   }
 
   async cleanEntityStorage(): Promise<CleanEntityStorageResult> {
-    let empty = 0;
+    const emptyIds: string[] = [];
     let orphaned = 0;
     let token: string | undefined;
     const now = this.clock.now();
@@ -264,14 +267,23 @@ export class LocalDurableClient implements DurableClient {
           }
         } else if (isEmptyEntity(record, now)) {
           // The entity removes itself in its own transaction, so a signal arriving now is never lost.
-          empty++;
+          emptyIds.push(r.instanceId);
           messages.push({ instanceId: r.instanceId, message: { event: { type: "EventRaised", eventId: -1, timestamp: ts, name: ENTITY_CLEANUP_EVENT, input: "{}" } } });
         }
         if (messages.length) await this.provider.sendMessages(messages, now);
       }
       token = page.continuationToken;
     } while (token);
-    return { numberOfEmptyEntitiesRemoved: empty, numberOfOrphanedLocksRemoved: orphaned };
+    // Count only what is really gone: an entity that got a message meanwhile (or has a scheduled one) stays.
+    const deadline = Date.now() + 3_000;
+    let pending = emptyIds;
+    while (pending.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const still: string[] = [];
+      for (const id of pending) if (await this.provider.getInstance(id)) still.push(id);
+      pending = still;
+    }
+    return { numberOfEmptyEntitiesRemoved: emptyIds.length - pending.length, numberOfOrphanedLocksRemoved: orphaned };
   }
 
   async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<DurableOrchestrationStatus> {

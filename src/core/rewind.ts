@@ -53,3 +53,18 @@ export function planRewind(history: readonly HistoryEvent[]): RewindPlan | undef
   }
   return { history: kept, activitiesToRetry, childrenToRewind, timersToRearm };
 }
+
+/**
+ * Why a failed execution cannot be rewound, or undefined. An orchestration that failed inside a
+ * critical section had its entity locks released at the failure: replaying it as if it still held
+ * them would let it touch those entities unprotected.
+ */
+export function rewindBlocker(history: readonly HistoryEvent[]): string | undefined {
+  const completedAt = history.findLastIndex((e) => e.type === "ExecutionCompleted");
+  const episodeStart = history.findLastIndex((e, i) => i < completedAt && e.type === "OrchestratorStarted");
+  if (completedAt < 0) return undefined;
+  const releasedAtFailure = history.some((e, i) => i > episodeStart && i < completedAt && e.type === "EventSent" && e.name === "release");
+  return releasedAtFailure
+    ? "The orchestration failed inside a critical section and its entity locks were released when it failed, so it cannot be rewound. Restart it instead."
+    : undefined;
+}

@@ -3,7 +3,7 @@ import { OrchestrationExecutor, type ExecutionResult, type ExecutorOptions } fro
 import { FunctionNotFoundError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
-import { planRewind } from "../core/rewind.js";
+import { planRewind, rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus } from "../core/status.js";
 import type { OrchestrationCommit, OrchestrationMessage, OrchestrationWorkItem, OutgoingMessage, StorageProvider } from "../providers/provider.js";
 import { ENTITY_LOCK_EVENT, ENTITY_RELEASE_EVENT, type LockMessage, type ReleaseMessage } from "../core/entity-messages.js";
@@ -130,7 +130,7 @@ export class OrchestrationProcessor {
     const history = await this.provider.getHistory(item.instanceId);
     const plan = planRewind(history);
     const started = findStarted(history);
-    if (!plan || !started) return this.noop(item, consumed);
+    if (!plan || !started || rewindBlocker(history)) return this.noop(item, consumed);
     const executor = this.newExecutor(started);
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, rewound];
     const result = this.run(executor, started, plan.history, newEvents);
