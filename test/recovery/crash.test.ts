@@ -6,16 +6,10 @@
  * reported, never recorded twice.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, test, type TestContext } from "node:test";
-import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
+import { test, type TestContext } from "node:test";
 import { createApp } from "../../src/app.js";
 import type { HistoryEvent } from "../../src/core/history.js";
-import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
+import type { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
 import { assertReplaysCleanly } from "../helpers/determinism.js";
 import {
   type Effect,
@@ -31,97 +25,13 @@ import {
   SEQUENCE_STEP,
   SEQUENCE_STEPS,
 } from "./fixtures/crash-functions.js";
+import { assertNothingLeftBehind, chaosSeed, type HostProcess, readEffects, rng, runName, scenario, sleep, until } from "./host-process.js";
 
-const FIXTURE = fileURLToPath(new URL("./fixtures/crash-host.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** Generous: a loaded 2-core machine may take seconds just to start a tsx child. */
-const STARTUP_TIMEOUT_MS = 30_000;
 const PROGRESS_TIMEOUT_MS = 40_000;
 const FINISH_TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
-// Child processes: every one is tracked and SIGKILLed at teardown, whatever happened.
-
-const children = new Set<HostProcess>();
-
-after(() => {
-  for (const c of children) c.kill("SIGKILL");
-});
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-class HostProcess {
-  readonly proc: ChildProcess;
-  stdout = "";
-  stderr = "";
-  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(
-    readonly run: string,
-    args: string[],
-  ) {
-    this.proc = spawn(process.execPath, ["--import", "tsx", FIXTURE, ...args, "--run", run], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    this.proc.stdout!.setEncoding("utf8").on("data", (d: string) => (this.stdout += d));
-    this.proc.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => {
-      this.proc.on("exit", (code, signal) => {
-        this.exit = { code, signal };
-        children.delete(this);
-        resolve({ code, signal });
-      });
-    });
-    children.add(this);
-  }
-
-  get alive(): boolean {
-    return this.exit === undefined;
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.alive) this.proc.kill(signal);
-  }
-
-  /** Output for failure messages. */
-  describe(): string {
-    const tail = (s: string): string => (s.length > 4000 ? `...${s.slice(-4000)}` : s);
-    return `process ${this.run} (pid ${this.proc.pid}, exit ${JSON.stringify(this.exit)})\n--- stdout\n${tail(this.stdout)}\n--- stderr\n${tail(this.stderr)}`;
-  }
-
-  async waitForLine(prefix: string): Promise<void> {
-    await until(`process ${this.run} prints '${prefix}'`, STARTUP_TIMEOUT_MS, [this], async () => this.stdout.split("\n").some((l) => l.startsWith(prefix)) || undefined);
-  }
-
-  async killHard(): Promise<void> {
-    this.kill("SIGKILL");
-    const { signal } = await this.exited;
-    assert.equal(signal, "SIGKILL", this.describe());
-  }
-
-  async stopGracefully(): Promise<void> {
-    this.kill("SIGTERM");
-    const timer = setTimeout(() => this.kill("SIGKILL"), 15_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `probe` until it returns a value; fails with the children's output on timeout or if one dies. */
-async function until<T>(what: string, timeoutMs: number, watched: HostProcess[], probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    const dead = watched.find((c) => !c.alive);
-    if (dead) assert.fail(`waiting for ${what}: the child exited early\n${dead.describe()}`);
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}\n${watched.map((c) => c.describe()).join("\n")}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading the store and the effects log from the test process.
+// Reading the store from the test process.
 
 interface Progress {
   status: string | undefined;
@@ -137,20 +47,6 @@ async function progressOf(provider: SqliteProvider, instanceId: string): Promise
 
 async function snapshot(provider: SqliteProvider): Promise<{ sequence: Progress; fanOut: Progress }> {
   return { sequence: await progressOf(provider, SEQUENCE_ID), fanOut: await progressOf(provider, FAN_OUT_ID) };
-}
-
-function readEffects(file: string): Effect[] {
-  if (!existsSync(file)) return [];
-  const out: Effect[] = [];
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line) as Effect);
-    } catch {
-      // A line torn by SIGKILL mid-write: the activity did begin, but we cannot tell which.
-    }
-  }
-  return out;
 }
 
 /**
@@ -204,42 +100,15 @@ interface Figures {
  */
 type Plan = { kind: "once" } | { kind: "twice" } | { kind: "chaos"; seed: number; kills: number };
 
-/** Small seeded RNG (mulberry32), so a failing chaos run can be replayed with PERDURE_CRASH_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function crashScenario(t: TestContext, plan: Plan): Promise<Figures> {
-  const dir = mkdtempSync(join(tmpdir(), "perdure-crash-"));
-  const db = join(dir, "perdure.db");
-  const effectsFile = join(dir, "effects.jsonl");
-  const provider = new SqliteProvider({ filename: db });
-  const all: HostProcess[] = [];
-  t.after(async () => {
-    for (const c of all) c.kill("SIGKILL");
-    await Promise.all(all.map((c) => c.exited));
-    await provider.close();
-    if (process.env.PERDURE_KEEP_CRASH_DIR) t.diagnostic(`kept ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
-  });
-  const hostProcess = (run: string, extra: string[]): HostProcess => {
-    const c = new HostProcess(run, [db, effectsFile, ...extra]);
-    all.push(c);
-    return c;
-  };
+  const { db, effectsFile, provider, all, hostProcess, report } = scenario(t, "crash-host.ts", "perdure-crash-");
   const figures: Figures = { kills: [], executions: {}, reExecutedSequenceSteps: [], reExecutedFanOutItems: 0, extraExecutions: 0, reExecutedWithinProcess: {}, lostLeaseWarnings: 0 };
 
   /** SIGKILLs the victim, then reads (and records) where the store stands: what it committed last is in the file now. */
   const kill = async (victim: HostProcess): Promise<Awaited<ReturnType<typeof snapshot>>> => {
     await victim.killHard();
     const s = await snapshot(provider);
-    const begun = (fn: string): number => new Set(readEffects(effectsFile).filter((e) => e.fn === fn && e.phase === "begin").map((e) => e.key)).size;
+    const begun = (fn: string): number => new Set(readEffects<Effect>(effectsFile).filter((e) => e.fn === fn && e.phase === "begin").map((e) => e.key)).size;
     figures.kills.push({ sequenceRecorded: s.sequence.recorded, fanOutRecorded: s.fanOut.recorded, sequenceBegun: begun(SEQUENCE_STEP), fanOutBegun: begun(FAN_OUT_ITEM) });
     return s;
   };
@@ -250,22 +119,20 @@ async function crashScenario(t: TestContext, plan: Plan): Promise<Figures> {
     assert.ok(s.fanOut.status !== "Completed" && s.fanOut.recorded < FAN_OUT_SIZE, `the fan-out is mid-way at kill ${figures.kills.length}: ${JSON.stringify(s.fanOut)}`);
   };
 
-  const runName = (n: number): string => String.fromCharCode(65 + n);
   if (plan.kind === "chaos") {
     const random = rng(plan.seed);
-    const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
     // A starts both instances (it is not killed before they exist), then dies at a random moment.
     const a = hostProcess("A", ["--start"]);
     await a.waitForLine("ready");
     await provider.initialize();
     await a.waitForLine("fan-out-started");
-    await pause(random() * 400);
+    await sleep(random() * 400);
     await kill(a);
     for (let k = 1; k < plan.kills; k++) {
       // Each successor dies 0.1-1.5 s after its spawn: during start-up, while waiting out the dead
       // one's leases, or while working.
       const c = hostProcess(runName(k), []);
-      await pause(100 + random() * 1400);
+      await sleep(100 + random() * 1400);
       await kill(c);
     }
   } else {
@@ -276,7 +143,7 @@ async function crashScenario(t: TestContext, plan: Plan): Promise<Figures> {
     await a.waitForLine("ready");
     await provider.initialize();
     const stepInFlight = (s: Awaited<ReturnType<typeof snapshot>>): boolean =>
-      readEffects(effectsFile).some((e) => e.fn === SEQUENCE_STEP && e.phase === "begin" && e.key === s.sequence.recorded);
+      readEffects<Effect>(effectsFile).some((e) => e.fn === SEQUENCE_STEP && e.phase === "begin" && e.key === s.sequence.recorded);
     await killMidway(a, (s) => s.sequence.recorded >= 2 && s.fanOut.recorded >= 30 && stepInFlight(s), "A to record ≥2 sequence steps and ≥30 fan-out items, with the next step running");
     assert.ok(figures.kills[0]!.sequenceBegun > figures.kills[0]!.sequenceRecorded, "A was killed with a sequence step in flight");
 
@@ -299,9 +166,7 @@ async function crashScenario(t: TestContext, plan: Plan): Promise<Figures> {
     }
     return s.sequence.status === "Completed" && s.fanOut.status === "Completed" ? s : undefined;
   });
-  await final.waitForLine("ready"); // its SIGTERM handler is in place (a chaos run may be done before it is up)
-  await final.stopGracefully();
-  assert.equal(final.exit?.code, 0, `the final process stops cleanly\n${final.describe()}`);
+  await final.stopFinal();
 
   // ---- outputs
   const seq = await provider.getInstance(SEQUENCE_ID);
@@ -332,20 +197,10 @@ async function crashScenario(t: TestContext, plan: Plan): Promise<Figures> {
   assert.equal(fan!.name, FAN_OUT);
 
   // ---- no work left behind (internal tables, read-only): nothing would run again later
-  const raw = new Database(db, { readonly: true, fileMustExist: true });
-  try {
-    assert.equal(raw.pragma("integrity_check", { simple: true }), "ok", "the database file is intact after the kills");
-    const left = (table: string): number => (raw.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    assert.equal(left("activity_tasks"), 0, "no activity task left queued");
-    assert.equal(left("messages"), 0, "no message left unconsumed");
-    const locked = raw.prepare("SELECT instance_id FROM instances WHERE lock_token IS NOT NULL").all();
-    assert.deepEqual(locked, [], "no instance left locked");
-  } finally {
-    raw.close();
-  }
+  assertNothingLeftBehind(db, { activity_tasks: "no activity task left queued", messages: "no message left unconsumed" });
 
   // ---- effects: what ran where (at least once; re-executions allowed and reported)
-  const effects = readEffects(effectsFile);
+  const effects = readEffects<Effect>(effectsFile);
   const runs = all.map((c) => c.run);
   for (const run of runs) {
     const n = effects.filter((e) => e.run === run && e.phase === "end").length;
@@ -370,9 +225,7 @@ async function crashScenario(t: TestContext, plan: Plan): Promise<Figures> {
     for (const e of effects) if (e.run === run && e.phase === "begin") perRun.set(`${e.fn}#${e.key}`, (perRun.get(`${e.fn}#${e.key}`) ?? 0) + 1);
     figures.reExecutedWithinProcess[run] = [...perRun.values()].filter((n) => n > 1).length;
   }
-  figures.lostLeaseWarnings = all.reduce((n, c) => n + (c.stderr.match(/not recorded|not committed/g)?.length ?? 0), 0);
-  t.diagnostic(JSON.stringify(figures));
-  return figures;
+  return report(figures);
 }
 
 test("SIGKILL mid-sequence and mid-fan-out: a new process finishes both, each result recorded once", { timeout: 120_000 }, async (t) => {
@@ -384,7 +237,5 @@ test("killed twice (kill, restart, kill, restart): still each result recorded on
 });
 
 test("killed at random moments, four times in a row: still each result recorded once", { timeout: 180_000 }, async (t) => {
-  const seed = process.env.PERDURE_CRASH_SEED ? Number(process.env.PERDURE_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
-  t.diagnostic(`seed ${seed} (replay with PERDURE_CRASH_SEED=${seed})`);
-  await crashScenario(t, { kind: "chaos", seed, kills: 4 });
+  await crashScenario(t, { kind: "chaos", seed: chaosSeed(t, "PERDURE_CRASH_SEED"), kills: 4 });
 });

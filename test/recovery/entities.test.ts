@@ -8,20 +8,17 @@
  * in flight at the kill is rolled back and redone): re-executions are counted and reported.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test, type TestContext } from "node:test";
-import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
+import { test, type TestContext } from "node:test";
 import { createApp } from "../../src/app.js";
 import { EntityId } from "../../src/core/entity-id.js";
 import { createHost, providerFromUrl } from "../../src/index.js";
 import { LocalDurableClient } from "../../src/client/local-client.js";
 import type { OperationMessage } from "../../src/core/entity-messages.js";
 import { readEntityRecord } from "../../src/core/entity-record.js";
-import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
+import type { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
 import { systemClock } from "../../src/worker/clock.js";
 import { assertReplaysCleanly } from "../helpers/determinism.js";
 import {
@@ -42,11 +39,8 @@ import {
   SIGNALS,
   TOTAL_OPS,
 } from "./fixtures/entity-functions.js";
+import { assertNothingLeftBehind, chaosSeed, type HostProcess, readEffects, rng, runName, scenario, sleep, until } from "./host-process.js";
 
-const FIXTURE = fileURLToPath(new URL("./fixtures/entity-host.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** Generous: a loaded 2-core machine may take seconds just to start a tsx child. */
-const STARTUP_TIMEOUT_MS = 30_000;
 const PROGRESS_TIMEOUT_MS = 60_000;
 const FINISH_TIMEOUT_MS = 90_000;
 
@@ -56,98 +50,6 @@ const HOLD_CALLS_FROM = 10;
 /** The sender waits for the kill before sending this signal, and for the next host before this one. */
 const GATE_KILLED = 1500;
 const GATE_NEXT_HOST = 1750;
-
-// ---------------------------------------------------------------------------------------------
-// Child processes: every one is tracked and SIGKILLed at teardown, whatever happened.
-
-const children = new Set<HostProcess>();
-
-after(() => {
-  for (const c of children) c.kill("SIGKILL");
-});
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-class HostProcess {
-  readonly proc: ChildProcess;
-  stdout = "";
-  stderr = "";
-  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(
-    readonly run: string,
-    args: string[],
-  ) {
-    this.proc = spawn(process.execPath, ["--import", "tsx", FIXTURE, ...args, "--run", run], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    this.proc.stdout!.setEncoding("utf8").on("data", (d: string) => (this.stdout += d));
-    this.proc.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => {
-      this.proc.on("exit", (code, signal) => {
-        this.exit = { code, signal };
-        children.delete(this);
-        resolve({ code, signal });
-      });
-    });
-    children.add(this);
-  }
-
-  get alive(): boolean {
-    return this.exit === undefined;
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.alive) this.proc.kill(signal);
-  }
-
-  /** Output for failure messages. */
-  describe(): string {
-    const tail = (s: string): string => (s.length > 4000 ? `...${s.slice(-4000)}` : s);
-    return `process ${this.run} (pid ${this.proc.pid}, exit ${JSON.stringify(this.exit)})\n--- stdout\n${tail(this.stdout)}\n--- stderr\n${tail(this.stderr)}`;
-  }
-
-  isReady(): boolean {
-    return this.stdout.split("\n").some((l) => l.startsWith("ready"));
-  }
-
-  async waitForReady(): Promise<void> {
-    await until(`process ${this.run} to print 'ready'`, STARTUP_TIMEOUT_MS, [this], async () => this.isReady());
-  }
-
-  async killHard(): Promise<void> {
-    this.kill("SIGKILL");
-    const { signal } = await this.exited;
-    assert.equal(signal, "SIGKILL", this.describe());
-  }
-
-  async stopGracefully(): Promise<void> {
-    this.kill("SIGTERM");
-    const timer = setTimeout(() => this.kill("SIGKILL"), 15_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Polls `probe` until it returns a value; fails with the children's output on timeout, if a watched
- * child dies, or if `failed` reports an error (the sender's).
- */
-async function until<T>(what: string, timeoutMs: number, watched: HostProcess[], probe: () => Promise<T | undefined | false>, failed: () => unknown = () => undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const error = failed();
-    if (error !== undefined) assert.fail(`waiting for ${what}: the sender failed: ${error instanceof Error ? (error.stack ?? error.message) : JSON.stringify(error)}`);
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    const dead = watched.find((c) => !c.alive);
-    if (dead) assert.fail(`waiting for ${what}: the child exited early\n${dead.describe()}`);
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}\n${watched.map((c) => c.describe()).join("\n")}`);
-    await sleep(20);
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Gate {
   readonly opened: Promise<void>;
@@ -161,7 +63,7 @@ function gate(): Gate {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading the store and the effects log from the test process.
+// Reading the store from the test process.
 
 interface Snapshot {
   ledger: LedgerState | undefined;
@@ -173,20 +75,6 @@ async function snapshot(client: LocalDurableClient, provider: SqliteProvider): P
   const callers: (string | undefined)[] = [];
   for (let c = 0; c < CALLERS; c++) callers.push((await provider.getInstance(callerInstanceId(c)))?.runtimeStatus);
   return { ledger: state.entityExists ? state.entityState : undefined, callers };
-}
-
-function readEffects(file: string): OpEffect[] {
-  if (!existsSync(file)) return [];
-  const out: OpEffect[] = [];
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line) as OpEffect);
-    } catch {
-      // A line torn by SIGKILL mid-write: the operation did begin, but we cannot tell which.
-    }
-  }
-  return out;
 }
 
 /** Operations `run` began whose effect the committed state does not hold: a batch in flight. */
@@ -225,41 +113,15 @@ interface Figures {
  */
 type Plan = { kind: "once" } | { kind: "chaos"; seed: number; kills: number };
 
-/** Small seeded RNG (mulberry32), so a failing chaos run can be replayed with PERDURE_ENTITY_CRASH_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures> {
-  const dir = mkdtempSync(join(tmpdir(), "perdure-entity-crash-"));
-  const db = join(dir, "perdure.db");
-  const effectsFile = join(dir, "effects.jsonl");
-  const provider = new SqliteProvider({ filename: db });
-  const client = new LocalDurableClient(provider, systemClock);
-  const all: HostProcess[] = [];
   // The sender: this process signals 0..SIGNALS-1, in order, one signal per transaction.
   const sender = { sent: 0, done: false, error: undefined as unknown, stop: false };
   let sending: Promise<void> = Promise.resolve();
-  t.after(async () => {
+  const { db, effectsFile, provider, all, hostProcess, report } = scenario(t, "entity-host.ts", "perdure-entity-crash-", async () => {
     sender.stop = true;
     await sending.catch(() => undefined);
-    for (const c of all) c.kill("SIGKILL");
-    await Promise.all(all.map((c) => c.exited));
-    await provider.close();
-    if (process.env.PERDURE_KEEP_CRASH_DIR) t.diagnostic(`kept ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
   });
-  const hostProcess = (run: string, extra: string[]): HostProcess => {
-    const c = new HostProcess(run, [db, effectsFile, ...extra]);
-    all.push(c);
-    return c;
-  };
+  const client = new LocalDurableClient(provider, systemClock);
   const senderError = (): unknown => sender.error;
   const figures: Figures = { kills: [], executions: {}, reExecutedOps: 0, extraExecutions: 0, lostLeaseWarnings: 0 };
 
@@ -287,7 +149,7 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
       run: victim.run,
       applied: snap.ledger?.count ?? 0,
       sent: sender.sent,
-      inFlight: inFlight(readEffects(effectsFile), victim.run, snap.ledger).length,
+      inFlight: inFlight(readEffects<OpEffect>(effectsFile), victim.run, snap.ledger).length,
       callersCompleted: snap.callers.filter((s) => s === "Completed").length,
     };
     figures.kills.push(figure);
@@ -298,13 +160,12 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
     for (let c = from; c < to; c++) await client.startNew(CALLER, { instanceId: callerInstanceId(c), input: c });
   };
 
-  const runName = (n: number): string => String.fromCharCode(65 + n);
   let final: HostProcess | undefined;
   if (plan.kind === "once") {
     // Process A applies operations until a signal numbered ≥ 700 or a caller's 11th call comes up: that
     // operation never finishes in A, so A dies with a batch in flight (operations run, none committed).
     const a = hostProcess("A", ["--hold-signals-from", String(HOLD_SIGNALS_FROM), "--hold-calls-from", String(HOLD_CALLS_FROM)]);
-    await a.waitForReady();
+    await a.waitForLine("ready");
     await provider.initialize();
     await startCallers();
     const killed = gate();
@@ -324,7 +185,7 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
       "A to begin a held operation (mid-batch)",
       PROGRESS_TIMEOUT_MS,
       [a],
-      async () => readEffects(effectsFile).some((e) => e.run === "A" && e.seq >= HOLD_SIGNALS_FROM && (e.seq < SIGNALS || (e.seq - SIGNALS) % CALLS_PER_CALLER >= HOLD_CALLS_FROM)),
+      async () => readEffects<OpEffect>(effectsFile).some((e) => e.run === "A" && e.seq >= HOLD_SIGNALS_FROM && (e.seq < SIGNALS || (e.seq - SIGNALS) % CALLS_PER_CALLER >= HOLD_CALLS_FROM)),
       senderError,
     );
     const { snap, figure } = await kill(a);
@@ -340,12 +201,12 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
     await until("the signals sent while no host runs", PROGRESS_TIMEOUT_MS, [], async () => sender.sent >= GATE_NEXT_HOST, senderError);
     // B is the last process: it starts while signals still come, and more come while it works.
     final = hostProcess("B", []);
-    await final.waitForReady();
+    await final.waitForLine("ready");
     nextHost.open();
   } else {
     const random = rng(plan.seed);
     const a = hostProcess("A", []);
-    await a.waitForReady();
+    await a.waitForLine("ready");
     await provider.initialize();
     // Three callers now, two more after the first kill (so some calls are in flight at a later kill too).
     await startCallers(0, 3);
@@ -374,9 +235,7 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
     },
     senderError,
   );
-  await final.waitForReady(); // its SIGTERM handler is in place
-  await final.stopGracefully();
-  assert.equal(final.exit?.code, 0, `the final process stops cleanly\n${final.describe()}`);
+  await final.stopFinal();
 
   // ---- the entity: every operation applied exactly once, the client's signals in order
   const state = await client.readEntityState<LedgerState>(LEDGER_ID);
@@ -431,22 +290,14 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
   for (let c = 0; c < CALLERS; c++) await assertReplaysCleanly(provider, app.registry, callerInstanceId(c));
 
   // ---- no work left behind (internal tables, read-only): nothing would run again later
-  const raw = new Database(db, { readonly: true, fileMustExist: true });
-  try {
-    assert.equal(raw.pragma("integrity_check", { simple: true }), "ok", "the database file is intact after the kills");
-    const left = (table: string): number => (raw.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    assert.equal(left("messages"), 0, "no message left unconsumed");
-    const locked = raw.prepare("SELECT instance_id FROM instances WHERE lock_token IS NOT NULL").all();
-    assert.deepEqual(locked, [], "no instance left locked");
+  assertNothingLeftBehind(db, { messages: "no message left unconsumed" }, (raw) => {
     const row = raw.prepare("SELECT entity_state FROM instances WHERE instance_id = ?").get(LEDGER_ID.toString()) as { entity_state: string | null } | undefined;
     const record = readEntityRecord(row?.entity_state ?? undefined);
     assert.deepEqual({ queue: record.queue.length, lock: record.lock }, { queue: 0, lock: undefined }, "the ledger holds no queued request and no lock");
-  } finally {
-    raw.close();
-  }
+  });
 
   // ---- effects: every operation ran (at least once; re-executions allowed and reported)
-  const effects = readEffects(effectsFile);
+  const effects = readEffects<OpEffect>(effectsFile);
   const begins = new Map<number, number>();
   for (const e of effects) begins.set(e.seq, (begins.get(e.seq) ?? 0) + 1);
   const neverRan = Array.from({ length: TOTAL_OPS }, (_, seq) => seq).filter((seq) => !begins.has(seq));
@@ -459,9 +310,7 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
   }
   figures.reExecutedOps = [...begins.values()].filter((n) => n > 1).length;
   figures.extraExecutions = [...begins.values()].reduce((sum, n) => sum + n - 1, 0);
-  figures.lostLeaseWarnings = all.reduce((n, c) => n + (c.stderr.match(/not recorded|not committed/g)?.length ?? 0), 0);
-  t.diagnostic(JSON.stringify(figures));
-  return figures;
+  return report(figures);
 }
 
 test("SIGKILL in the middle of a stream of entity signals and calls: a new process applies each exactly once", { timeout: 180_000 }, async (t) => {
@@ -469,9 +318,7 @@ test("SIGKILL in the middle of a stream of entity signals and calls: a new proce
 });
 
 test("entity signals and calls, killed at random moments three times: still each applied exactly once", { timeout: 240_000 }, async (t) => {
-  const seed = process.env.PERDURE_ENTITY_CRASH_SEED ? Number(process.env.PERDURE_ENTITY_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
-  t.diagnostic(`seed ${seed} (replay with PERDURE_ENTITY_CRASH_SEED=${seed})`);
-  await entityCrashScenario(t, { kind: "chaos", seed, kills: 3 });
+  await entityCrashScenario(t, { kind: "chaos", seed: chaosSeed(t, "PERDURE_ENTITY_CRASH_SEED"), kills: 3 });
 });
 
 /**
