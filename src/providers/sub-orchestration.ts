@@ -1,6 +1,6 @@
 import { InstanceAlreadyExistsError } from "../core/errors.js";
-import { failureFromError } from "../core/failure.js";
-import type { ExecutionStartedEvent } from "../core/history.js";
+import { type FailureDetails, failureFromError } from "../core/failure.js";
+import type { ExecutionStartedEvent, ParentInstanceInfo } from "../core/history.js";
 import type { OutgoingMessage } from "./provider.js";
 
 /**
@@ -12,18 +12,16 @@ export function subOrchestrationRejection(started: ExecutionStartedEvent, existi
   if (!parent) return undefined;
   const failureDetails = failureFromError(new InstanceAlreadyExistsError(started.instanceId, existingStatus));
   delete failureDetails.stack;
+  return childFailedMessage(parent, failureDetails.message, failureDetails, new Date(now).toISOString());
+}
+
+/** The SubOrchestrationInstanceFailed a parent's execution receives about one of its children. */
+export function childFailedMessage(parent: ParentInstanceInfo, reason: string, failureDetails: FailureDetails, timestamp: string): OutgoingMessage {
   return {
     instanceId: parent.instanceId,
     message: {
       executionId: parent.executionId,
-      event: {
-        type: "SubOrchestrationInstanceFailed",
-        eventId: -1,
-        timestamp: new Date(now).toISOString(),
-        taskScheduledId: parent.taskScheduledId,
-        reason: failureDetails.message,
-        failureDetails,
-      },
+      event: { type: "SubOrchestrationInstanceFailed", eventId: -1, timestamp, taskScheduledId: parent.taskScheduledId, reason, failureDetails },
     },
   };
 }

@@ -3,6 +3,7 @@ import type { ExecutionResult } from "../core/executor.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
 import { HISTORY_FORMAT_VERSION } from "../core/history.js";
 import type { ActivityTaskRequest, InstanceUpdate, OrchestrationCommit, OrchestrationWorkItem, OutgoingMessage } from "../providers/provider.js";
+import { childFailedMessage } from "../providers/sub-orchestration.js";
 
 export interface StepContext {
   item: OrchestrationWorkItem;
@@ -158,20 +159,7 @@ function parentNotification(
   }
   const failureDetails =
     completion.failureDetails ?? { errorType: "TerminatedError", message: `The sub-orchestration was terminated${completion.result ? `: ${completion.result}` : "."}` };
-  return {
-    instanceId: parent.instanceId,
-    message: {
-      executionId: parent.executionId,
-      event: {
-        type: "SubOrchestrationInstanceFailed",
-        eventId: -1,
-        timestamp: ts,
-        taskScheduledId: parent.taskScheduledId,
-        reason: `Orchestrator function '${childName}' failed: ${failureDetails.message}`,
-        failureDetails,
-      },
-    },
-  };
+  return childFailedMessage(parent, `Orchestrator function '${childName}' failed: ${failureDetails.message}`, failureDetails, ts);
 }
 
 function withInput<T extends object>(o: T, input: string | undefined): T & { input?: string } {
