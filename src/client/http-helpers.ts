@@ -36,6 +36,8 @@ export async function waitOrCheckStatus(
   request: Request | undefined,
   instanceId: string,
   options: WaitOrCheckStatusOptions = {},
+  /** Stops waiting (answering with the check-status response) when the caller has gone. */
+  signal?: AbortSignal,
 ): Promise<Response> {
   const timeout = options.timeoutInMilliseconds ?? 10_000;
   const interval = options.retryIntervalInMilliseconds ?? 1_000;
@@ -49,7 +51,7 @@ export async function waitOrCheckStatus(
       return json(status.runtimeStatus === "Failed" ? 500 : 200, statusPayload(status));
     }
     const left = deadline - Date.now();
-    if (left <= 0) return createCheckStatus(endpoint, request, instanceId);
+    if (left <= 0 || signal?.aborted) return createCheckStatus(endpoint, request, instanceId);
     await new Promise((r) => setTimeout(r, Math.min(interval, left)));
   }
 }

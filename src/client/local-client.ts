@@ -214,7 +214,10 @@ export class LocalDurableClient implements DurableClient {
     return { instancesDeleted: await this.provider.purgeInstances(f) };
   }
 
-  signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options?: SignalEntityOptions): Promise<void> {
+  async signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options?: SignalEntityOptions): Promise<void> {
+    const id = EntityId.from(entityId);
+    // As over HTTP: a signal for an entity this app does not define would only ever fail there.
+    if (this.registry && !this.registry.getEntity(id.name)) throw new FunctionNotFoundError("entity", id.name, this.registry.entityNames());
     return localSignalEntity(this.provider, this.clock.now(), entityId, operationName, operationInput, options);
   }
 

@@ -178,6 +178,8 @@ export class RemoteDurableClient implements DurableClient {
   }
 
   async listInstances(request: PageRequest): Promise<StatusPage> {
+    // An empty status list matches nothing (as in process); the HTTP API would read it as "no filter".
+    if (request.runtimeStatus && request.runtimeStatus.length === 0) return { instances: [] };
     const query: Record<string, string> = {};
     if (request.runtimeStatus) {
       for (const s of request.runtimeStatus) {
@@ -268,7 +270,9 @@ export class RemoteDurableClient implements DurableClient {
     if (!filter || !(filter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError("Please provide value for 'createdTimeFrom' parameter.");
     const query: Record<string, string> = { createdTimeFrom: isoDate(filter.createdTimeFrom, "createdTimeFrom") };
     if (filter.createdTimeTo) query.createdTimeTo = isoDate(filter.createdTimeTo, "createdTimeTo");
-    if (filter.runtimeStatus && filter.runtimeStatus.length > 0) query.runtimeStatus = filter.runtimeStatus.join(",");
+    // An empty status list matches nothing (as in process); the HTTP API would read it as "no filter".
+    if (filter.runtimeStatus && filter.runtimeStatus.length === 0) return { instancesDeleted: 0 };
+    if (filter.runtimeStatus) query.runtimeStatus = filter.runtimeStatus.join(",");
     const answer = await this.request("DELETE", ["instances", ""], { query });
     // 404 = nothing matched (Durable Functions' answer for zero purged instances).
     if (answer.status === 404 && isInstanceNotFound(answer)) return { instancesDeleted: 0 };
@@ -303,7 +307,7 @@ export class RemoteDurableClient implements DurableClient {
     if (options.signalTime !== undefined) query.signalTime = isoDate(options.signalTime, "signalTime");
     const answer = await this.request("POST", ["entities", id.name, id.key], { query, body: body ?? "" });
     if (answer.status === 202 || answer.status === 200) return;
-    throw this.failure(answer, { functionName: id.name });
+    throw this.failure(answer, { functionName: id.name, functionKind: "entity" });
   }
 
   async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {
@@ -400,7 +404,10 @@ export class RemoteDurableClient implements DurableClient {
   }
 
   /** Maps the server's error body back to the typed errors of the in-process client, keeping the server's message. */
-  private failure(answer: Answer, context: { instanceId?: string | undefined; functionName?: string; notFoundWithoutBody?: boolean }): DurableError {
+  private failure(
+    answer: Answer,
+    context: { instanceId?: string | undefined; functionName?: string; functionKind?: "orchestrator" | "entity"; notFoundWithoutBody?: boolean },
+  ): DurableError {
     const code = errorCode(answer);
     const message = errorMessage(answer);
     const keep = <E extends DurableError>(err: E): E => {
@@ -413,7 +420,7 @@ export class RemoteDurableClient implements DurableClient {
       case "INSTANCE_ALREADY_EXISTS":
         return keep(new InstanceAlreadyExistsError(context.instanceId ?? "", "unknown"));
       case "FUNCTION_NOT_FOUND":
-        return keep(new FunctionNotFoundError("orchestrator", context.functionName ?? "", []));
+        return keep(new FunctionNotFoundError(context.functionKind ?? "orchestrator", context.functionName ?? "", []));
       case "INVALID_INSTANCE_STATE":
         return new InvalidInstanceStateError(this.scrub(message ?? "The instance is not in a state that allows this operation."));
       case "PAYLOAD_NOT_SERIALIZABLE":

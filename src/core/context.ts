@@ -2,6 +2,7 @@ import { EntityId } from "./entity-id.js";
 import { ENTITY_LOCK_EVENT, ENTITY_OPERATION_EVENT, ENTITY_RELEASE_EVENT, type LockMessage, type OperationMessage, type ReleaseMessage } from "./entity-messages.js";
 import { EntityCallTask, LockHandle, LockTask } from "./entity-tasks.js";
 import { InvalidArgumentError, LockingRulesViolationError } from "./errors.js";
+import { validateInstanceId } from "./instance-id.js";
 import { nameBasedUuid } from "./guid.js";
 import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
 import { parsePayload, serializePayload } from "./payload.js";
@@ -167,9 +168,8 @@ export class DurableOrchestrationContext {
   }
 
   private subOrchestrationTask(name: string, payload: string | undefined, instanceId: string | undefined): SubOrchestrationTask {
-    if (instanceId !== undefined && (typeof instanceId !== "string" || instanceId === "")) {
-      throw new InvalidArgumentError("instanceId of a sub-orchestration must be a non-empty string when given.");
-    }
+    // The child's ID follows the same rules as any instance ID (an '@' ID would be taken for an entity).
+    if (instanceId !== undefined) validateInstanceId(instanceId);
     const parent = this.host.instanceId;
     const generation = this.host.generation;
     // Documented Durable Functions form `<parent id>:<n>`; later executions of a continued-as-new
@@ -192,6 +192,8 @@ export class DurableOrchestrationContext {
   /** Raises an event on another orchestration instance (fire-and-forget; do not yield). */
   sendEvent(instanceId: string, eventName: string, eventData?: unknown): void {
     if (typeof instanceId !== "string" || instanceId === "") throw new InvalidArgumentError("sendEvent needs a target instance ID.");
+    if (instanceId.startsWith("@")) EntityId.fromInstanceId(instanceId);
+    else validateInstanceId(instanceId);
     if (typeof eventName !== "string" || eventName === "") throw new InvalidArgumentError("sendEvent needs a non-empty event name.");
     this.host.scheduleNow(new SendEventTask(instanceId, eventName, serializePayload(eventData, `The data of event '${eventName}'`)));
   }

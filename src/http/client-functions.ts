@@ -3,7 +3,7 @@ import type { DurableClient } from "../client/durable-client.js";
 import { DurableError } from "../core/errors.js";
 import type { Logger } from "../worker/logger.js";
 import type { RegisteredHttpFunction } from "../worker/registry.js";
-import { errorBody, HttpError, sendError, sendJson } from "./http-error.js";
+import { errorBody, HttpError, sendError, sendJson, statusOf } from "./http-error.js";
 import { pipeResponse } from "./management-api.js";
 import { readBody } from "./request.js";
 
@@ -120,7 +120,7 @@ export async function serveClientFunction(
   try {
     result = await (fn.handler as (r: HttpClientRequest, c: DurableClient, x: ClientFunctionContext) => unknown)(request, host.client, context);
   } catch (err) {
-    if (err instanceof DurableError) {
+    if (err instanceof DurableError && statusOf(err) !== 500) {
       sendError(res, err);
       return true;
     }

@@ -76,10 +76,16 @@ function startOptions(q: Query): StartOptions {
 async function startedAnswer(ctx: ManagementContext, req: Request, res: ServerResponse, id: string, options: StartOptions): Promise<void> {
   let answer: Response;
   if (options.wait) {
-    answer = await waitOrCheckStatus(ctx.client, ctx.endpoint, req, id, {
-      timeoutInMilliseconds: Math.max(options.wait.timeoutMs, options.wait.intervalMs),
-      retryIntervalInMilliseconds: options.wait.intervalMs,
-    });
+    const gone = new AbortController();
+    res.on("close", () => gone.abort());
+    answer = await waitOrCheckStatus(
+      ctx.client,
+      ctx.endpoint,
+      req,
+      id,
+      { timeoutInMilliseconds: Math.max(options.wait.timeoutMs, options.wait.intervalMs), retryIntervalInMilliseconds: options.wait.intervalMs },
+      gone.signal,
+    );
     if (answer.status === 500 && !options.failOn500) answer = new Response(answer.body, { status: 200, headers: answer.headers });
   } else {
     answer = createCheckStatus(ctx.endpoint, req, id);
@@ -89,8 +95,11 @@ async function startedAnswer(ctx: ManagementContext, req: Request, res: ServerRe
 
 export async function pipeResponse(answer: Response, res: ServerResponse): Promise<void> {
   const body = Buffer.from(await answer.arrayBuffer());
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | string[]> = {};
   answer.headers.forEach((v, k) => (headers[k] = v));
+  // Several cookies are several headers; Headers.forEach would keep only the last.
+  const cookies = answer.headers.getSetCookie();
+  if (cookies.length > 0) headers["set-cookie"] = cookies;
   headers["content-length"] = String(body.length);
   res.writeHead(answer.status, headers);
   res.end(body);

@@ -1,6 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import { HttpError } from "./http-error.js";
 
+/** The longest a request may ask the host to wait for an instance. */
+export const MAX_WAIT_SECONDS = 86_400;
+
 /** Default request body limit: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -99,7 +102,7 @@ export class Query {
     return d;
   }
 
-  /** Seconds (decimals allowed), as Durable Functions' timeout/pollingInterval. */
+  /** Seconds (decimals allowed), as Durable Functions' timeout/pollingInterval; at most one day. */
   seconds(name: string): number | undefined {
     const v = this.params.get(name);
     if (v === null || v === "") return undefined;
@@ -107,6 +110,7 @@ export class Query {
     if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n)) {
       throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be a number of seconds (got ${JSON.stringify(truncate(v))}).`);
     }
+    if (n > MAX_WAIT_SECONDS) throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be at most ${MAX_WAIT_SECONDS} seconds (one day).`);
     return n;
   }
 

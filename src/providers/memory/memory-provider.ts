@@ -112,8 +112,14 @@ export class MemoryProvider implements StorageProvider {
   /** Entities exist from their first message on. */
   private ensureEntity(instanceId: string, now: number): boolean {
     if (!EntityId.isEntityInstanceId(instanceId)) return false;
+    let id: EntityId;
+    try {
+      id = EntityId.fromInstanceId(instanceId);
+    } catch {
+      return false; // a malformed entity ID names nothing: the message is dropped like one to an unknown instance
+    }
     if (!this.instances.has(instanceId)) {
-      const record = this.newRecord(instanceId, EntityId.fromInstanceId(instanceId).name, "", undefined, now, undefined);
+      const record = this.newRecord(instanceId, id.name, "", undefined, now, undefined);
       record.runtimeStatus = "Running";
       this.instances.set(instanceId, { record, history: [], lockToken: undefined, lockedUntil: 0 });
     }

@@ -80,6 +80,14 @@ interface TaskRow {
   dequeue_count: number;
 }
 
+function entityIdOrUndefined(instanceId: string): EntityId | undefined {
+  try {
+    return EntityId.fromInstanceId(instanceId);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A listener's failure must not make a committed write look failed. */
 function notifySafely(listener: (kind: WorkKind, at: number) => void, kind: WorkKind, at: number): void {
   try {
@@ -275,13 +283,18 @@ export class SqliteProvider implements StorageProvider {
   /** Entities exist from their first message on. */
   private ensureEntity(instanceId: string, now: number): boolean {
     if (!EntityId.isEntityInstanceId(instanceId)) return false;
-    this.s.insertEntity.run(instanceId, EntityId.fromInstanceId(instanceId).name, now, now);
+    const id = entityIdOrUndefined(instanceId);
+    if (!id) return false;
+    this.s.insertEntity.run(instanceId, id.name, now, now);
     return true;
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
     this.write((announce) => {
-      for (const m of messages) if (!EntityId.isEntityInstanceId(m.instanceId) && !this.s.instanceExists.get(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+      for (const m of messages) {
+        if (EntityId.isEntityInstanceId(m.instanceId)) EntityId.fromInstanceId(m.instanceId); // validates before anything is written
+        else if (!this.s.instanceExists.get(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+      }
       for (const m of messages) this.ensureEntity(m.instanceId, now);
       for (const m of messages) this.insertMessage(m.instanceId, m.message, m.visibleAt ?? now, announce);
     });
@@ -311,7 +324,16 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
-    return this.write((announce) => commits.map((c) => this.completeOne(c, now, announce)));
+    // Each step in its own savepoint: one that fails rolls back alone, not the whole group commit.
+    return this.write((announce) =>
+      commits.map((c) => {
+        try {
+          return this.database.transaction(() => this.completeOne(c, now, announce))();
+        } catch (err) {
+          return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+        }
+      }),
+    );
   }
 
   private completeOne(c: OrchestrationCommit, now: number, announce: (k: WorkKind, at: number) => void): CommitResult {
