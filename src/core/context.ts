@@ -217,7 +217,9 @@ export class DurableOrchestrationContext {
    * defaults to the instance ID (durable-functions names the parameter `instanceId`).
    */
   newGuid(instanceId: string = this.host.instanceId): string {
-    const name = `${instanceId}_${this.host.currentUtcDateTime.toISOString()}_${this.host.nextGuidCounter()}`;
+    // After continueAsNew the counter starts over: the generation keeps the executions' GUIDs apart.
+    const generation = this.host.generation > 0 ? `_${this.host.generation}` : "";
+    const name = `${instanceId}${generation}_${this.host.currentUtcDateTime.toISOString()}_${this.host.nextGuidCounter()}`;
     return nameBasedUuid(name);
   }
 

@@ -155,6 +155,9 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     if (this.completion) {
       // Events that arrive in the same batch after a continueAsNew decision belong to the next execution.
       if (e.type === "EventRaised" && this.completion.carryoverEvents) this.completion.carryoverEvents.push(e);
+      // A failed execution may be rewound: what arrived after the failure stays in its history so
+      // the rewound run finds it; a completed or terminated one has no use for it.
+      if (this.completion.status === "Failed" && e.type !== "ExecutionStarted") return !isDuplicateCompletion(e, this.resolvedIds, this.openTasks);
       return e.type === "OrchestratorStarted" || e.type === "OrchestratorCompleted";
     }
     if (this.suspended && e.type !== "ExecutionResumed" && e.type !== "ExecutionTerminated" && e.type !== "OrchestratorStarted" && e.type !== "OrchestratorCompleted" && e.type !== "ExecutionSuspended") {

@@ -61,10 +61,24 @@ export function planRewind(history: readonly HistoryEvent[]): RewindPlan | undef
  */
 export function rewindBlocker(history: readonly HistoryEvent[]): string | undefined {
   const completedAt = history.findLastIndex((e) => e.type === "ExecutionCompleted");
-  const episodeStart = history.findLastIndex((e, i) => i < completedAt && e.type === "OrchestratorStarted");
   if (completedAt < 0) return undefined;
-  const releasedAtFailure = history.some((e, i) => i > episodeStart && i < completedAt && e.type === "EventSent" && e.name === "release");
-  return releasedAtFailure
+  const episodeStart = history.findLastIndex((e, i) => i < completedAt && e.type === "OrchestratorStarted");
+  // A lock requested and not released before the failing step was released by the failure itself
+  // (recorded in that step, or sent by the runtime after a replay failure).
+  const open = new Set<string>();
+  history.forEach((e, i) => {
+    if (e.type !== "EventSent" || e.input === undefined) return;
+    let id: string | undefined;
+    try {
+      id = (JSON.parse(e.input) as { id?: string }).id;
+    } catch {
+      return; // an ordinary event that happens to share the name
+    }
+    if (typeof id !== "string") return;
+    if (e.name === "lock") open.add(id);
+    else if (e.name === "release" && i < episodeStart) open.delete(id);
+  });
+  return open.size > 0
     ? "The orchestration failed inside a critical section and its entity locks were released when it failed, so it cannot be rewound. Restart it instead."
     : undefined;
 }

@@ -4,6 +4,8 @@ import type { FailureDetails } from "./failure.js";
 import type { RetryOptions } from "./retry-options.js";
 import { parsePayload } from "./payload.js";
 
+const MAX_RETRY_DELAY_MS = 100 * 365 * 24 * 3600_000;
+
 /** What tasks need from the executor that runs them. Implemented by OrchestrationExecutor. */
 export interface TaskScheduler {
   /** Assigns the next sequence number to the task and records its action. */
@@ -292,7 +294,8 @@ export class RetryableTask extends CompoundTask {
     if (o.retryTimeoutInMilliseconds !== undefined && now >= this.firstAttemptAt + o.retryTimeoutInMilliseconds) return undefined;
     let delay = o.firstRetryIntervalInMilliseconds * Math.pow(o.backoffCoefficient, this.attempt - 1);
     if (o.maxRetryIntervalInMilliseconds !== undefined) delay = Math.min(delay, o.maxRetryIntervalInMilliseconds);
-    return Math.max(0, Math.round(delay));
+    // Keep the timer's fire time a valid date whatever the options say (about a century at most).
+    return Math.min(Math.max(0, Math.round(delay)), MAX_RETRY_DELAY_MS);
   }
 }
 

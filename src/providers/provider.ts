@@ -144,6 +144,8 @@ export interface InstanceUpdate {
   failureDetails?: FailureDetails;
   /** Entities only: the new entity record. */
   entityState?: string;
+  /** Keep this last-update time instead of the commit's `now` (a step that changed nothing visible). */
+  lastUpdatedAt?: number;
 }
 
 export interface ActivityTaskRequest {

@@ -11,6 +11,7 @@ import type { Clock } from "./clock.js";
 import { EntityId } from "../core/entity-id.js";
 import { EntityProcessor } from "./entity-processor.js";
 import { ExecutorCache } from "./executor-cache.js";
+import { childFailedMessage } from "../providers/sub-orchestration.js";
 import { buildCommit } from "./orchestration-step.js";
 import type { FunctionRegistry } from "./registry.js";
 import type { Logger } from "./logger.js";
@@ -76,7 +77,11 @@ export class OrchestrationProcessor {
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
     const result = this.run(executor, started, past, newEvents);
     const commit = buildCommit({ item, started, now, newId: newExecutionId }, result, consumed);
-    if (result.completion && executor.failedToReplay) commit.messages.push(...lockReleasesFor(past, now));
+    if (result.completion && executor.failedToReplay) {
+      // A cached executor was handed no past: the stored history says which locks are held.
+      const history = cached ? await this.provider.getHistory(item.instanceId) : past;
+      commit.messages.push(...lockReleasesFor(history, now));
+    }
     const startedEvent = started;
     return {
       kind: "commit",
@@ -118,7 +123,8 @@ export class OrchestrationProcessor {
       this.logger.error(`Orchestration '${started.name}' (${started.instanceId}) failed: ${failureDetails.message}`);
       return {
         actions: [],
-        recordedEvents: newEvents.filter((e) => e.type === "OrchestratorStarted"),
+        // Everything this step consumed stays in history, so a rewind after a code fix finds it.
+        recordedEvents: newEvents,
         completion: { status: "Failed", result: JSON.stringify(`Orchestrator function '${started.name}' failed: ${failureDetails.message}`), failureDetails },
         customStatus: undefined,
         suspended: false,
@@ -157,10 +163,17 @@ export class OrchestrationProcessor {
         const event: HistoryEvent = { type: "SubOrchestrationInstanceCompleted", eventId: -1, timestamp: ts, taskScheduledId: created.eventId };
         if (childInstance.output !== undefined) event.result = childInstance.output;
         commit.messages.push({ instanceId: item.instanceId, message: { executionId: started.executionId, event } });
-      } else {
-        // Failed children are rewound themselves; running ones will report back when they finish.
+      } else if (childInstance?.runtimeStatus === "Failed") {
         commit.messages.push({ instanceId: child, message: { event: { ...rewound, timestamp: ts } } });
+      } else if (created?.type === "SubOrchestrationInstanceCreated" && (!childInstance || childInstance.runtimeStatus === "Terminated" || childInstance.runtimeStatus === "Canceled")) {
+        // A terminated or purged child cannot be rewound: the parent hears that, instead of waiting forever.
+        const failureDetails = {
+          errorType: "RewindError",
+          message: childInstance ? `The sub-orchestration '${child}' was ${childInstance.runtimeStatus.toLowerCase()} and cannot be rewound.` : `The sub-orchestration '${child}' no longer exists.`,
+        };
+        commit.messages.push(childFailedMessage({ name: started.name, instanceId: item.instanceId, executionId: started.executionId, taskScheduledId: created.eventId }, `Orchestrator function '${created.name}' failed: ${failureDetails.message}`, failureDetails, ts));
       }
+      // Running children report back when they finish.
     }
     this.cache.delete(item.instanceId);
     return { kind: "commit", commit, after: () => undefined };
@@ -168,7 +181,7 @@ export class OrchestrationProcessor {
 
   private noop(item: OrchestrationWorkItem, consumed: number[]): StepOutcome {
     const i = item.instance;
-    const instance: OrchestrationCommit["instance"] = { runtimeStatus: i.runtimeStatus, executionId: i.executionId, name: i.name };
+    const instance: OrchestrationCommit["instance"] = { runtimeStatus: i.runtimeStatus, executionId: i.executionId, name: i.name, lastUpdatedAt: i.lastUpdatedAt };
     if (i.input !== undefined) instance.input = i.input;
     if (i.output !== undefined) instance.output = i.output;
     if (i.customStatus !== undefined) instance.customStatus = i.customStatus;
@@ -187,8 +200,11 @@ export class OrchestrationProcessor {
  * this, events raised while a continueAsNew step was committing would overtake the carried-over ones.
  */
 function orderForDelivery(messages: OrchestrationMessage[], executionId: string): HistoryEvent[] {
+  // Carried-over events can only be in the batch that starts the execution; in later batches the
+  // events bound to it are entity answers and lock grants, which keep their arrival order.
+  const starts = messages.some((m) => m.event.type === "ExecutionStarted");
   const rank = (m: OrchestrationMessage): number =>
-    m.event.type === "ExecutionStarted" ? 0 : m.event.type === "EventRaised" && m.executionId === executionId ? 1 : 2;
+    m.event.type === "ExecutionStarted" ? 0 : starts && m.event.type === "EventRaised" && m.executionId === executionId ? 1 : 2;
   return messages
     .map((m, i) => ({ m, i, r: rank(m) }))
     .sort((a, b) => a.r - b.r || a.i - b.i)

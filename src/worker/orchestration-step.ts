@@ -28,8 +28,9 @@ export function buildCommit(ctx: StepContext, result: ExecutionResult, consumedM
   // A finished orchestration drops pending timers (they could only resume a finished generator) and
   // everything after continueAsNew except one-way messages; the records still go to history so a
   // replay from scratch finds every action it produces.
+  // A terminated one starts nothing new either (work its code scheduled in the same step stays undone).
   const dispatch = (kind: OrchestratorAction["kind"]): boolean =>
-    completion === undefined || (completion.status === "ContinuedAsNew" ? kind === "SendEvent" : kind !== "CreateTimer");
+    completion === undefined || (completion.status === "ContinuedAsNew" || completion.status === "Terminated" ? kind === "SendEvent" : kind !== "CreateTimer");
 
   for (const a of result.actions) {
     switch (a.kind) {

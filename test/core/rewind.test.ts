@@ -55,7 +55,7 @@ describe("planRewind", () => {
     assert.ok(!kept.includes("SubOrchestrationInstanceFailed"));
     assert.ok(!kept.includes("ExecutionCompleted"));
     assert.equal(kept.at(-1), "OrchestratorStarted", "the failed episode is reopened (its OrchestratorCompleted is dropped)");
-    assert.equal(plan.history.length, sim.history.length - 3, "TaskFailed#2, ExecutionCompleted and the last OrchestratorCompleted");
+    assert.equal(plan.history.length, sim.history.length - 4, "TaskFailed#2, the child's failure (recorded after the failure), ExecutionCompleted and the last OrchestratorCompleted");
   });
 
   test("the rewound history replays cleanly and the orchestration finishes when the retried work succeeds", () => {
@@ -68,8 +68,8 @@ describe("planRewind", () => {
   });
 
   test("work whose result was dropped because the instance had already failed is listed too", () => {
-    // Task.all fails fast on B; the child's failure in the same batch never reached history (the
-    // executor stops recording after the failure), and a sibling activity finishing later is dropped
+    // Task.all fails fast on B; the child's failure in the same batch is still recorded (a failed
+    // execution keeps what arrives, for a rewind), and a sibling activity finishing later is dropped
     // by the worker. All of them must produce a result again, or the rewound fan-out waits forever.
     const fanOut = orch(function* (ctx) {
       return yield ctx.df.Task.all([ctx.df.callActivity("A"), ctx.df.callActivity("B"), ctx.df.callSubOrchestrator("Child")]);
@@ -78,7 +78,7 @@ describe("planRewind", () => {
     sim.step(0, newExecutionStarted("FanOut"));
     const r = sim.step(10, newTaskFailed(1, "B", "B is down"), newSubOrchestrationFailed(2, "Child", "child is down"));
     assert.equal(r.completion?.status, "Failed");
-    assert.ok(!sim.history.some((e) => e.type === "SubOrchestrationInstanceFailed"), "the late child failure was not recorded");
+    assert.ok(sim.history.some((e) => e.type === "SubOrchestrationInstanceFailed"), "the child failure after the instance failed is recorded");
     const plan = planRewind(sim.history)!;
     assert.deepEqual(
       plan.activitiesToRetry.map((t) => t.name),

@@ -19,6 +19,12 @@ forEachStore("entity client (in process)", (start) => {
     // A new instance under the same ID (another execution) does not own the old lock.
     await client.startNew("lockAndAdd", { instanceId: "holder", input: "other-key" });
     await completed(client, "holder");
+    // The new holder's release travels separately from its completion: wait until the entity has it,
+    // or the clean-up would (harmlessly) count that lock as orphaned too.
+    await eventually(async () => {
+      const row = await host.provider.getInstance("@counter@other-key");
+      return row?.entityState !== undefined && (JSON.parse(row.entityState) as { lock?: unknown }).lock === undefined;
+    });
     assert.equal((await client.cleanEntityStorage()).numberOfOrphanedLocksRemoved, 1);
     const next = await client.startNew("lockAndAdd", { input: "reused" });
     assert.equal((await completed(client, next)).output, 10);

@@ -183,7 +183,7 @@ export class MemoryProvider implements StorageProvider {
         executionId: u.executionId,
         runtimeStatus: u.runtimeStatus,
         createdAt: r.createdAt,
-        lastUpdatedAt: now,
+        lastUpdatedAt: u.lastUpdatedAt ?? now,
         historyLength: inst.history.length,
       };
       if (u.input !== undefined) next.input = u.input;

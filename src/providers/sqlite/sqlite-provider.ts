@@ -359,7 +359,7 @@ export class SqliteProvider implements StorageProvider {
       customStatus: u.customStatus ?? null,
       failure: u.failureDetails ? JSON.stringify(u.failureDetails) : null,
       entityState: u.entityState ?? null,
-      now,
+      now: u.lastUpdatedAt ?? now,
       historyLength: seq,
     });
     for (const t of c.activityTasks) {
