@@ -1,6 +1,7 @@
 import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
+import { LockLostError } from "../core/errors.js";
 import { runActivity } from "./activity-processor.js";
 import { Batcher } from "./batcher.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -208,6 +209,8 @@ export class Worker {
       outcome.after(result.ok);
       this.stats.orchestrationSteps++;
       if (!result.ok) {
+        // A lost lease belongs to someone else now; any other refusal is ours to retry.
+        if (!(result.error instanceof LockLostError)) throw result.error;
         this.stats.lockLost++;
         this.logger.warn(`Step of '${item.instanceId}' not committed: ${result.error.message}`);
       }

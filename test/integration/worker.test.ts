@@ -185,3 +185,34 @@ it("keeps orchestration time monotonic when a worker with a slower clock takes o
     await second.stop();
   }
 });
+
+class FlakyCommitProvider extends MemoryProvider {
+  refused = 0;
+  override async completeOrchestrationWorkItems(...args: Parameters<MemoryProvider["completeOrchestrationWorkItems"]>): ReturnType<MemoryProvider["completeOrchestrationWorkItems"]> {
+    if (this.refused === 0) {
+      this.refused++;
+      return args[0].map(() => ({ ok: false as const, error: new Error("storage hiccup") }));
+    }
+    return super.completeOrchestrationWorkItems(...args);
+  }
+}
+
+it("retries a step whose commit the store refused for another reason than a lost lease", async () => {
+  const provider = new FlakyCommitProvider();
+  const app = createApp();
+  app.activity("one", { handler: () => 1 });
+  app.orchestration("afterHiccup", function* (ctx) {
+    return yield ctx.df.callActivity("one");
+  });
+  const host = createHost({ store: provider, port: false, app, logger: silentLogger });
+  await host.start();
+  try {
+    const id = await host.client.startNew("afterHiccup");
+    assert.equal((await host.client.waitForCompletion(id, { timeoutInMilliseconds: 20_000 })).output, 1);
+    assert.equal(provider.refused, 1);
+    assert.equal(host.worker.stats.lockLost, 0, "not mistaken for a lost lease");
+    await assertAllReplayCleanly(provider, app.registry);
+  } finally {
+    await host.stop();
+  }
+});

@@ -324,16 +324,22 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
-    // Each step in its own savepoint: one that fails rolls back alone, not the whole group commit.
-    return this.write((announce) =>
-      commits.map((c) => {
-        try {
-          return this.database.transaction(() => this.completeOne(c, now, announce))();
-        } catch (err) {
-          return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
-        }
-      }),
-    );
+    try {
+      return this.write((announce) => commits.map((c) => this.completeOne(c, now, announce)));
+    } catch (first) {
+      if (commits.length === 1) return [{ ok: false, error: first instanceof Error ? first : new Error(String(first)) }];
+      // Something in the group failed and the whole transaction rolled back: redo it with each step
+      // in its own savepoint, so the failing one is refused alone instead of taking the others along.
+      return this.write((announce) =>
+        commits.map((c) => {
+          try {
+            return this.database.transaction(() => this.completeOne(c, now, announce))();
+          } catch (err) {
+            return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+          }
+        }),
+      );
+    }
   }
 
   private completeOne(c: OrchestrationCommit, now: number, announce: (k: WorkKind, at: number) => void): CommitResult {
