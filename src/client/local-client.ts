@@ -214,11 +214,18 @@ export class LocalDurableClient implements DurableClient {
     return { instancesDeleted: await this.provider.purgeInstances(f) };
   }
 
-  async signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options?: SignalEntityOptions): Promise<void> {
+  async signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options: SignalEntityOptions = {}): Promise<void> {
     const id = EntityId.from(entityId);
     // As over HTTP: a signal for an entity this app does not define would only ever fail there.
     if (this.registry && !this.registry.getEntity(id.name)) throw new FunctionNotFoundError("entity", id.name, this.registry.entityNames());
-    return localSignalEntity(this.provider, this.clock.now(), entityId, operationName, operationInput, options);
+    if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
+    const now = this.clock.now();
+    const message: OperationMessage = { id: randomUUID(), op: operationName, signal: true };
+    const input = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
+    if (input !== undefined) message.input = input;
+    const event: HistoryEvent = { type: "EventRaised", eventId: -1, timestamp: new Date(now).toISOString(), name: ENTITY_OPERATION_EVENT, input: JSON.stringify(message) };
+    const visibleAt = options.signalTime === undefined ? undefined : dateMs(options.signalTime, "signalTime");
+    await this.provider.sendMessages([visibleAt === undefined ? { instanceId: id.toString(), message: { event } } : { instanceId: id.toString(), message: { event }, visibleAt }], now);
   }
 
   async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {
@@ -302,19 +309,6 @@ export class LocalDurableClient implements DurableClient {
       interval = Math.min(maxInterval, interval * 2);
     }
   }
-}
-
-// ---- entities (LocalDurableClient) ----
-export async function localSignalEntity(provider: StorageProvider, now: number, entityId: EntityId, operationName: string, operationInput: unknown, options: SignalEntityOptions = {}): Promise<void> {
-  const id = EntityId.from(entityId);
-  if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
-  const message: OperationMessage = { id: randomUUID(), op: operationName, signal: true };
-  const input = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
-  if (input !== undefined) message.input = input;
-  let visibleAt: number | undefined;
-  if (options.signalTime !== undefined) visibleAt = dateMs(options.signalTime, "signalTime");
-  const event: HistoryEvent = { type: "EventRaised", eventId: -1, timestamp: new Date(now).toISOString(), name: ENTITY_OPERATION_EVENT, input: JSON.stringify(message) };
-  await provider.sendMessages([visibleAt === undefined ? { instanceId: id.toString(), message: { event } } : { instanceId: id.toString(), message: { event }, visibleAt }], now);
 }
 
 function dateMs(d: Date, what: string): number {

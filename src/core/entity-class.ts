@@ -47,11 +47,6 @@ export function classEntityHandler(Ctor: new () => object): (context: { df: Dura
   };
 }
 
-/** What can send signals: an orchestration's, an entity's or a client's `signalEntity`. */
-export interface EntitySignaller {
-  signalEntity(entityId: { name: string; key: string }, operationName: string, input?: unknown): unknown;
-}
-
 /**
  * Typed calls to a class-based entity from an orchestration:
  * `const counter = df.entityProxy<Counter>(context.df, id); yield counter.add(5);`
@@ -60,10 +55,7 @@ export function entityProxy<T>(
   df: { callEntity(entityId: { name: string; key: string }, operationName: string, input?: unknown): Task },
   entityId: { name: string; key: string },
 ): { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => Task } {
-  return new Proxy({} as { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => Task }, {
-    // "then" must stay undefined, or `await proxy` would treat the proxy as a promise.
-    get: (_target, op) => (typeof op === "string" && op !== "then" ? (input?: unknown) => df.callEntity(entityId, op, input) : undefined),
-  });
+  return operationsProxy((op, input) => df.callEntity(entityId, op, input));
 }
 
 /**
@@ -74,7 +66,13 @@ export function signalProxy<T, R = unknown>(
   target: { signalEntity(entityId: { name: string; key: string }, operationName: string, input?: unknown): R },
   entityId: { name: string; key: string },
 ): { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => R } {
-  return new Proxy({} as { [K in EntityOperationName<T>]: (input?: InputOf<T[K]>) => R }, {
-    get: (_target, op) => (typeof op === "string" && op !== "then" ? (input?: unknown) => target.signalEntity(entityId, op, input) : undefined),
-  });
+  return operationsProxy((op, input) => target.signalEntity(entityId, op, input));
+}
+
+/** An object whose every property is an operation: `proxy.add(5)` calls `invoke("add", 5)`. */
+function operationsProxy<P>(invoke: (op: string, input: unknown) => unknown): P {
+  return new Proxy({}, {
+    // "then" must stay undefined, or `await proxy` would treat the proxy as a promise.
+    get: (_target, op) => (typeof op === "string" && op !== "then" ? (input?: unknown) => invoke(op, input) : undefined),
+  }) as P;
 }

@@ -1,3 +1,4 @@
+import type { HistoryEvent } from "./history.js";
 import type { FailureDetails } from "./failure.js";
 
 /**
@@ -47,4 +48,27 @@ export interface OperationResponse {
   /** JSON text of the operation's return value. */
   result?: string;
   error?: FailureDetails;
+}
+
+/**
+ * The lock requests an execution's history sent and did not release — counting only releases
+ * recorded before `releasesBefore` (an index into the history). Events that merely share the names
+ * (a user's own sendEvent called "lock") are skipped.
+ */
+export function unreleasedLocks(history: readonly HistoryEvent[], releasesBefore = history.length): LockMessage[] {
+  const open = new Map<string, LockMessage>();
+  history.forEach((e, i) => {
+    if (e.type !== "EventSent" || e.input === undefined || (e.name !== ENTITY_LOCK_EVENT && e.name !== ENTITY_RELEASE_EVENT)) return;
+    let m: Partial<LockMessage>;
+    try {
+      m = JSON.parse(e.input) as Partial<LockMessage>;
+    } catch {
+      return;
+    }
+    if (typeof m?.id !== "string") return;
+    if (e.name === ENTITY_LOCK_EVENT) {
+      if (Array.isArray(m.entities) && m.owner) open.set(m.id, m as LockMessage);
+    } else if (i < releasesBefore) open.delete(m.id);
+  });
+  return [...open.values()];
 }

@@ -1,3 +1,4 @@
+import { unreleasedLocks } from "./entity-messages.js";
 import { completionTarget, type HistoryEvent, type TaskScheduledEvent, type TimerCreatedEvent } from "./history.js";
 
 export interface RewindPlan {
@@ -65,20 +66,7 @@ export function rewindBlocker(history: readonly HistoryEvent[]): string | undefi
   const episodeStart = history.findLastIndex((e, i) => i < completedAt && e.type === "OrchestratorStarted");
   // A lock requested and not released before the failing step was released by the failure itself
   // (recorded in that step, or sent by the runtime after a replay failure).
-  const open = new Set<string>();
-  history.forEach((e, i) => {
-    if (e.type !== "EventSent" || e.input === undefined) return;
-    let id: string | undefined;
-    try {
-      id = (JSON.parse(e.input) as { id?: string }).id;
-    } catch {
-      return; // an ordinary event that happens to share the name
-    }
-    if (typeof id !== "string") return;
-    if (e.name === "lock") open.add(id);
-    else if (e.name === "release" && i < episodeStart) open.delete(id);
-  });
-  return open.size > 0
+  return unreleasedLocks(history, episodeStart).length > 0
     ? "The orchestration failed inside a critical section and its entity locks were released when it failed, so it cannot be rewound. Restart it instead."
     : undefined;
 }

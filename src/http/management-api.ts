@@ -34,10 +34,10 @@ const notFound = (what: string): HttpError => new HttpError(404, "INSTANCE_NOT_F
 const gone = (id: string, status: string): HttpError =>
   new HttpError(410, "INSTANCE_GONE", `Instance '${id}' is already ${status}; it cannot be changed any more.`);
 
-async function requireStatus(ctx: ManagementContext, id: string): Promise<DurableOrchestrationStatus> {
+async function requireStatus(ctx: ManagementContext, id: string, showInput = false): Promise<DurableOrchestrationStatus> {
   validateInstanceId(id);
   try {
-    return await ctx.client.getStatus(id, { showInput: false });
+    return await ctx.client.getStatus(id, { showInput });
   } catch (err) {
     if ((err as { code?: string }).code === "INSTANCE_NOT_FOUND") throw notFound(`No instance with ID '${id}' found.`);
     throw err;
@@ -137,14 +137,7 @@ const routes: Route[] = [
       const showHistoryOutput = q.boolean("showHistoryOutput", false);
       const showInput = q.boolean("showInput", true);
       const failOn500 = q.boolean("returnInternalServerErrorOnFailure", false);
-      validateInstanceId(id);
-      let status: DurableOrchestrationStatus;
-      try {
-        status = await ctx.client.getStatus(id!, { showInput });
-      } catch (err) {
-        if ((err as { code?: string }).code === "INSTANCE_NOT_FOUND") throw notFound(`No instance with ID '${id}' found.`);
-        throw err;
-      }
+      const status = await requireStatus(ctx, id!, showInput);
       const events = showHistory ? projectHistory(await ctx.history(id!), showInput, showHistoryOutput) : undefined;
       const body = statusPayload(status, events);
       if (!isTerminalStatus(status.runtimeStatus)) {

@@ -6,7 +6,7 @@ import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
 import { planRewind, rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus } from "../core/status.js";
 import type { OrchestrationCommit, OrchestrationMessage, OrchestrationWorkItem, OutgoingMessage, StorageProvider } from "../providers/provider.js";
-import { ENTITY_LOCK_EVENT, ENTITY_RELEASE_EVENT, type LockMessage, type ReleaseMessage } from "../core/entity-messages.js";
+import { ENTITY_RELEASE_EVENT, type ReleaseMessage, unreleasedLocks } from "../core/entity-messages.js";
 import type { Clock } from "./clock.js";
 import { EntityId } from "../core/entity-id.js";
 import { EntityProcessor } from "./entity-processor.js";
@@ -216,18 +216,8 @@ function orderForDelivery(messages: OrchestrationMessage[], executionId: string)
  * (nondeterminism): the executor's own bookkeeping is then not trustworthy, the history is.
  */
 function lockReleasesFor(history: readonly HistoryEvent[], now: number): OutgoingMessage[] {
-  const open = new Map<string, LockMessage>();
-  for (const e of history) {
-    if (e.type !== "EventSent" || e.input === undefined) continue;
-    if (e.name === ENTITY_LOCK_EVENT) {
-      const m = JSON.parse(e.input) as LockMessage;
-      open.set(m.id, m);
-    } else if (e.name === ENTITY_RELEASE_EVENT) {
-      open.delete((JSON.parse(e.input) as ReleaseMessage).id);
-    }
-  }
   const ts = new Date(now).toISOString();
-  return [...open.values()].flatMap((m) =>
+  return unreleasedLocks(history).flatMap((m) =>
     m.entities.map((entity) => ({
       instanceId: entity,
       message: { event: { type: "EventRaised" as const, eventId: -1, timestamp: ts, name: ENTITY_RELEASE_EVENT, input: JSON.stringify({ id: m.id, owner: m.owner } satisfies ReleaseMessage) } },
