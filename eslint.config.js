@@ -1,9 +1,38 @@
 // @ts-check
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import importX from "eslint-plugin-import-x";
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
+
+/**
+ * The layers of DESIGN.md §2, lowest first. A file may import its own layer and the layers it
+ * stands on (`uses`), nothing else. test/lint/layering.test.ts holds its own copy of this table and
+ * checks it against the real imports, and lints probe files that break each rule, so a config edit
+ * that weakens a rule fails the tests.
+ */
+const LAYERS = {
+  core: { uses: [] },
+  runtime: { uses: ["core"] },
+  providers: { uses: ["core"] },
+  worker: { uses: ["core", "runtime", "providers/provider.ts"] },
+  client: { uses: ["core", "runtime", "providers/provider.ts"] },
+  http: { uses: ["core", "runtime", "client"] },
+  host: { uses: ["core", "runtime", "providers", "worker", "client", "http", "app.ts"] },
+  cli: { uses: ["core", "runtime", "host", "app.ts"] },
+};
+
+/** One no-restricted-paths zone per layer: everything under src/ except the layer itself and what it uses. */
+const layerZones = Object.entries(LAYERS).map(([layer, { uses }]) => ({
+  target: `./src/${layer}`,
+  from: "./src",
+  except: [`./${layer}`, ...uses.map((u) => `./${u}`)],
+  message: `The ${layer} layer may import only ${[layer, ...uses].join(", ")} (DESIGN.md §2: arrows point down).`,
+}));
+
+const NOT_A_DRIVER = { group: ["better-sqlite3", "pg", "pg-*"], message: "Only providers/ talks to a database driver; use the StorageProvider interface." };
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".perdure/**", "bench/results/**", "scratch/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  { ignores: ["dist/**", "node_modules/**", ".perdure/**", "bench/results/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -19,19 +48,59 @@ export default tseslint.config(
     },
   },
   {
-    // core/ is the pure replay engine: no I/O, no node:*, nothing from the layers above.
+    // The layering and the cycle rule, for every source file (one block: flat config does not merge
+    // one rule's options across blocks, a later block for the same files would replace this list).
+    files: ["src/**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: {
+      "import-x/resolver-next": [createTypeScriptImportResolver({ project: "./tsconfig.json" })],
+      // The cycle rule parses the modules it follows: with the TypeScript parser, as the linted files.
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+    },
+    rules: {
+      "import-x/no-restricted-paths": ["error", { zones: layerZones }],
+      "import-x/no-cycle": ["error", { ignoreExternal: true }],
+    },
+  },
+  {
+    // core/ is the pure replay engine: no I/O, no node:*, no clocks, no randomness.
     files: ["src/core/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "path", "crypto", "../*/**", "../providers/*", "../worker/*", "../client/*", "../host/*", "../http/*"], message: "core/ stays pure: no I/O and no imports from other layers." }] }],
-      "no-restricted-globals": ["error", { name: "setTimeout", message: "core/ has no clocks." }, { name: "setInterval", message: "core/ has no clocks." }, { name: "process", message: "core/ has no process access." }],
-      "no-restricted-syntax": ["error", { selector: "MemberExpression[object.name='Date'][property.name='now']", message: "core/ has no clock: time comes from history." }, { selector: "MemberExpression[object.name='Math'][property.name='random']", message: "core/ has no randomness." }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*", "fs", "fs/*", "path", "crypto", "os", "http", "https", "net", "child_process", "worker_threads", "util", "events", "stream", "timers", "process"], message: "core/ stays pure: no I/O and no node modules." },
+            NOT_A_DRIVER,
+          ],
+        },
+      ],
+      "no-restricted-globals": [
+        "error",
+        { name: "setTimeout", message: "core/ has no clocks." },
+        { name: "setInterval", message: "core/ has no clocks." },
+        { name: "setImmediate", message: "core/ has no clocks." },
+        { name: "queueMicrotask", message: "core/ runs synchronously." },
+        { name: "process", message: "core/ has no process access." },
+        { name: "fetch", message: "core/ does no I/O." },
+        { name: "crypto", message: "core/ has no randomness: ids come in as data." },
+        { name: "Buffer", message: "core/ uses no node globals." },
+      ],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "MemberExpression[object.name='Date'][property.name='now']", message: "core/ has no clock: time comes from history." },
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: "core/ has no clock: time comes from history." },
+        { selector: "MemberExpression[object.name='Math'][property.name='random']", message: "core/ has no randomness." },
+        { selector: "MemberExpression[object.name='performance']", message: "core/ has no clock." },
+      ],
     },
   },
   {
     // Nothing above providers/ knows which database it talks to.
-    files: ["src/worker/**/*.ts", "src/client/**/*.ts", "src/http/**/*.ts", "src/core/**/*.ts"],
+    files: ["src/runtime/**/*.ts", "src/worker/**/*.ts", "src/client/**/*.ts", "src/http/**/*.ts", "src/cli/**/*.ts", "src/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/providers/sqlite/*", "**/providers/memory/*", "**/providers/postgres/*", "better-sqlite3", "pg"], message: "Use the StorageProvider interface, not a concrete provider." }] }],
+      "no-restricted-imports": ["error", { patterns: [NOT_A_DRIVER] }],
     },
   },
   {

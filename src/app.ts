@@ -1,6 +1,6 @@
 import type { OrchestratorFunction } from "./core/context.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
-import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./worker/registry.js";
+import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./runtime/registry.js";
 
 /**
  * `df.app`: where an app registers its functions, with the names of durable-functions v3. The

@@ -12,7 +12,7 @@ export { EntityId } from "./core/entity-id.js";
 export { entityProxy, signalProxy, type EntityOperationName } from "./core/entity-class.js";
 export type { DurableEntityContext } from "./core/entity-context.js";
 export { LockHandle } from "./core/entity-tasks.js";
-export type { EntityFunctionContext } from "./worker/registry.js";
+export type { EntityFunctionContext } from "./runtime/registry.js";
 export { OrchestrationRuntimeStatus } from "./core/status.js";
 export { createHost, type Host, type HostOptions } from "./host/host.js";
 export { DEFAULT_STORE_URL, providerFromUrl, StoreUrlError } from "./host/store-url.js";
@@ -37,9 +37,9 @@ export type { FailureDetails } from "./core/failure.js";
 export type { HistoryEvent } from "./core/history.js";
 export { Task, TimerTask } from "./core/tasks.js";
 export { HTTP_ACTIVITY_NAME, type CallHttpOptions, type DurableHttpRequest, type DurableHttpResponse } from "./core/http-task.js";
-export { HttpRequestError } from "./worker/builtin-http-activity.js";
+export { HttpRequestError } from "./runtime/builtin-http-activity.js";
 export type { OrchestrationContext, DurableOrchestrationContext, OrchestratorFunction, ContinueAsNewOptions } from "./core/context.js";
-export type { ActivityContext } from "./worker/registry.js";
+export type { ActivityContext } from "./runtime/registry.js";
 export type {
   DurableClient,
   OrchestrationFilter,

@@ -9,8 +9,8 @@ import { parsePayload } from "../core/payload.js";
 import { serializePayload } from "../core/payload.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus } from "../core/status.js";
 import type { InstanceRecord, OutgoingMessage, StorageProvider } from "../providers/provider.js";
-import type { Clock } from "../worker/clock.js";
-import type { FunctionRegistry } from "../worker/registry.js";
+import type { Clock } from "../runtime/clock.js";
+import type { FunctionRegistry } from "../runtime/registry.js";
 import type {
   DurableClient,
   OrchestrationFilter,
@@ -30,11 +30,9 @@ import type {
   SignalEntityOptions,
 } from "./durable-client.js";
 import { createCheckStatus, type HttpEndpoint, httpManagementPayload, waitOrCheckStatus } from "./http-helpers.js";
-import type { HttpManagementPayload } from "./management-urls.js";
-import { validateEventName, validateInstanceId } from "./instance-id.js";
+import { DEFAULT_TASK_HUB, type HttpManagementPayload } from "./management-urls.js";
+import { validateEventName, validateInstanceId } from "../core/instance-id.js";
 import { type DurableOrchestrationStatus, type GetStatusOptions, toHistoryView, toStatus } from "./status.js";
-
-export const DEFAULT_TASK_HUB = "perdure";
 
 /** The client over a provider in this process. */
 export class LocalDurableClient implements DurableClient {

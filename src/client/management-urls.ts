@@ -1,3 +1,6 @@
+/** The task hub name reported in management URLs unless the host names another. */
+export const DEFAULT_TASK_HUB = "perdure";
+
 /** Where the Durable Functions management webhooks live on a Perdure host. */
 export const WEBHOOK_BASE_PATH = "/runtime/webhooks/durabletask";
 

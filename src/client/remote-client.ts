@@ -31,9 +31,8 @@ import type {
 } from "./durable-client.js";
 import { createCheckStatus, type HttpEndpoint, httpManagementPayload, waitOrCheckStatus } from "./http-helpers.js";
 import { type StatusPayload, statusFromPayload } from "./http-shapes.js";
-import { validateEventName, validateInstanceId } from "./instance-id.js";
-import { DEFAULT_TASK_HUB } from "./local-client.js";
-import { type HttpManagementPayload, WEBHOOK_BASE_PATH } from "./management-urls.js";
+import { validateEventName, validateInstanceId } from "../core/instance-id.js";
+import { DEFAULT_TASK_HUB, type HttpManagementPayload, WEBHOOK_BASE_PATH } from "./management-urls.js";
 import type { DurableOrchestrationStatus, GetStatusOptions, HistoryEventView } from "./status.js";
 
 export interface RemoteClientOptions {

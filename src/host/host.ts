@@ -2,14 +2,15 @@ import type { Server } from "node:http";
 import { app as defaultApp, type DurableApp } from "../app.js";
 import type { DurableClient } from "../client/durable-client.js";
 import { CLIENT_KEY } from "../client/client-key.js";
-import { DEFAULT_TASK_HUB, LocalDurableClient } from "../client/local-client.js";
+import { LocalDurableClient } from "../client/local-client.js";
+import { DEFAULT_TASK_HUB } from "../client/management-urls.js";
 import { isLoopback } from "../http/auth.js";
 import { DEFAULT_MAX_BODY_BYTES } from "../http/request.js";
 import { DurableError } from "../core/errors.js";
 import { createHttpServer, listen } from "../http/server.js";
 import type { StorageProvider } from "../providers/provider.js";
-import { type Clock, systemClock } from "../worker/clock.js";
-import { consoleLogger, type Logger } from "../worker/logger.js";
+import { type Clock, systemClock } from "../runtime/clock.js";
+import { consoleLogger, type Logger } from "../runtime/logger.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
 import { DEFAULT_STORE_URL, providerFromUrl } from "./store-url.js";
 

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DurableClient } from "../client/durable-client.js";
 import { DurableError } from "../core/errors.js";
-import type { Logger } from "../worker/logger.js";
-import type { RegisteredHttpFunction } from "../worker/registry.js";
+import type { Logger } from "../runtime/logger.js";
+import type { RegisteredHttpFunction } from "../runtime/registry.js";
 import { errorBody, HttpError, sendError, sendJson, statusOf } from "./http-error.js";
 import { pipeResponse } from "./management-api.js";
 import { readBody } from "./request.js";

@@ -3,7 +3,7 @@ import type { DurableClient } from "../client/durable-client.js";
 import { createCheckStatus, type HttpEndpoint, waitOrCheckStatus } from "../client/http-helpers.js";
 import { dfTime, projectHistory, statusPayload } from "../client/http-shapes.js";
 import { EntityId } from "../core/entity-id.js";
-import { validateEventName, validateInstanceId } from "../client/instance-id.js";
+import { validateEventName, validateInstanceId } from "../core/instance-id.js";
 import type { DurableOrchestrationStatus } from "../client/status.js";
 import type { HistoryEvent } from "../core/history.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";

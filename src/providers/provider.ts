@@ -1,5 +1,6 @@
 import type { FailureDetails } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent, TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
+import type { OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 
 /**
@@ -97,21 +98,7 @@ export interface CreateInstanceRequest {
   visibleAt?: number;
 }
 
-export interface OrchestrationMessage {
-  event: HistoryEvent;
-  /**
-   * Completions are bound to the execution that scheduled them; a message for another execution
-   * (older, before continueAsNew or a restart) is dropped by the worker.
-   */
-  executionId?: string;
-}
-
-export interface OutgoingMessage {
-  instanceId: string;
-  message: OrchestrationMessage;
-  /** Timers: invisible until then. */
-  visibleAt?: number;
-}
+export type { OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
 
 export interface LockRequest {
   now: number;

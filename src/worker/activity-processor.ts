@@ -3,9 +3,9 @@ import { failureFromError } from "../core/failure.js";
 import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { ActivityWorkItem } from "../providers/provider.js";
-import type { Clock } from "./clock.js";
-import type { Logger } from "./logger.js";
-import type { ActivityContext, FunctionRegistry } from "./registry.js";
+import type { Clock } from "../runtime/clock.js";
+import type { Logger } from "../runtime/logger.js";
+import type { ActivityContext, FunctionRegistry } from "../runtime/registry.js";
 
 /**
  * Runs one activity call and turns its outcome into the completion event for the orchestration.

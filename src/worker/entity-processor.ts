@@ -17,10 +17,10 @@ import { FunctionNotFoundError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { serializePayload } from "../core/payload.js";
 import type { OrchestrationCommit, OrchestrationWorkItem, OutgoingMessage } from "../providers/provider.js";
-import type { Clock } from "./clock.js";
-import type { Logger } from "./logger.js";
-import type { StepOutcome } from "./orchestration-processor.js";
-import type { FunctionRegistry } from "./registry.js";
+import type { Clock } from "../runtime/clock.js";
+import type { Logger } from "../runtime/logger.js";
+import type { StepOutcome } from "./step-outcome.js";
+import type { FunctionRegistry } from "../runtime/registry.js";
 
 const sameOwner = (a: LockOwner | undefined, b: LockOwner | undefined): boolean => !!a && !!b && a.instanceId === b.instanceId && a.executionId === b.executionId;
 

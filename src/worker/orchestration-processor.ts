@@ -7,18 +7,16 @@ import { planRewind, rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus } from "../core/status.js";
 import type { OrchestrationCommit, OrchestrationMessage, OrchestrationWorkItem, OutgoingMessage, StorageProvider } from "../providers/provider.js";
 import { ENTITY_RELEASE_EVENT, type ReleaseMessage, unreleasedLocks } from "../core/entity-messages.js";
-import type { Clock } from "./clock.js";
+import type { Clock } from "../runtime/clock.js";
 import { EntityId } from "../core/entity-id.js";
 import { EntityProcessor } from "./entity-processor.js";
 import { ExecutorCache } from "./executor-cache.js";
-import { childFailedMessage } from "../providers/sub-orchestration.js";
+import { childFailedMessage } from "../core/messages.js";
 import { buildCommit } from "./orchestration-step.js";
-import type { FunctionRegistry } from "./registry.js";
-import type { Logger } from "./logger.js";
+import type { FunctionRegistry } from "../runtime/registry.js";
+import type { Logger } from "../runtime/logger.js";
+import type { StepOutcome } from "./step-outcome.js";
 
-export type StepOutcome =
-  | { kind: "commit"; commit: OrchestrationCommit; after: (ok: boolean) => void }
-  | { kind: "abandon"; retryAfterMs: number };
 
 /**
  * Runs one orchestration step: picks the cached executor (or replays history into a new one), feeds

@@ -3,7 +3,7 @@ import type { ExecutionResult } from "../core/executor.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
 import { HISTORY_FORMAT_VERSION } from "../core/history.js";
 import type { ActivityTaskRequest, InstanceUpdate, OrchestrationCommit, OrchestrationWorkItem, OutgoingMessage } from "../providers/provider.js";
-import { childFailedMessage } from "../providers/sub-orchestration.js";
+import { childFailedMessage } from "../core/messages.js";
 
 export interface StepContext {
   item: OrchestrationWorkItem;

@@ -4,10 +4,10 @@ import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
 import { LockLostError } from "../core/errors.js";
 import { runActivity } from "./activity-processor.js";
 import { Batcher } from "./batcher.js";
-import { type Clock, systemClock } from "./clock.js";
-import { consoleLogger, type Logger } from "./logger.js";
+import { type Clock, systemClock } from "../runtime/clock.js";
+import { consoleLogger, type Logger } from "../runtime/logger.js";
 import { OrchestrationProcessor } from "./orchestration-processor.js";
-import type { FunctionRegistry } from "./registry.js";
+import type { FunctionRegistry } from "../runtime/registry.js";
 import { WorkSignal } from "./work-signal.js";
 
 export interface WorkerOptions {

@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { LocalDurableClient } from "../../src/client/local-client.js";
 import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
-import { systemClock } from "../../src/worker/clock.js";
+import { systemClock } from "../../src/runtime/clock.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bin = join(root, "bin", "perdure.js");

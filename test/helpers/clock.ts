@@ -1,4 +1,4 @@
-import type { Clock } from "../../src/worker/clock.js";
+import type { Clock } from "../../src/runtime/clock.js";
 
 /** A clock tests move by hand, for timers of any length without waiting. */
 export class ManualClock implements Clock {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { OrchestrationExecutor } from "../../src/core/executor.js";
 import type { StorageProvider } from "../../src/providers/provider.js";
-import type { FunctionRegistry } from "../../src/worker/registry.js";
+import type { FunctionRegistry } from "../../src/runtime/registry.js";
 
 /**
  * The determinism self-check: replays an instance's whole stored history from scratch through a

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, afterEach, describe } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
 import { createHost, type Host, type HostOptions } from "../../src/host/host.js";
-import { silentLogger } from "../../src/worker/logger.js";
+import { silentLogger } from "../../src/runtime/logger.js";
 import { assertAllReplayCleanly } from "./determinism.js";
 
 export const STORES = ["memory", "sqlite"] as const;

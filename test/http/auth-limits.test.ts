@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
 import { createHost } from "../../src/host/host.js";
-import { silentLogger } from "../../src/worker/logger.js";
+import { silentLogger } from "../../src/runtime/logger.js";
 import { assertError, assertPayload, BASE, forEachHttpStore, hit, json, mgmt, openSocket, replayCheck, type StatusBody, waitForStatus } from "./helpers.js";
 
 /** A key with characters that must be URL-encoded in the payload URLs. */

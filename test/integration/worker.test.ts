@@ -6,7 +6,7 @@ import { after, it } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
 import { createHost } from "../../src/host/host.js";
 import { MemoryProvider } from "../../src/providers/memory/memory-provider.js";
-import { silentLogger } from "../../src/worker/logger.js";
+import { silentLogger } from "../../src/runtime/logger.js";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";
 import { eventually, forEachStore, wait } from "../helpers/hosts.js";
 

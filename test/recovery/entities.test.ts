@@ -19,7 +19,7 @@ import { LocalDurableClient } from "../../src/client/local-client.js";
 import type { OperationMessage } from "../../src/core/entity-messages.js";
 import { readEntityRecord } from "../../src/core/entity-record.js";
 import type { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
-import { systemClock } from "../../src/worker/clock.js";
+import { systemClock } from "../../src/runtime/clock.js";
 import { assertReplaysCleanly } from "../helpers/determinism.js";
 import {
   type AddInput,

@@ -21,7 +21,7 @@ import type {
   StorageProvider,
   WorkKind,
 } from "../provider.js";
-import { subOrchestrationRejection } from "../sub-orchestration.js";
+import { subOrchestrationRejection } from "../../core/messages.js";
 
 interface InstanceRow {
   record: InstanceRecord;

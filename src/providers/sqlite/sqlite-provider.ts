@@ -23,7 +23,7 @@ import type {
   StorageProvider,
   WorkKind,
 } from "../provider.js";
-import { subOrchestrationRejection } from "../sub-orchestration.js";
+import { subOrchestrationRejection } from "../../core/messages.js";
 import { MIGRATIONS } from "./migrations.js";
 
 export interface SqliteProviderOptions {

@@ -1,7 +1,24 @@
-import { InstanceAlreadyExistsError } from "../core/errors.js";
-import { type FailureDetails, failureFromError } from "../core/failure.js";
-import type { ExecutionStartedEvent, ParentInstanceInfo } from "../core/history.js";
-import type { OutgoingMessage } from "./provider.js";
+import { InstanceAlreadyExistsError } from "./errors.js";
+import { type FailureDetails, failureFromError } from "./failure.js";
+import type { ExecutionStartedEvent, HistoryEvent, ParentInstanceInfo } from "./history.js";
+
+/** A message in an instance's inbox. */
+export interface OrchestrationMessage {
+  event: HistoryEvent;
+  /**
+   * Completions are bound to the execution that scheduled them; a message for another execution
+   * (older, before continueAsNew or a restart) is dropped by the worker.
+   */
+  executionId?: string;
+}
+
+/** A message a step or a client sends to an instance (itself included). */
+export interface OutgoingMessage {
+  instanceId: string;
+  message: OrchestrationMessage;
+  /** Timers: invisible until then. */
+  visibleAt?: number;
+}
 
 /**
  * When a parent starts a child whose instance ID is taken by a running instance, the start is refused
