@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createApp, createHost, type DurableApp, type Host, type HostOptions, providerFromUrl, type StorageProvider } from "../src/index.js";
+import { commitInstanceId } from "../src/providers/provider.js";
 
 /** Store kinds the harness knows. `sqlite-full` is SQLite with synchronous=FULL (fsync per commit). */
 export const STORE_KINDS = ["memory", "sqlite", "sqlite-full", "postgres"] as const;
@@ -115,7 +116,7 @@ export class CompletionTap {
       const wallAt = Date.now();
       let any = false;
       commits.forEach((c, i) => {
-        const id = c.item.instanceId;
+        const id = commitInstanceId(c);
         if (results[i]?.ok && TERMINAL.has(c.instance.runtimeStatus) && !this.completions.has(id)) {
           this.completions.set(id, { instanceId: id, status: c.instance.runtimeStatus, at, wallAt });
           any = true;
@@ -272,7 +273,7 @@ export async function verifyAllCompleted(bench: BenchHost, expected: Map<string,
     check(expected.has(s.instanceId), () => `${what}: unexpected instance '${s.instanceId}'.`);
     check(
       s.runtimeStatus === "Completed",
-      () => `${what}: instance '${s.instanceId}' is ${s.runtimeStatus}${s.failureDetails ? ` (${s.failureDetails.message})` : ""}.${bench.logger.summary()}`,
+      () => `${what}: instance '${s.instanceId}' is ${s.runtimeStatus}${s.failureDetails ? ` (${s.failureDetails.errorMessage})` : ""}.${bench.logger.summary()}`,
     );
     const want = JSON.stringify(expected.get(s.instanceId));
     const got = JSON.stringify(s.output);

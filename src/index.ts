@@ -10,7 +10,7 @@ export { app, createApp, DurableApp } from "./app.js";
 export { RetryOptions } from "./core/retry-options.js";
 export { EntityId } from "./core/entity-id.js";
 export { entityProxy, signalProxy, type EntityOperationName } from "./core/entity-class.js";
-export type { DurableEntityContext } from "./core/entity-context.js";
+export type { DurableEntityContext } from "./core/entities/entity-context.js";
 export { LockHandle } from "./core/entity-tasks.js";
 export type { EntityFunctionContext } from "./runtime/registry.js";
 export { OrchestrationRuntimeStatus } from "./core/status.js";

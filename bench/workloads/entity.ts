@@ -8,7 +8,8 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { performance } from "node:perf_hooks";
 import { EntityId, type StorageProvider } from "../../src/index.js";
-import { readEntityRecord } from "../../src/core/entity-record.js";
+import { readEntityRecord } from "../../src/core/entities/entity-record.js";
+import { commitInstanceId } from "../../src/providers/provider.js";
 import { BenchTimeoutError, type BenchStore, check, diagnostics, scaled, startHost, type Workload } from "../harness.js";
 
 const COUNTER = "bench_counter";
@@ -40,11 +41,12 @@ class EntityTap {
       const at = performance.now();
       commits.forEach((c, i) => {
         const text = c.instance.entityState;
-        if (!results[i]?.ok || text === undefined || !c.item.instanceId.startsWith("@")) return;
-        const state = readEntityRecord(text).state;
+        const id = commitInstanceId(c);
+        if (!results[i]?.ok || text === undefined || !id.startsWith("@")) return;
+        const state = readEntityRecord(text, id).state;
         const count = state === undefined ? 0 : (JSON.parse(state) as CounterState).count;
-        this.total += count - (this.applied.get(c.item.instanceId) ?? 0);
-        this.applied.set(c.item.instanceId, count);
+        this.total += count - (this.applied.get(id) ?? 0);
+        this.applied.set(id, count);
         this.batches++;
         this.lastAt = at;
       });

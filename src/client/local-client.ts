@@ -1,257 +1,185 @@
 import { randomUUID } from "node:crypto";
-import { FunctionNotFoundError, InstanceNotFoundError, InvalidArgumentError, InvalidInstanceStateError, WaitTimeoutError } from "../core/errors.js";
 import { EntityId } from "../core/entity-id.js";
-import { ENTITY_CLEANUP_EVENT, ENTITY_OPERATION_EVENT, ENTITY_RELEASE_EVENT, type OperationMessage, type ReleaseMessage } from "../core/entity-messages.js";
-import { isEmptyEntity, readEntityRecord } from "../core/entity-record.js";
-import { rewindBlocker } from "../core/rewind.js";
-import { HISTORY_FORMAT_VERSION, type ExecutionStartedEvent, type HistoryEvent } from "../core/history.js";
+import { isEmptyEntity, readEntityRecord } from "../core/entities/entity-record.js";
+import { FunctionNotFoundError, InstanceNotFoundError, InvalidInstanceStateError } from "../core/errors.js";
+import type { HistoryEvent } from "../core/history.js";
+import { controlMessage, entityRequestMessage, eventMessage, executionStarted, type OutgoingMessage } from "../core/messages.js";
 import { parsePayload } from "../core/payload.js";
-import { serializePayload } from "../core/payload.js";
-import { ALL_RUNTIME_STATUSES, isTerminalStatus } from "../core/status.js";
-import type { InstanceRecord, OutgoingMessage, StorageProvider } from "../providers/provider.js";
+import { rewindBlocker } from "../core/rewind.js";
+import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
+import type { InstanceQuery, InstanceRecord, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
-import type {
-  DurableClient,
-  OrchestrationFilter,
-  PageRequest,
-  PurgeFilterOptions,
-  PurgeHistoryResult,
-  RestartOptions,
-  StartNewOptions,
-  StatusPage,
-  WaitOptions,
-  WaitOrCheckStatusOptions,
-  CleanEntityStorageResult,
-  EntityMetadata,
-  EntityPage,
-  EntityQuery,
-  EntityStateResponse,
-  SignalEntityOptions,
-} from "./durable-client.js";
-import { createCheckStatus, type HttpEndpoint, httpManagementPayload, waitOrCheckStatus } from "./http-helpers.js";
-import { DEFAULT_TASK_HUB, type HttpManagementPayload } from "./management-urls.js";
-import { validateEventName, validateInstanceId } from "../core/instance-id.js";
-import { type DurableOrchestrationStatus, type GetStatusOptions, toHistoryView, toStatus } from "./status.js";
+import { DurableClientCore } from "./client-core.js";
+import type { CleanEntityStorageResult } from "./durable-client.js";
+import type { HttpEndpoint } from "./http-helpers.js";
+import { DEFAULT_TASK_HUB } from "./management-urls.js";
+import type { ClientTransport, ControlOperation, EntityListQuery, EntityRow, InstanceListQuery, InstanceWatch } from "./transport.js";
+import { dfTime, statusPayloadOf, type StatusPayload } from "./wire.js";
 
-/** The client over a provider in this process. */
-export class LocalDurableClient implements DurableClient {
+const newInstanceId = (): string => randomUUID().replace(/-/g, "");
+
+/**
+ * The client transport over a storage provider in this process (the host's own client, and what its
+ * HTTP management API calls). It decides what the operator's requests mean for an instance in its
+ * current state; storage is only read and written through the provider interface.
+ */
+export class LocalTransport implements ClientTransport {
   constructor(
     private readonly provider: StorageProvider,
     private readonly clock: Clock,
-    /** When given, startNew refuses orchestrator names this app does not define. */
+    /** When given, starts and signals are refused for functions this app does not define. */
     private readonly registry?: FunctionRegistry,
-    /** Where the host's management API is, for the URL helpers. */
-    private readonly endpoint: () => HttpEndpoint = () => ({ origin: undefined, key: undefined, taskHub: DEFAULT_TASK_HUB }),
+    private readonly endpointOf: () => HttpEndpoint = () => ({ origin: undefined, key: undefined, taskHub: DEFAULT_TASK_HUB }),
   ) {}
 
-  createHttpManagementPayload(instanceId: string, request?: Request): HttpManagementPayload {
-    return httpManagementPayload(this.endpoint(), instanceId, request);
-  }
-
-  createCheckStatusResponse(request: Request | undefined, instanceId: string): Response {
-    return createCheckStatus(this.endpoint(), request, instanceId);
-  }
-
-  waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<Response> {
-    return waitOrCheckStatus(this, this.endpoint(), request, instanceId, options);
-  }
-
-  async startNew(orchestratorFunctionName: string, options: StartNewOptions = {}): Promise<string> {
-    if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");
-    let name = orchestratorFunctionName;
-    if (this.registry) {
-      const fn = this.registry.getOrchestration(orchestratorFunctionName);
-      if (!fn) throw new FunctionNotFoundError("orchestrator", orchestratorFunctionName, this.registry.orchestrationNames());
-      name = fn.name;
-    }
-    const instanceId = options.instanceId === undefined ? randomUUID().replace(/-/g, "") : validateInstanceId(options.instanceId);
-    const input = serializePayload(options.input, "The orchestration input");
-    const now = this.clock.now();
-    const executionId = randomUUID().replace(/-/g, "");
-    const startedEvent: ExecutionStartedEvent = {
-      type: "ExecutionStarted",
-      eventId: -1,
-      timestamp: new Date(now).toISOString(),
-      name,
-      instanceId,
-      executionId,
-      generation: 0,
-      historyFormatVersion: HISTORY_FORMAT_VERSION,
-    };
-    if (input !== undefined) startedEvent.input = input;
-    await this.provider.createInstance(input === undefined ? { instanceId, name, executionId, startedEvent, now } : { instanceId, name, executionId, input, startedEvent, now });
-    return instanceId;
-  }
-
-  private async require(instanceId: string): Promise<InstanceRecord> {
-    validateInstanceId(instanceId);
-    const r = await this.provider.getInstance(instanceId);
-    if (!r) throw new InstanceNotFoundError(instanceId);
-    return r;
-  }
-
-  async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<DurableOrchestrationStatus> {
-    const r = await this.require(instanceId);
-    const showInput = options.showInput ?? true;
-    const status = toStatus(r, showInput);
-    if (options.showHistory) status.history = toHistoryView(await this.provider.getHistory(instanceId), showInput, options.showHistoryOutput ?? false);
-    return status;
-  }
-
-  async getStatusAll(): Promise<DurableOrchestrationStatus[]> {
-    return this.getStatusBy({});
-  }
-
-  async getStatusBy(filter: OrchestrationFilter): Promise<DurableOrchestrationStatus[]> {
-    const all: DurableOrchestrationStatus[] = [];
-    let token: string | undefined;
-    do {
-      const page: StatusPage = await this.listInstances(token === undefined ? { ...filter, pageSize: 1000 } : { ...filter, pageSize: 1000, continuationToken: token });
-      all.push(...page.instances);
-      token = page.continuationToken;
-    } while (token);
-    return all;
-  }
-
-  async listInstances(request: PageRequest): Promise<StatusPage> {
-    const statuses = request.runtimeStatus;
-    if (statuses) {
-      for (const s of statuses) {
-        if (!ALL_RUNTIME_STATUSES.includes(s)) throw new InvalidArgumentError(`Unknown runtime status '${String(s)}'. Use one of: ${ALL_RUNTIME_STATUSES.join(", ")}.`);
-      }
-    }
-    const query: Parameters<StorageProvider["queryInstances"]>[0] = { kind: "orchestration" };
-    if (statuses) query.runtimeStatus = statuses;
-    if (request.createdTimeFrom) query.createdFrom = dateMs(request.createdTimeFrom, "createdTimeFrom");
-    if (request.createdTimeTo) query.createdTo = dateMs(request.createdTimeTo, "createdTimeTo");
-    if (request.instanceIdPrefix !== undefined) query.instanceIdPrefix = request.instanceIdPrefix;
-    if (request.pageSize !== undefined) query.pageSize = request.pageSize;
-    if (request.continuationToken !== undefined) query.continuationToken = request.continuationToken;
-    const page = await this.provider.queryInstances(query);
-    const showInput = request.showInput ?? true;
-    const out: StatusPage = { instances: page.instances.map((r) => toStatus(r, showInput)) };
-    if (page.continuationToken) out.continuationToken = page.continuationToken;
-    return out;
-  }
-
-  private async send(instanceId: string, event: HistoryEvent): Promise<void> {
-    await this.provider.sendMessages([{ instanceId, message: { event } }], this.clock.now());
+  endpoint(): HttpEndpoint {
+    return this.endpointOf();
   }
 
   private ts(): string {
     return new Date(this.clock.now()).toISOString();
   }
 
-  /** Events for a finished instance are discarded (durable-functions treats that 410 as success). */
-  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
-    validateEventName(eventName);
-    const r = await this.require(instanceId);
-    if (isTerminalStatus(r.runtimeStatus)) return;
-    const input = serializePayload(eventData, `The data of event '${eventName}'`);
-    await this.send(instanceId, { type: "EventRaised", eventId: -1, timestamp: this.ts(), name: eventName, ...(input === undefined ? {} : { input }) });
+  private async orchestration(instanceId: string): Promise<InstanceRecord> {
+    const r = await this.provider.getInstance(instanceId);
+    if (!r || r.kind !== "orchestration") throw new InstanceNotFoundError(instanceId);
+    return r;
   }
 
-  async terminate(instanceId: string, reason: string): Promise<void> {
-    const r = await this.require(instanceId);
-    if (isTerminalStatus(r.runtimeStatus)) return;
-    const input = serializePayload(reason ?? "", "The terminate reason");
-    await this.send(instanceId, { type: "ExecutionTerminated", eventId: -1, timestamp: this.ts(), ...(input === undefined ? {} : { input }) });
+  private async send(message: OutgoingMessage): Promise<void> {
+    await this.provider.sendMessages([message], this.clock.now());
   }
 
-  async suspend(instanceId: string, reason: string): Promise<void> {
-    const r = await this.require(instanceId);
-    if (isTerminalStatus(r.runtimeStatus)) return;
-    if (r.runtimeStatus === "Suspended") {
-      throw new InvalidInstanceStateError(`Cannot suspend the orchestration instance ${instanceId} because instance is in the ${r.runtimeStatus} state.`);
+  async startNew(name: string, instanceId: string | undefined, input: string | undefined): Promise<string> {
+    let functionName = name;
+    if (this.registry) {
+      const fn = this.registry.getOrchestration(name);
+      if (!fn) throw new FunctionNotFoundError("orchestrator", name, this.registry.orchestrationNames());
+      functionName = fn.name;
     }
-    await this.send(instanceId, { type: "ExecutionSuspended", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
+    const id = instanceId ?? newInstanceId();
+    const now = this.clock.now();
+    const startedEvent = executionStarted({ name: functionName, instanceId: id, executionId: newInstanceId(), input, timestamp: new Date(now).toISOString() });
+    await this.provider.createInstance({ startedEvent, now });
+    return id;
   }
 
-  async resume(instanceId: string, reason: string): Promise<void> {
-    const r = await this.require(instanceId);
+  async getStatus(instanceId: string, o: { showHistory: boolean; showHistoryOutput: boolean; showInput: boolean }): Promise<StatusPayload | undefined> {
+    const r = await this.provider.getInstance(instanceId);
+    if (!r || r.kind !== "orchestration") return undefined;
+    const history = o.showHistory ? await this.provider.getHistory(instanceId) : undefined;
+    return statusPayloadOf(r, history, o);
+  }
+
+  async listInstances(q: InstanceListQuery): Promise<{ rows: StatusPayload[]; continuationToken?: string }> {
+    const query: InstanceQuery = { kind: "orchestration", pageSize: q.pageSize };
+    if (q.runtimeStatus) query.runtimeStatus = q.runtimeStatus;
+    if (q.createdTimeFrom) query.createdFrom = q.createdTimeFrom.getTime();
+    if (q.createdTimeTo) query.createdTo = q.createdTimeTo.getTime();
+    if (q.instanceIdPrefix !== undefined) query.instanceIdPrefix = q.instanceIdPrefix;
+    if (q.continuationToken !== undefined) query.continuationToken = q.continuationToken;
+    const page = await this.provider.queryInstances(query);
+    const rows = page.instances.map((r) => statusPayloadOf(r, undefined, { showInput: q.showInput, showHistory: false, showHistoryOutput: false }));
+    return page.continuationToken ? { rows, continuationToken: page.continuationToken } : { rows };
+  }
+
+  async raiseEvent(instanceId: string, eventName: string, input: string | undefined): Promise<void> {
+    const r = await this.orchestration(instanceId);
     if (isTerminalStatus(r.runtimeStatus)) return;
-    if (r.runtimeStatus !== "Suspended") {
-      throw new InvalidInstanceStateError(`Cannot resume the orchestration instance ${instanceId} because instance is in the ${r.runtimeStatus} state.`);
-    }
-    await this.send(instanceId, { type: "ExecutionResumed", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
+    await this.send(eventMessage(instanceId, eventName, input, this.ts()));
   }
 
-  async rewind(instanceId: string, reason: string): Promise<void> {
-    const r = await this.require(instanceId);
-    if (r.runtimeStatus !== "Failed") {
-      throw new InvalidInstanceStateError(`The rewind operation is only supported on failed orchestration instances; '${instanceId}' is ${r.runtimeStatus}.`);
+  async control(instanceId: string, op: ControlOperation, reason: string): Promise<void> {
+    const r = await this.orchestration(instanceId);
+    const s = r.runtimeStatus;
+    const ts = this.ts();
+    switch (op) {
+      case "terminate":
+        if (isTerminalStatus(s)) return;
+        await this.send(controlMessage(instanceId, { type: "ExecutionTerminated", eventId: -1, timestamp: ts, input: JSON.stringify(reason) }));
+        return;
+      case "suspend":
+        if (isTerminalStatus(s)) return;
+        if (s === "Suspended") throw new InvalidInstanceStateError(`Cannot suspend the orchestration instance ${instanceId} because instance is in the ${s} state.`);
+        await this.send(controlMessage(instanceId, { type: "ExecutionSuspended", eventId: -1, timestamp: ts, ...(reason ? { reason } : {}) }));
+        return;
+      case "resume":
+        if (isTerminalStatus(s)) return;
+        if (s !== "Suspended") throw new InvalidInstanceStateError(`Cannot resume the orchestration instance ${instanceId} because instance is in the ${s} state.`);
+        await this.send(controlMessage(instanceId, { type: "ExecutionResumed", eventId: -1, timestamp: ts, ...(reason ? { reason } : {}) }));
+        return;
+      case "rewind": {
+        // A parked instance is not failed: rewinding it ends its retry delay, so a fix is tried at once.
+        if (s !== "Failed" && !(r.parked && !isTerminalStatus(s))) {
+          throw new InvalidInstanceStateError(`The rewind operation is only supported on failed orchestration instances (and parked ones); '${instanceId}' is ${s}.`);
+        }
+        if (s === "Failed") {
+          const blocker = rewindBlocker(await this.provider.getHistory(instanceId));
+          if (blocker) throw new InvalidInstanceStateError(blocker);
+        }
+        await this.send(controlMessage(instanceId, { type: "ExecutionRewound", eventId: -1, timestamp: ts, ...(reason ? { reason } : {}) }));
+        return;
+      }
     }
-    const blocker = rewindBlocker(await this.provider.getHistory(instanceId));
-    if (blocker) throw new InvalidInstanceStateError(blocker);
-    await this.send(instanceId, { type: "ExecutionRewound", eventId: -1, timestamp: this.ts(), ...(reason ? { reason } : {}) });
   }
 
   /**
    * Starts the same orchestrator again with the input of the instance's current execution (after a
    * continueAsNew that is the latest input: earlier executions' histories are gone).
    */
-  async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
-    const r = await this.require(instanceId);
-    const newId = options.restartWithNewInstanceId === false ? instanceId : randomUUID().replace(/-/g, "");
-    const input = r.input === undefined ? undefined : (JSON.parse(r.input) as unknown);
-    await this.startNew(r.name, input === undefined ? { instanceId: newId } : { instanceId: newId, input });
-    return newId;
+  async restart(instanceId: string, newInstanceIdWanted: boolean): Promise<string> {
+    const r = await this.orchestration(instanceId);
+    return this.startNew(r.name, newInstanceIdWanted ? newInstanceId() : instanceId, r.input);
   }
 
-  async purgeInstanceHistory(instanceId: string): Promise<PurgeHistoryResult> {
-    validateInstanceId(instanceId);
-    return { instancesDeleted: await this.provider.purgeInstance(instanceId) };
+  async purge(instanceId: string): Promise<number> {
+    return this.provider.purgeInstance(instanceId);
   }
 
-  async purgeInstanceHistoryBy(filter: PurgeFilterOptions): Promise<PurgeHistoryResult> {
-    if (!filter || !(filter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError("Please provide value for 'createdTimeFrom' parameter.");
-    const f: Parameters<StorageProvider["purgeInstances"]>[0] = { createdFrom: dateMs(filter.createdTimeFrom, "createdTimeFrom") };
-    if (filter.createdTimeTo) f.createdTo = dateMs(filter.createdTimeTo, "createdTimeTo");
-    if (filter.runtimeStatus) f.runtimeStatus = filter.runtimeStatus;
-    return { instancesDeleted: await this.provider.purgeInstances(f) };
+  async purgeBy(f: { createdTimeFrom: Date; createdTimeTo?: Date; runtimeStatus?: OrchestrationRuntimeStatus[] }): Promise<number> {
+    return this.provider.purgeInstances({
+      createdFrom: f.createdTimeFrom.getTime(),
+      ...(f.createdTimeTo ? { createdTo: f.createdTimeTo.getTime() } : {}),
+      ...(f.runtimeStatus ? { runtimeStatus: f.runtimeStatus } : {}),
+    });
   }
 
-  async signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options: SignalEntityOptions = {}): Promise<void> {
-    const id = EntityId.from(entityId);
-    // As over HTTP: a signal for an entity this app does not define would only ever fail there.
+  async signalEntity(id: EntityId, operation: string, input: string | undefined, signalTime: Date | undefined): Promise<void> {
+    // As over HTTP: a signal for an entity this app does not define would only ever wait for a host that has it.
     if (this.registry && !this.registry.getEntity(id.name)) throw new FunctionNotFoundError("entity", id.name, this.registry.entityNames());
-    if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
-    const now = this.clock.now();
-    const message: OperationMessage = { id: randomUUID(), op: operationName, signal: true };
-    const input = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
-    if (input !== undefined) message.input = input;
-    const event: HistoryEvent = { type: "EventRaised", eventId: -1, timestamp: new Date(now).toISOString(), name: ENTITY_OPERATION_EVENT, input: JSON.stringify(message) };
-    const visibleAt = options.signalTime === undefined ? undefined : dateMs(options.signalTime, "signalTime");
-    await this.provider.sendMessages([visibleAt === undefined ? { instanceId: id.toString(), message: { event } } : { instanceId: id.toString(), message: { event }, visibleAt }], now);
+    const request: HistoryEvent = { type: "EntityOperationSignaled", eventId: -1, timestamp: this.ts(), requestId: randomUUID(), targetInstanceId: id.toString(), operation };
+    if (input !== undefined) request.input = input;
+    if (signalTime) request.scheduledTime = signalTime.toISOString();
+    await this.send(entityRequestMessage(request, signalTime?.getTime()));
   }
 
-  async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {
-    const id = EntityId.from(entityId);
-    const record = readEntityRecord((await this.provider.getInstance(id.toString()))?.entityState);
-    if (!record.exists) return { entityExists: false };
-    return { entityExists: true, entityState: parsePayload(record.state) as T };
+  async readEntityState(id: EntityId): Promise<{ entityExists: boolean; entityState?: unknown }> {
+    const r = await this.provider.getInstance(id.toString());
+    const record = readEntityRecord(r?.entityState, id.toString());
+    return record.exists ? { entityExists: true, entityState: parsePayload(record.state) } : { entityExists: false };
   }
 
-  async listEntities(query: EntityQuery = {}): Promise<EntityPage> {
-    const q: Parameters<StorageProvider["queryInstances"]>[0] = { kind: "entity", pageSize: query.pageSize ?? 100 };
-    if (query.entityName !== undefined) q.instanceIdPrefix = `@${new EntityId(query.entityName, "x").name}@`;
-    if (query.lastOperationTimeFrom) q.lastUpdatedFrom = dateMs(query.lastOperationTimeFrom, "lastOperationTimeFrom");
-    if (query.lastOperationTimeTo) q.lastUpdatedTo = dateMs(query.lastOperationTimeTo, "lastOperationTimeTo");
-    let token = query.continuationToken;
+  async listEntities(q: EntityListQuery): Promise<{ rows: EntityRow[]; continuationToken?: string }> {
+    const query: InstanceQuery = { kind: "entity", pageSize: q.pageSize };
+    if (q.entityName !== undefined) query.name = q.entityName;
+    if (q.lastOperationTimeFrom) query.lastUpdatedFrom = q.lastOperationTimeFrom.getTime();
+    if (q.lastOperationTimeTo) query.lastUpdatedTo = q.lastOperationTimeTo.getTime();
+    let token = q.continuationToken;
     // Rows of entities without state are skipped; keep reading until something is found or the end.
     for (;;) {
-      const page = await this.provider.queryInstances(token === undefined ? q : { ...q, continuationToken: token });
-      const entities: EntityMetadata[] = [];
+      const page = await this.provider.queryInstances(token === undefined ? query : { ...query, continuationToken: token });
+      const rows: EntityRow[] = [];
       for (const r of page.instances) {
-        const record = readEntityRecord(r.entityState);
+        const record = readEntityRecord(r.entityState, r.instanceId);
         if (!record.exists) continue;
-        const meta: EntityMetadata = { entityId: EntityId.fromInstanceId(r.instanceId), lastOperationTime: new Date(r.lastUpdatedAt) };
-        if (query.fetchState) meta.state = parsePayload(record.state);
-        entities.push(meta);
+        const id = EntityId.fromInstanceId(r.instanceId);
+        const row: EntityRow = { entityId: { name: id.name, key: id.key }, lastOperationTime: dfTime(r.lastUpdatedAt) };
+        if (q.fetchState) row.state = parsePayload(record.state) ?? null;
+        rows.push(row);
       }
       token = page.continuationToken;
-      if (entities.length > 0 || !token) return token ? { entities, continuationToken: token } : { entities };
+      if (rows.length > 0 || !token) return token ? { rows, continuationToken: token } : { rows };
     }
   }
 
@@ -260,23 +188,22 @@ export class LocalDurableClient implements DurableClient {
     let orphaned = 0;
     let token: string | undefined;
     const now = this.clock.now();
+    const ts = new Date(now).toISOString();
     do {
       const page = await this.provider.queryInstances(token === undefined ? { kind: "entity", pageSize: 500 } : { kind: "entity", pageSize: 500, continuationToken: token });
       for (const r of page.instances) {
-        const record = readEntityRecord(r.entityState);
+        const record = readEntityRecord(r.entityState, r.instanceId);
         const messages: OutgoingMessage[] = [];
-        const ts = new Date(now).toISOString();
         if (record.lock) {
-          const owner = await this.provider.getInstance(record.lock.owner.instanceId);
-          if (!owner || owner.executionId !== record.lock.owner.executionId || isTerminalStatus(owner.runtimeStatus)) {
+          const owner = await this.provider.getInstance(record.lock.parentInstanceId);
+          if (!owner || owner.executionId !== record.lock.parentExecutionId || isTerminalStatus(owner.runtimeStatus)) {
             orphaned++;
-            const release: ReleaseMessage = { id: record.lock.id, owner: record.lock.owner };
-            messages.push({ instanceId: r.instanceId, message: { event: { type: "EventRaised", eventId: -1, timestamp: ts, name: ENTITY_RELEASE_EVENT, input: JSON.stringify(release) } } });
+            messages.push(entityRequestMessage({ type: "EntityUnlockSent", eventId: -1, timestamp: ts, targetInstanceId: r.instanceId, ...record.lock }));
           }
         } else if (isEmptyEntity(record, now)) {
           // The entity removes itself in its own transaction, so a signal arriving now is never lost.
           emptyIds.push(r.instanceId);
-          messages.push({ instanceId: r.instanceId, message: { event: { type: "EventRaised", eventId: -1, timestamp: ts, name: ENTITY_CLEANUP_EVENT, input: "{}" } } });
+          messages.push({ kind: "entity", instanceId: r.instanceId, message: { event: { type: "EntityCleanup", eventId: -1, timestamp: ts } } });
         }
         if (messages.length) await this.provider.sendMessages(messages, now);
       }
@@ -294,23 +221,43 @@ export class LocalDurableClient implements DurableClient {
     return { numberOfEmptyEntitiesRemoved: emptyIds.length - pending.length, numberOfOrphanedLocksRemoved: orphaned };
   }
 
-  async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<DurableOrchestrationStatus> {
-    const timeout = options.timeoutInMilliseconds ?? 60_000;
-    let interval = Math.min(options.pollIntervalInMilliseconds ?? 50, 5);
-    const maxInterval = options.pollIntervalInMilliseconds ?? 50;
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const status = await this.getStatus(instanceId, { showInput: false });
-      if (isTerminalStatus(status.runtimeStatus)) return status;
-      if (Date.now() >= deadline) throw new WaitTimeoutError(instanceId, timeout);
-      await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
-      interval = Math.min(maxInterval, interval * 2);
-    }
+  /** Woken by the provider when a commit changes the instance's status (in this process). */
+  watch(instanceId: string): InstanceWatch {
+    let changed = false;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.provider.onInstanceChange?.((id) => {
+      if (id !== instanceId) return;
+      changed = true;
+      wake?.();
+    });
+    return {
+      next: (timeoutMs) =>
+        new Promise<void>((resolve) => {
+          if (changed) {
+            changed = false;
+            resolve();
+            return;
+          }
+          const timer = setTimeout(done, timeoutMs);
+          function done(): void {
+            clearTimeout(timer);
+            wake = undefined;
+            changed = false;
+            resolve();
+          }
+          wake = done;
+        }),
+      close: () => {
+        unsubscribe?.();
+        wake?.();
+      },
+    };
   }
 }
 
-function dateMs(d: Date, what: string): number {
-  const t = d instanceof Date ? d.getTime() : NaN;
-  if (Number.isNaN(t)) throw new InvalidArgumentError(`${what} must be a valid Date.`);
-  return t;
+/** The client over a provider in this process. */
+export class LocalDurableClient extends DurableClientCore {
+  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint) {
+    super(new LocalTransport(provider, clock, registry, endpoint));
+  }
 }

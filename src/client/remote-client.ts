@@ -6,34 +6,15 @@ import {
   InvalidArgumentError,
   InvalidInstanceStateError,
   PayloadError,
-  WaitTimeoutError,
 } from "../core/errors.js";
-import { EntityId } from "../core/entity-id.js";
-import { serializePayload } from "../core/payload.js";
-import { ALL_RUNTIME_STATUSES, isTerminalStatus } from "../core/status.js";
-import type {
-  DurableClient,
-  OrchestrationFilter,
-  PageRequest,
-  PurgeFilterOptions,
-  PurgeHistoryResult,
-  RestartOptions,
-  StartNewOptions,
-  StatusPage,
-  WaitOptions,
-  WaitOrCheckStatusOptions,
-  CleanEntityStorageResult,
-  EntityMetadata,
-  EntityPage,
-  EntityQuery,
-  EntityStateResponse,
-  SignalEntityOptions,
-} from "./durable-client.js";
-import { createCheckStatus, type HttpEndpoint, httpManagementPayload, waitOrCheckStatus } from "./http-helpers.js";
-import { type StatusPayload, statusFromPayload } from "./http-shapes.js";
-import { validateEventName, validateInstanceId } from "../core/instance-id.js";
-import { DEFAULT_TASK_HUB, type HttpManagementPayload, WEBHOOK_BASE_PATH } from "./management-urls.js";
-import type { DurableOrchestrationStatus, GetStatusOptions, HistoryEventView } from "./status.js";
+import type { EntityId } from "../core/entity-id.js";
+import type { OrchestrationRuntimeStatus } from "../core/status.js";
+import { DurableClientCore } from "./client-core.js";
+import type { CleanEntityStorageResult } from "./durable-client.js";
+import type { HttpEndpoint } from "./http-helpers.js";
+import { DEFAULT_TASK_HUB, WEBHOOK_BASE_PATH } from "./management-urls.js";
+import type { ClientTransport, ControlOperation, EntityListQuery, EntityRow, InstanceListQuery, InstanceWatch } from "./transport.js";
+import type { StatusPayload } from "./wire.js";
 
 export interface RemoteClientOptions {
   /** The host's management key; sent in the `x-functions-key` header (never in a request URL) and put in the management URLs. */
@@ -75,19 +56,14 @@ const MAX_DETAILS = 2000;
 const HEADER_SAFE = /^[\x21-\x7e]*$/;
 
 /**
- * The DurableClient over the HTTP management API of a Perdure host (`perdure start`), for scripts,
- * other processes and tests. Same methods, same typed errors (same `code`s) as the in-process client.
- *
- * Differences that follow from HTTP: statuses carry no `failureDetails` or `parentInstanceId`
- * (the status payload has no such fields; a failed instance's message is in `output`), and
- * `history` (with `showHistory`) holds the rows of the API's `historyEvents` projection — scheduled
- * rows merged into their completion rows, no OrchestratorStarted/Completed rows, no `eventId` —
- * with their field names in camelCase (`EventType` becomes `type`, `Result` becomes `result`, ...).
+ * The client transport over the HTTP management API of a Perdure host (`perdure start`): the same
+ * requests as in process, as HTTP calls, with the server's error codes mapped back to the same typed
+ * errors. Nothing wakes a wait early over HTTP: waits poll.
  */
-export class RemoteDurableClient implements DurableClient {
+export class RemoteTransport implements ClientTransport {
   /** The task hub named in management URLs. */
   readonly taskHubName: string;
-  private readonly base: string;
+  readonly base: string;
   private readonly key: string | undefined;
   private readonly fetchFn: typeof fetch;
 
@@ -115,230 +91,121 @@ export class RemoteDurableClient implements DurableClient {
     this.taskHubName = options.taskHub ?? DEFAULT_TASK_HUB;
   }
 
-  /** The host's base URL this client talks to. */
-  get baseUrl(): string {
-    return this.base;
-  }
-
-  private endpoint(): HttpEndpoint {
+  endpoint(): HttpEndpoint {
     return { origin: this.base, key: this.key, taskHub: this.taskHubName };
   }
 
-  createHttpManagementPayload(instanceId: string, request?: Request): HttpManagementPayload {
-    return httpManagementPayload(this.endpoint(), instanceId, request);
-  }
-
-  createCheckStatusResponse(request: Request | undefined, instanceId: string): Response {
-    return createCheckStatus(this.endpoint(), request, instanceId);
-  }
-
-  waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<Response> {
-    return waitOrCheckStatus(this, this.endpoint(), request, instanceId, options);
-  }
-
-  async startNew(orchestratorFunctionName: string, options: StartNewOptions = {}): Promise<string> {
-    if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");
-    const segments = ["orchestrators", pathSafe(orchestratorFunctionName, "Function name")];
-    if (options.instanceId !== undefined) segments.push(instanceIdOf(options.instanceId));
-    const body = serializePayload(options.input, "The orchestration input");
-    const answer = await this.request("POST", segments, { body: body ?? "" });
-    if (answer.status !== 202 && answer.status !== 200) throw this.failure(answer, { instanceId: options.instanceId, functionName: orchestratorFunctionName });
+  async startNew(name: string, instanceId: string | undefined, input: string | undefined): Promise<string> {
+    const segments = ["orchestrators", pathSafe(name, "Function name")];
+    if (instanceId !== undefined) segments.push(instanceId);
+    const answer = await this.request("POST", segments, { body: input ?? "" });
+    if (answer.status !== 202 && answer.status !== 200) throw this.failure(answer, { instanceId, functionName: name });
     return this.payloadId(answer);
   }
 
-  async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<DurableOrchestrationStatus> {
-    instanceIdOf(instanceId);
+  async getStatus(instanceId: string, o: { showHistory: boolean; showHistoryOutput: boolean; showInput: boolean }): Promise<StatusPayload | undefined> {
     const query: Record<string, string> = {};
-    if (options.showHistory) query.showHistory = "true";
-    if (options.showHistoryOutput) query.showHistoryOutput = "true";
-    if (options.showInput === false) query.showInput = "false";
+    if (o.showHistory) query.showHistory = "true";
+    if (o.showHistoryOutput) query.showHistoryOutput = "true";
+    if (!o.showInput) query.showInput = "false";
     const answer = await this.request("GET", ["instances", instanceId], { query });
     // 202 (still running) and 200 (finished) are both answers.
-    if (answer.status !== 200 && answer.status !== 202) throw this.failure(answer, { instanceId, notFoundWithoutBody: true });
-    const payload = this.json<StatusPayload>(answer);
-    const status = statusFromPayload(payload);
-    if (options.showHistory && Array.isArray(payload.historyEvents)) status.history = payload.historyEvents.map(historyRow);
-    return status;
+    if (answer.status === 200 || answer.status === 202) return this.json<StatusPayload>(answer);
+    if (answer.status === 404 && isInstanceNotFound(answer)) return undefined;
+    throw this.failure(answer, { instanceId });
   }
 
-  async getStatusAll(): Promise<DurableOrchestrationStatus[]> {
-    return this.getStatusBy({});
-  }
-
-  async getStatusBy(filter: OrchestrationFilter): Promise<DurableOrchestrationStatus[]> {
-    const all: DurableOrchestrationStatus[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.listInstances(token === undefined ? { ...filter, pageSize: 1000 } : { ...filter, pageSize: 1000, continuationToken: token });
-      all.push(...page.instances);
-      token = page.continuationToken;
-    } while (token);
-    return all;
-  }
-
-  async listInstances(request: PageRequest): Promise<StatusPage> {
-    // An empty status list matches nothing (as in process); the HTTP API would read it as "no filter".
-    if (request.runtimeStatus && request.runtimeStatus.length === 0) return { instances: [] };
-    const query: Record<string, string> = {};
-    if (request.runtimeStatus) {
-      for (const s of request.runtimeStatus) {
-        if (!ALL_RUNTIME_STATUSES.includes(s)) throw new InvalidArgumentError(`Unknown runtime status '${String(s)}'. Use one of: ${ALL_RUNTIME_STATUSES.join(", ")}.`);
-      }
-      if (request.runtimeStatus.length > 0) query.runtimeStatus = request.runtimeStatus.join(",");
-    }
-    if (request.createdTimeFrom) query.createdTimeFrom = isoDate(request.createdTimeFrom, "createdTimeFrom");
-    if (request.createdTimeTo) query.createdTimeTo = isoDate(request.createdTimeTo, "createdTimeTo");
-    if (request.instanceIdPrefix) query.instanceIdPrefix = request.instanceIdPrefix;
-    if (request.showInput === false) query.showInput = "false";
-    if (request.pageSize !== undefined) {
-      if (!Number.isInteger(request.pageSize) || request.pageSize < 1) throw new InvalidArgumentError(`Page size must be a positive integer (got ${String(request.pageSize)}).`);
-      query.top = String(request.pageSize);
-    }
-    const headers: Record<string, string> = {};
-    if (request.continuationToken) {
-      if (typeof request.continuationToken !== "string" || !HEADER_SAFE.test(request.continuationToken)) {
-        throw new InvalidArgumentError("The continuation token is not valid. Pass back the token from a previous page unchanged, or omit it to start from the first page.");
-      }
-      headers["x-ms-continuation-token"] = request.continuationToken;
-    }
+  async listInstances(q: InstanceListQuery): Promise<{ rows: StatusPayload[]; continuationToken?: string }> {
+    const query: Record<string, string> = { top: String(q.pageSize) };
+    if (q.runtimeStatus && q.runtimeStatus.length > 0) query.runtimeStatus = q.runtimeStatus.join(",");
+    if (q.createdTimeFrom) query.createdTimeFrom = q.createdTimeFrom.toISOString();
+    if (q.createdTimeTo) query.createdTimeTo = q.createdTimeTo.toISOString();
+    if (q.instanceIdPrefix) query.instanceIdPrefix = q.instanceIdPrefix;
+    if (!q.showInput) query.showInput = "false";
+    const headers: Record<string, string> = q.continuationToken ? { "x-ms-continuation-token": q.continuationToken } : {};
     // "instances/" with the trailing slash, as Durable Functions' own client calls it.
     const answer = await this.request("GET", ["instances", ""], { query, headers });
     if (answer.status !== 200) throw this.failure(answer, {});
     const rows = this.json<StatusPayload[]>(answer);
     if (!Array.isArray(rows)) throw this.unexpected(answer);
-    const page: StatusPage = { instances: rows.map(statusFromPayload) };
     const next = answer.headers.get("x-ms-continuation-token");
-    if (next) page.continuationToken = next;
-    return page;
+    return next ? { rows, continuationToken: next } : { rows };
   }
 
-  /** Events for a finished instance are discarded (410 resolves, as in durable-functions). */
-  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
-    validateEventName(eventName);
-    instanceIdOf(instanceId);
-    const body = serializePayload(eventData, `The data of event '${eventName}'`);
-    const answer = await this.request("POST", ["instances", instanceId, "raiseEvent", eventName], { body: body ?? "" });
+  async raiseEvent(instanceId: string, eventName: string, input: string | undefined): Promise<void> {
+    const answer = await this.request("POST", ["instances", instanceId, "raiseEvent", eventName], { body: input ?? "" });
+    // 410: the instance has finished; the event is discarded, as durable-functions does.
     if (answer.status === 202 || answer.status === 200 || answer.status === 410) return;
     throw this.failure(answer, { instanceId, notFoundWithoutBody: true });
   }
 
-  async terminate(instanceId: string, reason: string): Promise<void> {
-    await this.operation(instanceId, "terminate", reason);
-  }
-
-  async suspend(instanceId: string, reason: string): Promise<void> {
-    await this.operation(instanceId, "suspend", reason);
-  }
-
-  async resume(instanceId: string, reason: string): Promise<void> {
-    await this.operation(instanceId, "resume", reason);
-  }
-
-  async rewind(instanceId: string, reason: string): Promise<void> {
-    instanceIdOf(instanceId);
-    const answer = await this.request("POST", ["instances", instanceId, "rewind"], { query: { reason: reasonText(reason) }, body: "" });
+  async control(instanceId: string, op: ControlOperation, reason: string): Promise<void> {
+    const answer = await this.request("POST", ["instances", instanceId, op], { query: { reason }, body: "" });
     if (answer.status === 202 || answer.status === 200) return;
-    if (answer.status === 409 || answer.status === 410) {
+    if (op === "rewind" && (answer.status === 409 || answer.status === 410)) {
+      // As durable-functions words it, with the server's reason when it adds one.
       const server = errorMessage(answer);
       const base = "The rewind operation is only supported on failed orchestration instances.";
-      throw new InvalidInstanceStateError(server && server !== base && !server.startsWith(base) ? `${base} ${server}` : (server ?? base));
+      throw new InvalidInstanceStateError(this.scrub(server && !server.startsWith(base.slice(0, -1)) ? `${base} ${server}` : (server ?? base)));
     }
+    if (answer.status === 410) return;
     throw this.failure(answer, { instanceId, notFoundWithoutBody: true });
   }
 
-  async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
-    instanceIdOf(instanceId);
-    const newId = options.restartWithNewInstanceId === false ? "false" : "true";
-    const answer = await this.request("POST", ["instances", instanceId, "restart"], { query: { restartWithNewInstanceId: newId }, body: "" });
+  async restart(instanceId: string, newInstanceId: boolean): Promise<string> {
+    const answer = await this.request("POST", ["instances", instanceId, "restart"], { query: { restartWithNewInstanceId: String(newInstanceId) }, body: "" });
     if (answer.status === 202 || answer.status === 200) return this.payloadId(answer);
     // The API answers an unknown instance with 400 "InstanceId does not match a valid orchestration
-    // instance." (as Durable Functions does); the ID was validated above, so that 400 means "not found".
+    // instance." (as Durable Functions does); the ID was validated, so that 400 means "not found".
     if (answer.status === 400 && errorCode(answer) === "INVALID_ARGUMENT") throw new InstanceNotFoundError(instanceId);
     throw this.failure(answer, { instanceId, notFoundWithoutBody: true });
   }
 
-  async purgeInstanceHistory(instanceId: string): Promise<PurgeHistoryResult> {
-    instanceIdOf(instanceId);
+  async purge(instanceId: string): Promise<number> {
     const answer = await this.request("DELETE", ["instances", instanceId], {});
-    if (answer.status === 404 && isInstanceNotFound(answer)) return { instancesDeleted: 0 };
+    if (answer.status === 404 && isInstanceNotFound(answer)) return 0;
     if (answer.status !== 200) throw this.failure(answer, { instanceId });
-    return { instancesDeleted: this.deletedCount(answer) };
+    return this.deletedCount(answer);
   }
 
-  async purgeInstanceHistoryBy(filter: PurgeFilterOptions): Promise<PurgeHistoryResult> {
-    if (!filter || !(filter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError("Please provide value for 'createdTimeFrom' parameter.");
-    const query: Record<string, string> = { createdTimeFrom: isoDate(filter.createdTimeFrom, "createdTimeFrom") };
-    if (filter.createdTimeTo) query.createdTimeTo = isoDate(filter.createdTimeTo, "createdTimeTo");
-    // An empty status list matches nothing (as in process); the HTTP API would read it as "no filter".
-    if (filter.runtimeStatus && filter.runtimeStatus.length === 0) return { instancesDeleted: 0 };
-    if (filter.runtimeStatus) query.runtimeStatus = filter.runtimeStatus.join(",");
+  async purgeBy(f: { createdTimeFrom: Date; createdTimeTo?: Date; runtimeStatus?: OrchestrationRuntimeStatus[] }): Promise<number> {
+    const query: Record<string, string> = { createdTimeFrom: f.createdTimeFrom.toISOString() };
+    if (f.createdTimeTo) query.createdTimeTo = f.createdTimeTo.toISOString();
+    if (f.runtimeStatus) query.runtimeStatus = f.runtimeStatus.join(",");
     const answer = await this.request("DELETE", ["instances", ""], { query });
     // 404 = nothing matched (Durable Functions' answer for zero purged instances).
-    if (answer.status === 404 && isInstanceNotFound(answer)) return { instancesDeleted: 0 };
+    if (answer.status === 404 && isInstanceNotFound(answer)) return 0;
     if (answer.status !== 200) throw this.failure(answer, {});
-    return { instancesDeleted: this.deletedCount(answer) };
+    return this.deletedCount(answer);
   }
 
-  async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<DurableOrchestrationStatus> {
-    const timeout = options.timeoutInMilliseconds ?? 60_000;
-    const maxInterval = options.pollIntervalInMilliseconds ?? 50;
-    let interval = Math.min(maxInterval, 5);
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const status = await this.getStatus(instanceId, { showInput: false });
-      if (isTerminalStatus(status.runtimeStatus)) return status;
-      if (Date.now() >= deadline) throw new WaitTimeoutError(instanceId, timeout);
-      await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
-      interval = Math.min(maxInterval, interval * 2);
-    }
-  }
-
-  // ---- plumbing ----
-
-  /** terminate/suspend/resume: 202 done; 410 (already finished) resolves; 404 and 409 are typed errors. */
-  // ---- entities ----
-
-  async signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options: SignalEntityOptions = {}): Promise<void> {
-    const id = EntityId.from(entityId);
-    if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
-    const body = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
-    const query: Record<string, string> = { op: operationName };
-    if (options.signalTime !== undefined) query.signalTime = isoDate(options.signalTime, "signalTime");
-    const answer = await this.request("POST", ["entities", id.name, id.key], { query, body: body ?? "" });
+  async signalEntity(id: EntityId, operation: string, input: string | undefined, signalTime: Date | undefined): Promise<void> {
+    const query: Record<string, string> = { op: operation };
+    if (signalTime) query.signalTime = signalTime.toISOString();
+    const answer = await this.request("POST", ["entities", id.name, id.key], { query, body: input ?? "" });
     if (answer.status === 202 || answer.status === 200) return;
     throw this.failure(answer, { functionName: id.name, functionKind: "entity" });
   }
 
-  async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {
-    const id = EntityId.from(entityId);
+  async readEntityState(id: EntityId): Promise<{ entityExists: boolean; entityState?: unknown }> {
     const answer = await this.request("GET", ["entities", id.name, id.key], {});
     if (answer.status === 404) return { entityExists: false };
     if (answer.status !== 200) throw this.failure(answer, {});
-    return { entityExists: true, entityState: this.json<T>(answer) };
+    return { entityExists: true, entityState: this.json<unknown>(answer) };
   }
 
-  async listEntities(query: EntityQuery = {}): Promise<EntityPage> {
-    const q: Record<string, string> = {};
-    if (query.lastOperationTimeFrom) q.lastOperationTimeFrom = isoDate(query.lastOperationTimeFrom, "lastOperationTimeFrom");
-    if (query.lastOperationTimeTo) q.lastOperationTimeTo = isoDate(query.lastOperationTimeTo, "lastOperationTimeTo");
-    if (query.pageSize !== undefined) q.top = String(query.pageSize);
-    if (query.fetchState) q.fetchState = "true";
-    const headers: Record<string, string> = {};
-    if (query.continuationToken) headers["x-ms-continuation-token"] = query.continuationToken;
-    const answer = await this.request("GET", query.entityName ? ["entities", query.entityName] : ["entities"], { query: q, headers });
+  async listEntities(q: EntityListQuery): Promise<{ rows: EntityRow[]; continuationToken?: string }> {
+    const query: Record<string, string> = { top: String(q.pageSize) };
+    if (q.lastOperationTimeFrom) query.lastOperationTimeFrom = q.lastOperationTimeFrom.toISOString();
+    if (q.lastOperationTimeTo) query.lastOperationTimeTo = q.lastOperationTimeTo.toISOString();
+    if (q.fetchState) query.fetchState = "true";
+    const headers: Record<string, string> = q.continuationToken ? { "x-ms-continuation-token": q.continuationToken } : {};
+    const answer = await this.request("GET", q.entityName ? ["entities", q.entityName] : ["entities"], { query, headers });
     if (answer.status !== 200) throw this.failure(answer, {});
-    const rows = this.json<{ entityId: { name: string; key: string }; lastOperationTime: string; state?: unknown }[]>(answer);
+    const rows = this.json<EntityRow[]>(answer);
     if (!Array.isArray(rows)) throw this.unexpected(answer);
-    const page: EntityPage = {
-      entities: rows.map((r) => {
-        const meta: EntityMetadata = { entityId: new EntityId(r.entityId.name, r.entityId.key), lastOperationTime: new Date(r.lastOperationTime) };
-        if ("state" in r) meta.state = r.state;
-        return meta;
-      }),
-    };
     const next = answer.headers.get("x-ms-continuation-token");
-    if (next) page.continuationToken = next;
-    return page;
+    return next ? { rows, continuationToken: next } : { rows };
   }
 
   async cleanEntityStorage(): Promise<CleanEntityStorageResult> {
@@ -347,11 +214,22 @@ export class RemoteDurableClient implements DurableClient {
     return this.json<CleanEntityStorageResult>(answer);
   }
 
-  private async operation(instanceId: string, op: "terminate" | "suspend" | "resume", reason: string): Promise<void> {
-    instanceIdOf(instanceId);
-    const answer = await this.request("POST", ["instances", instanceId, op], { query: { reason: reasonText(reason) }, body: "" });
-    if (answer.status === 202 || answer.status === 200 || answer.status === 410) return;
-    throw this.failure(answer, { instanceId, notFoundWithoutBody: true });
+  /** Over HTTP nothing announces a change: a watch only waits, and the caller polls. */
+  watch(): InstanceWatch {
+    const timers = new Set<NodeJS.Timeout>();
+    return {
+      next: (timeoutMs) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            timers.delete(t);
+            resolve();
+          }, timeoutMs);
+          timers.add(t);
+        }),
+      close: () => {
+        for (const t of timers) clearTimeout(t);
+      },
+    };
   }
 
   private async request(
@@ -449,6 +327,27 @@ export class RemoteDurableClient implements DurableClient {
   }
 }
 
+/**
+ * The DurableClient over the HTTP management API of a Perdure host (`perdure start`), for scripts,
+ * other processes and tests: the same methods, typed errors (same `code`s) and returned objects as
+ * the in-process client, because both are the same client core over another transport.
+ */
+export class RemoteDurableClient extends DurableClientCore {
+  constructor(baseUrl: string, options: RemoteClientOptions = {}) {
+    super(new RemoteTransport(baseUrl, options));
+  }
+
+  /** The host's base URL this client talks to. */
+  get baseUrl(): string {
+    return (this.transport as RemoteTransport).base;
+  }
+
+  /** The task hub named in management URLs. */
+  get taskHubName(): string {
+    return (this.transport as RemoteTransport).taskHubName;
+  }
+}
+
 export function createRemoteClient(baseUrl: string, options?: RemoteClientOptions): RemoteDurableClient {
   return new RemoteDurableClient(baseUrl, options);
 }
@@ -490,33 +389,3 @@ function pathSafe(value: string, what: string): string {
   return value;
 }
 
-function instanceIdOf(id: unknown): string {
-  return validateInstanceId(id);
-}
-
-function reasonText(reason: unknown): string {
-  if (typeof reason === "string") return reason;
-  return reason === undefined || reason === null ? "" : (JSON.stringify(reason) ?? "");
-}
-
-function isoDate(d: Date, what: string): string {
-  const t = d instanceof Date ? d.getTime() : NaN;
-  if (Number.isNaN(t)) throw new InvalidArgumentError(`${what} must be a valid Date.`);
-  return d.toISOString();
-}
-
-const camel = (k: string): string => (k === "EventType" ? "type" : k.charAt(0).toLowerCase() + k.slice(1));
-
-/** One `historyEvents` row with camelCase field names; payloads (`Input`, `Result`) are left as they are. */
-function historyRow(row: Record<string, unknown>): HistoryEventView {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) {
-    if (k === "FailureDetails" && v && typeof v === "object") {
-      const f = v as { ErrorType?: unknown; ErrorMessage?: unknown };
-      out.failureDetails = { errorType: f.ErrorType, message: f.ErrorMessage };
-    } else {
-      out[camel(k)] = v;
-    }
-  }
-  return out as HistoryEventView;
-}

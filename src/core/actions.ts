@@ -1,4 +1,8 @@
-import type { SchedulingEvent } from "./history.js";
+import type { EntityRequestEvent, SchedulingEvent } from "./history.js";
+
+type WithoutEventFields<E> = E extends unknown ? Omit<E, "eventId" | "timestamp"> : never;
+/** An entity request as the orchestrator makes it; the step gives it its sequence number and time. */
+export type EntityRequest = WithoutEventFields<EntityRequestEvent>;
 
 /**
  * What an orchestrator asks for in one episode. Each action's `id` is its sequence number and equals
@@ -8,8 +12,9 @@ export interface ScheduleTaskAction { kind: "ScheduleTask"; id: number; name: st
 export interface CreateTimerAction { kind: "CreateTimer"; id: number; fireAt: string }
 export interface CreateSubOrchestrationAction { kind: "CreateSubOrchestration"; id: number; name: string; instanceId: string; input?: string }
 export interface SendEventAction { kind: "SendEvent"; id: number; instanceId: string; name: string; input?: string }
+export interface SendEntityMessageAction { kind: "SendEntityMessage"; id: number; request: EntityRequest }
 
-export type OrchestratorAction = ScheduleTaskAction | CreateTimerAction | CreateSubOrchestrationAction | SendEventAction;
+export type OrchestratorAction = ScheduleTaskAction | CreateTimerAction | CreateSubOrchestrationAction | SendEventAction | SendEntityMessageAction;
 export type OrchestratorActionKind = OrchestratorAction["kind"];
 
 /** The action a scheduling event records, so replay can compare like with like. */
@@ -23,12 +28,42 @@ export function actionOfEvent(e: SchedulingEvent): OrchestratorAction {
       return { kind: "CreateSubOrchestration", id: e.eventId, name: e.name, instanceId: e.instanceId };
     case "EventSent":
       return { kind: "SendEvent", id: e.eventId, instanceId: e.instanceId, name: e.name };
+    case "EntityOperationCalled":
+    case "EntityOperationSignaled":
+    case "EntityLockRequested":
+    case "EntityUnlockSent": {
+      // The action has no time of its own: the step that records it gives one.
+      const { eventId, timestamp, ...request } = e;
+      return { kind: "SendEntityMessage", id: eventId, request };
+    }
   }
 }
 
-/** What replay compares besides kind: names, case-insensitively (timers have none). */
+/**
+ * What replay compares besides kind, case-insensitively: the function or event name; for entity
+ * requests what is asked of which entity (timers have nothing to compare).
+ */
 export function actionName(a: OrchestratorAction): string {
-  return a.kind === "CreateTimer" ? "" : a.name.toLowerCase();
+  switch (a.kind) {
+    case "CreateTimer":
+      return "";
+    case "SendEntityMessage":
+      return entityRequestKey(a.request).toLowerCase();
+    default:
+      return a.name.toLowerCase();
+  }
+}
+
+function entityRequestKey(r: EntityRequest): string {
+  switch (r.type) {
+    case "EntityOperationCalled":
+    case "EntityOperationSignaled":
+      return `${r.type} ${r.targetInstanceId} ${r.operation}`;
+    case "EntityLockRequested":
+      return `${r.type} ${r.lockSet.join(" ")}`;
+    case "EntityUnlockSent":
+      return `${r.type} ${r.targetInstanceId}`;
+  }
 }
 
 /** Human wording for nondeterminism messages. */
@@ -42,5 +77,20 @@ export function describeAction(a: OrchestratorAction): string {
       return `a sub-orchestration named '${a.name}' (instance ID '${a.instanceId}')`;
     case "SendEvent":
       return `an event named '${a.name}' sent to instance '${a.instanceId}'`;
+    case "SendEntityMessage":
+      return describeEntityRequest(a.request);
+  }
+}
+
+function describeEntityRequest(r: EntityRequest): string {
+  switch (r.type) {
+    case "EntityOperationCalled":
+      return `a call of operation '${r.operation}' on entity ${r.targetInstanceId}`;
+    case "EntityOperationSignaled":
+      return `a signal of operation '${r.operation}' to entity ${r.targetInstanceId}`;
+    case "EntityLockRequested":
+      return `a lock of the entities ${r.lockSet.join(", ")}`;
+    case "EntityUnlockSent":
+      return `the release of the lock on entity ${r.targetInstanceId}`;
   }
 }

@@ -1,6 +1,5 @@
 import { EntityId } from "./entity-id.js";
-import { ENTITY_LOCK_EVENT, ENTITY_OPERATION_EVENT, ENTITY_RELEASE_EVENT, type LockMessage, type OperationMessage, type ReleaseMessage } from "./entity-messages.js";
-import { EntityCallTask, LockHandle, LockTask } from "./entity-tasks.js";
+import { EntityCallTask, EntityMessageTask, EntityResponseTask, LockHandle, LockTask } from "./entity-tasks.js";
 import { InvalidArgumentError, LockingRulesViolationError } from "./errors.js";
 import { validateInstanceId } from "./instance-id.js";
 import { nameBasedUuid } from "./guid.js";
@@ -192,8 +191,10 @@ export class DurableOrchestrationContext {
   /** Raises an event on another orchestration instance (fire-and-forget; do not yield). */
   sendEvent(instanceId: string, eventName: string, eventData?: unknown): void {
     if (typeof instanceId !== "string" || instanceId === "") throw new InvalidArgumentError("sendEvent needs a target instance ID.");
-    if (instanceId.startsWith("@")) EntityId.fromInstanceId(instanceId);
-    else validateInstanceId(instanceId);
+    if (instanceId.startsWith("@")) {
+      throw new InvalidArgumentError(`sendEvent targets orchestration instances; '${instanceId}' is an entity. Use context.df.signalEntity or callEntity to reach an entity.`);
+    }
+    validateInstanceId(instanceId);
     if (typeof eventName !== "string" || eventName === "") throw new InvalidArgumentError("sendEvent needs a non-empty event name.");
     this.host.scheduleNow(new SendEventTask(instanceId, eventName, serializePayload(eventData, `The data of event '${eventName}'`)));
   }
@@ -236,19 +237,29 @@ export class DurableOrchestrationContext {
 
   // ---- durable entities ----
 
+  private get requester(): { parentInstanceId: string; parentExecutionId: string } {
+    return { parentInstanceId: this.host.instanceId, parentExecutionId: this.host.executionId };
+  }
+
   /** Calls an entity operation and yields its return value (EntityOperationFailedError if it throws). */
   callEntity(entityId: EntityId, operationName: string, operationInput?: unknown): Task {
     const id = EntityId.from(entityId);
-    const op = requireOperation(operationName);
-    const section = this.criticalSection;
-    if (section && !section.entities.has(id.toString())) {
-      throw new LockingRulesViolationError(`Inside a critical section an orchestration may only call the entities it locked; ${id.toString()} is not one of them.`);
-    }
-    const message: OperationMessage = { id: this.newGuid(), op, signal: false, parent: { instanceId: this.host.instanceId, executionId: this.host.executionId } };
-    const input = serializePayload(operationInput, `The input of entity operation '${op}'`);
-    if (input !== undefined) message.input = input;
-    const send = new SendEventTask(id.toString(), ENTITY_OPERATION_EVENT, JSON.stringify(message));
+    const operation = requireOperation(operationName);
     const key = id.toString();
+    const section = this.criticalSection;
+    if (section && !section.entities.has(key)) {
+      throw new LockingRulesViolationError(`Inside a critical section an orchestration may only call the entities it locked; ${key} is not one of them.`);
+    }
+    const input = serializePayload(operationInput, `The input of entity operation '${operation}'`);
+    const requestId = this.newGuid();
+    const send = new EntityMessageTask({
+      type: "EntityOperationCalled",
+      requestId,
+      targetInstanceId: key,
+      operation,
+      ...(input !== undefined ? { input } : {}),
+      ...this.requester,
+    });
     // A call is outstanding from when it is sent (yielded) until its answer arrives.
     const onSend = (): void => {
       if (!section || this.criticalSection !== section) return;
@@ -257,20 +268,27 @@ export class DurableOrchestrationContext {
       }
       section.calling.add(key);
     };
-    return new EntityCallTask(send, new ExternalEventTask(message.id), id, op, onSend, () => section?.calling.delete(key));
+    return new EntityCallTask(send, new EntityResponseTask(requestId), id, operation, onSend, () => section?.calling.delete(key));
   }
 
   /** Sends a one-way operation to an entity (fire-and-forget; do not yield). */
   signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown): void {
     const id = EntityId.from(entityId);
-    const op = requireOperation(operationName);
+    const operation = requireOperation(operationName);
     if (this.criticalSection?.entities.has(id.toString())) {
       throw new LockingRulesViolationError(`Inside a critical section an orchestration must not signal an entity it locked (${id.toString()}); call it instead.`);
     }
-    const message: OperationMessage = { id: this.newGuid(), op, signal: true };
-    const input = serializePayload(operationInput, `The input of entity operation '${op}'`);
-    if (input !== undefined) message.input = input;
-    this.host.scheduleNow(new SendEventTask(id.toString(), ENTITY_OPERATION_EVENT, JSON.stringify(message)));
+    const input = serializePayload(operationInput, `The input of entity operation '${operation}'`);
+    this.host.scheduleNow(
+      new EntityMessageTask({
+        type: "EntityOperationSignaled",
+        requestId: this.newGuid(),
+        targetInstanceId: id.toString(),
+        operation,
+        ...(input !== undefined ? { input } : {}),
+        ...this.requester,
+      }),
+    );
   }
 
   /**
@@ -284,16 +302,14 @@ export class DurableOrchestrationContext {
     if (ids.length === 0) throw new InvalidArgumentError("lock needs at least one entity ID.");
     const entities = [...new Set(ids.map((e) => e.toString()))].sort();
     const lockId = this.newGuid();
-    const owner = { instanceId: this.host.instanceId, executionId: this.host.executionId };
     const section = { id: lockId, entities: new Set(entities), calling: new Set<string>(), granted: false };
     this.criticalSection = section;
-    const message: LockMessage = { id: lockId, owner, entities, position: 0 };
-    const send = new SendEventTask(entities[0]!, ENTITY_LOCK_EVENT, JSON.stringify(message));
+    const send = new EntityMessageTask({ type: "EntityLockRequested", requestId: lockId, targetInstanceId: entities[0]!, lockSet: entities, position: 0, ...this.requester });
     const handle = new LockHandle(
       entities.map((e) => EntityId.fromInstanceId(e)),
       () => this.releaseLocks(section.id),
     );
-    return new LockTask(send, new ExternalEventTask(lockId), handle, () => (section.granted = true));
+    return new LockTask(send, new EntityResponseTask(lockId), handle, () => (section.granted = true));
   }
 
   /** The entities of the current critical section (empty outside one). */
@@ -306,8 +322,9 @@ export class DurableOrchestrationContext {
     const section = this.criticalSection;
     if (!section || section.id !== lockId) return;
     this.criticalSection = undefined;
-    const message: ReleaseMessage = { id: section.id, owner: { instanceId: this.host.instanceId, executionId: this.host.executionId } };
-    for (const e of section.entities) this.host.scheduleNow(new SendEventTask(e, ENTITY_RELEASE_EVENT, JSON.stringify(message)));
+    for (const e of section.entities) {
+      this.host.scheduleNow(new EntityMessageTask({ type: "EntityUnlockSent", requestId: section.id, targetInstanceId: e, ...this.requester }));
+    }
   }
 
   /** @internal Called by the executor when the orchestration ends in any way: locks never outlive it. */

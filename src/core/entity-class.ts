@@ -1,4 +1,4 @@
-import type { DurableEntityContext } from "./entity-context.js";
+import type { DurableEntityContext } from "./entities/entity-context.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { Task } from "./tasks.js";
 

@@ -1,18 +1,50 @@
+import type { EntityRequest, OrchestratorAction } from "./actions.js";
 import type { EntityId } from "./entity-id.js";
-import type { OperationResponse } from "./entity-messages.js";
-import { EntityOperationFailedError } from "./errors.js";
+import { EntityOperationFailedError, TaskFailedError } from "./errors.js";
+import type { FailureDetails } from "./failure.js";
+import type { EntityResponseEvent } from "./history.js";
 import { parsePayload } from "./payload.js";
-import { CompoundTask, type ExternalEventTask, type SendEventTask, type Task, type TaskScheduler } from "./tasks.js";
+import { AtomicTask, CompoundTask, Task, type TaskScheduler } from "./tasks.js";
+
+/** An entity request an orchestration sends: it takes a sequence number and is done once sent. */
+export class EntityMessageTask extends AtomicTask {
+  constructor(readonly request: EntityRequest) {
+    super();
+  }
+  toAction(id: number): OrchestratorAction {
+    return { kind: "SendEntityMessage", id, request: this.request };
+  }
+  complete(): void {
+    this.resolve(undefined);
+  }
+  fail(failure: FailureDetails): void {
+    this.reject(new TaskFailedError("activity", this.request.type, failure));
+  }
+}
+
+/** Waits for the entity's answer to a request, matched by its request ID (answers take no sequence number). */
+export class EntityResponseTask extends Task {
+  constructor(readonly requestId: string) {
+    super();
+  }
+  protected onStart(scheduler: TaskScheduler): void {
+    scheduler.waitForEntityResponse(this);
+  }
+  /** @internal */
+  deliver(response: EntityResponseEvent): void {
+    this.resolve(response);
+  }
+}
 
 /**
- * A two-way entity call: the request goes out as a sent event, the answer comes back as an event
- * named after the request ID. Resolves to the operation's return value, or fails with
- * EntityOperationFailedError carrying the entity's failure details.
+ * A two-way entity call: the request goes out as an EntityOperationCalled, the answer comes back as
+ * EntityOperationCompleted or EntityOperationFailed with the same request ID. Resolves to the
+ * operation's return value, or fails with EntityOperationFailedError carrying the entity's failure.
  */
 export class EntityCallTask extends CompoundTask {
   constructor(
-    private readonly send: SendEventTask,
-    wait: ExternalEventTask,
+    private readonly send: EntityMessageTask,
+    wait: EntityResponseTask,
     readonly entityId: EntityId,
     readonly operationName: string,
     /** Runs when the call is yielded (it may refuse it by throwing), before the request is sent. */
@@ -32,9 +64,9 @@ export class EntityCallTask extends CompoundTask {
   onChildDone(child: Task): void {
     if (this.isDone || !this.isStarted) return;
     this.onSettled();
-    const response = (child.result ?? {}) as OperationResponse;
-    if (response.error) this.reject(new EntityOperationFailedError(this.entityId.toString(), this.operationName, response.error));
-    else this.resolve(parsePayload(response.result));
+    const response = child.result as EntityResponseEvent;
+    if (response.type === "EntityOperationFailed") this.reject(new EntityOperationFailedError(this.entityId.toString(), this.operationName, response.failureDetails));
+    else this.resolve(response.type === "EntityOperationCompleted" ? parsePayload(response.result) : undefined);
   }
 }
 
@@ -52,8 +84,8 @@ export class LockHandle {
 /** Waits for the grant of a lock request that travels through the entities in their global order. */
 export class LockTask extends CompoundTask {
   constructor(
-    private readonly send: SendEventTask,
-    wait: ExternalEventTask,
+    private readonly send: EntityMessageTask,
+    wait: EntityResponseTask,
     private readonly handle: LockHandle,
     private readonly onGranted: () => void,
   ) {

@@ -1,4 +1,4 @@
-import type { FailureDetails } from "./failure.js";
+import type { FailureDetails } from "./failure-details.js";
 
 /**
  * Base of every error Perdure raises on purpose. `code` is stable across releases so callers and the
@@ -20,6 +20,13 @@ export class NonDeterminismError extends DurableError {
   }
 }
 
+/** A stored history or message could not be read (corrupt, or written by a newer version). */
+export class HistoryUnreadableError extends DurableError {
+  constructor(message: string) {
+    super("HISTORY_UNREADABLE", message);
+  }
+}
+
 /** User code broke a rule of orchestrator functions (yielded a non-task, async orchestrator, ...). */
 export class OrchestratorConstraintError extends DurableError {
   constructor(message: string) {
@@ -37,12 +44,12 @@ export class TaskFailedError extends DurableError {
   readonly failureDetails: FailureDetails;
   constructor(taskKind: "activity" | "orchestrator", taskName: string, failureDetails: FailureDetails) {
     const label = taskKind === "activity" ? "Activity" : "Orchestrator";
-    super("TASK_FAILED", `${label} function '${taskName}' failed: ${failureDetails.message}`);
+    super("TASK_FAILED", `${label} function '${taskName}' failed: ${failureDetails.errorMessage}`);
     this.taskKind = taskKind;
     this.taskName = taskName;
     this.failureDetails = failureDetails;
     // Keep the original stack visible: the orchestrator's own stack says little about the activity.
-    if (failureDetails.stack) this.stack = `${this.name}: ${this.message}\n--- original error ---\n${failureDetails.stack}`;
+    if (failureDetails.stackTrace) this.stack = `${this.name}: ${this.message}\n--- original error ---\n${failureDetails.stackTrace}`;
   }
 }
 
@@ -122,7 +129,7 @@ export class EntityOperationFailedError extends DurableError {
   readonly operationName: string;
   readonly failureDetails: FailureDetails;
   constructor(entityId: string, operationName: string, failureDetails: FailureDetails) {
-    super("ENTITY_OPERATION_FAILED", `Operation '${operationName}' of entity ${entityId} failed: ${failureDetails.message}`);
+    super("ENTITY_OPERATION_FAILED", `Operation '${operationName}' of entity ${entityId} failed: ${failureDetails.errorMessage}`);
     this.entityId = entityId;
     this.operationName = operationName;
     this.failureDetails = failureDetails;

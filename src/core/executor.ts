@@ -1,8 +1,18 @@
 import { actionName, actionOfEvent, describeAction, type OrchestratorAction } from "./actions.js";
 import { type ContextHost, DurableOrchestrationContext, OrchestrationContext, type OrchestrationLogger, type OrchestratorFunction } from "./context.js";
-import { NonDeterminismError, OrchestratorConstraintError } from "./errors.js";
+import { HistoryUnreadableError, NonDeterminismError, OrchestratorConstraintError } from "./errors.js";
 import { failureFromError, type FailureDetails } from "./failure.js";
-import { type CompletedStatus, completionTarget, type EventRaisedEvent, type ExecutionStartedEvent, type HistoryEvent, type SchedulingEvent } from "./history.js";
+import {
+  type CompletedStatus,
+  completionTarget,
+  type EntityResponseEvent,
+  type EventRaisedEvent,
+  type ExecutionStartedEvent,
+  type HistoryEvent,
+  isSchedulingEvent,
+  type SchedulingEvent,
+} from "./history.js";
+import { HistoryV1Reader } from "./history-v1.js";
 import { serializePayload } from "./payload.js";
 import { type AtomicTask, describeValue, type ExternalEventTask, Task, type TaskScheduler } from "./tasks.js";
 
@@ -24,6 +34,12 @@ export interface ExecutionResult {
   /** JSON custom status (undefined = never set). */
   customStatus: string | undefined;
   suspended: boolean;
+  /**
+   * Set when the history could not be replayed: the code no longer matches it (NonDeterminismError)
+   * or it could not be read. Nothing else in the result is then meaningful, and the executor must be
+   * thrown away; what to do with the instance is the caller's policy.
+   */
+  replayFailure?: Error;
 }
 
 export interface ExecutorOptions {
@@ -51,8 +67,10 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   generation = 0;
   readonly httpPollingDefaultDelayMs: number | undefined;
 
-  /** Set by the runtime when execute() threw: its in-memory state is then not trustworthy. */
-  failedToReplay = false;
+  /** Set once a replay failed: the in-memory state no longer follows the history. */
+  private broken: Error | undefined;
+  /** Reads executions started under history format 1 as format 2. */
+  private v1: HistoryV1Reader | undefined;
   private name = "";
   private context: DurableOrchestrationContext | undefined;
   private started = false;
@@ -66,6 +84,10 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   /** Actions produced by the code and not yet matched with (or written as) history. */
   private pending = new Map<number, OrchestratorAction>();
   private readonly eventWaiters = new Map<string, ExternalEventTask[]>();
+  private readonly entityWaiters = new Map<string, { deliver(response: EntityResponseEvent): void }>();
+  /** Entity answers that arrived before their wait was registered, and the request IDs already answered. */
+  private readonly entityAnswers = new Map<string, EntityResponseEvent>();
+  private readonly answeredRequests = new Set<string>();
   private readonly bufferedEvents = new Map<string, EventRaisedEvent[]>();
   /** Arrival order of buffered events, so continueAsNew carries them over in the order they came. */
   private readonly bufferedOrder = new WeakMap<EventRaisedEvent, number>();
@@ -89,25 +111,48 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     return this.completion !== undefined;
   }
 
+  /** True once a replay failed; such an executor must not be used again. */
+  get isBroken(): boolean {
+    return this.broken !== undefined;
+  }
+
   /**
    * Processes `pastEvents` as replay (they are already in history) and then `newEvents`. Returns the
-   * actions to record. Throws NonDeterminismError when the code and the history disagree.
+   * actions to record. When code and history disagree (or the history cannot be read), the result's
+   * `replayFailure` says why and the executor is broken from then on.
    */
   execute(pastEvents: readonly HistoryEvent[], newEvents: readonly HistoryEvent[]): ExecutionResult {
-    this.isReplaying = true;
-    for (const e of pastEvents) this.processPast(e);
-    this.isReplaying = false;
+    if (this.broken) return this.failedResult(this.broken);
     const recordedEvents: HistoryEvent[] = [];
-    for (const e of newEvents) {
-      if (this.process(e)) recordedEvents.push(e);
+    try {
+      this.isReplaying = true;
+      for (const e of pastEvents) this.processPast(this.read(e));
+      this.isReplaying = false;
+      for (const raw of newEvents) {
+        const e = this.read(raw);
+        if (this.process(e)) recordedEvents.push(e);
+      }
+    } catch (err) {
+      this.broken = err instanceof Error ? err : new Error(String(err));
+      return this.failedResult(this.broken);
     }
     const actions = [...this.pending.values()].sort((a, b) => a.id - b.id);
     this.pending = new Map();
     return { actions, recordedEvents, completion: this.completion, customStatus: this.customStatus, suspended: this.suspended && !this.completion };
   }
 
+  private failedResult(err: Error): ExecutionResult {
+    this.pending = new Map();
+    return { actions: [], recordedEvents: [], completion: undefined, customStatus: this.customStatus, suspended: false, replayFailure: err };
+  }
+
+  private read(e: HistoryEvent): HistoryEvent {
+    if (e.type === "ExecutionStarted" && !this.started && !(e.historyFormatVersion >= 2)) this.v1 = new HistoryV1Reader();
+    return this.v1 ? this.v1.read(e) : e;
+  }
+
   private processPast(e: HistoryEvent): void {
-    if (e.type === "TaskScheduled" || e.type === "TimerCreated" || e.type === "SubOrchestrationInstanceCreated" || e.type === "EventSent") {
+    if (isSchedulingEvent(e)) {
       this.matchScheduled(e);
       return;
     }
@@ -215,13 +260,41 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
       case "ExecutionRewound":
       case "ExecutionCompleted":
         return true;
+      case "EntityOperationCompleted":
+      case "EntityOperationFailed":
+      case "EntityLockGranted":
+        return this.deliverEntityAnswer(e);
+      case "EntityCleanup":
+        return false;
       case "TaskScheduled":
       case "TimerCreated":
       case "SubOrchestrationInstanceCreated":
       case "EventSent":
+      case "EntityOperationCalled":
+      case "EntityOperationSignaled":
+      case "EntityLockRequested":
+      case "EntityUnlockSent":
         // Scheduling events only ever come from the past; a new one is a runtime bug, not user input.
         throw new Error(`Internal error: scheduling event ${e.type} delivered as a new event.`);
+      default:
+        // Never skip what cannot be understood: replaying past it could take another path.
+        throw new HistoryUnreadableError(`The history holds an event of unknown type ${JSON.stringify((e as { type?: unknown }).type)}; it may have been written by a newer version of Perdure.`);
     }
+  }
+
+  /** Answers are matched by request ID; a second answer to the same request is a duplicate and not recorded. */
+  private deliverEntityAnswer(e: EntityResponseEvent): boolean {
+    if (this.answeredRequests.has(e.requestId) || this.entityAnswers.has(e.requestId)) return false;
+    const waiter = this.entityWaiters.get(e.requestId);
+    if (!waiter) {
+      this.entityAnswers.set(e.requestId, e);
+      return true;
+    }
+    this.entityWaiters.delete(e.requestId);
+    this.answeredRequests.add(e.requestId);
+    waiter.deliver(e);
+    this.resume();
+    return true;
   }
 
   private takeOpen(id: number): AtomicTask | undefined {
@@ -333,7 +406,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
 
   private fail(err: unknown): void {
     const failureDetails = failureFromError(err);
-    const reason = `Orchestrator function '${this.name}' failed: ${failureDetails.message}`;
+    const reason = `Orchestrator function '${this.name}' failed: ${failureDetails.errorMessage}`;
     this.finish({ status: "Failed", result: JSON.stringify(reason), failureDetails });
   }
 
@@ -374,6 +447,17 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     const waiters = this.eventWaiters.get(key) ?? [];
     waiters.push(task);
     this.eventWaiters.set(key, waiters);
+  }
+
+  waitForEntityResponse(task: { readonly requestId: string; deliver(response: EntityResponseEvent): void }): void {
+    const early = this.entityAnswers.get(task.requestId);
+    if (early) {
+      this.entityAnswers.delete(task.requestId);
+      this.answeredRequests.add(task.requestId);
+      task.deliver(early);
+      return;
+    }
+    this.entityWaiters.set(task.requestId, task);
   }
 
   // ---- ContextHost ----

@@ -1,30 +1,66 @@
-/** The only shape a failure takes when it crosses storage: never a string to parse. */
-export interface FailureDetails {
-  errorType: string;
-  message: string;
-  stack?: string;
-  innerFailure?: FailureDetails;
-  /** Set by activities that throw `NonRetriableError`: retry policies stop at once. */
-  nonRetriable?: boolean;
-  /** Stable error code, when the error was a DurableError. */
-  code?: string;
+import { describeThrown } from "./describe-value.js";
+import type { FailureDetails } from "./failure-details.js";
+import { serializePayload } from "./payload.js";
+
+export type { FailureDetails } from "./failure-details.js";
+
+const MAX_INNER_DEPTH = 5;
+
+/**
+ * Describes whatever user code threw as failure details. Never throws, whatever it is given (an error
+ * whose `message` getter throws, a Proxy, a revoked Proxy, a cyclic object...): describing a failure
+ * must not become a failure of the host. A thrown non-Error object that JSON cannot store (cyclic,
+ * holding a BigInt, ...) gets PAYLOAD_NOT_SERIALIZABLE and the path of the offending value.
+ */
+export function failureFromError(err: unknown, depth = 0): FailureDetails {
+  const d = describeThrown(err);
+  const details: FailureDetails = { errorType: d.errorType, errorMessage: d.message, isNonRetriable: d.nonRetriable === true };
+  if (d.stack !== undefined) details.stackTrace = d.stack;
+  if (d.code !== undefined) details.code = d.code;
+  if (typeof err === "object" && err !== null && !isErrorLike(err)) {
+    const problem = serializationProblem(err);
+    if (problem !== undefined) {
+      details.code ??= "PAYLOAD_NOT_SERIALIZABLE";
+      details.errorMessage = `${details.errorMessage} — ${problem}`;
+    }
+  }
+  if (d.cause !== undefined && depth < MAX_INNER_DEPTH) details.innerFailure = failureFromError(d.cause, depth + 1);
+  return details;
 }
 
-export function failureFromError(err: unknown, depth = 0): FailureDetails {
-  if (err instanceof Error) {
-    const details: FailureDetails = { errorType: err.name || "Error", message: err.message };
-    if (err.stack) details.stack = err.stack;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === "string") details.code = code;
-    if ((err as { nonRetriable?: unknown }).nonRetriable === true) details.nonRetriable = true;
-    if (err.cause !== undefined && depth < 5) details.innerFailure = failureFromError(err.cause, depth + 1);
-    return details;
-  }
-  let message: string;
+function isErrorLike(v: object): boolean {
   try {
-    message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+    return v instanceof Error || Object.prototype.toString.call(v) === "[object Error]";
   } catch {
-    message = String(err);
+    return false;
   }
-  return { errorType: typeof err, message };
+}
+
+function serializationProblem(v: object): string | undefined {
+  try {
+    serializePayload(v, "The thrown value");
+    return undefined;
+  } catch (err) {
+    return describeThrown(err).message;
+  }
+}
+
+/**
+ * Reads failure details stored by any Perdure version: before history format 2 they were
+ * `{ errorType, message, stack, nonRetriable }`. Idempotent, so it can be applied to anything read.
+ */
+export function normalizeFailure(value: unknown, depth = 0): FailureDetails {
+  const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const text = (x: unknown): string | undefined => (typeof x === "string" ? x : undefined);
+  const f: FailureDetails = {
+    errorType: text(v.errorType) ?? "Error",
+    errorMessage: text(v.errorMessage) ?? text(v.message) ?? "",
+    isNonRetriable: v.isNonRetriable === true || v.nonRetriable === true,
+  };
+  const stack = text(v.stackTrace) ?? text(v.stack);
+  if (stack !== undefined) f.stackTrace = stack;
+  const code = text(v.code);
+  if (code !== undefined) f.code = code;
+  if (v.innerFailure !== undefined && v.innerFailure !== null && depth < MAX_INNER_DEPTH) f.innerFailure = normalizeFailure(v.innerFailure, depth + 1);
+  return f;
 }

@@ -73,6 +73,56 @@ export interface TimerFiredEvent extends EventBase { type: "TimerFired"; timerId
 export interface EventRaisedEvent extends EventBase { type: "EventRaised"; name: string; input?: string }
 export interface EventSentEvent extends EventBase { type: "EventSent"; instanceId: string; name: string; input?: string }
 
+/** The orchestration (and execution) that sent an entity request: calls are answered there, locks belong to it. */
+export interface EntityRequester {
+  parentInstanceId: string;
+  parentExecutionId: string;
+}
+
+/**
+ * Entity requests (history format 2). The same event is recorded in the sending orchestration's
+ * history (a scheduling event: `eventId` is its sequence number, checked on replay) and delivered to
+ * the entity's inbox. `requestId` is a deterministic GUID; answers carry it back.
+ */
+export interface EntityOperationCalledEvent extends EventBase, EntityRequester {
+  type: "EntityOperationCalled";
+  requestId: string;
+  /** The entity's instance ID, `@name@key`. */
+  targetInstanceId: string;
+  operation: string;
+  input?: string;
+}
+export interface EntityOperationSignaledEvent extends EventBase, Partial<EntityRequester> {
+  type: "EntityOperationSignaled";
+  requestId: string;
+  targetInstanceId: string;
+  operation: string;
+  input?: string;
+  /** ISO time a scheduled signal is delivered. */
+  scheduledTime?: string;
+}
+export interface EntityLockRequestedEvent extends EventBase, EntityRequester {
+  type: "EntityLockRequested";
+  /** The critical section's ID; the grant comes back with it. */
+  requestId: string;
+  targetInstanceId: string;
+  /** Every entity of the section, sorted: the global order that makes critical sections deadlock-free. */
+  lockSet: string[];
+  /** Index in `lockSet` of the entity this copy of the request is addressed to. */
+  position: number;
+}
+export interface EntityUnlockSentEvent extends EventBase, EntityRequester {
+  type: "EntityUnlockSent";
+  requestId: string;
+  targetInstanceId: string;
+}
+/** Answers an entity sends to an orchestration. */
+export interface EntityOperationCompletedEvent extends EventBase { type: "EntityOperationCompleted"; requestId: string; result?: string }
+export interface EntityOperationFailedEvent extends EventBase { type: "EntityOperationFailed"; requestId: string; failureDetails: FailureDetails }
+export interface EntityLockGrantedEvent extends EventBase { type: "EntityLockGranted"; requestId: string }
+/** Makes an idle entity run a batch, so an empty one removes itself in its own transaction. Never in a history. */
+export interface EntityCleanupEvent extends EventBase { type: "EntityCleanup" }
+
 export type HistoryEvent =
   | OrchestratorStartedEvent
   | OrchestratorCompletedEvent
@@ -91,15 +141,49 @@ export type HistoryEvent =
   | TimerCreatedEvent
   | TimerFiredEvent
   | EventRaisedEvent
-  | EventSentEvent;
+  | EventSentEvent
+  | EntityOperationCalledEvent
+  | EntityOperationSignaledEvent
+  | EntityLockRequestedEvent
+  | EntityUnlockSentEvent
+  | EntityOperationCompletedEvent
+  | EntityOperationFailedEvent
+  | EntityLockGrantedEvent
+  | EntityCleanupEvent;
 
 export type HistoryEventType = HistoryEvent["type"];
 
+/** Entity requests an orchestration sends; they are scheduling events in its history. */
+export type EntityRequestEvent = EntityOperationCalledEvent | EntityOperationSignaledEvent | EntityLockRequestedEvent | EntityUnlockSentEvent;
+
+/** Answers of an entity to an orchestration, matched to the request by `requestId`. */
+export type EntityResponseEvent = EntityOperationCompletedEvent | EntityOperationFailedEvent | EntityLockGrantedEvent;
+
 /** Events that record an action of the orchestrator and are checked against the code on replay. */
-export type SchedulingEvent = TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent | EventSentEvent;
+export type SchedulingEvent = TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent | EventSentEvent | EntityRequestEvent;
 
 export function isSchedulingEvent(e: HistoryEvent): e is SchedulingEvent {
-  return e.type === "TaskScheduled" || e.type === "TimerCreated" || e.type === "SubOrchestrationInstanceCreated" || e.type === "EventSent";
+  switch (e.type) {
+    case "TaskScheduled":
+    case "TimerCreated":
+    case "SubOrchestrationInstanceCreated":
+    case "EventSent":
+    case "EntityOperationCalled":
+    case "EntityOperationSignaled":
+    case "EntityLockRequested":
+    case "EntityUnlockSent":
+      return true;
+    default:
+      return false;
+  }
+}
+
+export function isEntityRequest(e: HistoryEvent): e is EntityRequestEvent {
+  return e.type === "EntityOperationCalled" || e.type === "EntityOperationSignaled" || e.type === "EntityLockRequested" || e.type === "EntityUnlockSent";
+}
+
+export function isEntityResponse(e: HistoryEvent): e is EntityResponseEvent {
+  return e.type === "EntityOperationCompleted" || e.type === "EntityOperationFailed" || e.type === "EntityLockGranted";
 }
 
 /** Events that resolve a task scheduled earlier; they carry the sequence number they answer. */
@@ -124,4 +208,10 @@ export function completionTarget(e: HistoryEvent): number | undefined {
   }
 }
 
-export const HISTORY_FORMAT_VERSION = 1;
+/**
+ * 1: entity requests were EventSent events named op/lock/release with JSON in `input`, answers were
+ * EventRaised events named after the request ID, failure details had `message`/`stack`.
+ * 2: entity requests and answers are typed events; failure details use the durable-functions names.
+ * The executor reads both (see history-v1.ts).
+ */
+export const HISTORY_FORMAT_VERSION = 2;

@@ -1,4 +1,4 @@
-import { unreleasedLocks } from "./entity-messages.js";
+import { unreleasedLocks } from "./entities/locks.js";
 import { completionTarget, type HistoryEvent, type TaskScheduledEvent, type TimerCreatedEvent } from "./history.js";
 
 export interface RewindPlan {

@@ -1,6 +1,7 @@
 import type { OrchestratorAction } from "./actions.js";
 import { InvalidArgumentError, OrchestratorConstraintError, TaskFailedError } from "./errors.js";
 import type { FailureDetails } from "./failure.js";
+import type { EntityResponseEvent } from "./history.js";
 import type { RetryOptions } from "./retry-options.js";
 import { parsePayload } from "./payload.js";
 
@@ -12,6 +13,8 @@ export interface TaskScheduler {
   scheduleAtomic(task: AtomicTask): void;
   /** Delivers a buffered event at once or queues the task as a waiter for its name. */
   waitForEvent(task: ExternalEventTask): void;
+  /** Delivers the entity's answer to a request once it arrives (matched by request ID, not sequence number). */
+  waitForEntityResponse(task: { readonly requestId: string; deliver(response: EntityResponseEvent): void }): void;
   /** The orchestration's deterministic clock. */
   now(): Date;
 }
@@ -132,7 +135,7 @@ export class SubOrchestrationTask extends AtomicTask {
   }
 }
 
-/** A one-way message (used for entity signals later); resolves as soon as it is scheduled. */
+/** A one-way event to another orchestration (`sendEvent`); resolves as soon as it is scheduled. */
 export class SendEventTask extends AtomicTask {
   constructor(
     readonly instanceId: string,
@@ -288,7 +291,7 @@ export class RetryableTask extends CompoundTask {
   private nextDelay(failed: Task): number | undefined {
     const o = this.options;
     const err = failed.result;
-    if (err instanceof TaskFailedError && err.failureDetails.nonRetriable) return undefined;
+    if (err instanceof TaskFailedError && err.failureDetails.isNonRetriable) return undefined;
     if (this.attempt >= o.maxNumberOfAttempts) return undefined;
     const now = this.scheduler!.now().getTime();
     if (o.retryTimeoutInMilliseconds !== undefined && now >= this.firstAttemptAt + o.retryTimeoutInMilliseconds) return undefined;

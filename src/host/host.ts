@@ -1,13 +1,13 @@
 import type { Server } from "node:http";
 import { app as defaultApp, type DurableApp } from "../app.js";
-import type { DurableClient } from "../client/durable-client.js";
+import type { DurableClientCore } from "../client/client-core.js";
 import { CLIENT_KEY } from "../client/client-key.js";
 import { LocalDurableClient } from "../client/local-client.js";
 import { DEFAULT_TASK_HUB } from "../client/management-urls.js";
 import { isLoopback } from "../http/auth.js";
 import { DEFAULT_MAX_BODY_BYTES } from "../http/request.js";
 import { DurableError } from "../core/errors.js";
-import { createHttpServer, listen } from "../http/server.js";
+import { createHttpServer, edgeLimits, listen } from "../http/server.js";
 import type { StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { consoleLogger, type Logger } from "../runtime/logger.js";
@@ -28,6 +28,16 @@ export interface HostOptions extends WorkerOptions {
   key?: string;
   /** Request body limit in bytes (default 1 MiB); larger bodies get 413. */
   maxBodyBytes?: number;
+  /** Time to receive a request's headers, in ms (0: no limit). Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request, in ms (0: no limit). Default 30 s. */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** HTTP connections open at once. Default 1,000. */
+  maxConnections?: number;
+  /** Body bytes read and discarded after a 413, so the client sees the answer. Default max(8 MiB, 2 × maxBodyBytes). */
+  maxDrainBytes?: number;
   /** Reported as `taskHub=` in management URLs (default "perdure"). */
   taskHub?: string;
   /** The app whose functions run here. Default: the module-wide `df.app`. */
@@ -43,14 +53,14 @@ export interface Host {
   stop(): Promise<void>;
   /** Base URL of the HTTP listener once started (undefined with port: false). */
   readonly url: string | undefined;
-  readonly client: DurableClient;
+  readonly client: DurableClientCore;
   readonly provider: StorageProvider;
   readonly worker: Worker;
   readonly app: DurableApp;
 }
 
 class PerdureHost implements Host {
-  readonly client: DurableClient;
+  readonly client: DurableClientCore;
   readonly provider: StorageProvider;
   readonly worker: Worker;
   readonly app: DurableApp;
@@ -68,12 +78,26 @@ class PerdureHost implements Host {
       key,
       taskHub: options.taskHub ?? DEFAULT_TASK_HUB,
     }));
+    // Checked now, so a bad limit fails before the store and workers start.
+    edgeLimits(this.edgeOptions());
     this.worker = new Worker(this.provider, this.app.registry, {
       ...options,
       clock,
       logger: options.logger ?? consoleLogger,
       activityContextExtras: { [CLIENT_KEY]: this.client },
     });
+  }
+
+  private edgeOptions(): { maxBodyBytes: number; headersTimeoutMs?: number; requestTimeoutMs?: number; keepAliveTimeoutMs?: number; maxConnections?: number; maxDrainBytes?: number } {
+    const o = this.options;
+    return {
+      maxBodyBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
+      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+      ...(o.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: o.keepAliveTimeoutMs } : {}),
+      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+      ...(o.maxDrainBytes !== undefined ? { maxDrainBytes: o.maxDrainBytes } : {}),
+    };
   }
 
   get url(): string | undefined {
@@ -97,10 +121,9 @@ class PerdureHost implements Host {
       this.server = createHttpServer({
         isReady: () => this.state === "started",
         client: this.client,
-        history: (id) => this.provider.getHistory(id),
         registry: this.app.registry,
         key: this.options.key || undefined,
-        maxBodyBytes: this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        ...this.edgeOptions(),
         endpoint: () => ({ origin: this.baseUrl, key: this.options.key || undefined, taskHub: this.options.taskHub ?? DEFAULT_TASK_HUB }),
         logger: this.options.logger ?? consoleLogger,
       });

@@ -52,13 +52,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, err: unknown): void {
+/** `headers` lets the server add `connection: close` (it alone knows whether the body was read). */
+export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
   const status = statusOf(err);
   if (status === 500) {
-    sendJson(res, 500, errorBody("INTERNAL_ERROR", "Something went wrong while processing your request."));
+    sendJson(res, 500, errorBody("INTERNAL_ERROR", "Something went wrong while processing your request."), headers);
     return;
   }
   const e = err as DurableError;
-  // The rest of an oversized body was never read: the connection cannot carry another request.
-  sendJson(res, status, errorBody(e.code, e.message), status === 413 ? { connection: "close" } : {});
+  sendJson(res, status, errorBody(e.code, e.message), headers);
 }

@@ -1,20 +1,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DurableClient } from "../client/durable-client.js";
-import { createCheckStatus, type HttpEndpoint, waitOrCheckStatus } from "../client/http-helpers.js";
-import { dfTime, projectHistory, statusPayload } from "../client/http-shapes.js";
+import type { DurableClientCore } from "../client/client-core.js";
+import { createCheckStatus, type HttpEndpoint } from "../client/http-helpers.js";
+import { type DurableOrchestrationStatus, payloadFromStatus } from "../client/status.js";
+import { dfTime } from "../client/wire.js";
 import { EntityId } from "../core/entity-id.js";
 import { validateEventName, validateInstanceId } from "../core/instance-id.js";
-import type { DurableOrchestrationStatus } from "../client/status.js";
-import type { HistoryEvent } from "../core/history.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
 import { errorBody, HttpError, sendJson } from "./http-error.js";
-import { isJsonContentType, parseJsonBody, Query, readBody, truncate } from "./request.js";
+import { bodyText, isJsonContentType, parseJsonBody, Query, readBody, truncate } from "./request.js";
 
-/** What the management API needs from the host. */
+/** What the management API needs from the host: it calls the client and nothing else. */
 export interface ManagementContext {
-  client: DurableClient;
-  /** The current execution's raw history (for the historyEvents projection). */
-  history: (instanceId: string) => Promise<HistoryEvent[]>;
+  client: DurableClientCore;
   endpoint: HttpEndpoint;
   maxBodyBytes: number;
   /** Whether an entity function of this name is registered. */
@@ -34,10 +31,10 @@ const notFound = (what: string): HttpError => new HttpError(404, "INSTANCE_NOT_F
 const gone = (id: string, status: string): HttpError =>
   new HttpError(410, "INSTANCE_GONE", `Instance '${id}' is already ${status}; it cannot be changed any more.`);
 
-async function requireStatus(ctx: ManagementContext, id: string, showInput = false): Promise<DurableOrchestrationStatus> {
+async function requireStatus(ctx: ManagementContext, id: string, options: { showInput?: boolean; showHistory?: boolean; showHistoryOutput?: boolean } = { showInput: false }): Promise<DurableOrchestrationStatus> {
   validateInstanceId(id);
   try {
-    return await ctx.client.getStatus(id, { showInput });
+    return await ctx.client.getStatus(id, options);
   } catch (err) {
     if ((err as { code?: string }).code === "INSTANCE_NOT_FOUND") throw notFound(`No instance with ID '${id}' found.`);
     throw err;
@@ -55,6 +52,9 @@ function runtimeStatuses(q: Query): OrchestrationRuntimeStatus[] | undefined {
   return values as OrchestrationRuntimeStatus[];
 }
 
+/** The shortest interval a synchronous start looks at storage again when nothing woke it. */
+export const MIN_POLLING_INTERVAL_MS = 100;
+
 interface StartOptions {
   wait?: { timeoutMs: number; intervalMs: number };
   failOn500: boolean;
@@ -68,8 +68,9 @@ function startOptions(q: Query): StartOptions {
   if (timeout === undefined || polling === undefined) return { failOn500 };
   if (polling > timeout) throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Total timeout ${timeout} should be bigger than retry timeout ${polling}.`);
   const timeoutMs = timeout * 1000;
-  // A zero polling interval still has to wait a little between looks.
-  return { failOn500, wait: { timeoutMs, intervalMs: Math.min(Math.max(1, polling * 1000), Math.max(1, timeoutMs)) } };
+  // The commit that finishes the instance wakes the wait; the interval only bounds how long a commit
+  // by another process goes unseen, so a tiny one would only load storage: it has a floor.
+  return { failOn500, wait: { timeoutMs, intervalMs: Math.min(Math.max(MIN_POLLING_INTERVAL_MS, polling * 1000), Math.max(1, timeoutMs)) } };
 }
 
 /** Answers a start/restart: the 202 payload, or with timeout+pollingInterval the wait semantics. */
@@ -78,9 +79,7 @@ async function startedAnswer(ctx: ManagementContext, req: Request, res: ServerRe
   if (options.wait) {
     const gone = new AbortController();
     res.on("close", () => gone.abort());
-    answer = await waitOrCheckStatus(
-      ctx.client,
-      ctx.endpoint,
+    answer = await ctx.client.waitForCompletionOrCreateCheckStatusResponse(
       req,
       id,
       { timeoutInMilliseconds: Math.max(options.wait.timeoutMs, options.wait.intervalMs), retryIntervalInMilliseconds: options.wait.intervalMs },
@@ -137,9 +136,8 @@ const routes: Route[] = [
       const showHistoryOutput = q.boolean("showHistoryOutput", false);
       const showInput = q.boolean("showInput", true);
       const failOn500 = q.boolean("returnInternalServerErrorOnFailure", false);
-      const status = await requireStatus(ctx, id!, showInput);
-      const events = showHistory ? projectHistory(await ctx.history(id!), showInput, showHistoryOutput) : undefined;
-      const body = statusPayload(status, events);
+      const status = await requireStatus(ctx, id!, { showInput, showHistory, showHistoryOutput });
+      const body = payloadFromStatus(status);
       if (!isTerminalStatus(status.runtimeStatus)) {
         sendJson(res, 202, body, { location: url.href, "retry-after": "5" });
       } else if (status.runtimeStatus === "Failed" && failOn500) {
@@ -172,7 +170,7 @@ const routes: Route[] = [
         showInput,
       });
       const headers: Record<string, string> = page.continuationToken ? { "x-ms-continuation-token": page.continuationToken } : {};
-      sendJson(res, 200, page.instances.map((s) => statusPayload(s)), headers);
+      sendJson(res, 200, page.instances.map((s) => payloadFromStatus(s)), headers);
     },
   },
   {
@@ -226,9 +224,10 @@ const routes: Route[] = [
         const status = await requireStatus(ctx, id!);
         const s = status.runtimeStatus;
         if (op === "rewind") {
-          if (s !== "Failed") {
+          // A parked instance is rewound too: its retry delay ends and the step is tried at once.
+          if (s !== "Failed" && !status.parked) {
             if (isTerminalStatus(s)) throw gone(id!, s);
-            throw new HttpError(409, "INVALID_INSTANCE_STATE", "The rewind operation is only supported on failed orchestration instances.");
+            throw new HttpError(409, "INVALID_INSTANCE_STATE", "The rewind operation is only supported on failed orchestration instances (and parked ones).");
           }
         } else if (isTerminalStatus(s)) {
           throw gone(id!, s);
@@ -302,7 +301,7 @@ const routes: Route[] = [
               } catch (err) {
                 throw new HttpError(400, "INVALID_JSON", `Could not parse JSON content: ${(err as Error).message}`);
               }
-            } else input = raw.toString("utf8");
+            } else input = bodyText(raw);
           }
         }
         await ctx.client.signalEntity(id, op, input, signalTime ? { signalTime } : {});

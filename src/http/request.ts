@@ -7,22 +7,86 @@ export const MAX_WAIT_SECONDS = 86_400;
 /** Default request body limit: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-/** Reads the body, refusing (413) anything over the limit before or while it arrives. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Requests the server gave up on (answered 408) while their body was still arriving. */
+const abandoned = new WeakSet<IncomingMessage>();
+
+/**
+ * Marks a request the server already answered without reading its body (a timeout): a body that
+ * completes afterwards must not be acted on, since the client was told it failed.
+ */
+export function abandonRequest(req: IncomingMessage): void {
+  abandoned.add(req);
+}
+
+/** 413 when the declared Content-Length is over the limit, before a byte of the body is read. */
+export function refuseDeclaredLength(req: IncomingMessage, limit: number): void {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads the body, refusing (413) anything over the limit before or while it arrives. A refused body
+ * is left unread and paused, not destroyed: destroying the request would reset the connection
+ * before the 413 reaches the client, so the server drains or closes it after answering.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  refuseDeclaredLength(req, limit);
+  // Gone before the handler got here: 'close' has already been emitted and would never be seen below.
+  if (abandoned.has(req) || req.destroyed) throw cutOff();
+  if (req.readableEnded) return Buffer.alloc(0);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (err?: Error): void => {
+      req.off("data", onData).off("end", onEnd).off("error", onGone).off("close", onGone);
+      if (err === undefined) {
+        resolve(Buffer.concat(chunks));
+      } else {
+        req.pause();
+        reject(err);
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      if (abandoned.has(req)) return settle(cutOff());
+      size += chunk.length;
+      if (size > limit) return settle(tooLarge(limit));
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(abandoned.has(req) ? cutOff() : undefined);
+    // An error or a close before 'end': the connection went away mid-body (the client's doing, so a 4xx that is not logged).
+    const onGone = (): void => settle(cutOff());
+    req.on("data", onData).on("end", onEnd).on("error", onGone).on("close", onGone);
+  });
 }
 
 function tooLarge(limit: number): HttpError {
   return new HttpError(413, "PAYLOAD_TOO_LARGE", `The request body is larger than the limit of ${limit} bytes. Send less data, or raise the host's maxBodyBytes.`);
+}
+
+function cutOff(): HttpError {
+  return new HttpError(400, "BAD_REQUEST", "The connection closed or timed out before the request body was complete.");
+}
+
+/**
+ * Fatal: bytes that are not UTF-8 are refused rather than silently replaced with U+FFFD (which
+ * would store data the client never sent). ignoreBOM keeps a leading BOM in the text, as
+ * Buffer#toString did, so JSON.parse still refuses it.
+ */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function decodeUtf8(body: Buffer): string | undefined {
+  try {
+    return utf8.decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A body used as text (not JSON): 400 when it is not valid UTF-8. */
+export function bodyText(body: Buffer): string {
+  const text = decodeUtf8(body);
+  if (text === undefined) throw new HttpError(400, "BAD_REQUEST", "The request body is not valid UTF-8 text.");
+  return text;
 }
 
 /** Deeper JSON is refused at the edge: it serves no real payload and could exhaust the stack later. */
@@ -47,7 +111,9 @@ function jsonDepth(text: string): number {
 
 /** Parses a JSON body; empty means "no payload". */
 export function parseJsonBody(body: Buffer): { present: boolean; value: unknown } {
-  const text = body.toString("utf8");
+  const text = decodeUtf8(body);
+  // JSON exchanged between systems must be UTF-8 (RFC 8259 §8.1).
+  if (text === undefined) throw new HttpError(400, "INVALID_JSON", "Invalid JSON content: the body is not valid UTF-8.");
   if (text.trim() === "") return { present: false, value: undefined };
   if (jsonDepth(text) > MAX_JSON_DEPTH) {
     throw new HttpError(400, "INVALID_JSON", `Invalid JSON content: nested deeper than ${MAX_JSON_DEPTH} levels.`);

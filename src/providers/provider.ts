@@ -1,51 +1,103 @@
+/**
+ * The storage contract (provider contract v2). Everything above this file talks to storage only
+ * through it, so memory, SQLite and PostgreSQL are interchangeable; one conformance suite
+ * (test/providers/) holds every implementation to it, also with two handles on one store.
+ *
+ * SHAPE. Work items: a worker locks the next instance that has visible messages (or the next activity
+ * task), processes it, and completes it in ONE transaction that is refused when the lease no longer
+ * matches. What a step writes is decided in core/ (orchestration-step.ts, entities/, outbox.ts): a
+ * provider stores and delivers what it is told and decides nothing. Where a delivery depends on the
+ * target's state at that moment (start a child, replace a finished one, refuse a running one, create
+ * an entity), the provider reads that state inside its transaction and applies core's `planStart` /
+ * `planDelivery` to it. Time always comes in as `now` (ms since epoch); nothing here reads a clock.
+ *
+ * LEASES. An instance is processed by one worker at a time: its row carries `lock_token` (random per
+ * lease), `locked_until` and the owning `workerId`. A row is lockable when it has a visible message
+ * and `locked_until <= now` (an expired lease is taken over: the work item says `takeover`). Every
+ * write on behalf of a lease is fenced on its token, in the same transaction as the write. Abandon
+ * releases the token and sets `locked_until` to the retry time, so a parked instance's messages keep
+ * their order and nobody takes it before then. Activity tasks have leases of their own.
+ *
+ * ISOLATION (what each method may assume, for providers that allow concurrent writers, such as
+ * PostgreSQL under READ COMMITTED; SQLite serialises writers and the memory store is single-threaded):
+ * - Lock order: an instance row before its messages, history and tasks; several instance rows in
+ *   ascending instance ID. No method takes locks in another order, so no two methods deadlock.
+ * - Every method that inserts a message first locks the target's instance row (SELECT ... FOR UPDATE,
+ *   or the INSERT that creates an entity row), then decides with `planDelivery`, then inserts. Hence a
+ *   `deleteIfIdle` commit, which checks for messages after locking its own row, either sees a message
+ *   inserted concurrently (and keeps the row) or deletes the row before the sender locks it (and the
+ *   sender then creates the entity again): no message is ever left without its row.
+ * - createInstance and the child-start delivery lock (or insert) the target row before deciding, so
+ *   two creates of one ID serialise: one creates, the other is refused or replaces a finished one.
+ * - lockOrchestrationWorkItems claims rows with a conditional update (`... AND locked_until <= now`,
+ *   FOR UPDATE SKIP LOCKED where available): two workers locking at once never get the same instance.
+ *   It increments the dequeue count of the messages it hands out in the same transaction.
+ * - A commit re-reads the row's token, execution and history length under the row lock; a stale lease
+ *   (taken over since) or an optimistic commit whose expectation no longer holds writes nothing.
+ * - Reads (getInstance, getHistory, queryInstances, nextVisibleAt, findStrandedWork) take no locks and
+ *   may see a state a moment old; nothing relies on them for exclusion.
+ */
 import type { FailureDetails } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent, TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
-import type { OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
+import type { MessageMetadata, OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
+import type { InstanceKind } from "../core/outbox.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
+import type { ParkInfo } from "../core/step-policy.js";
+import type { StepCommit } from "../core/step-commit.js";
 
-/**
- * The storage contract. Everything above this file talks to storage only through it, so memory,
- * SQLite and PostgreSQL are interchangeable. It is shaped around work items: a worker locks the next
- * instance that has visible messages (or the next activity task), processes it, and completes it in
- * ONE transaction that is refused when the lease token no longer matches. Time always comes in as
- * `now` (ms since epoch) so tests can drive a manual clock; nothing here reads the clock itself.
- *
- * Several processes may call one provider's storage at once (PostgreSQL scale-out): every method must
- * be safe under that, and leases are the only coordination.
- */
+export type { MessageKind, MessageMetadata, OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
+export type { InstanceKind } from "../core/outbox.js";
+export type { ActivityTaskRequest, InstanceUpdate, StepCommit } from "../core/step-commit.js";
+export type { ParkInfo } from "../core/step-policy.js";
+
 export interface StorageProvider {
-  /** Creates or migrates the schema. Idempotent. */
+  /** Creates or migrates the schema. Idempotent; safe when several hosts start at once. */
   initialize(): Promise<void>;
   close(): Promise<void>;
 
   // ---- client side ----
   /**
-   * Creates an instance (status Pending) and enqueues its ExecutionStarted message. An existing
-   * instance in a terminal state is replaced (its history, messages and tasks deleted); one that is
-   * Pending/Running/Suspended/ContinuedAsNew raises InstanceAlreadyExistsError and nothing changes.
+   * Creates an instance (status Pending) and enqueues its ExecutionStarted message, as core's
+   * `planStart` says: a finished instance of that ID is replaced (history, messages, tasks deleted),
+   * a Pending/Running/Suspended/ContinuedAsNew one raises InstanceAlreadyExistsError, nothing written.
    */
   createInstance(request: CreateInstanceRequest): Promise<void>;
   /**
-   * Enqueues messages for existing instances (raise event, terminate, suspend, resume, rewind).
-   * Unknown instance → InstanceNotFoundError, nothing written. Entities (IDs `@name@key`) exist as
-   * soon as they get a message: a message to an unknown entity creates its row (status Running).
+   * Enqueues messages from a client (kinds `event` and `entity`), all or none: when `planDelivery`
+   * refuses one (an unknown orchestration: InstanceNotFoundError), nothing is written. A message to
+   * an unknown entity creates its row (status Running). `wake` ends the target's retry delay.
    */
   sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void>;
 
-  // ---- orchestration work ----
-  /** Leases up to `max` unlocked instances that have a visible message, with those messages. */
-  lockOrchestrationWorkItems(request: LockRequest): Promise<OrchestrationWorkItem[]>;
-  /** Commits each item's step atomically; items are independent (one lost lease does not refuse another). */
+  // ---- orchestration and entity work ----
+  /**
+   * Leases up to `max` lockable instances that have a visible message and whose function this worker
+   * has (`functions`), with those messages (oldest first) and, unless the worker already holds
+   * exactly that history (`cachedHistoryLength`), the current execution's history.
+   */
+  lockOrchestrationWorkItems(request: InstanceLockRequest): Promise<OrchestrationWorkItem[]>;
+  /**
+   * Commits each step atomically; items are independent (one refused commit does not refuse
+   * another). Fenced by the lease (`fence.kind === "lease"`) or optimistically (`"optimistic"`: the
+   * row must be unleased, at that execution and history length; nothing is consumed from the inbox).
+   * Activity results in `activityResults` are deleted with the step, each fenced on its own lease.
+   * A successful commit clears the instance's park record.
+   */
   completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]>;
-  /** Releases the lease without consuming messages; they become visible again after `retryAfterMs`. */
-  abandonOrchestrationWorkItem(item: OrchestrationWorkItem, retryAfterMs: number, now: number): Promise<void>;
+  /**
+   * Releases the lease without consuming anything: the instance becomes lockable again at
+   * `now + retryAfterMs`, with its messages in their order. With `park`, the park record is stored
+   * (visible in queries) until the next successful commit.
+   */
+  abandonOrchestrationWorkItem(item: OrchestrationWorkItem, options: AbandonOptions, now: number): Promise<void>;
   /** Extends leases still held; returns false for those that were lost. */
   renewOrchestrationWorkItems(items: readonly OrchestrationWorkItem[], leaseMs: number, now: number): Promise<boolean[]>;
-  /** The current execution's history, oldest first. */
-  getHistory(instanceId: string): Promise<HistoryEvent[]>;
+  /** The current execution's history, oldest first; a page of it with `fromSeq`/`limit`. */
+  getHistory(instanceId: string, page?: HistoryPage): Promise<HistoryEvent[]>;
 
   // ---- activity work ----
-  lockActivityWorkItems(request: LockRequest): Promise<ActivityWorkItem[]>;
+  /** Leases up to `max` visible activity tasks whose function this worker has (`functions`). */
+  lockActivityWorkItems(request: ActivityLockRequest): Promise<ActivityWorkItem[]>;
   /** Deletes each task and enqueues its TaskCompleted/TaskFailed to the orchestration, atomically per item. */
   completeActivityWorkItems(results: readonly ActivityResult[], now: number): Promise<CommitResult[]>;
   abandonActivityWorkItem(item: ActivityWorkItem, retryAfterMs: number, now: number): Promise<void>;
@@ -58,17 +110,71 @@ export interface StorageProvider {
   purgeInstance(instanceId: string): Promise<number>;
   /** Deletes matching instances in a terminal state; returns how many. */
   purgeInstances(filter: PurgeFilter): Promise<number>;
-  /** Earliest time after `now` at which a message or task becomes visible, for timer wake-ups. */
+  /** Earliest time after `now` at which a message, task or retry becomes due, for timer wake-ups. */
   nextVisibleAt(now: number): Promise<number | undefined>;
+  /**
+   * Work that has waited since before `visibleBefore` for a function none of `functions` names: the
+   * instances (orchestrations and entities) and the activity tasks (with the orchestration that waits
+   * for them). Read-only; lets a host tell an operator what no running host can do.
+   */
+  findStrandedWork(request: StrandedWorkRequest): Promise<StrandedWork>;
+  /** Stores a park record on an instance nobody holds a live lease on; false if it is leased or gone. */
+  markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean>;
 
-  /** Optional push notification of new work written by this process (or, for PostgreSQL, any process). */
+  /** Push notification of new work written by this process (or, for PostgreSQL, any process). */
   onWork?(listener: (kind: WorkKind, visibleAt: number) => void): () => void;
+  /** Push notification of a committed change of an instance's runtime status (for waits). */
+  onInstanceChange?(listener: (instanceId: string, runtimeStatus: OrchestrationRuntimeStatus) => void): () => void;
+  /** Counters for benchmarks and diagnostics. */
+  readonly stats?: ProviderStats;
 }
 
 export type WorkKind = "orchestration" | "activity";
 
+export interface ProviderStats {
+  /** Write transactions committed (or attempted) since the provider was created. */
+  writeTransactions: number;
+}
+
+/** The functions a worker can run: lower-case names. Undefined in a request means "any". */
+export interface FunctionNames {
+  orchestrations: readonly string[];
+  entities: readonly string[];
+}
+
+export interface LockRequestBase {
+  /** The worker taking the lease (hostname + pid + random), recorded as the owner. */
+  workerId: string;
+  now: number;
+  leaseMs: number;
+  max: number;
+}
+
+export interface InstanceLockRequest extends LockRequestBase {
+  /**
+   * Only instances of these functions; plus, whatever their function, instances with a visible
+   * ExecutionTerminated message (a termination needs no code). Undefined: any instance.
+   */
+  functions?: FunctionNames;
+  /** The history length this worker holds in its cache for an instance, to skip sending it again. */
+  cachedHistoryLength?: (instanceId: string, executionId: string) => number | undefined;
+}
+
+export interface ActivityLockRequest extends LockRequestBase {
+  /** Only tasks of these activities (lower-case names). Undefined: any task. */
+  functions?: readonly string[];
+}
+
+export interface HistoryPage {
+  /** First sequence number (0-based position in the execution's history). */
+  fromSeq?: number;
+  limit?: number;
+}
+
 export interface InstanceRecord {
   instanceId: string;
+  /** Orchestration or entity: stored, not guessed from the ID. */
+  kind: InstanceKind;
   name: string;
   executionId: string;
   runtimeStatus: OrchestrationRuntimeStatus;
@@ -85,90 +191,65 @@ export interface InstanceRecord {
   historyLength: number;
   /** Entities only: the entity's stored record (state, lock, queued requests), JSON text. */
   entityState?: string;
+  /** Why the instance is parked, until its next successful step. */
+  parked?: ParkInfo;
 }
 
 export interface CreateInstanceRequest {
-  instanceId: string;
-  name: string;
-  executionId: string;
-  input?: string;
   startedEvent: ExecutionStartedEvent;
   now: number;
   /** Start later: the ExecutionStarted message becomes visible at this time. */
   visibleAt?: number;
-}
-
-export type { OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
-
-export interface LockRequest {
-  now: number;
-  leaseMs: number;
-  max: number;
+  metadata?: MessageMetadata;
 }
 
 export interface QueuedMessage {
   /** Provider-specific identity, used to delete consumed messages. */
   id: number;
   message: OrchestrationMessage;
+  /** How many times this message has been handed to a worker, this time included. */
+  dequeueCount: number;
 }
 
 export interface OrchestrationWorkItem {
   instanceId: string;
   lockToken: string;
   lockedUntil: number;
+  workerId: string;
+  /** The highest dequeue count of its messages: how often this step has been attempted. */
+  dequeueCount: number;
+  /** The previous lease had expired: another worker held the instance and lost it. */
+  takeover: boolean;
   instance: InstanceRecord;
   messages: QueuedMessage[];
+  /** The current execution's history; absent when the worker's cache already holds exactly it. */
+  history?: HistoryEvent[];
 }
 
-export interface InstanceUpdate {
-  runtimeStatus: OrchestrationRuntimeStatus;
-  executionId: string;
-  name: string;
-  /** Undefined clears the field. */
-  input?: string;
-  output?: string;
-  customStatus?: string;
-  failureDetails?: FailureDetails;
-  /** Entities only: the new entity record. */
-  entityState?: string;
-  /** Keep this last-update time instead of the commit's `now` (a step that changed nothing visible). */
-  lastUpdatedAt?: number;
-}
-
-export interface ActivityTaskRequest {
-  instanceId: string;
-  executionId: string;
-  taskScheduledId: number;
-  name: string;
-  input?: string;
-}
-
-export interface OrchestrationCommit {
-  item: OrchestrationWorkItem;
-  /** Drop the stored history first (continueAsNew: a fresh history; rewind: a rewritten one). */
-  replaceHistory: boolean;
-  /** Events to append (or, with replaceHistory, the whole new history). */
-  newHistory: HistoryEvent[];
-  /** Ids of the messages this step consumed. */
-  consumedMessageIds: number[];
-  instance: InstanceUpdate;
-  activityTasks: ActivityTaskRequest[];
+/** How a commit proves it may write the instance. */
+export type CommitFence =
+  | { kind: "lease"; item: OrchestrationWorkItem; consumedMessageIds: readonly number[] }
   /**
-   * Messages to this or other instances: timers (to self, with visibleAt), carried-over events,
-   * sub-orchestration starts (ExecutionStarted to another instance creates it, or replaces it if it is
-   * terminal; if it is still running the parent gets a SubOrchestrationInstanceFailed instead), and
-   * completions sent to a parent. Messages for instances that do not exist are dropped, except for
-   * entities, which are created by their first message.
+   * The worker holds no lease but knows the instance's state: the commit is refused unless the row
+   * is unleased (`locked_until <= now`), at `executionId`, with exactly `historyLength` events. Used
+   * to record an activity result together with the next step in one transaction.
    */
-  messages: OutgoingMessage[];
-  /**
-   * Entities: delete the instance row in the same transaction if no message is left for it (an
-   * empty entity leaves nothing behind; one that got a message meanwhile is kept).
-   */
-  deleteIfIdle?: boolean;
+  | { kind: "optimistic"; instanceId: string; executionId: string; historyLength: number };
+
+export interface OrchestrationCommit extends StepCommit {
+  fence: CommitFence;
+  /** Activity results this step consumed directly: their tasks are deleted, each fenced on its lease. */
+  activityResults?: readonly ActivityResult[];
+  /** Lease up to `max` of the step's new activity tasks to this worker, in the same transaction. */
+  leaseActivities?: { workerId: string; leaseMs: number; max: number; functions?: readonly string[] };
 }
 
-export type CommitResult = { ok: true } | { ok: false; error: Error };
+export type CommitResult = { ok: true; leasedActivities?: ActivityWorkItem[] } | { ok: false; error: Error };
+
+export interface AbandonOptions {
+  retryAfterMs: number;
+  park?: ParkInfo;
+}
 
 export interface ActivityWorkItem {
   id: number;
@@ -177,6 +258,7 @@ export interface ActivityWorkItem {
   taskScheduledId: number;
   name: string;
   input?: string;
+  metadata?: MessageMetadata;
   lockToken: string;
   lockedUntil: number;
   /** How many times this task has been handed to a worker, this time included. */
@@ -190,7 +272,9 @@ export interface ActivityResult {
 
 export interface InstanceQuery {
   /** Orchestrations only, entities only, or both (default). */
-  kind?: "orchestration" | "entity";
+  kind?: InstanceKind;
+  /** Only instances of this function (orchestrator or entity name), case-insensitive. */
+  name?: string;
   runtimeStatus?: OrchestrationRuntimeStatus[];
   /** Inclusive bounds on lastUpdatedAt (an entity's last operation time). */
   lastUpdatedFrom?: number;
@@ -215,4 +299,25 @@ export interface PurgeFilter {
   runtimeStatus?: OrchestrationRuntimeStatus[];
 }
 
+export interface StrandedWorkRequest {
+  functions: FunctionNames & { activities: readonly string[] };
+  now: number;
+  /** Only work visible since before this time. */
+  visibleBefore: number;
+  limit: number;
+}
+
+export interface StrandedWork {
+  instances: { instanceId: string; kind: InstanceKind; name: string }[];
+  activities: { instanceId: string; name: string }[];
+}
+
 export const TERMINAL_STATUSES: readonly OrchestrationRuntimeStatus[] = ["Completed", "Failed", "Terminated", "Canceled"];
+
+/** The instance a commit writes. */
+export function commitInstanceId(c: Pick<OrchestrationCommit, "fence">): string {
+  return c.fence.kind === "lease" ? c.fence.item.instanceId : c.fence.instanceId;
+}
+
+/** Reads a name for a lock filter: function names are case-insensitive. */
+export const functionKey = (name: string): string => name.toLowerCase();

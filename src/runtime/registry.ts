@@ -1,5 +1,5 @@
 import type { OrchestratorFunction } from "../core/context.js";
-import type { DurableEntityContext } from "../core/entity-context.js";
+import type { DurableEntityContext } from "../core/entities/entity-context.js";
 import { classEntityHandler, isClass } from "../core/entity-class.js";
 import { DuplicateFunctionError, InvalidArgumentError, OrchestratorConstraintError } from "../core/errors.js";
 import { HTTP_ACTIVITY_NAME } from "../core/http-task.js";
@@ -173,5 +173,14 @@ export class FunctionRegistry {
   }
   get size(): number {
     return this.taken.size;
+  }
+
+  /** What a worker with this registry can run, as lower-case names (built-in activities included). */
+  functionKeys(): { orchestrations: string[]; entities: string[]; activities: string[] } {
+    return {
+      orchestrations: [...this.orchestrations.keys()],
+      entities: [...this.entities.keys()],
+      activities: [...this.activities.keys(), ...BUILTIN_ACTIVITIES.keys()],
+    };
   }
 }

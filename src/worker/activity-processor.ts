@@ -9,6 +9,8 @@ import type { ActivityContext, FunctionRegistry } from "../runtime/registry.js";
 
 /**
  * Runs one activity call and turns its outcome into the completion event for the orchestration.
+ * Whatever the function throws or returns becomes data here (a failure, or a result that is not
+ * JSON-serializable becoming a failure): nothing it does can escape into the worker.
  * `contextExtras` are added to the activity's context (the host puts the durable client there, so
  * `df.getClient(context)` works inside activities).
  */
@@ -43,7 +45,7 @@ export async function runActivity(
       ...base,
       type: "TaskFailed",
       timestamp: new Date(clock.now()).toISOString(),
-      reason: `Activity function '${fn?.name ?? item.name}' failed: ${failureDetails.message}`,
+      reason: `Activity function '${fn?.name ?? item.name}' failed: ${failureDetails.errorMessage}`,
       failureDetails,
     };
   }

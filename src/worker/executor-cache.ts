@@ -7,9 +7,15 @@ export interface CachedExecution {
   started: ExecutionStartedEvent;
   /** History length the executor has seen; a mismatch means another process advanced the instance. */
   historyLength: number;
+  /** The instance's custom status after the last commit (it carries over until the code sets another). */
+  customStatus: string | undefined;
 }
 
-/** Live executors of running orchestrations, least recently used evicted first. */
+/**
+ * Live executors of running orchestrations, least recently used evicted first. `take` removes the
+ * entry: whoever runs a step owns the executor until it puts it back, so two steps of one instance
+ * in this process can never drive one generator at once.
+ */
 export class ExecutorCache {
   private readonly map = new Map<string, CachedExecution>();
   hits = 0;
@@ -25,6 +31,21 @@ export class ExecutorCache {
     }
     this.misses++;
     return undefined;
+  }
+
+  /** The history length held for this execution, without taking it (so storage can skip sending it). */
+  historyLengthOf(instanceId: string, executionId: string): number | undefined {
+    const c = this.map.get(instanceId);
+    return c && c.executionId === executionId ? c.historyLength : undefined;
+  }
+
+  /** Takes the entry of an instance whatever its history length (the caller fences on it). */
+  takeAny(instanceId: string): CachedExecution | undefined {
+    const c = this.map.get(instanceId);
+    if (!c) return undefined;
+    this.map.delete(instanceId);
+    this.hits++;
+    return c;
   }
 
   put(instanceId: string, entry: CachedExecution): void {

@@ -1,26 +1,38 @@
 import { randomUUID } from "node:crypto";
-import { OrchestrationExecutor, type ExecutionResult, type ExecutorOptions } from "../core/executor.js";
-import { FunctionNotFoundError } from "../core/errors.js";
+import type { OrchestratorFunction } from "../core/context.js";
+import { type ExecutionResult, type ExecutorOptions, OrchestrationExecutor } from "../core/executor.js";
+import { FunctionNotFoundError, NonDeterminismError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
+import { lockReleases, type StepContext, consumeOnly, eventsForStep, orchestrationStep, rewindStep, terminateWithoutCode, type ChildState } from "../core/orchestration-step.js";
 import { planRewind, rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus } from "../core/status.js";
-import type { OrchestrationCommit, OrchestrationMessage, OrchestrationWorkItem, OutgoingMessage, StorageProvider } from "../providers/provider.js";
-import { ENTITY_RELEASE_EVENT, type ReleaseMessage, unreleasedLocks } from "../core/entity-messages.js";
+import { isPoison, PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
+import type { StepCommit } from "../core/step-commit.js";
+import type { ActivityResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
-import { EntityId } from "../core/entity-id.js";
+import type { Logger } from "../runtime/logger.js";
+import type { FunctionRegistry } from "../runtime/registry.js";
 import { EntityProcessor } from "./entity-processor.js";
 import { ExecutorCache } from "./executor-cache.js";
-import { childFailedMessage } from "../core/messages.js";
-import { buildCommit } from "./orchestration-step.js";
-import type { FunctionRegistry } from "../runtime/registry.js";
-import type { Logger } from "../runtime/logger.js";
-import type { StepOutcome } from "./step-outcome.js";
+import { StepError, type StepOutcome } from "./step-outcome.js";
 
+export interface ProcessorOptions {
+  cacheSize: number;
+  policy: RetryPolicy;
+  executor: Pick<ExecutorOptions, "httpPollingDefaultDelayMs">;
+}
+
+/** A step run on a cached executor without a lease: an activity result with the next step, one commit. */
+export interface LocalStep {
+  commit: OrchestrationCommit;
+  after: (ok: boolean) => void;
+}
 
 /**
  * Runs one orchestration step: picks the cached executor (or replays history into a new one), feeds
- * it the new messages and turns its decisions into a commit. Pure apart from reading history.
+ * it the new messages and turns its decisions (core's step transition) into a commit — or, when the
+ * code cannot run here or the history cannot be replayed, parks the instance.
  */
 export class OrchestrationProcessor {
   readonly cache: ExecutorCache;
@@ -31,196 +43,188 @@ export class OrchestrationProcessor {
     private readonly registry: FunctionRegistry,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    cacheSize: number,
-    private readonly executorOptions: Pick<ExecutorOptions, "httpPollingDefaultDelayMs"> = {},
+    private readonly options: ProcessorOptions,
   ) {
-    this.cache = new ExecutorCache(cacheSize);
+    this.cache = new ExecutorCache(options.cacheSize);
     this.entities = new EntityProcessor(registry, clock, logger);
   }
 
   async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
-    if (EntityId.isEntityInstanceId(item.instanceId)) return this.entities.process(item);
+    if (item.instance.kind === "entity") return this.entities.process(item);
+    const inst = item.instance;
+    if (isPoison(item.dequeueCount, inst.parked, this.options.policy)) {
+      this.cache.delete(item.instanceId);
+      return {
+        kind: "park",
+        code: PARK_CODES.poison,
+        message: `The step of this instance was taken ${item.dequeueCount} times without completing (the worker crashed, hung or lost its lease each time). It is retried after a delay; check the host logs around the last attempts.`,
+      };
+    }
+    try {
+      return await this.step(item);
+    } catch (err) {
+      this.cache.delete(item.instanceId);
+      if (err instanceof StepError) return { kind: "park", code: err.code, message: err.message };
+      const f = failureFromError(err);
+      return { kind: "park", code: PARK_CODES.internal, message: `Preparing the step failed: ${f.errorType}: ${f.errorMessage}` };
+    }
+  }
+
+  private async step(item: OrchestrationWorkItem): Promise<StepOutcome> {
     const inst = item.instance;
     // The orchestration's clock never runs backwards, even when a worker with a slower clock takes over.
     const now = Math.max(this.clock.now(), inst.lastUpdatedAt);
     const consumed = item.messages.map((m) => m.id);
-    const events = orderForDelivery(
-      item.messages.filter((m) => m.message.executionId === undefined || m.message.executionId === inst.executionId).map((m) => m.message),
+    const events = eventsForStep(
+      item.messages.map((m) => m.message),
       inst.executionId,
     );
 
     if (isTerminalStatus(inst.runtimeStatus)) {
+      this.cache.delete(item.instanceId);
       const rewound = events.find((e) => e.type === "ExecutionRewound");
       if (inst.runtimeStatus === "Failed" && rewound) return this.rewind(item, rewound, consumed, now);
-      this.cache.delete(item.instanceId);
-      return this.noop(item, consumed);
+      return this.commit(item, consumed, consumeOnly(currentRow(item)));
     }
 
-    const cached = this.cache.take(item.instanceId, inst.executionId, inst.historyLength);
-    let executor: OrchestrationExecutor;
-    let past: HistoryEvent[] = [];
-    let started: ExecutionStartedEvent | undefined;
-    if (cached) {
-      executor = cached.executor;
-      started = cached.started;
-    } else {
-      past = inst.historyLength > 0 ? await this.provider.getHistory(item.instanceId) : [];
-      started = findStarted(past) ?? findStarted(events);
-      if (!started) {
-        // Events raised to an instance whose start is not visible yet: leave them queued.
-        return { kind: "abandon", retryAfterMs: 1000 };
-      }
-      executor = this.newExecutor(started);
+    const termination = events.find((e) => e.type === "ExecutionTerminated");
+    const fn = this.registry.getOrchestration(inst.name);
+    const cached = fn ? this.cache.take(item.instanceId, inst.executionId, inst.historyLength) : undefined;
+    const history = cached ? [] : (item.history ?? (await this.readHistory(item.instanceId)));
+    const started = cached?.started ?? findStarted(history) ?? findStarted(events);
+    if (!started) {
+      // Events raised to an instance whose start is not visible yet (a scheduled start): leave them queued.
+      return { kind: "abandon", retryAfterMs: 1000 };
     }
+    const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: inst.customStatus };
+    if (!fn) {
+      if (termination) return this.terminate(item, consumed, ctx, history, events, termination);
+      const known = this.registry.orchestrationNames();
+      throw new StepError(PARK_CODES.functionNotFound, new FunctionNotFoundError("orchestrator", inst.name, known).message);
+    }
+    const executor = cached?.executor ?? this.newExecutor(fn.handler, started);
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
-    const result = this.run(executor, started, past, newEvents);
-    const commit = buildCommit({ item, started, now, newId: newExecutionId }, result, consumed);
-    if (result.completion && executor.failedToReplay) {
-      // A cached executor was handed no past: the stored history says which locks are held.
-      const history = cached ? await this.provider.getHistory(item.instanceId) : past;
-      commit.messages.push(...lockReleasesFor(history, now));
+    const result = executor.execute(history, newEvents);
+    if (result.replayFailure) {
+      if (termination) return this.terminate(item, consumed, ctx, cached ? await this.readHistory(item.instanceId) : history, events, termination);
+      return this.replayFailed(item, consumed, ctx, result.replayFailure, newEvents, cached ? undefined : history);
     }
-    const startedEvent = started;
+    const commit = orchestrationStep(ctx, result);
+    const length = (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length;
+    return this.commit(item, consumed, commit, (ok) => {
+      if (ok && !result.completion) this.cache.put(item.instanceId, { executor, executionId: started.executionId, started, historyLength: length, customStatus: commit.instance.customStatus });
+    });
+  }
+
+  /**
+   * The step an activity result triggers, run on this worker's cached executor without locking the
+   * instance: committed optimistically (refused if anyone else touched the instance meanwhile), so an
+   * activity result and the next step cost one transaction. Undefined when nothing is cached.
+   */
+  localStep(instanceId: string, executionId: string, results: readonly ActivityResult[]): LocalStep | undefined {
+    const cached = this.cache.takeAny(instanceId);
+    if (!cached) return undefined;
+    if (cached.executionId !== executionId) {
+      this.cache.put(instanceId, cached);
+      return undefined;
+    }
+    // The orchestration's clock never runs backwards: the cached executor knows the last episode's time.
+    const at = Math.max(this.clock.now(), cached.executor.currentUtcDateTime.getTime());
+    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(at).toISOString() }, ...results.map((r) => r.event)];
+    const result = cached.executor.execute([], newEvents);
+    if (result.replayFailure) return undefined;
+    const step = orchestrationStep({ instanceId, started: cached.started, now: at, newId: newExecutionId, previousCustomStatus: cached.customStatus }, result);
+    const commit: OrchestrationCommit = { ...step, fence: { kind: "optimistic", instanceId, executionId, historyLength: cached.historyLength }, activityResults: results };
+    const length = (step.replaceHistory ? 0 : cached.historyLength) + step.newHistory.length;
     return {
-      kind: "commit",
       commit,
       after: (ok) => {
-        if (!ok || result.completion) return;
-        this.cache.put(item.instanceId, {
-          executor,
-          executionId: startedEvent.executionId,
-          started: startedEvent,
-          historyLength: (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length,
-        });
+        if (ok && !result.completion) this.cache.put(instanceId, { ...cached, historyLength: length, customStatus: step.instance.customStatus });
       },
     };
   }
 
-  private newExecutor(started: ExecutionStartedEvent): OrchestrationExecutor {
+  private newExecutor(handler: OrchestratorFunction, started: ExecutionStartedEvent): OrchestrationExecutor {
     const log = (level: "info" | "warn" | "error", message: string): void => this.logger[level](`[${started.name} ${started.instanceId}] ${message}`);
-    const fn = this.registry.getOrchestration(started.name);
-    if (!fn) {
-      // The function is missing from this app: the instance fails with the registry's own message.
-      const err = new FunctionNotFoundError("orchestrator", started.name, this.registry.orchestrationNames());
-      // eslint-disable-next-line require-yield -- it only ever throws
-      const missing = function* (): Generator<never, never, unknown> {
-        throw err;
-      };
-      return new OrchestrationExecutor(missing, { ...this.executorOptions, log });
-    }
-    return new OrchestrationExecutor(fn.handler, { ...this.executorOptions, log });
+    return new OrchestrationExecutor(handler, { ...this.options.executor, log });
   }
 
-  /** Executes, turning nondeterminism and engine errors into a failed instance with the details. */
-  private run(executor: OrchestrationExecutor, started: ExecutionStartedEvent, past: HistoryEvent[], newEvents: HistoryEvent[]): ExecutionResult {
+  private async readHistory(instanceId: string): Promise<HistoryEvent[]> {
     try {
-      return executor.execute(past, newEvents);
+      return await this.provider.getHistory(instanceId);
     } catch (err) {
-      executor.failedToReplay = true;
-      const failureDetails = failureFromError(err);
-      this.logger.error(`Orchestration '${started.name}' (${started.instanceId}) failed: ${failureDetails.message}`);
-      return {
-        actions: [],
-        // Everything this step consumed stays in history, so a rewind after a code fix finds it.
-        recordedEvents: newEvents,
-        completion: { status: "Failed", result: JSON.stringify(`Orchestrator function '${started.name}' failed: ${failureDetails.message}`), failureDetails },
-        customStatus: undefined,
-        suspended: false,
-      };
+      const f = failureFromError(err);
+      if (err instanceof SyntaxError) throw new StepError(PARK_CODES.historyUnreadable, `The stored history of '${instanceId}' could not be read: ${f.errorMessage}`, { cause: err });
+      throw new StepError(PARK_CODES.storage, `Reading the history of '${instanceId}' failed: ${f.errorMessage}`, { cause: err });
     }
+  }
+
+  private commit(item: OrchestrationWorkItem, consumed: number[], step: StepCommit, after: (ok: boolean) => void = () => undefined): StepOutcome {
+    return { kind: "commit", commit: { ...step, fence: { kind: "lease", item, consumedMessageIds: consumed } }, after: (r) => after(r.ok) };
+  }
+
+  private terminate(item: OrchestrationWorkItem, consumed: number[], ctx: StepContext, history: HistoryEvent[], events: HistoryEvent[], termination: HistoryEvent): StepOutcome {
+    this.cache.delete(item.instanceId);
+    const reason = termination.type === "ExecutionTerminated" ? termination.input : undefined;
+    const arrived = events.filter((e) => e.type !== "ExecutionStarted" || !history.some((h) => h.type === "ExecutionStarted"));
+    return this.commit(item, consumed, terminateWithoutCode(ctx, history, arrived, reason));
+  }
+
+  /** The history no longer replays: park (default), or fail the instance as Durable Functions does. */
+  private async replayFailed(item: OrchestrationWorkItem, consumed: number[], ctx: StepContext, err: Error, newEvents: HistoryEvent[], history: HistoryEvent[] | undefined): Promise<StepOutcome> {
+    this.cache.delete(item.instanceId);
+    const f = failureFromError(err);
+    const code = f.code ?? PARK_CODES.internal;
+    if (!(err instanceof NonDeterminismError) || this.options.policy.onNondeterminism === "park") {
+      return { kind: "park", code, message: f.errorMessage };
+    }
+    this.logger.error(`Orchestration '${ctx.started.name}' (${item.instanceId}) failed: ${f.errorMessage}`);
+    const reason = `Orchestrator function '${ctx.started.name}' failed: ${f.errorMessage}`;
+    const failed: ExecutionResult = {
+      actions: [],
+      // Everything this step consumed stays in history, so a rewind after a code fix finds it.
+      recordedEvents: newEvents,
+      completion: { status: "Failed", result: JSON.stringify(reason), failureDetails: f },
+      customStatus: undefined,
+      suspended: false,
+    };
+    const step = orchestrationStep(ctx, failed);
+    // The executor's own bookkeeping cannot be trusted: the stored history says which locks are held.
+    step.messages.push(...lockReleases(history ?? (await this.readHistory(item.instanceId)), ctx.now));
+    return this.commit(item, consumed, step);
   }
 
   private async rewind(item: OrchestrationWorkItem, rewound: HistoryEvent, consumed: number[], now: number): Promise<StepOutcome> {
-    const history = await this.provider.getHistory(item.instanceId);
+    const history = item.history ?? (await this.readHistory(item.instanceId));
     const plan = planRewind(history);
     const started = findStarted(history);
-    if (!plan || !started || rewindBlocker(history)) return this.noop(item, consumed);
-    const executor = this.newExecutor(started);
-    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, rewound];
-    const result = this.run(executor, started, plan.history, newEvents);
-    const commit = buildCommit({ item, started, now, newId: newExecutionId }, result, consumed);
-    commit.replaceHistory = true;
-    commit.newHistory = [...plan.history, ...commit.newHistory];
-    for (const t of plan.activitiesToRetry) {
-      const task = { instanceId: item.instanceId, executionId: started.executionId, taskScheduledId: t.eventId, name: t.name };
-      commit.activityTasks.push(t.input === undefined ? task : { ...task, input: t.input });
+    if (!plan || !started || rewindBlocker(history)) return this.commit(item, consumed, consumeOnly(currentRow(item)));
+    const fn = this.registry.getOrchestration(started.name);
+    if (!fn) throw new StepError(PARK_CODES.functionNotFound, new FunctionNotFoundError("orchestrator", started.name, this.registry.orchestrationNames()).message);
+    const executor = this.newExecutor(fn.handler, started);
+    const result = executor.execute(plan.history, [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, rewound]);
+    if (result.replayFailure) {
+      const f = failureFromError(result.replayFailure);
+      return { kind: "park", code: f.code ?? PARK_CODES.internal, message: `The rewind could not replay the history: ${f.errorMessage}` };
     }
-    const ts = new Date(now).toISOString();
-    for (const t of plan.timersToRearm) {
-      commit.messages.push({
-        instanceId: item.instanceId,
-        visibleAt: Date.parse(t.fireAt),
-        message: { executionId: started.executionId, event: { type: "TimerFired", eventId: -1, timestamp: t.fireAt, timerId: t.eventId, fireAt: t.fireAt } },
-      });
-    }
+    const children = new Map<string, ChildState | undefined>();
     for (const child of plan.childrenToRewind) {
-      const childInstance = await this.provider.getInstance(child);
-      const created = plan.history.findLast((e) => e.type === "SubOrchestrationInstanceCreated" && e.instanceId === child);
-      if (childInstance?.runtimeStatus === "Completed" && created) {
-        // The child finished while this instance was already failed, so its result was dropped: deliver it again.
-        const event: HistoryEvent = { type: "SubOrchestrationInstanceCompleted", eventId: -1, timestamp: ts, taskScheduledId: created.eventId };
-        if (childInstance.output !== undefined) event.result = childInstance.output;
-        commit.messages.push({ instanceId: item.instanceId, message: { executionId: started.executionId, event } });
-      } else if (childInstance?.runtimeStatus === "Failed") {
-        commit.messages.push({ instanceId: child, message: { event: { ...rewound, timestamp: ts } } });
-      } else if (created?.type === "SubOrchestrationInstanceCreated" && (!childInstance || childInstance.runtimeStatus === "Terminated" || childInstance.runtimeStatus === "Canceled")) {
-        // A terminated or purged child cannot be rewound: the parent hears that, instead of waiting forever.
-        const failureDetails = {
-          errorType: "RewindError",
-          message: childInstance ? `The sub-orchestration '${child}' was ${childInstance.runtimeStatus.toLowerCase()} and cannot be rewound.` : `The sub-orchestration '${child}' no longer exists.`,
-        };
-        commit.messages.push(childFailedMessage({ name: started.name, instanceId: item.instanceId, executionId: started.executionId, taskScheduledId: created.eventId }, `Orchestrator function '${created.name}' failed: ${failureDetails.message}`, failureDetails, ts));
-      }
-      // Running children report back when they finish.
+      const r = await this.provider.getInstance(child);
+      children.set(child, r ? { runtimeStatus: r.runtimeStatus, ...(r.output !== undefined ? { output: r.output } : {}) } : undefined);
     }
-    this.cache.delete(item.instanceId);
-    return { kind: "commit", commit, after: () => undefined };
-  }
-
-  private noop(item: OrchestrationWorkItem, consumed: number[]): StepOutcome {
-    const i = item.instance;
-    const instance: OrchestrationCommit["instance"] = { runtimeStatus: i.runtimeStatus, executionId: i.executionId, name: i.name, lastUpdatedAt: i.lastUpdatedAt };
-    if (i.input !== undefined) instance.input = i.input;
-    if (i.output !== undefined) instance.output = i.output;
-    if (i.customStatus !== undefined) instance.customStatus = i.customStatus;
-    if (i.failureDetails !== undefined) instance.failureDetails = i.failureDetails;
-    return {
-      kind: "commit",
-      commit: { item, replaceHistory: false, newHistory: [], consumedMessageIds: consumed, instance, activityTasks: [], messages: [] },
-      after: () => undefined,
-    };
+    const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: item.instance.customStatus };
+    return this.commit(item, consumed, rewindStep(ctx, plan, result, rewound, children));
   }
 }
 
-/**
- * Delivery order within one step: the execution's start first, then events carried over from the
- * previous execution (they were raised earlier), then everything else in arrival order. Without
- * this, events raised while a continueAsNew step was committing would overtake the carried-over ones.
- */
-function orderForDelivery(messages: OrchestrationMessage[], executionId: string): HistoryEvent[] {
-  // Carried-over events can only be in the batch that starts the execution; in later batches the
-  // events bound to it are entity answers and lock grants, which keep their arrival order.
-  const starts = messages.some((m) => m.event.type === "ExecutionStarted");
-  const rank = (m: OrchestrationMessage): number =>
-    m.event.type === "ExecutionStarted" ? 0 : starts && m.event.type === "EventRaised" && m.executionId === executionId ? 1 : 2;
-  return messages
-    .map((m, i) => ({ m, i, r: rank(m) }))
-    .sort((a, b) => a.r - b.r || a.i - b.i)
-    .map((x) => x.m.event);
-}
-
-/**
- * Releases for every lock the history requested and did not release. Used when replay itself failed
- * (nondeterminism): the executor's own bookkeeping is then not trustworthy, the history is.
- */
-function lockReleasesFor(history: readonly HistoryEvent[], now: number): OutgoingMessage[] {
-  const ts = new Date(now).toISOString();
-  return unreleasedLocks(history).flatMap((m) =>
-    m.entities.map((entity) => ({
-      instanceId: entity,
-      message: { event: { type: "EventRaised" as const, eventId: -1, timestamp: ts, name: ENTITY_RELEASE_EVENT, input: JSON.stringify({ id: m.id, owner: m.owner } satisfies ReleaseMessage) } },
-    })),
-  );
+function currentRow(item: OrchestrationWorkItem): StepCommit["instance"] & { lastUpdatedAt: number } {
+  const i = item.instance;
+  const row: StepCommit["instance"] & { lastUpdatedAt: number } = { runtimeStatus: i.runtimeStatus, executionId: i.executionId, name: i.name, lastUpdatedAt: i.lastUpdatedAt };
+  if (i.input !== undefined) row.input = i.input;
+  if (i.output !== undefined) row.output = i.output;
+  if (i.customStatus !== undefined) row.customStatus = i.customStatus;
+  if (i.failureDetails !== undefined) row.failureDetails = i.failureDetails;
+  return row;
 }
 
 function findStarted(events: readonly HistoryEvent[]): ExecutionStartedEvent | undefined {

@@ -1,13 +1,15 @@
-import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
-import { InvalidArgumentError } from "../core/errors.js";
+import { InvalidArgumentError, LockLostError } from "../core/errors.js";
+import { failureFromError } from "../core/failure.js";
 import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
-import { LockLostError } from "../core/errors.js";
-import { runActivity } from "./activity-processor.js";
-import { Batcher } from "./batcher.js";
+import { DEFAULT_RETRY_POLICY, PARK_CODES, parkInfo, type RetryPolicy } from "../core/step-policy.js";
+import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { consoleLogger, type Logger } from "../runtime/logger.js";
-import { OrchestrationProcessor } from "./orchestration-processor.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
+import { runActivity } from "./activity-processor.js";
+import { Batcher } from "./batcher.js";
+import { OrchestrationProcessor } from "./orchestration-processor.js";
+import { newWorkerId } from "./worker-id.js";
 import { WorkSignal } from "./work-signal.js";
 
 export interface WorkerOptions {
@@ -25,13 +27,22 @@ export interface WorkerOptions {
   drainTimeoutMs?: number;
   /** `callHttp` polling: wait between polls of a 202 response without a valid Retry-After header. Default 30 s. */
   httpPollingDefaultDelayMs?: number;
+  /** What a step that cannot complete does: park delays, the poison cap, and nondeterminism (park or fail). */
+  retry?: Partial<RetryPolicy>;
+  /**
+   * Work that waits this long for a function this host does not have is marked parked
+   * (FUNCTION_NOT_FOUND) so an operator sees it; the work itself is left for a host that has it. Default 30 s.
+   */
+  strandedAfterMs?: number;
+  /** This worker's identity in leases and logs. Default: hostname, pid and a random suffix. */
+  workerId?: string;
   clock?: Clock;
   logger?: Logger;
   /** Added to every activity context (the host puts the durable client here for `df.getClient`). */
   activityContextExtras?: Record<symbol, unknown>;
 }
 
-type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras">>;
+type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId">>;
 
 /** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
 interface Lane<T> {
@@ -39,31 +50,50 @@ interface Lane<T> {
   max: number;
   signal: WorkSignal;
   inflight: Set<T>;
+  /** Slots promised to activity tasks a commit in flight may lease to this worker. */
+  reserved: number;
   slotWaiters: (() => void)[];
   lock: (max: number, now: number) => Promise<T[]>;
   handle: (item: T) => Promise<void>;
 }
 
+interface PendingResult {
+  result: ActivityResult;
+  done: () => void;
+}
+
 /**
  * Runs orchestration steps and activity calls against a provider: two dispatch loops with
  * concurrency limits, in-process wake-ups, lease renewal, group commit and a graceful drain.
+ *
+ * The hot path of a sequence costs one write transaction per step: a step leases the activity tasks
+ * it creates to this worker in its own commit (no lock transaction to take them), and an activity's
+ * result is committed together with the next step, on the cached executor, by an optimistic commit
+ * (no lock transaction for the orchestration either; refused and redone the slow way if anyone else
+ * touched the instance meanwhile).
  */
 export class Worker {
   readonly processor: OrchestrationProcessor;
+  readonly workerId: string;
+  readonly policy: RetryPolicy;
   private readonly options: Resolved;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly contextExtras: Record<symbol, unknown>;
   private readonly orchestrations: Lane<OrchestrationWorkItem>;
   private readonly activities: Lane<ActivityWorkItem>;
+  private functions = { orchestrations: [] as string[], entities: [] as string[], activities: [] as string[] };
   private running = false;
   private loops: Promise<void>[] = [];
   private unsubscribe: (() => void) | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  private strandedTimer: NodeJS.Timeout | undefined;
   private readonly orchestrationCommits: Batcher<OrchestrationCommit, CommitResult>;
   private readonly activityCommits: Batcher<ActivityResult, CommitResult>;
+  private pendingResults = new Map<string, PendingResult[]>();
+  private flushScheduled = false;
   /** Counters for benchmarks and diagnostics. */
-  readonly stats = { orchestrationSteps: 0, activitiesRun: 0, lockLost: 0, abandoned: 0 };
+  readonly stats = { orchestrationSteps: 0, localSteps: 0, activitiesRun: 0, lockLost: 0, abandoned: 0, parked: 0 };
 
   constructor(
     private readonly provider: StorageProvider,
@@ -73,6 +103,7 @@ export class Worker {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? consoleLogger;
     this.contextExtras = options.activityContextExtras ?? {};
+    this.workerId = options.workerId ?? newWorkerId();
     this.options = {
       maxConcurrentOrchestrations: options.maxConcurrentOrchestrations ?? 100,
       maxConcurrentActivities: options.maxConcurrentActivities ?? 100,
@@ -81,19 +112,27 @@ export class Worker {
       executorCacheSize: options.executorCacheSize ?? 5_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
       httpPollingDefaultDelayMs: options.httpPollingDefaultDelayMs ?? DEFAULT_HTTP_POLLING_DELAY_MS,
+      strandedAfterMs: options.strandedAfterMs ?? 30_000,
     };
-    const pollDelay = this.options.httpPollingDefaultDelayMs;
-    if (typeof pollDelay !== "number" || !Number.isFinite(pollDelay) || pollDelay < 0) {
-      throw new InvalidArgumentError(`httpPollingDefaultDelayMs must be a number of milliseconds >= 0, got ${String(pollDelay)}.`);
-    }
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    validateOptions(this.options, this.policy);
     const now = (): number => this.clock.now();
     this.orchestrations = {
       kind: "orchestration",
       max: this.options.maxConcurrentOrchestrations,
       signal: new WorkSignal(now),
       inflight: new Set(),
+      reserved: 0,
       slotWaiters: [],
-      lock: (max, at) => this.provider.lockOrchestrationWorkItems({ now: at, leaseMs: this.options.leaseMs, max }),
+      lock: (max, at) =>
+        this.provider.lockOrchestrationWorkItems({
+          workerId: this.workerId,
+          now: at,
+          leaseMs: this.options.leaseMs,
+          max,
+          functions: this.functions,
+          cachedHistoryLength: (id, executionId) => this.processor.cache.historyLengthOf(id, executionId),
+        }),
       handle: (item) => this.handleOrchestration(item),
     };
     this.activities = {
@@ -101,12 +140,15 @@ export class Worker {
       max: this.options.maxConcurrentActivities,
       signal: new WorkSignal(now),
       inflight: new Set(),
+      reserved: 0,
       slotWaiters: [],
-      lock: (max, at) => this.provider.lockActivityWorkItems({ now: at, leaseMs: this.options.leaseMs, max }),
+      lock: (max, at) => this.provider.lockActivityWorkItems({ workerId: this.workerId, now: at, leaseMs: this.options.leaseMs, max, functions: this.functions.activities }),
       handle: (item) => this.handleActivity(item),
     };
-    this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, this.options.executorCacheSize, {
-      httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs,
+    this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, {
+      cacheSize: this.options.executorCacheSize,
+      policy: this.policy,
+      executor: { httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs },
     });
     this.orchestrationCommits = new Batcher((commits) => this.provider.completeOrchestrationWorkItems(commits, this.clock.now()));
     this.activityCommits = new Batcher((results) => this.provider.completeActivityWorkItems(results, this.clock.now()));
@@ -115,11 +157,14 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.functions = this.registry.functionKeys();
     this.unsubscribe = this.provider.onWork?.((kind, visibleAt) => (kind === "orchestration" ? this.orchestrations : this.activities).signal.notifyAt(visibleAt));
     this.loops = [this.dispatchLoop(this.orchestrations), this.dispatchLoop(this.activities)];
     const every = Math.max(50, Math.floor(this.options.leaseMs / 3));
     this.renewTimer = setInterval(() => void this.renewLeases(), every);
     this.renewTimer.unref();
+    this.strandedTimer = setInterval(() => void this.markStrandedWork(), Math.max(1_000, Math.floor(this.options.strandedAfterMs / 2)));
+    this.strandedTimer.unref();
   }
 
   /** Stops taking work, lets in-flight work finish (up to drainTimeoutMs), then abandons the rest. */
@@ -127,6 +172,7 @@ export class Worker {
     if (!this.running) return;
     this.running = false;
     this.unsubscribe?.();
+    if (this.strandedTimer) clearInterval(this.strandedTimer);
     for (const lane of [this.orchestrations, this.activities]) {
       lane.signal.dispose();
       for (const w of lane.slotWaiters.splice(0)) w();
@@ -138,7 +184,7 @@ export class Worker {
     }
     const now = this.clock.now();
     for (const item of this.activities.inflight) await this.provider.abandonActivityWorkItem(item, 0, now).catch(() => undefined);
-    for (const item of this.orchestrations.inflight) await this.provider.abandonOrchestrationWorkItem(item, 0, now).catch(() => undefined);
+    for (const item of this.orchestrations.inflight) await this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs: 0 }, now).catch(() => undefined);
     if (this.renewTimer) clearInterval(this.renewTimer);
   }
 
@@ -150,9 +196,10 @@ export class Worker {
   private async dispatchLoop<T>(lane: Lane<T>): Promise<void> {
     let failures = 0;
     while (this.running) {
-      if (lane.inflight.size >= lane.max) await new Promise<void>((resolve) => lane.slotWaiters.push(resolve));
+      if (lane.inflight.size + lane.reserved >= lane.max) await new Promise<void>((resolve) => lane.slotWaiters.push(resolve));
       if (!this.running) break;
-      const free = lane.max - lane.inflight.size;
+      const free = lane.max - lane.inflight.size - lane.reserved;
+      if (free <= 0) continue;
       const lockedAt = this.clock.now();
       let items: T[];
       try {
@@ -160,7 +207,7 @@ export class Worker {
         failures = 0;
       } catch (err) {
         failures++;
-        this.logger.error(`Locking ${lane.kind} work failed (attempt ${failures}): ${(err as Error).message}`);
+        this.logger.error(`Locking ${lane.kind} work failed (attempt ${failures}): ${failureFromError(err).errorMessage}`);
         await lane.signal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
         continue;
       }
@@ -168,17 +215,22 @@ export class Worker {
         await this.idle(lane.signal, lockedAt);
         continue;
       }
-      for (const item of items) {
-        lane.inflight.add(item);
-        void lane.handle(item).finally(() => {
-          lane.inflight.delete(item);
-          lane.slotWaiters.shift()?.();
-        });
-      }
+      for (const item of items) this.run(lane, item);
       // Everything ready was taken: wait for the next wake-up (or the next due timer) rather than
       // asking storage again at once.
       if (items.length < free) await this.idle(lane.signal, lockedAt);
     }
+  }
+
+  private run<T>(lane: Lane<T>, item: T): void {
+    lane.inflight.add(item);
+    void lane
+      .handle(item)
+      .catch((err: unknown) => this.logger.error(`Handling ${lane.kind} work failed: ${failureFromError(err).errorMessage}`))
+      .finally(() => {
+        lane.inflight.delete(item);
+        lane.slotWaiters.shift()?.();
+      });
   }
 
   /**
@@ -198,53 +250,165 @@ export class Worker {
   }
 
   private async handleOrchestration(item: OrchestrationWorkItem): Promise<void> {
-    try {
-      const outcome = await this.processor.process(item);
-      if (outcome.kind === "abandon") {
-        this.stats.abandoned++;
-        await this.backOffAndRelease(item, outcome.retryAfterMs);
-        return;
-      }
-      const result = await this.orchestrationCommits.add(outcome.commit);
-      outcome.after(result.ok);
-      this.stats.orchestrationSteps++;
-      if (!result.ok) {
-        // A lost lease belongs to someone else now; any other refusal is ours to retry.
-        if (!(result.error instanceof LockLostError)) throw result.error;
-        this.stats.lockLost++;
-        this.logger.warn(`Step of '${item.instanceId}' not committed: ${result.error.message}`);
-      }
-    } catch (err) {
-      this.processor.cache.delete(item.instanceId);
+    const outcome = await this.processor.process(item).catch((err: unknown) => ({ kind: "park" as const, code: PARK_CODES.internal, message: failureFromError(err).errorMessage }));
+    if (outcome.kind === "abandon") {
       this.stats.abandoned++;
-      this.logger.error(`Orchestration step of '${item.instanceId}' failed and will be retried: ${(err as Error).stack ?? String(err)}`);
-      await this.backOffAndRelease(item, 1_000);
+      await this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs: outcome.retryAfterMs }, this.clock.now()).catch(() => undefined);
+      return;
     }
+    if (outcome.kind === "park") {
+      await this.park(item, outcome.code, outcome.message);
+      return;
+    }
+    let result: CommitResult;
+    try {
+      result = await this.commitWithLeases(outcome.commit);
+    } catch (err) {
+      result = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+    }
+    outcome.after(result);
+    if (result.ok) {
+      this.stats.orchestrationSteps++;
+      return;
+    }
+    this.processor.cache.delete(item.instanceId);
+    // A lost lease belongs to someone else now; any other refusal is storage's, and parks the instance.
+    if (result.error instanceof LockLostError) {
+      this.stats.lockLost++;
+      this.logger.warn(`Step of '${item.instanceId}' not committed: ${result.error.message}`);
+      return;
+    }
+    await this.park(item, PARK_CODES.storage, `Committing the step failed: ${failureFromError(result.error).errorMessage}`);
+  }
+
+  /** Releases the item with its reason stored and a retry delay that grows with its attempts. */
+  private async park(item: OrchestrationWorkItem, code: string, message: string): Promise<void> {
+    this.stats.parked++;
+    this.processor.cache.delete(item.instanceId);
+    const now = this.clock.now();
+    const info = parkInfo(code, message, item.dequeueCount, now, item.instance.parked, this.policy);
+    const retryAfterMs = (info.retryAt ?? now) - now;
+    // Waiting for a host that has the function is an operational state; anything else is broken.
+    const level = code === PARK_CODES.functionNotFound ? "warn" : "error";
+    this.logger[level](`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, retry in ${Math.round(retryAfterMs / 1000)} s): ${message}`);
+    await this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs, park: info }, now).catch((err: unknown) => {
+      this.logger.error(`Parking '${item.instanceId}' failed; its lease expires instead: ${failureFromError(err).errorMessage}`);
+    });
   }
 
   /**
-   * Waits out a retry delay while still holding the lease, then releases the item with its messages
-   * visible at once. Delaying only this batch's messages instead would let messages that arrived
-   * meanwhile overtake them, and one sender's operations must stay in the order it sent them.
+   * Commits a step, leasing the activity tasks it creates to this worker (up to its free slots), and
+   * starts those at once. Their slots stay reserved until they run, so the dispatch loop cannot fill
+   * them meanwhile.
    */
-  private async backOffAndRelease(item: OrchestrationWorkItem, delayMs: number): Promise<void> {
-    const deadline = Date.now() + delayMs;
-    while (this.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));
-    await this.provider.abandonOrchestrationWorkItem(item, 0, this.clock.now()).catch(() => undefined);
+  private async commitWithLeases(commit: OrchestrationCommit): Promise<CommitResult> {
+    const lane = this.activities;
+    const free = this.running ? Math.max(0, lane.max - lane.inflight.size - lane.reserved) : 0;
+    const max = Math.min(free, commit.activityTasks.length);
+    if (max === 0) return this.orchestrationCommits.add(commit);
+    commit.leaseActivities = { workerId: this.workerId, leaseMs: this.options.leaseMs, max, functions: this.functions.activities };
+    lane.reserved += max;
+    try {
+      const result = await this.orchestrationCommits.add(commit);
+      if (result.ok) for (const item of result.leasedActivities ?? []) this.run(lane, item);
+      return result;
+    } finally {
+      lane.reserved -= max;
+      lane.slotWaiters.shift()?.();
+    }
   }
 
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
     const event = await runActivity(item, this.registry, this.clock, this.logger, this.contextExtras);
     this.stats.activitiesRun++;
+    await new Promise<void>((done) => {
+      const list = this.pendingResults.get(item.instanceId) ?? [];
+      list.push({ result: { item, event }, done });
+      this.pendingResults.set(item.instanceId, list);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushResults());
+      }
+    });
+  }
+
+  /**
+   * Records the activity results gathered in this turn: those of an instance whose executor is
+   * cached here go with its next step in one commit; the others are sent to their instance's inbox.
+   */
+  private flushResults(): void {
+    this.flushScheduled = false;
+    const groups = this.pendingResults;
+    this.pendingResults = new Map();
+    for (const [instanceId, pending] of groups) {
+      const executionId = pending[0]!.result.item.executionId;
+      const same = pending.filter((p) => p.result.item.executionId === executionId);
+      const others = pending.filter((p) => p.result.item.executionId !== executionId);
+      void this.recordLocally(instanceId, executionId, same);
+      if (others.length > 0) void this.recordInInbox(others);
+    }
+  }
+
+  private async recordLocally(instanceId: string, executionId: string, pending: PendingResult[]): Promise<void> {
+    const local = this.running ? this.processor.localStep(instanceId, executionId, pending.map((p) => p.result)) : undefined;
+    if (!local) return this.recordInInbox(pending);
+    let result: CommitResult;
     try {
-      const result = await this.activityCommits.add({ item, event });
-      if (!result.ok) {
-        this.stats.lockLost++;
-        this.logger.warn(`Result of activity '${item.name}' for '${item.instanceId}' not recorded: ${result.error.message}`);
+      result = await this.commitWithLeases(local.commit);
+    } catch (err) {
+      result = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+    }
+    local.after(result.ok);
+    if (!result.ok) {
+      this.processor.cache.delete(instanceId);
+      return this.recordInInbox(pending);
+    }
+    this.stats.orchestrationSteps++;
+    this.stats.localSteps++;
+    for (const p of pending) p.done();
+  }
+
+  private async recordInInbox(pending: PendingResult[]): Promise<void> {
+    await Promise.all(
+      pending.map(async ({ result: { item, event }, done }) => {
+        try {
+          const result = await this.activityCommits.add({ item, event });
+          if (!result.ok) {
+            this.stats.lockLost++;
+            this.logger.warn(`Result of activity '${item.name}' for '${item.instanceId}' not recorded: ${result.error.message}`);
+          }
+        } catch (err) {
+          this.logger.error(`Recording the result of activity '${item.name}' failed; it will run again: ${failureFromError(err).errorMessage}`);
+          await this.provider.abandonActivityWorkItem(item, 1_000, this.clock.now()).catch(() => undefined);
+        } finally {
+          done();
+        }
+      }),
+    );
+  }
+
+  /**
+   * Marks work that waits for a function this host does not have, so an operator sees why nothing
+   * happens. The work itself is not touched: a host that has the function takes it.
+   */
+  private async markStrandedWork(): Promise<void> {
+    if (!this.running) return;
+    const now = this.clock.now();
+    try {
+      const work = await this.provider.findStrandedWork({ functions: this.functions, now, visibleBefore: now - this.options.strandedAfterMs, limit: 100 });
+      const targets = [
+        ...work.instances.map((i) => ({ instanceId: i.instanceId, message: `No ${i.kind === "entity" ? "entity" : "orchestrator"} function named '${i.name}' is registered on host ${this.workerId}; the instance waits for a host that has it.` })),
+        ...work.activities.map((a) => ({ instanceId: a.instanceId, message: `Activity '${a.name}' is not registered on host ${this.workerId}; the call waits for a host that has it.` })),
+      ];
+      for (const t of targets) {
+        const current = await this.provider.getInstance(t.instanceId);
+        if (!current || current.parked?.code === PARK_CODES.functionNotFound) continue;
+        if (await this.provider.markParked(t.instanceId, { code: PARK_CODES.functionNotFound, message: t.message, since: now, attempts: 0 }, now)) {
+          this.logger.warn(`Instance '${t.instanceId}' waits: ${t.message}`);
+        }
       }
     } catch (err) {
-      this.logger.error(`Recording the result of activity '${item.name}' failed; it will run again: ${(err as Error).message}`);
-      await this.provider.abandonActivityWorkItem(item, 1_000, this.clock.now()).catch(() => undefined);
+      this.logger.warn(`Looking for stranded work failed: ${failureFromError(err).errorMessage}`);
     }
   }
 
@@ -257,7 +421,19 @@ export class Worker {
       if (acts.length) await this.provider.renewActivityWorkItems(acts, this.options.leaseMs, now);
       if (orchs.length) await this.provider.renewOrchestrationWorkItems(orchs, this.options.leaseMs, now);
     } catch (err) {
-      this.logger.warn(`Lease renewal failed: ${(err as Error).message}`);
+      this.logger.warn(`Lease renewal failed: ${failureFromError(err).errorMessage}`);
     }
   }
+}
+
+function validateOptions(o: Resolved, policy: RetryPolicy): void {
+  const ms = (name: string, v: unknown, min = 0): void => {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${name} must be a number of milliseconds >= ${min}, got ${String(v)}.`);
+  };
+  ms("httpPollingDefaultDelayMs", o.httpPollingDefaultDelayMs);
+  ms("strandedAfterMs", o.strandedAfterMs);
+  ms("retry.initialDelayMs", policy.initialDelayMs);
+  ms("retry.maxDelayMs", policy.maxDelayMs);
+  if (!Number.isInteger(policy.maxDequeueCount) || policy.maxDequeueCount < 1) throw new InvalidArgumentError(`retry.maxDequeueCount must be an integer >= 1, got ${String(policy.maxDequeueCount)}.`);
+  if (policy.onNondeterminism !== "park" && policy.onNondeterminism !== "fail") throw new InvalidArgumentError(`retry.onNondeterminism must be "park" or "fail", got ${String(policy.onNondeterminism)}.`);
 }

@@ -96,7 +96,7 @@ describe("callActivity", () => {
     const r = run(fn, [], startEvents("O"));
     assert.equal(r.completion?.status, "Failed");
     assert.equal(r.completion.failureDetails?.code, "INVALID_ARGUMENT");
-    assert.match(r.completion.failureDetails?.message ?? "", /An activity function name must be provided/);
+    assert.match(r.completion.failureDetails?.errorMessage ?? "", /An activity function name must be provided/);
   });
 
   test("a non-serializable input fails with PAYLOAD_NOT_SERIALIZABLE", () => {

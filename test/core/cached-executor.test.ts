@@ -42,7 +42,7 @@ test("a cached executor continues with execute([], moreEvents) without replaying
   const history: HistoryEvent[] = [];
   const first = cached.execute([], batches[0]!);
   assert.deepEqual(first.actions.map((a) => `${a.kind}#${a.id}`), expectedActions[0]);
-  history.push(...stepHistory(first, at(0)));
+  history.push(...stepHistory(first, at(0), history));
   assert.equal(bodyStarts, 1);
 
   for (let i = 1; i < batches.length; i++) {
@@ -52,7 +52,7 @@ test("a cached executor continues with execute([], moreEvents) without replaying
     assert.equal(bodyStarts, startsBefore + 1, "the from-scratch replay reruns the body from the start");
     assertSameDecision(incremental, fresh, `batch ${i}`);
     assert.deepEqual(incremental.actions.map((a) => `${a.kind}#${a.id}`), expectedActions[i], `actions of batch ${i}`);
-    history.push(...stepHistory(fresh, at(times[i])));
+    history.push(...stepHistory(fresh, at(times[i]), history));
   }
   assert.equal(bodyStarts, 1 + (batches.length - 1), "the cached executor never restarted the generator");
 

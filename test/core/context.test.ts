@@ -59,7 +59,7 @@ describe("setCustomStatus", () => {
     });
     const r = run(fn, [], startEvents("O"));
     assert.equal(r.completion?.status, "Failed");
-    assert.match(r.completion.failureDetails?.message ?? "", /18002 bytes/);
+    assert.match(r.completion.failureDetails?.errorMessage ?? "", /18002 bytes/);
   });
 
   test("an uncaught limit error fails the orchestration", () => {

@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { SendEventAction } from "../../src/core/actions.js";
+import type { EntityRequest, OrchestratorAction } from "../../src/core/actions.js";
 import { EntityId } from "../../src/core/entity-id.js";
-import type { LockMessage, OperationMessage, ReleaseMessage } from "../../src/core/entity-messages.js";
 import type { EntityOperationFailedError } from "../../src/core/errors.js";
 import type { LockHandle } from "../../src/core/entity-tasks.js";
-import { newEventRaised, newExecutionStarted, newExecutionTerminated } from "./factories.js";
+import type { HistoryEvent } from "../../src/core/history.js";
+import { at, failure, newExecutionStarted, newExecutionTerminated } from "./factories.js";
 import { orch, Simulation } from "./harness.js";
 
-const sends = (actions: readonly { kind: string }[]): SendEventAction[] => actions.filter((a): a is SendEventAction => a.kind === "SendEvent");
-const body = <T>(a: SendEventAction): T => JSON.parse(a.input!) as T;
+/** The entity requests a step sends, in sequence order. */
+const sends = (actions: readonly OrchestratorAction[]): EntityRequest[] => actions.flatMap((a) => (a.kind === "SendEntityMessage" ? [a.request] : []));
+const answered = (requestId: string, result?: unknown): HistoryEvent => ({ type: "EntityOperationCompleted", eventId: -1, timestamp: at(), requestId, ...(result !== undefined ? { result: JSON.stringify(result) } : {}) });
+const granted = (requestId: string): HistoryEvent => ({ type: "EntityLockGranted", eventId: -1, timestamp: at(), requestId });
 
 describe("EntityId", () => {
   test("lower-cases the name, keeps the key, and round-trips through its instance ID", () => {
@@ -51,13 +53,13 @@ describe("callEntity and signalEntity", () => {
     );
     const r0 = sim.step(0, newExecutionStarted("O", undefined, { instanceId: "orch-1", executionId: "exec-1" }));
     const [signal, call] = sends(r0.actions);
-    assert.equal(signal!.instanceId, "@counter@k");
-    assert.equal(signal!.name, "op");
-    assert.deepEqual({ ...body<OperationMessage>(signal!), id: "" }, { id: "", op: "reset", signal: true });
-    const request = body<OperationMessage>(call!);
-    assert.deepEqual({ ...request, id: "" }, { id: "", op: "add", input: "5", signal: false, parent: { instanceId: "orch-1", executionId: "exec-1" } });
-    assert.match(request.id, /^[0-9a-f-]{36}$/);
-    const r1 = sim.step(10, newEventRaised(request.id, { result: "8" }));
+    assert.deepEqual({ ...signal!, requestId: "" }, { type: "EntityOperationSignaled", requestId: "", targetInstanceId: "@counter@k", operation: "reset", parentInstanceId: "orch-1", parentExecutionId: "exec-1" });
+    assert.deepEqual({ ...call!, requestId: "" }, { type: "EntityOperationCalled", requestId: "", targetInstanceId: "@counter@k", operation: "add", input: "5", parentInstanceId: "orch-1", parentExecutionId: "exec-1" });
+    assert.match(call!.requestId, /^[0-9a-f-]{36}$/);
+    // An answer to another request changes nothing; the right one resumes the call.
+    const ignored = sim.step(5, answered("not-a-request", 1));
+    assert.equal(ignored.completion, undefined);
+    const r1 = sim.step(10, answered(call!.requestId, 8));
     assert.equal(r1.completion?.status, "Completed");
     assert.equal(r1.completion?.result, "8");
   });
@@ -69,13 +71,13 @@ describe("callEntity and signalEntity", () => {
           yield ctx.df.callEntity(new EntityId("counter", "k"), "explode");
         } catch (err) {
           const e = err as EntityOperationFailedError;
-          return { code: e.code, entity: e.entityId, op: e.operationName, message: e.failureDetails.message };
+          return { code: e.code, entity: e.entityId, op: e.operationName, message: e.failureDetails.errorMessage };
         }
       }),
     );
     const r0 = sim.step(0, newExecutionStarted("O"));
-    const request = body<OperationMessage>(sends(r0.actions)[0]!);
-    const r1 = sim.step(10, newEventRaised(request.id, { error: { errorType: "Error", message: "boom" } }));
+    const request = sends(r0.actions)[0]!;
+    const r1 = sim.step(10, { type: "EntityOperationFailed", eventId: -1, timestamp: at(), requestId: request.requestId, failureDetails: failure("boom") });
     assert.deepEqual(JSON.parse(r1.completion!.result!), { code: "ENTITY_OPERATION_FAILED", entity: "@counter@k", op: "explode", message: "boom" });
   });
 });
@@ -95,18 +97,16 @@ describe("critical sections", () => {
       }),
     );
     const r0 = sim.step(0, newExecutionStarted("T", undefined, { instanceId: "t-1", executionId: "e-1" }));
-    const [lockSend] = sends(r0.actions);
-    assert.equal(lockSend!.instanceId, "@account@a", "the sorted order, not the order given");
-    assert.equal(lockSend!.name, "lock");
-    const lockMsg = body<LockMessage>(lockSend!);
-    assert.deepEqual({ ...lockMsg, id: "" }, { id: "", owner: { instanceId: "t-1", executionId: "e-1" }, entities: ["@account@a", "@account@b"], position: 0 });
-    const r1 = sim.step(10, newEventRaised(lockMsg.id, { locked: true }));
-    const call = body<OperationMessage>(sends(r1.actions)[0]!);
-    assert.equal(call.op, "get");
-    const r2 = sim.step(20, newEventRaised(call.id, { result: "100" }));
+    const [lockMsg] = sends(r0.actions);
+    assert.equal(lockMsg!.targetInstanceId, "@account@a", "the sorted order, not the order given");
+    assert.deepEqual({ ...lockMsg!, requestId: "" }, { type: "EntityLockRequested", requestId: "", targetInstanceId: "@account@a", lockSet: ["@account@a", "@account@b"], position: 0, parentInstanceId: "t-1", parentExecutionId: "e-1" });
+    const r1 = sim.step(10, granted(lockMsg!.requestId));
+    const call = sends(r1.actions)[0]!;
+    assert.equal(call.type === "EntityOperationCalled" && call.operation, "get");
+    const r2 = sim.step(20, answered(call.requestId, 100));
     const releases = sends(r2.actions);
-    assert.deepEqual(releases.map((s) => [s.instanceId, s.name]), [["@account@a", "release"], ["@account@b", "release"]]);
-    assert.deepEqual(body<ReleaseMessage>(releases[0]!), { id: lockMsg.id, owner: { instanceId: "t-1", executionId: "e-1" } });
+    assert.deepEqual(releases.map((s) => [s.targetInstanceId, s.type]), [["@account@a", "EntityUnlockSent"], ["@account@b", "EntityUnlockSent"]]);
+    assert.deepEqual(releases[0], { type: "EntityUnlockSent", requestId: lockMsg!.requestId, targetInstanceId: "@account@a", parentInstanceId: "t-1", parentExecutionId: "e-1" });
     assert.deepEqual(JSON.parse(r2.completion!.result!), { held: ["@account@a", "@account@b"], balance: 100, after: 0 });
   });
 
@@ -121,10 +121,10 @@ describe("critical sections", () => {
         }),
       );
       const r0 = sim.step(0, newExecutionStarted("T"));
-      const lockMsg = body<LockMessage>(sends(r0.actions)[0]!);
-      const r1 = ending === "terminate" ? (sim.step(10, newEventRaised(lockMsg.id, {})), sim.step(20, newExecutionTerminated("stop"))) : sim.step(10, newEventRaised(lockMsg.id, {}));
+      const lockMsg = sends(r0.actions)[0]!;
+      const r1 = ending === "terminate" ? (sim.step(10, granted(lockMsg.requestId)), sim.step(20, newExecutionTerminated("stop"))) : sim.step(10, granted(lockMsg.requestId));
       assert.ok(r1.completion, ending);
-      assert.deepEqual(sends(r1.actions).map((s) => [s.instanceId, s.name, body<ReleaseMessage>(s).id]), [["@account@a", "release", lockMsg.id]], ending);
+      assert.deepEqual(sends(r1.actions).map((s) => [s.targetInstanceId, s.type, s.requestId]), [["@account@a", "EntityUnlockSent", lockMsg.requestId]], ending);
     }
   });
 
@@ -138,7 +138,7 @@ describe("critical sections", () => {
     sim.step(0, newExecutionStarted("T"));
     const r1 = sim.step(10, { type: "TimerFired", eventId: -1, timestamp: new Date(0).toISOString(), timerId: 1, fireAt: new Date(0).toISOString() });
     assert.equal(r1.completion?.status, "Completed");
-    assert.deepEqual(sends(r1.actions).map((s) => s.instanceId), ["@account@a", "@account@b"]);
+    assert.deepEqual(sends(r1.actions).map((s) => s.targetInstanceId), ["@account@a", "@account@b"]);
   });
 
   const violations: [string, (ctx: Parameters<Parameters<typeof orch>[0]>[0]) => Generator<never, unknown, unknown>][] = [
@@ -167,11 +167,11 @@ describe("critical sections", () => {
     test(`refuses ${name} with LOCKING_RULES_VIOLATION (and still releases the lock)`, () => {
       const sim = new Simulation(orch(body2));
       const r0 = sim.step(0, newExecutionStarted("T"));
-      const lockMsg = body<LockMessage>(sends(r0.actions)[0]!);
-      const r1 = sim.step(10, newEventRaised(lockMsg.id, {}));
+      const lockMsg = sends(r0.actions)[0]!;
+      const r1 = sim.step(10, granted(lockMsg.requestId));
       assert.equal(r1.completion?.status, "Failed", name);
       assert.equal(r1.completion?.failureDetails?.code, "LOCKING_RULES_VIOLATION", name);
-      assert.ok(sends(r1.actions).some((s) => s.name === "release"), `${name}: the lock is released`);
+      assert.ok(sends(r1.actions).some((s) => s.type === "EntityUnlockSent"), `${name}: the lock is released`);
     });
   }
 
@@ -190,10 +190,10 @@ describe("critical sections", () => {
       }),
     );
     const r0 = sim.step(0, newExecutionStarted("T"));
-    const r1 = sim.step(10, newEventRaised(body<LockMessage>(sends(r0.actions)[0]!).id, {}));
+    const r1 = sim.step(10, granted(sends(r0.actions)[0]!.requestId));
     assert.equal(r1.completion?.status, "Completed");
     assert.equal(JSON.parse(r1.completion.result!), "LOCKING_RULES_VIOLATION");
     // Only the first call of the pair went out; the section still ends with a release.
-    assert.deepEqual(sends(r1.actions).map((x) => x.name), ["op", "release"]);
+    assert.deepEqual(sends(r1.actions).map((x) => x.type), ["EntityOperationCalled", "EntityUnlockSent"]);
   });
 });

@@ -11,7 +11,7 @@ const CONSTRAINT = "Durable Functions programming constraint violation: ";
 function failedWith(r: ExecutionResult): { code: string | undefined; message: string } {
   assert.equal(r.completion?.status, "Failed", `expected Failed, got ${JSON.stringify(r.completion)}`);
   assert.deepEqual(r.actions, []);
-  return { code: r.completion.failureDetails?.code, message: r.completion.failureDetails?.message ?? "" };
+  return { code: r.completion.failureDetails?.code, message: r.completion.failureDetails?.errorMessage ?? "" };
 }
 
 describe("orchestrator constraint violations", () => {
@@ -129,9 +129,9 @@ describe("unhandled orchestrator errors", () => {
     assert.equal(r.completion.result, JSON.stringify("Orchestrator function 'PlaceOrder' failed: out of stock"));
     const d = r.completion.failureDetails!;
     assert.equal(d.errorType, "InventoryError");
-    assert.equal(d.message, "out of stock");
-    assert.match(d.stack ?? "", /InventoryError: out of stock/);
-    assert.equal(d.innerFailure?.message, "warehouse closed");
+    assert.equal(d.errorMessage, "out of stock");
+    assert.match(d.stackTrace ?? "", /InventoryError: out of stock/);
+    assert.equal(d.innerFailure?.errorMessage, "warehouse closed");
   });
 
   test("an error thrown before the first yield fails the first episode", () => {
@@ -150,7 +150,7 @@ describe("unhandled orchestrator errors", () => {
       throw { reason: "plain object" };
     });
     const r = run(fn, [], startEvents("Obj"));
-    assert.deepEqual(r.completion?.failureDetails, { errorType: "object", message: '{"reason":"plain object"}' });
+    assert.deepEqual(r.completion?.failureDetails, { errorType: "object", errorMessage: '{"reason":"plain object"}', isNonRetriable: false });
   });
 
   test("a non-serializable return value fails the orchestration", () => {
@@ -160,7 +160,7 @@ describe("unhandled orchestrator errors", () => {
     });
     const r = run(fn, episode(0, newExecutionStarted("O"), newTaskScheduled(0, "A")), batch(10, newTaskCompleted(0)));
     assert.equal(r.completion?.failureDetails?.code, "PAYLOAD_NOT_SERIALIZABLE");
-    assert.match(r.completion.failureDetails.message, /The output of orchestrator 'O' is not JSON-serializable/);
+    assert.match(r.completion.failureDetails.errorMessage, /The output of orchestrator 'O' is not JSON-serializable/);
   });
 
   test("an orchestrator function that throws when called fails the instance", () => {

@@ -124,7 +124,7 @@ export function newTaskCompleted(taskScheduledId: number, result?: unknown): Tas
 
 /** A failure as an activity worker records it: type, message and stack of the original error. */
 export function failure(message: string, errorType = "Error"): FailureDetails {
-  return { errorType, message, stack: `${errorType}: ${message}\n    at activity (activity.ts:1:1)` };
+  return { errorType, errorMessage: message, stackTrace: `${errorType}: ${message}\n    at activity (activity.ts:1:1)`, isNonRetriable: false };
 }
 
 export function newTaskFailed(taskScheduledId: number, activityName: string, details: FailureDetails | string): TaskFailedEvent {
@@ -134,7 +134,7 @@ export function newTaskFailed(taskScheduledId: number, activityName: string, det
     eventId: -1,
     timestamp: at(),
     taskScheduledId,
-    reason: `Activity function '${activityName}' failed: ${failureDetails.message}`,
+    reason: `Activity function '${activityName}' failed: ${failureDetails.errorMessage}`,
     failureDetails,
   };
 }
@@ -171,7 +171,7 @@ export function newSubOrchestrationFailed(taskScheduledId: number, childName: st
     eventId: -1,
     timestamp: at(),
     taskScheduledId,
-    reason: `Orchestrator function '${childName}' failed: ${failureDetails.message}`,
+    reason: `Orchestrator function '${childName}' failed: ${failureDetails.errorMessage}`,
     failureDetails,
   };
 }

@@ -1,17 +1,16 @@
 /**
  * A tiny worker stand-in for the core tests: runs episodes against an orchestrator and writes history
- * the way src/worker/orchestration-step.ts does (recorded events, one scheduling event per action,
- * ExecutionCompleted on completion, OrchestratorCompleted). Every step runs twice — on a fresh
+ * with core's step transition (src/core/orchestration-step.ts), as a worker does. Every step runs twice — on a fresh
  * executor replaying the whole history, and on one long-lived (cached) executor fed only the new
  * events — and asserts both decide the same thing.
  */
 import assert from "node:assert/strict";
-import type { OrchestratorAction } from "../../src/core/actions.js";
 import type { OrchestrationContext, OrchestratorFunction } from "../../src/core/context.js";
 import { type ExecutionResult, OrchestrationExecutor } from "../../src/core/executor.js";
-import type { HistoryEvent } from "../../src/core/history.js";
+import type { ExecutionStartedEvent, HistoryEvent } from "../../src/core/history.js";
+import { orchestrationStep } from "../../src/core/orchestration-step.js";
 import type { Task } from "../../src/core/tasks.js";
-import { at, newOrchestratorCompleted, newOrchestratorStarted } from "./factories.js";
+import { at, newOrchestratorStarted } from "./factories.js";
 
 /** Identity helper so orchestrator generators get their parameter type from context. */
 export function orch(fn: (context: OrchestrationContext) => Generator<Task, unknown, unknown>): OrchestratorFunction {
@@ -23,33 +22,16 @@ export function run(fn: OrchestratorFunction, past: readonly HistoryEvent[], new
   return new OrchestrationExecutor(fn).execute(past, newEvents);
 }
 
-/** The scheduling history event that records an action (same shape the worker writes). */
-export function schedulingEvent(a: OrchestratorAction, timestamp: string): HistoryEvent {
-  const input = a.kind !== "CreateTimer" && a.input !== undefined ? { input: a.input } : {};
-  switch (a.kind) {
-    case "ScheduleTask":
-      return { type: "TaskScheduled", eventId: a.id, timestamp, name: a.name, ...input };
-    case "CreateTimer":
-      return { type: "TimerCreated", eventId: a.id, timestamp, fireAt: a.fireAt };
-    case "CreateSubOrchestration":
-      return { type: "SubOrchestrationInstanceCreated", eventId: a.id, timestamp, name: a.name, instanceId: a.instanceId, ...input };
-    case "SendEvent":
-      return { type: "EventSent", eventId: a.id, timestamp, instanceId: a.instanceId, name: a.name, ...input };
-  }
-}
-
-/** The history one step appends, as buildCommit writes it (nothing when the step only saw duplicates). */
-export function stepHistory(result: ExecutionResult, timestamp: string): HistoryEvent[] {
-  const h: HistoryEvent[] = [...result.recordedEvents, ...result.actions.map((a) => schedulingEvent(a, timestamp))];
-  const c = result.completion;
-  if (c && c.status !== "ContinuedAsNew") {
-    const done: HistoryEvent = { type: "ExecutionCompleted", eventId: -1, timestamp, orchestrationStatus: c.status };
-    if (c.result !== undefined) done.result = c.result;
-    if (c.failureDetails) done.failureDetails = c.failureDetails;
-    h.push(done);
-  }
-  h.push(newOrchestratorCompleted(timestamp));
-  return h.some((e) => e.type !== "OrchestratorStarted" && e.type !== "OrchestratorCompleted") ? h : [];
+/**
+ * The history one step appends, written by core's own step transition (nothing when the step only
+ * saw duplicates). `prior` is the history before the step, where the execution's start is found.
+ */
+export function stepHistory(result: ExecutionResult, timestamp: string, prior: readonly HistoryEvent[] = []): HistoryEvent[] {
+  const started = [...prior, ...result.recordedEvents].find((e): e is ExecutionStartedEvent => e.type === "ExecutionStarted");
+  assert.ok(started, "the execution's ExecutionStarted is in the history or the step");
+  let n = 0;
+  const step = orchestrationStep({ instanceId: started.instanceId, started, now: Date.parse(timestamp), newId: () => `execution-${n++}`, previousCustomStatus: undefined }, result);
+  return step.replaceHistory ? [] : step.newHistory;
 }
 
 /** Compares what two executions decided, ignoring error stacks (they differ by call path). */
@@ -61,7 +43,7 @@ export function assertSameDecision(actual: ExecutionResult, expected: ExecutionR
     suspended: r.suspended,
     completion: r.completion && {
       ...r.completion,
-      failureDetails: r.completion.failureDetails && { errorType: r.completion.failureDetails.errorType, message: r.completion.failureDetails.message },
+      failureDetails: r.completion.failureDetails && { errorType: r.completion.failureDetails.errorType, errorMessage: r.completion.failureDetails.errorMessage },
     },
   });
   assert.deepEqual(strip(actual), strip(expected), label);
@@ -83,7 +65,7 @@ export class Simulation {
     const incremental = this.cached.execute([], newEvents);
     assertSameDecision(incremental, fresh, `step ${this.steps}: cached executor and full replay agree`);
     this.steps++;
-    this.history.push(...stepHistory(fresh, at(ms)));
+    this.history.push(...stepHistory(fresh, at(ms), this.history));
     return fresh;
   }
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { OrchestratorFunction } from "../../src/core/context.js";
 import { NonDeterminismError } from "../../src/core/errors.js";
+import { OrchestrationExecutor } from "../../src/core/executor.js";
 import type { HistoryEvent } from "../../src/core/history.js";
 import {
   at,
@@ -183,13 +184,14 @@ const rows: Row[] = [
 describe("nondeterminism detection", () => {
   for (const row of rows) {
     test(row.name, () => {
-      let thrown: unknown;
-      try {
-        run(row.fn, row.past, row.newEvents ?? []);
-      } catch (err) {
-        thrown = err;
-      }
+      // The executor reports the failure in its result (and stays broken) instead of throwing.
+      const executor = new OrchestrationExecutor(row.fn);
+      const result = executor.execute(row.past, row.newEvents ?? []);
+      const thrown = result.replayFailure;
       assert.ok(thrown instanceof NonDeterminismError, `expected NonDeterminismError, got ${String(thrown)}`);
+      assert.deepEqual([result.actions, result.completion], [[], undefined], "nothing else in a failed result counts");
+      assert.ok(executor.isBroken);
+      assert.equal(executor.execute([], []).replayFailure, thrown, "a broken executor keeps saying why");
       assert.equal(thrown.code, "NONDETERMINISM");
       const m = thrown.message;
       assert.ok(m.startsWith("Non-Deterministic workflow detected: "), m);

@@ -122,7 +122,7 @@ describe("callActivityWithRetry", () => {
   test("a non-retriable failure stops at once", () => {
     const sim = new Simulation(retryingActivity(retry(1000, 5), {}));
     sim.step(0, newExecutionStarted("O"));
-    const r = sim.step(10, newTaskFailed(0, "Flaky", { ...failure("fatal"), nonRetriable: true }));
+    const r = sim.step(10, newTaskFailed(0, "Flaky", { ...failure("fatal"), isNonRetriable: true }));
     assert.deepEqual(r.actions, []);
     assert.equal(r.completion?.status, "Failed");
   });
@@ -154,7 +154,7 @@ describe("callActivityWithRetry", () => {
     const sim = new Simulation(fn);
     const r = sim.step(0, newExecutionStarted("O"));
     assert.equal(r.completion?.status, "Failed");
-    assert.match(r.completion.failureDetails?.message ?? "", /backoffCoefficient must be a finite number greater than 0/);
+    assert.match(r.completion.failureDetails?.errorMessage ?? "", /backoffCoefficient must be a finite number greater than 0/);
     // Objects with the wire fields are accepted (a RetryOptions from another copy of the package, or plain data)...
     const fn2 = orch(function* (ctx) {
       yield ctx.df.callActivityWithRetry("A", { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 1 } as RetryOptions);
@@ -168,7 +168,7 @@ describe("callActivityWithRetry", () => {
         yield ctx.df.callActivityWithRetry("A", bad as unknown as RetryOptions);
       });
       const r3 = new Simulation(fn3).step(0, newExecutionStarted("O"));
-      assert.match(r3.completion?.failureDetails?.message ?? "", /retryOptions must be created with new df\.RetryOptions|firstRetryIntervalInMilliseconds must be a finite number/);
+      assert.match(r3.completion?.failureDetails?.errorMessage ?? "", /retryOptions must be created with new df\.RetryOptions|firstRetryIntervalInMilliseconds must be a finite number/);
     }
   });
 });

@@ -77,7 +77,7 @@ describe("callSubOrchestrator", () => {
       yield ctx.df.callSubOrchestrator("");
     });
     const r1 = run(noName, [], startEvents("Parent"));
-    assert.match(r1.completion?.failureDetails?.message ?? "", /^A sub-orchestration function name must be provided/);
+    assert.match(r1.completion?.failureDetails?.errorMessage ?? "", /^A sub-orchestration function name must be provided/);
     const emptyId = orch(function* (ctx) {
       yield ctx.df.callSubOrchestrator("Child", undefined, "");
     });
@@ -110,7 +110,7 @@ describe("createTimer", () => {
       const r = run(fn, [], startEvents("O"));
       assert.equal(r.completion?.status, "Failed");
       assert.equal(r.completion.failureDetails?.errorType, "TypeError");
-      assert.match(r.completion.failureDetails?.message ?? "", /^fireAt: Expected valid Date object/);
+      assert.match(r.completion.failureDetails?.errorMessage ?? "", /^fireAt: Expected valid Date object/);
     }
   });
 

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { PARK_CODES } from "../../src/core/step-policy.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -12,6 +13,13 @@ function sources(dir: string): string[] {
     return statSync(p).isDirectory() ? sources(p) : p.endsWith(".ts") ? [p] : [];
   });
 }
+
+it("docs/errors.md lists every park reason", () => {
+  const doc = readFileSync(join(root, "docs", "errors.md"), "utf8");
+  const section = doc.slice(doc.indexOf("## Park reasons"));
+  assert.ok(section.startsWith("## Park reasons"), "the section exists");
+  for (const code of Object.values(PARK_CODES)) assert.match(section, new RegExp(`^- \`${code}\` — `, "m"), `${code} is documented`);
+});
 
 it("docs/errors.md lists exactly the error codes the source raises", () => {
   const raised = new Set<string>();

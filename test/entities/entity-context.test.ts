@@ -74,7 +74,8 @@ function registerCaller(app: DurableApp): void {
     const results: unknown[] = [];
     for (const { op, input } of ops) {
       try {
-        results.push(yield ctx.df.callEntity(id, op, input));
+        // An operation without a return value gives undefined, which an array cannot store as JSON.
+        results.push((yield ctx.df.callEntity(id, op, input)) ?? null);
       } catch (err) {
         results.push({ error: caught(err) });
       }
@@ -126,7 +127,7 @@ forEachStore("entity context", (start) => {
     });
     const out = (await completed(host.client, id)).output as unknown[];
     assert.deepEqual(out.slice(0, 6), [{ state: "(undefined)" }, { state: { value: 42 } }, { state: "(undefined)" }, 101, 102, { state: { value: 102 } }]);
-    assert.ok(out[6] === null || out[6] === undefined, `an operation without return gives the caller nothing (got ${JSON.stringify(out[6])})`);
+    assert.equal(out[6], null, `an operation without return gives the caller nothing (got ${JSON.stringify(out[6])})`);
     assert.deepEqual(await host.client.readEntityState(eid("probe", "s")), { entityExists: true, entityState: { value: 102 } });
 
     // Only reads, with an initializer: nothing is stored.
@@ -382,18 +383,23 @@ forEachStore("entity context", (start) => {
     assert.equal(status.failureDetails?.code, "ENTITY_OPERATION_FAILED");
   });
 
-  it("calling an entity name nobody registered fails the call with a message naming it", async () => {
-    const host = await start((app) => {
-      registerProbe(app);
-      registerCaller(app);
-    });
+  it("a call to an entity no host registers waits for a host that has it (marked stranded, logged); terminate ends the caller", async () => {
+    const warnings: string[] = [];
+    const host = await start(
+      (app) => {
+        registerProbe(app);
+        registerCaller(app);
+      },
+      { strandedAfterMs: 100, logger: { info: () => undefined, warn: (m) => void warnings.push(m), error: () => undefined } },
+    );
     const id = await host.client.startNew("callMany", { input: { name: "NoSuchThing", key: "k", ops: [{ op: "go" }] } });
-    const [result] = (await completed(host.client, id)).output as [{ error: CaughtError }];
-    assert.equal(result.error.code, "ENTITY_OPERATION_FAILED");
-    assert.equal(result.error.entityId, "@nosuchthing@k");
-    assert.match(result.error.failureMessage!, /nosuchthing/i);
-    assert.match(result.error.failureMessage!, /Probe/, "lists the entity functions that exist");
+    const stranded = await eventually(async () => (await host.provider.getInstance("@nosuchthing@k"))?.parked, 10_000, "the entity to be marked stranded");
+    assert.equal(stranded.code, "FUNCTION_NOT_FOUND");
+    assert.match(stranded.message, /No entity function named 'nosuchthing' is registered on host/);
+    assert.ok(warnings.some((w) => w.includes("@nosuchthing@k") && w.includes("waits for a host that has it")), warnings.join("\n"));
+    assert.equal((await host.client.getStatus(id)).runtimeStatus, "Running", "the caller waits, nothing failed");
     assert.deepEqual(await host.client.readEntityState(eid("NoSuchThing", "k")), { entityExists: false });
-    await eventually(async () => (await host.client.listEntities({})).entities.every((e) => e.entityId.name !== "nosuchthing"));
+    await host.client.terminate(id, "no such entity");
+    assert.equal((await host.client.waitForCompletion(id)).runtimeStatus, "Terminated");
   });
 });

@@ -16,11 +16,11 @@ export interface CaughtError {
 
 /** Replay-safe: a pure function of the error, so replays produce the same output. */
 export function caught(err: unknown): CaughtError {
-  const e = err as Error & { code?: string; entityId?: string; operationName?: string; failureDetails?: { message: string } };
+  const e = err as Error & { code?: string; entityId?: string; operationName?: string; failureDetails?: { errorMessage: string } };
   const out: CaughtError = { name: e.constructor?.name ?? "?", code: e.code, message: e.message };
   if (e.entityId !== undefined) out.entityId = e.entityId;
   if (e.operationName !== undefined) out.operationName = e.operationName;
-  if (e.failureDetails !== undefined) out.failureMessage = e.failureDetails.message;
+  if (e.failureDetails !== undefined) out.failureMessage = e.failureDetails.errorMessage;
   return out;
 }
 

@@ -50,32 +50,32 @@ forEachStore("entities with replay at every step (executorCacheSize 0)", (start)
     }
   });
 
-  it("a nondeterministic orchestration that holds locks fails, and its locks are released", async () => {
+  /** An orchestration that holds a lock and then replays differently; and one that needs the same lock. */
+  const registerChanging = (variant: () => number) => (app: DurableApp): void => {
+    register(app);
+    app.orchestration("changesItsMind", function* (ctx) {
+      const id = new EntityId("counter", "nd");
+      const h: LockHandle = yield ctx.df.lock(id);
+      ctx.df.setCustomStatus("locked");
+      // The code after the lock differs between the first run and the replay.
+      if (variant() === 0) yield ctx.df.waitForExternalEvent("go");
+      else yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 1));
+      yield ctx.df.callEntity(id, "add", 1);
+      h.release();
+      return "done";
+    });
+    app.orchestration("lockAndAdd", function* (ctx) {
+      const id = new EntityId("counter", "nd");
+      const h: LockHandle = yield ctx.df.lock(id);
+      const v: number = yield ctx.df.callEntity(id, "add", 5);
+      h.release();
+      return v;
+    });
+  };
+
+  it("with onNondeterminism 'fail', a nondeterministic orchestration that holds locks fails, and its locks are released", async () => {
     let variant = 0;
-    const host = await start(
-      (app) => {
-        register(app);
-        app.orchestration("changesItsMind", function* (ctx) {
-          const id = new EntityId("counter", "nd");
-          const h: LockHandle = yield ctx.df.lock(id);
-          ctx.df.setCustomStatus("locked");
-          // The code after the lock differs between the first run and the replay.
-          if (variant === 0) yield ctx.df.waitForExternalEvent("go");
-          else yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 1));
-          yield ctx.df.callEntity(id, "add", 1);
-          h.release();
-          return "done";
-        });
-        app.orchestration("lockAndAdd", function* (ctx) {
-          const id = new EntityId("counter", "nd");
-          const h: LockHandle = yield ctx.df.lock(id);
-          const v: number = yield ctx.df.callEntity(id, "add", 5);
-          h.release();
-          return v;
-        });
-      },
-      { executorCacheSize: 0, skipReplayCheck: true },
-    );
+    const host = await start(registerChanging(() => variant), { executorCacheSize: 0, skipReplayCheck: true, retry: { onNondeterminism: "fail" } });
     const id = await host.client.startNew("changesItsMind");
     await eventually(async () => (await host.client.getStatus(id)).customStatus === "locked");
     variant = 1;
@@ -85,5 +85,22 @@ forEachStore("entities with replay at every step (executorCacheSize 0)", (start)
     assert.equal(status.failureDetails?.code, "NONDETERMINISM");
     const next = await host.client.startNew("lockAndAdd");
     assert.equal((await completed(host.client, next)).output, 5, "the failed instance's lock was released");
+  });
+
+  it("by default it parks holding its locks (it is alive); terminating it releases them", async () => {
+    let variant = 0;
+    const host = await start(registerChanging(() => variant), { executorCacheSize: 0, skipReplayCheck: true, retry: { initialDelayMs: 20, maxDelayMs: 50 } });
+    const id = await host.client.startNew("changesItsMind");
+    await eventually(async () => (await host.client.getStatus(id)).customStatus === "locked");
+    variant = 1;
+    await host.client.raiseEvent(id, "go");
+    const parked = await eventually(async () => (await host.client.getStatus(id)).parked);
+    assert.equal(parked.code, "NONDETERMINISM");
+    const next = await host.client.startNew("lockAndAdd");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await host.client.getStatus(next)).runtimeStatus, "Running", "the lock is still held by the parked instance");
+    await host.client.terminate(id, "stuck");
+    assert.equal((await host.client.waitForCompletion(id)).runtimeStatus, "Terminated");
+    assert.equal((await completed(host.client, next)).output, 5, "terminating released the lock without running the code");
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { APPROVAL_EVENT, LONG_ORCHESTRATOR, QUICK_ORCHESTRATOR, register, type ReportInput, type ReportOutput } from "../../examples/async-http/functions.js";
-import type { StatusPayload } from "../../src/client/http-shapes.js";
+import type { StatusPayload } from "../../src/client/wire.js";
 import type { HttpManagementPayload } from "../../src/client/management-urls.js";
 import { createApp, createHost, type Host } from "../../src/index.js";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";

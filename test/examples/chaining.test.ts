@@ -13,7 +13,7 @@ for (const store of STORES) {
         assert.deepEqual(status.output, ["Hello Tokyo", "Hello Seattle", "Hello Cairo"]);
 
         // Chaining, not fan-out: each activity is scheduled only after the previous one completed.
-        const steps = (await historyOf(host.client, id))
+        const steps = (await historyOf(host, id))
           .filter((e) => e.type === "TaskScheduled" || e.type === "TaskCompleted")
           .map((e) => (e.type === "TaskScheduled" ? `scheduled ${e.name}(${String(e.input)})` : `completed ${String(e.result)}`));
         assert.deepEqual(steps, [

@@ -42,7 +42,7 @@ for (const store of STORES) {
         }
 
         // Fan-out: all copies are scheduled in the one step that follows getFileList's completion.
-        const types = (await historyOf(host.client, id)).map((e) => (e.type === "TaskScheduled" ? `TaskScheduled:${e.name}` : e.type));
+        const types = (await historyOf(host, id)).map((e) => (e.type === "TaskScheduled" ? `TaskScheduled:${e.name}` : e.type));
         const listed = types.indexOf("TaskCompleted");
         const stepEnd = types.indexOf("OrchestratorCompleted", listed);
         assert.deepEqual(types.slice(0, listed).filter((t) => t.startsWith("TaskScheduled")), ["TaskScheduled:getFileList"]);
@@ -82,7 +82,7 @@ for (const store of STORES) {
           const status = await host.client.waitForCompletion(id, { timeoutInMilliseconds: 10_000 });
           assert.equal(status.runtimeStatus, "Failed");
           assert.equal(status.output, `Orchestrator function '${ORCHESTRATOR}' failed: A directory path is required as an input.`);
-          assert.equal(status.failureDetails?.message, "A directory path is required as an input.");
+          assert.equal(status.failureDetails?.errorMessage, "A directory path is required as an input.");
         }
       });
     });

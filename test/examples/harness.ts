@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { HistoryEventView } from "../../src/client/status.js";
-import { createApp, createHost, type DurableApp, type DurableClient, type Host } from "../../src/index.js";
+import { type HistoryEventView, storedHistory } from "../helpers/hosts.js";
+import { createApp, createHost, type DurableApp, type Host } from "../../src/index.js";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";
 
 /** Every example test runs on both embedded stores. */
@@ -52,9 +52,9 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
 }
 
-/** The current execution's history, with inputs and results. */
-export async function historyOf(client: DurableClient, instanceId: string): Promise<HistoryEventView[]> {
-  const { history } = await client.getStatus(instanceId, { showHistory: true, showHistoryOutput: true });
-  assert.ok(history, "getStatus returns the history when asked");
+/** The current execution's stored history, payloads parsed (the client shows the Durable Functions projection). */
+export async function historyOf(host: Pick<Host, "provider">, instanceId: string): Promise<HistoryEventView[]> {
+  const history = await storedHistory(host, instanceId);
+  assert.ok(history.length > 0, `instance ${instanceId} has a history`);
   return history;
 }

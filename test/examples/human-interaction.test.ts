@@ -3,7 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { APPROVAL_EVENT, type ApprovalInput, type ApprovalResponse, ORCHESTRATOR, register } from "../../examples/human-interaction/functions.js";
-import type { DurableClient } from "../../src/index.js";
+import type { DurableClient, Host } from "../../src/index.js";
 import { eventually, historyOf, STORES, withExampleHost } from "./harness.js";
 
 function approvalInput(outbox: string, timeoutMs: number): ApprovalInput {
@@ -17,8 +17,8 @@ async function waitingForApproval(client: DurableClient, id: string): Promise<vo
   });
 }
 
-async function historyTypes(client: DurableClient, id: string): Promise<string[]> {
-  return (await historyOf(client, id)).map((e) => (e.type === "TaskScheduled" ? `TaskScheduled:${e.name}` : e.type));
+async function historyTypes(host: Host, id: string): Promise<string[]> {
+  return (await historyOf(host, id)).map((e) => (e.type === "TaskScheduled" ? `TaskScheduled:${e.name}` : e.type));
 }
 
 for (const store of STORES) {
@@ -49,7 +49,7 @@ for (const store of STORES) {
           assert.deepEqual(status.customStatus, { state: expected, by });
           assert.deepEqual((await readdir(outbox)).sort(), [`${id}-approval-request.json`], "nothing escalated");
 
-          const types = await historyTypes(host.client, id);
+          const types = await historyTypes(host, id);
           assert.deepEqual(types.filter((t) => t.startsWith("TaskScheduled")), ["TaskScheduled:requestApproval"]);
           assert.ok(types.includes("TimerCreated") && types.includes("EventRaised"));
           assert.ok(!types.includes("TimerFired"), "the canceled timer never fired");
@@ -80,14 +80,14 @@ for (const store of STORES) {
         assert.equal(escalation.to, "director");
         assert.equal(escalation.kind, "escalation");
 
-        const history = await historyOf(host.client, id);
+        const history = await historyOf(host, id);
         const started = Date.parse(history.find((e) => e.type === "OrchestratorStarted")!.timestamp);
         const fired = history.find((e) => e.type === "TimerFired");
         assert.ok(fired, "the deadline timer fired");
         const firedEpisode = history.slice(0, history.indexOf(fired)).findLast((e) => e.type === "OrchestratorStarted")!;
         assert.ok(Date.parse(firedEpisode.timestamp) >= started + 300, "the timer did not fire before the deadline");
         assert.deepEqual(
-          (await historyTypes(host.client, id)).filter((t) => t.startsWith("TaskScheduled")),
+          (await historyTypes(host, id)).filter((t) => t.startsWith("TaskScheduled")),
           ["TaskScheduled:requestApproval", "TaskScheduled:escalate"],
         );
 
@@ -104,7 +104,7 @@ for (const store of STORES) {
         const id = await host.client.startNew(ORCHESTRATOR, { input: { request: "x" } });
         const status = await host.client.waitForCompletion(id, { timeoutInMilliseconds: 5_000 });
         assert.equal(status.runtimeStatus, "Failed");
-        assert.equal(status.failureDetails?.message, "An input with request, approver and escalateTo is required.");
+        assert.equal(status.failureDetails?.errorMessage, "An input with request, approver and escalateTo is required.");
       });
     });
   });

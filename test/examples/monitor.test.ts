@@ -48,7 +48,7 @@ for (const store of STORES) {
         assert.equal(await readFile(input.alertFile!, "utf8"), `Job ${input.jobFile} is ready (after ${output.checks} checks).\n`);
 
         // One durable timer between two checks, each fired before the next check; one alert at the end.
-        const history = await historyOf(host.client, id);
+        const history = await historyOf(host, id);
         const scheduled = history.filter((e) => e.type === "TaskScheduled").map((e) => (e.type === "TaskScheduled" ? e.name : ""));
         assert.deepEqual(scheduled, [...Array.from({ length: output.checks }, () => "getJobStatus"), "sendAlert"]);
         assert.equal(history.filter((e) => e.type === "TimerCreated").length, output.checks - 1);
@@ -68,7 +68,7 @@ for (const store of STORES) {
         assert.deepEqual(status.customStatus, { state: "expired", checks: output.checks, lastStatus: "queued" });
         await assert.rejects(readFile(input.alertFile!), { code: "ENOENT" });
 
-        const history = await historyOf(host.client, id);
+        const history = await historyOf(host, id);
         const startedAt = Date.parse(history.find((e) => e.type === "OrchestratorStarted")!.timestamp);
         const expiry = startedAt + 500;
         // Each timer is set at the check's time + the interval, cut short to the expiry time.
@@ -93,7 +93,7 @@ for (const store of STORES) {
         const id = await host.client.startNew(ORCHESTRATOR, { input: { pollingIntervalMs: 200 } });
         const status = await host.client.waitForCompletion(id, { timeoutInMilliseconds: 5_000 });
         assert.equal(status.runtimeStatus, "Failed");
-        assert.equal(status.failureDetails?.message, "A jobFile input is required.");
+        assert.equal(status.failureDetails?.errorMessage, "A jobFile input is required.");
       });
     });
   });

@@ -3,6 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, describe } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
+import { readHistory } from "../../src/core/history-v1.js";
+import type { HistoryEvent } from "../../src/core/history.js";
+import { parsePayload } from "../../src/core/payload.js";
 import { createHost, type Host, type HostOptions } from "../../src/host/host.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 import { assertAllReplayCleanly } from "./determinism.js";
@@ -68,4 +71,21 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await wait(10);
   }
+}
+
+type Viewed<E> = E extends HistoryEvent ? Omit<E, "input" | "result"> & { input?: unknown; result?: unknown } : never;
+/** A stored history event with its payloads parsed (distributed over the union, so `type` still narrows). */
+export type HistoryEventView = Viewed<HistoryEvent>;
+
+/**
+ * The current execution's stored history, read as format 2, payloads parsed: what tests inspect to
+ * check what the engine recorded. (The client's `showHistory` gives the Durable Functions projection.)
+ */
+export async function storedHistory(host: Pick<Host, "provider">, instanceId: string): Promise<HistoryEventView[]> {
+  return readHistory(await host.provider.getHistory(instanceId)).map((e) => {
+    const v: Record<string, unknown> = { ...e };
+    if ("input" in e && e.input !== undefined) v.input = parsePayload(e.input);
+    if ("result" in e && e.result !== undefined) v.result = parsePayload(e.result);
+    return v as HistoryEventView;
+  });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import type { DurableApp } from "../../src/app.js";
 import type { Host } from "../../src/host/host.js";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";
@@ -146,52 +146,66 @@ export function raw(host: Host, method: string, path: string, headers: Record<st
 }
 
 export interface RawSocket {
+  readonly socket: Socket;
   write(bytes: string): void;
   /** Resolves true as soon as `check(received)` holds, false when the socket closed or the time ran out. */
   waitFor(check: (received: string) => boolean, timeoutMs: number): Promise<boolean>;
+  /** Resolves true once the connection is closed, false if it is still open after `timeoutMs`. */
+  waitClosed(timeoutMs: number): Promise<boolean>;
   readonly received: string;
   readonly closed: boolean;
   destroy(): void;
 }
 
+export interface RawSocketOptions {
+  /** Keep our side writable after the peer ends its side. */
+  allowHalfOpen?: boolean;
+  /** How received bytes become `received`: "latin1" keeps string lengths equal to byte counts. Default utf8. */
+  encoding?: BufferEncoding;
+}
+
 /** A raw TCP connection to the host, for byte-level HTTP (pipelining, partial bodies, bad request lines). */
-export async function openSocket(host: Host): Promise<RawSocket> {
-  const u = new URL(host.url!);
-  const sock = connect(Number(u.port), u.hostname);
+export async function openSocket(target: Host | { port: number }, options: RawSocketOptions = {}): Promise<RawSocket> {
+  const { port, hostname } = "port" in target ? { port: target.port, hostname: "127.0.0.1" } : ((u) => ({ port: Number(u.port), hostname: u.hostname }))(new URL(target.url!));
+  const sock = connect({ port, host: hostname, allowHalfOpen: options.allowHalfOpen ?? false });
   let received = "";
   let closed = false;
   const listeners = new Set<() => void>();
   const notify = (): void => listeners.forEach((l) => l());
   sock.on("data", (d: Buffer) => {
-    received += d.toString("utf8");
+    received += d.toString(options.encoding ?? "utf8");
     notify();
   });
   sock.on("close", () => {
     closed = true;
     notify();
   });
+  // EPIPE/ECONNRESET are outcomes the tests look at (through `received` and `closed`), not failures.
   sock.on("error", () => undefined);
   await new Promise<void>((resolve, reject) => {
     sock.once("connect", resolve);
     sock.once("error", reject);
   });
+  const waitUntil = (done: () => boolean, timeoutMs: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const finish = (v: boolean): void => {
+        listeners.delete(listener);
+        clearTimeout(timer);
+        resolve(v);
+      };
+      const listener = (): void => {
+        if (done()) finish(true);
+        else if (closed) finish(false);
+      };
+      const timer = setTimeout(() => finish(done()), timeoutMs);
+      listeners.add(listener);
+      listener();
+    });
   return {
+    socket: sock,
     write: (bytes) => void sock.write(bytes),
-    waitFor: (check, timeoutMs) =>
-      new Promise((resolve) => {
-        const done = (v: boolean): void => {
-          listeners.delete(listener);
-          clearTimeout(timer);
-          resolve(v);
-        };
-        const listener = (): void => {
-          if (check(received)) done(true);
-          else if (closed) done(false);
-        };
-        const timer = setTimeout(() => done(check(received)), timeoutMs);
-        listeners.add(listener);
-        listener();
-      }),
+    waitFor: (check, timeoutMs) => waitUntil(() => check(received), timeoutMs),
+    waitClosed: (timeoutMs) => waitUntil(() => closed, timeoutMs),
     get received() {
       return received;
     },

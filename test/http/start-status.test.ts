@@ -194,7 +194,9 @@ forEachHttpStore("HTTP status (GET instances/{id})", (start) => {
     assert.equal(r.headers.get("location"), url);
     assert.equal(r.headers.get("retry-after"), "5");
     const body = (await r.json()) as StatusBody;
-    assert.deepEqual(Object.keys(body).sort(), ["createdTime", "customStatus", "input", "instanceId", "lastUpdatedTime", "name", "output", "runtimeStatus"]);
+    // Durable Functions' fields, plus Perdure's execution ID.
+    assert.deepEqual(Object.keys(body).sort(), ["createdTime", "customStatus", "executionId", "input", "instanceId", "lastUpdatedTime", "name", "output", "runtimeStatus"]);
+    assert.match(String((body as { executionId?: unknown }).executionId), /^[0-9a-f]{32}$/);
     assert.equal(body.name, "Wait");
     assert.equal(body.instanceId, "w-1");
     assert.equal(body.runtimeStatus, "Running");

@@ -3,7 +3,7 @@ import { it } from "node:test";
 import { RetryOptions } from "../../src/core/retry-options.js";
 import { TaskFailedError } from "../../src/core/errors.js";
 import { getClient } from "../../src/index.js";
-import { forEachStore } from "../helpers/hosts.js";
+import { eventually, forEachStore, storedHistory } from "../helpers/hosts.js";
 
 forEachStore("activities", (start) => {
   it("chains activities and returns their results in order", async () => {
@@ -19,7 +19,7 @@ forEachStore("activities", (start) => {
     const status = await host.client.waitForCompletion(id);
     assert.equal(status.runtimeStatus, "Completed");
     assert.deepEqual(status.output, ["Hello Tokyo", "Hello Seattle", "Hello Cairo"]);
-    const history = (await host.client.getStatus(id, { showHistory: true, showHistoryOutput: true })).history!;
+    const history = await storedHistory(host, id);
     const scheduled = history.filter((e) => e.type === "TaskScheduled");
     assert.deepEqual(scheduled.map((e) => (e as { input?: unknown }).input), ["Tokyo", "Seattle", "Cairo"]);
     assert.equal(history.filter((e) => e.type === "TaskCompleted").length, 3);
@@ -38,7 +38,7 @@ forEachStore("activities", (start) => {
           return "not reached";
         } catch (err) {
           const e = err as TaskFailedError;
-          return { isTaskFailed: e instanceof TaskFailedError, code: e.code, message: e.message, name: e.taskName, type: e.failureDetails.errorType, original: e.failureDetails.message, stackHasOrigin: /RangeError: the reactor is too hot/.test(e.failureDetails.stack ?? "") };
+          return { isTaskFailed: e instanceof TaskFailedError, code: e.code, message: e.message, name: e.taskName, type: e.failureDetails.errorType, original: e.failureDetails.errorMessage, stackHasOrigin: /RangeError: the reactor is too hot/.test(e.failureDetails.stackTrace ?? "") };
         }
       });
     });
@@ -71,23 +71,28 @@ forEachStore("activities", (start) => {
     assert.equal(status.runtimeStatus, "Failed");
     assert.equal(status.output, "Orchestrator function 'uncaught' failed: Activity function 'explode' failed: kaboom");
     assert.equal(status.failureDetails?.errorType, "TaskFailedError");
-    assert.match(status.failureDetails?.stack ?? "", /kaboom/);
+    assert.match(status.failureDetails?.stackTrace ?? "", /kaboom/);
   });
 
-  it("fails the call to an activity that does not exist, naming the known ones", async () => {
-    const host = await start((app) => {
-      app.activity("known", { handler: () => 1 });
-      app.orchestration("callsMissing", function* (ctx) {
-        try {
-          yield ctx.df.callActivity("unknownActivity");
-        } catch (err) {
-          return (err as Error).message;
-        }
-      });
-    });
+  it("a call to an activity no host has waits, shown as parked (FUNCTION_NOT_FOUND); terminate still ends it", async () => {
+    const host = await start(
+      (app) => {
+        app.activity("known", { handler: () => 1 });
+        app.orchestration("callsMissing", function* (ctx) {
+          return yield ctx.df.callActivity("unknownActivity");
+        });
+      },
+      { strandedAfterMs: 100 },
+    );
     const id = await host.client.startNew("callsMissing");
-    const status = await host.client.waitForCompletion(id);
-    assert.match(String(status.output), /The function 'unknownActivity' doesn't exist, is disabled, or is not an activity function.*'known'/);
+    const parked = await eventually(async () => (await host.client.getStatus(id)).parked, 10_000, "the waiting call to be reported");
+    assert.equal(parked.code, "FUNCTION_NOT_FOUND");
+    assert.match(parked.message, /Activity 'unknownActivity' is not registered on host .*; the call waits for a host that has it/);
+    assert.equal((await host.client.getStatus(id)).runtimeStatus, "Running", "nothing was failed");
+    await host.client.terminate(id, "given up");
+    const done = await host.client.waitForCompletion(id);
+    assert.equal(done.runtimeStatus, "Terminated");
+    assert.equal(done.output, "given up");
   });
 
   it("retries with backoff, counting the first attempt, delays as durable timers", async () => {
@@ -110,7 +115,7 @@ forEachStore("activities", (start) => {
     const status = await host.client.waitForCompletion(id);
     assert.equal(status.output, "finally");
     assert.equal(calls.length, 3);
-    const history = (await host.client.getStatus(id, { showHistory: true })).history!;
+    const history = await storedHistory(host, id);
     const timers = history.filter((e) => e.type === "TimerCreated") as { fireAt: string; timestamp: string }[];
     assert.equal(timers.length, 2, "one durable timer per retry");
     const delays = timers.map((t) => Date.parse(t.fireAt) - Date.parse(t.timestamp));

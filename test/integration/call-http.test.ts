@@ -5,9 +5,9 @@ import { afterEach, describe, it } from "node:test";
 import { createApp } from "../../src/app.js";
 import { InvalidArgumentError, TaskFailedError } from "../../src/core/errors.js";
 import type { DurableHttpResponse } from "../../src/core/http-task.js";
-import type { HistoryEventView } from "../../src/client/status.js";
+import type { HistoryEventView } from "../helpers/hosts.js";
 import { ManualClock } from "../helpers/clock.js";
-import { eventually, forEachStore } from "../helpers/hosts.js";
+import { eventually, forEachStore, storedHistory } from "../helpers/hosts.js";
 
 interface Seen {
   method: string;
@@ -114,7 +114,7 @@ forEachStore("callHttp", (start) => {
       expected(200, { method: "PUT", url: "/raw", contentType: "text/plain", custom: null, body: "plain text" }),
     ]);
     // The response is the built-in activity's recorded result.
-    const history = (await host.client.getStatus(id, { showHistory: true, showHistoryOutput: true })).history!;
+    const history = await storedHistory(host, id);
     const completed = history.filter((e) => e.type === "TaskCompleted").map((e) => e.result);
     assert.deepEqual(completed, status.output);
     assert.deepEqual(
@@ -152,7 +152,7 @@ forEachStore("callHttp", (start) => {
       assert.equal(poll.body, "");
     }
 
-    const history = (await host.client.getStatus(id, { showHistory: true, showHistoryOutput: true })).history!;
+    const history = await storedHistory(host, id);
     assert.deepEqual(outline(history), [
       "ExecutionStarted",
       "TaskScheduled(BuiltIn::HttpActivity POST /jobs)",
@@ -189,7 +189,7 @@ forEachStore("callHttp", (start) => {
     assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.output));
     assert.equal((status.output as DurableHttpResponse).content, "ready");
     assert.equal(server.requests.length, 3);
-    const history = (await host.client.getStatus(id, { showHistory: true })).history!;
+    const history = await storedHistory(host, id);
     const timers = history.filter((e) => e.type === "TimerCreated");
     assert.equal(timers.length, 2);
     for (const t of timers) assert.equal(Date.parse(t.fireAt) - Date.parse(t.timestamp), 50);
@@ -212,7 +212,7 @@ forEachStore("callHttp", (start) => {
       { clock, pollIntervalMs: 10 },
     );
     const id = await host.client.startNew("thirtySeconds", { input: server.url });
-    const timer = await eventually(async () => (await host.client.getStatus(id, { showHistory: true })).history!.find((e) => e.type === "TimerCreated"));
+    const timer = await eventually(async () => (await storedHistory(host, id)).find((e) => e.type === "TimerCreated"));
     assert.equal(Date.parse(timer.fireAt) - Date.parse(timer.timestamp), 30_000);
     clock.advance(29_000);
     await new Promise((r) => setTimeout(r, 100));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { eventually, forEachStore } from "../helpers/hosts.js";
+import { eventually, forEachStore, storedHistory } from "../helpers/hosts.js";
 import type { DurableApp } from "../../src/app.js";
 
 function registerBasics(app: DurableApp): void {
@@ -28,7 +28,7 @@ forEachStore("client", (start) => {
     const status = await host.client.waitForCompletion("fixed");
     assert.equal(status.name, "echoOnce");
     assert.equal(status.output, "second run");
-    const history = (await host.client.getStatus("fixed", { showHistory: true })).history!;
+    const history = await storedHistory(host, "fixed");
     assert.equal(history.filter((e) => e.type === "ExecutionStarted").length, 1, "the old history is gone");
     await host.client.waitForCompletion(generated);
   });
@@ -57,11 +57,20 @@ forEachStore("client", (start) => {
     assert.equal(plain.history, undefined);
     assert.ok(plain.createdTime instanceof Date && plain.lastUpdatedTime >= plain.createdTime);
     assert.equal((await host.client.getStatus(id, { showInput: false })).input, null);
+    // The Durable Functions projection: the scheduled row merged into its completion row.
     const withHistory = await host.client.getStatus(id, { showHistory: true });
-    const completed = withHistory.history!.find((e) => e.type === "TaskCompleted")!;
-    assert.equal("result" in completed, false, "results only with showHistoryOutput");
+    assert.deepEqual(
+      withHistory.history!.map((e) => e.EventType),
+      ["ExecutionStarted", "TaskCompleted", "ExecutionCompleted"],
+    );
+    const completed = withHistory.history!.find((e) => e.EventType === "TaskCompleted")!;
+    assert.equal(completed.FunctionName, "echo");
+    assert.deepEqual(completed.Input, { secret: 1 });
+    assert.equal(typeof completed.ScheduledTime, "string");
+    assert.equal("Result" in completed, false, "results only with showHistoryOutput");
     const withOutput = await host.client.getStatus(id, { showHistory: true, showHistoryOutput: true });
-    assert.deepEqual(withOutput.history!.find((e) => e.type === "TaskCompleted")!.result, { secret: 1 });
+    assert.deepEqual(withOutput.history!.find((e) => e.EventType === "TaskCompleted")!.Result, { secret: 1 });
+    assert.equal("Input" in (await host.client.getStatus(id, { showHistory: true, showInput: false })).history!.find((e) => e.EventType === "TaskCompleted")!, false);
   });
 
   it("queries by status, creation time and id prefix, with paging", async () => {
@@ -123,7 +132,7 @@ forEachStore("client", (start) => {
     await host.client.resume(id, "back");
     const status = await host.client.waitForCompletion(id);
     assert.equal(status.output, "held");
-    const types = (await host.client.getStatus(id, { showHistory: true })).history!.map((e) => e.type);
+    const types = (await storedHistory(host, id)).map((e) => e.type);
     assert.ok(types.indexOf("ExecutionSuspended") < types.indexOf("ExecutionResumed"));
   });
 
@@ -168,7 +177,7 @@ forEachStore("client", (start) => {
     assert.equal(status.runtimeStatus, "Completed");
     assert.deepEqual(status.output, ["one", "two"]);
     assert.equal(calls, 2);
-    const history = (await host.client.getStatus(id, { showHistory: true })).history!;
+    const history = await storedHistory(host, id);
     assert.equal(history.filter((e) => e.type === "TaskFailed").length, 0, "the failure record was rewound");
     assert.equal(history.filter((e) => e.type === "ExecutionRewound").length, 1);
     await assert.rejects(host.client.rewind(id, "not failed"), { code: "INVALID_INSTANCE_STATE", message: /only supported on failed/ });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { eventually, forEachStore } from "../helpers/hosts.js";
+import { eventually, forEachStore, storedHistory } from "../helpers/hosts.js";
 
 forEachStore("continueAsNew", (start) => {
   it("restarts with a fresh history and the same instance id until done", async () => {
@@ -20,7 +20,7 @@ forEachStore("continueAsNew", (start) => {
     assert.equal(status.output, 5);
     assert.equal(status.instanceId, "eternal");
     assert.equal((await host.client.getStatus(id)).input, 4, "input of the last execution");
-    const history = (await host.client.getStatus(id, { showHistory: true })).history!;
+    const history = await storedHistory(host, id);
     assert.equal(history.filter((e) => e.type === "ExecutionStarted").length, 1, "only the last execution's history is kept");
     assert.equal((history.find((e) => e.type === "ExecutionStarted") as unknown as { generation: number }).generation, 4);
   });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { forEachStore } from "../helpers/hosts.js";
+import type { DurableApp } from "../../src/app.js";
+import type { Host } from "../../src/host/host.js";
+import { eventually, forEachStore, storedHistory } from "../helpers/hosts.js";
 
 forEachStore("orchestrator context", (start) => {
   it("exposes input, instanceId, custom status, deterministic time and GUIDs", async () => {
@@ -94,7 +96,7 @@ forEachStore("orchestrator context", (start) => {
     assert.equal(status.runtimeStatus, "Failed");
     assert.equal(status.output, "Orchestrator function 'throws' failed: bad orchestrator");
     assert.equal(status.failureDetails?.errorType, "SyntaxError");
-    assert.match(status.failureDetails?.stack ?? "", /bad orchestrator/);
+    assert.match(status.failureDetails?.stackTrace ?? "", /bad orchestrator/);
   });
 
   it("rejects async orchestrators at registration", async () => {
@@ -127,31 +129,54 @@ forEachStore("orchestrator context", (start) => {
 });
 
 forEachStore("nondeterminism", (start) => {
-  it("fails the instance with a precise message when the code changes under a running instance", async () => {
+  /** An orchestration whose first activity depends on `version`, waiting for an event after it. */
+  const changing = (version: () => number) => (app: DurableApp): void => {
+    app.activity("a", { handler: () => "a" });
+    app.activity("b", { handler: () => "b" });
+    app.orchestration("changing", function* (ctx) {
+      yield ctx.df.callActivity(version() === 1 ? "a" : "b");
+      yield ctx.df.waitForExternalEvent("continue");
+      return "done";
+    });
+  };
+  const firstStepDone = async (host: Host, id: string): Promise<void> => {
+    await eventually(async () => (await host.client.getStatus(id, { showHistory: true })).history!.some((e) => e.EventType === "TaskCompleted"));
+  };
+
+  it("with onNondeterminism: 'fail', fails the instance with a precise message (Durable Functions' behaviour)", async () => {
     let version = 1;
-    const host = await start(
-      (app) => {
-        app.activity("a", { handler: () => "a" });
-        app.activity("b", { handler: () => "b" });
-        app.orchestration("changing", function* (ctx) {
-          yield ctx.df.callActivity(version === 1 ? "a" : "b");
-          yield ctx.df.waitForExternalEvent("continue");
-          return "done";
-        });
-      },
-      { skipReplayCheck: true, executorCacheSize: 0 },
-    );
+    const host = await start(changing(() => version), { skipReplayCheck: true, executorCacheSize: 0, retry: { onNondeterminism: "fail" } });
     const id = await host.client.startNew("changing");
-    for (let i = 0; i < 500; i++) {
-      const h = await host.client.getStatus(id, { showHistory: true });
-      if (h.history!.some((e) => e.type === "TaskCompleted")) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await firstStepDone(host, id);
     version = 2;
     await host.client.raiseEvent(id, "continue");
     const status = await host.client.waitForCompletion(id);
     assert.equal(status.runtimeStatus, "Failed");
     assert.equal(status.failureDetails?.code, "NONDETERMINISM");
     assert.match(String(status.output), /Non-Deterministic workflow detected: .*activity task named 'a' with sequence ID 0.*instead scheduled an activity task named 'b'/);
+  });
+
+  it("by default parks the instance with the precise reason, and completes it once the code is reverted", async () => {
+    let version = 1;
+    const host = await start(changing(() => version), { executorCacheSize: 0, retry: { initialDelayMs: 20, maxDelayMs: 50 } });
+    const id = await host.client.startNew("changing");
+    await firstStepDone(host, id);
+    version = 2;
+    await host.client.raiseEvent(id, "continue");
+    const parked = await eventually(async () => {
+      const s = await host.client.getStatus(id);
+      return s.parked && s.parked.attempts >= 2 ? s : undefined;
+    }, 10_000, "the instance to park and be retried");
+    assert.equal(parked.runtimeStatus, "Running", "parked, not failed");
+    assert.equal(parked.parked!.code, "NONDETERMINISM");
+    assert.match(parked.parked!.message, /activity task named 'a' with sequence ID 0.*instead scheduled an activity task named 'b'/);
+    assert.ok(parked.parked!.since instanceof Date && parked.parked!.retryAt instanceof Date);
+    // The history is untouched: still the first episode only, the event still waiting.
+    assert.equal((await storedHistory(host, id)).some((e) => e.type === "EventRaised"), false);
+    version = 1;
+    const done = await host.client.waitForCompletion(id, { timeoutInMilliseconds: 10_000 });
+    assert.equal(done.runtimeStatus, "Completed");
+    assert.equal(done.output, "done");
+    assert.equal(done.parked, undefined, "the park record goes with the first successful step");
   });
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { RetryOptions } from "../../src/core/retry-options.js";
 import type { TaskFailedError } from "../../src/core/errors.js";
-import { eventually, forEachStore } from "../helpers/hosts.js";
+import { eventually, forEachStore, storedHistory } from "../helpers/hosts.js";
 
 forEachStore("sub-orchestrations", (start) => {
   it("runs children with derived and given ids, passing input, output and parentInstanceId", async () => {
@@ -80,7 +80,7 @@ forEachStore("sub-orchestrations", (start) => {
     const id = await host.client.startNew("retryParent");
     const status = await host.client.waitForCompletion(id);
     assert.equal(status.output, 2);
-    const history = (await host.client.getStatus(id, { showHistory: true })).history!;
+    const history = await storedHistory(host, id);
     const created = history.filter((e) => e.type === "SubOrchestrationInstanceCreated") as { instanceId: string }[];
     assert.deepEqual(created.map((c) => c.instanceId), ["fixed-child", "fixed-child"]);
   });

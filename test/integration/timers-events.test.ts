@@ -32,7 +32,7 @@ forEachStore("timers and external events", (start) => {
     const id = await host.client.startNew("month");
     await eventually(async () => {
       const h = await host.client.getStatus(id, { showHistory: true });
-      return h.history!.some((e) => e.type === "TimerCreated");
+      return h.history!.some((e) => e.EventType === "TimerCreated");
     });
     clock.advance(29 * 24 * 3600_000);
     await new Promise((r) => setTimeout(r, 100));

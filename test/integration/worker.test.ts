@@ -8,7 +8,7 @@ import { createHost } from "../../src/host/host.js";
 import { MemoryProvider } from "../../src/providers/memory/memory-provider.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";
-import { eventually, forEachStore, wait } from "../helpers/hosts.js";
+import { eventually, forEachStore, wait, storedHistory } from "../helpers/hosts.js";
 
 forEachStore("worker", (start) => {
   it("renews leases: an activity that outlives leaseMs runs once", async () => {
@@ -144,7 +144,7 @@ it("drains on stop: the running activity finishes and its result is kept for the
   try {
     assert.deepEqual((await second.client.waitForCompletion(id)).output, [0, 1, 2]);
     assert.ok(!log2.includes("start 0"), "step 0's result was committed before the first host stopped");
-    const history = (await second.client.getStatus(id, { showHistory: true })).history!;
+    const history = await storedHistory(second, id);
     assert.equal(history.filter((e) => e.type === "TaskCompleted").length, 3);
     await assertAllReplayCleanly(second.provider, app2.registry);
   } finally {

@@ -1,7 +1,7 @@
 import { MemoryProvider } from "../../src/providers/memory/memory-provider.js";
-import { runConformanceSuite } from "./conformance.js";
+import { runConformanceSuite } from "./conformance/index.js";
 
 runConformanceSuite("memory", async () => {
   const provider = new MemoryProvider();
-  return { provider, cleanup: () => provider.close() };
+  return { provider, cleanup: () => provider.close(), second: async () => provider.openSecondHandle() };
 });

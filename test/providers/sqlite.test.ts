@@ -6,16 +6,19 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "../../src/providers/sqlite/migrations.js";
 import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
-import { runConformanceSuite } from "./conformance.js";
-import { T0, LEASE, commitFor, commitOk, create, lockAll, lockOne } from "./fixtures.js";
+import { runConformanceSuite } from "./conformance/index.js";
+import { LEASE, T0, commitFor, commitOk, create, lockAll, lockOne, type ProviderHandle } from "./fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "perdure-sqlite-conformance-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const newFile = (): string => join(dir, `store-${process.pid}-${n++}.db`);
 
-/** A provider on its own temp file; `reopen` closes it and opens the same file again. */
-async function onFile(filename = newFile()): Promise<{ provider: SqliteProvider; cleanup: () => Promise<void>; reopen: () => Promise<SqliteProvider> }> {
+/**
+ * A provider on its own temp file; `reopen` closes it and opens the same file again, `second` opens
+ * another provider on the file, as a second process would.
+ */
+async function onFile(filename = newFile()): Promise<ProviderHandle & { provider: SqliteProvider; reopen: () => Promise<SqliteProvider> }> {
   let current = new SqliteProvider({ filename });
   await current.initialize();
   return {
@@ -30,6 +33,7 @@ async function onFile(filename = newFile()): Promise<{ provider: SqliteProvider;
       await current.initialize();
       return current;
     },
+    second: async () => new SqliteProvider({ filename }),
   };
 }
 
@@ -38,7 +42,7 @@ runConformanceSuite("sqlite (temp file)", () => onFile());
 runConformanceSuite("sqlite (:memory:)", async () => {
   const provider = new SqliteProvider({ filename: ":memory:" });
   await provider.initialize();
-  return { provider, cleanup: () => provider.close() };
+  return { provider, cleanup: () => provider.close(), noSecondReason: "a SQLite ':memory:' database belongs to its one connection: no second handle can share it" };
 });
 
 describe("SqliteProvider specifics", () => {
@@ -65,6 +69,43 @@ describe("SqliteProvider specifics", () => {
       }
     } finally {
       await a.cleanup();
+    }
+  });
+
+  it("migrates a version-2 database to contract v2: stored kind, name keys, delivery counts", async () => {
+    const filename = newFile();
+    const db = new Database(filename);
+    db.exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)").run(m.version, m.description, T0);
+    }
+    const row = db.prepare("INSERT INTO instances (instance_id, name, execution_id, runtime_status, created_at, last_updated_at) VALUES (?, ?, ?, ?, ?, ?)");
+    row.run("o1", "MyOrch", "e1", "Running", T0, T0);
+    row.run("@counter@k", "counter", "", "Running", T0 + 1, T0 + 1);
+    const message = db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at) VALUES (?, ?, ?, ?, ?)");
+    message.run("o1", "e1", "EventRaised", JSON.stringify({ type: "EventRaised", eventId: -1, timestamp: new Date(T0).toISOString(), name: "go" }), T0);
+    message.run("@counter@k", null, "EventRaised", JSON.stringify({ type: "EventRaised", eventId: -1, timestamp: new Date(T0).toISOString(), name: "op" }), T0);
+    db.prepare("INSERT INTO activity_tasks (instance_id, execution_id, task_scheduled_id, name, input, visible_at) VALUES (?, ?, ?, ?, ?, ?)").run("o1", "e1", 1, "SendEmail", '"x"', T0);
+    db.close();
+
+    const p = new SqliteProvider({ filename });
+    await p.initialize();
+    try {
+      assert.equal((await p.getInstance("o1"))?.kind, "orchestration");
+      assert.equal((await p.getInstance("@counter@k"))?.kind, "entity");
+      assert.deepEqual((await p.queryInstances({ name: "MYORCH" })).instances.map((r) => r.instanceId), ["o1"]);
+      const items = await lockAll(p, T0, { functions: { orchestrations: ["myorch"], entities: ["counter"] } });
+      assert.deepEqual(items.map((i) => [i.instanceId, i.dequeueCount, i.messages[0]?.dequeueCount]).sort(), [
+        ["@counter@k", 1, 1],
+        ["o1", 1, 1],
+      ]);
+      const [task] = await p.lockActivityWorkItems({ workerId: "w", now: T0, leaseMs: LEASE, max: 10, functions: ["sendemail"] });
+      assert.equal(task?.name, "SendEmail");
+      assert.equal(task.dequeueCount, 1);
+    } finally {
+      await p.close();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(filename + suffix, { force: true });
     }
   });
 

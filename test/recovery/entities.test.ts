@@ -16,8 +16,8 @@ import { createApp } from "../../src/app.js";
 import { EntityId } from "../../src/core/entity-id.js";
 import { createHost, providerFromUrl } from "../../src/index.js";
 import { LocalDurableClient } from "../../src/client/local-client.js";
-import type { OperationMessage } from "../../src/core/entity-messages.js";
-import { readEntityRecord } from "../../src/core/entity-record.js";
+import { readEntityRecord } from "../../src/core/entities/entity-record.js";
+import { commitInstanceId } from "../../src/providers/provider.js";
 import type { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import { assertReplaysCleanly } from "../helpers/determinism.js";
@@ -271,13 +271,13 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
     }
     // The history holds one request and one answer per call, none twice.
     const history = await provider.getHistory(id);
-    const sent = history.filter((e) => e.type === "EventSent");
-    const answers = history.filter((e) => e.type === "EventRaised");
+    const sent = history.filter((e) => e.type === "EntityOperationCalled");
+    const answers = history.filter((e) => e.type === "EntityOperationCompleted" || e.type === "EntityOperationFailed");
     assert.equal(sent.length, CALLS_PER_CALLER, `${id}: ${CALLS_PER_CALLER} requests recorded`);
-    const requestIds = sent.map((e) => (e.type === "EventSent" ? (JSON.parse(e.input!) as OperationMessage).id : ""));
+    const requestIds = sent.map((e) => (e.type === "EntityOperationCalled" ? e.requestId : ""));
     assert.equal(new Set(requestIds).size, CALLS_PER_CALLER, `${id}: distinct request IDs`);
     assert.deepEqual(
-      answers.map((e) => (e.type === "EventRaised" ? e.name : "")),
+      answers.map((e) => (e.type === "EntityOperationCompleted" || e.type === "EntityOperationFailed" ? e.requestId : "")),
       requestIds,
       `${id}: one answer per request, in order, none twice`,
     );
@@ -292,7 +292,7 @@ async function entityCrashScenario(t: TestContext, plan: Plan): Promise<Figures>
   // ---- no work left behind (internal tables, read-only): nothing would run again later
   assertNothingLeftBehind(db, { messages: "no message left unconsumed" }, (raw) => {
     const row = raw.prepare("SELECT entity_state FROM instances WHERE instance_id = ?").get(LEDGER_ID.toString()) as { entity_state: string | null } | undefined;
-    const record = readEntityRecord(row?.entity_state ?? undefined);
+    const record = readEntityRecord(row?.entity_state ?? undefined, LEDGER_ID.toString());
     assert.deepEqual({ queue: record.queue.length, lock: record.lock }, { queue: 0, lock: undefined }, "the ledger holds no queued request and no lock");
   });
 
@@ -334,7 +334,7 @@ for (const kind of ["memory", "sqlite"] as const) {
     const original = provider.completeOrchestrationWorkItems.bind(provider);
     let failures = 0;
     provider.completeOrchestrationWorkItems = async (commits, now) => {
-      if (failures === 0 && commits.some((c) => EntityId.isEntityInstanceId(c.item.instanceId))) {
+      if (failures === 0 && commits.some((c) => EntityId.isEntityInstanceId(commitInstanceId(c)))) {
         failures++;
         throw new Error("simulated transient storage error");
       }

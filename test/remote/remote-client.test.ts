@@ -70,7 +70,7 @@ forEachStore("remote client", (startHost) => {
     assert.equal(status.name, "echoOnce");
     assert.equal(status.output, "second run");
     const history = (await client.getStatus("fixed", { showHistory: true })).history!;
-    assert.equal(history.filter((e) => e.type === "ExecutionStarted").length, 1, "the old history is gone");
+    assert.equal(history.filter((e) => e.EventType === "ExecutionStarted").length, 1, "the old history is gone");
     await client.waitForCompletion(generated);
   });
 
@@ -106,7 +106,7 @@ forEachStore("remote client", (startHost) => {
     await assert.rejects(client.listInstances({ createdTimeFrom: new Date(NaN) }), { code: "INVALID_ARGUMENT" });
     await assert.rejects(client.purgeInstanceHistoryBy({} as never), /createdTimeFrom/);
     // The server's INVALID_QUERY_PARAMETER becomes INVALID_ARGUMENT, as the local client would say.
-    await assert.rejects(client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), runtimeStatus: ["Sleeping" as never] }), { code: "INVALID_ARGUMENT", message: /Unknown runtimeStatus/ });
+    await assert.rejects(client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), runtimeStatus: ["Sleeping" as never] }), { code: "INVALID_ARGUMENT", message: /Unknown runtime status 'Sleeping'/ });
   });
 
   it("validates instance ids and event names before sending anything", async () => {
@@ -140,7 +140,7 @@ forEachStore("remote client", (startHost) => {
     const status = await client.waitForCompletion(id);
     assert.equal(status.instanceId, id);
     assert.deepEqual(status.output, { v: "ü" });
-    const raised = (await client.getStatus(id, { showHistory: true })).history!.filter((e) => e.type === "EventRaised").map((e) => (e as { name: string }).name);
+    const raised = (await client.getStatus(id, { showHistory: true })).history!.filter((e) => e.EventType === "EventRaised").map((e) => e.Name);
     assert.deepEqual(raised.sort(), ["go", "other/event name"]);
     assert.deepEqual(await client.purgeInstanceHistory(id), { instancesDeleted: 1 });
   });
@@ -157,16 +157,16 @@ forEachStore("remote client", (startHost) => {
     assert.ok(plain.createdTime instanceof Date && plain.lastUpdatedTime instanceof Date && plain.lastUpdatedTime >= plain.createdTime);
     assert.equal((await client.getStatus(id, { showInput: false })).input, null);
     const withHistory = await client.getStatus(id, { showHistory: true });
-    const types = withHistory.history!.map((e) => e.type);
+    const types = withHistory.history!.map((e) => e.EventType);
     assert.deepEqual(types, ["ExecutionStarted", "TaskCompleted", "ExecutionCompleted"], "the historyEvents projection (scheduled rows merged, no OrchestratorStarted rows)");
-    const completed = withHistory.history!.find((e) => e.type === "TaskCompleted")! as Record<string, unknown>;
-    assert.equal("result" in completed, false, "results only with showHistoryOutput");
-    assert.equal(completed.functionName, "echo");
-    assert.deepEqual(completed.input, { secret: 1 });
+    const completed = withHistory.history!.find((e) => e.EventType === "TaskCompleted")! as Record<string, unknown>;
+    assert.equal("Result" in completed, false, "results only with showHistoryOutput");
+    assert.equal(completed.FunctionName, "echo");
+    assert.deepEqual(completed.Input, { secret: 1 });
     const withOutput = await client.getStatus(id, { showHistory: true, showHistoryOutput: true });
-    assert.deepEqual(withOutput.history!.find((e) => e.type === "TaskCompleted")!.result, { secret: 1 });
+    assert.deepEqual(withOutput.history!.find((e) => e.EventType === "TaskCompleted")!.Result, { secret: 1 });
     const noInput = await client.getStatus(id, { showHistory: true, showInput: false });
-    assert.equal("input" in noInput.history!.find((e) => e.type === "ExecutionStarted")!, false);
+    assert.equal("Input" in noInput.history!.find((e) => e.EventType === "ExecutionStarted")!, false);
     // A running instance answers 202: still an answer.
     const running = await client.startNew("waitForGo");
     assert.ok(["Pending", "Running"].includes((await client.getStatus(running)).runtimeStatus));
@@ -282,9 +282,9 @@ forEachStore("remote client", (startHost) => {
     const status = await client.waitForCompletion(id);
     assert.equal(status.output, "held");
     const history = (await client.getStatus(id, { showHistory: true })).history!;
-    const types = history.map((e) => e.type);
+    const types = history.map((e) => e.EventType);
     assert.ok(types.indexOf("ExecutionSuspended") < types.indexOf("ExecutionResumed"));
-    assert.equal((history.find((e) => e.type === "ExecutionSuspended") as { reason?: string }).reason, "maintenance");
+    assert.equal((history.find((e) => e.EventType === "ExecutionSuspended") as { Reason?: string }).Reason, "maintenance");
   });
 
   it("resuming a running instance is a 409 INVALID_INSTANCE_STATE", async () => {
@@ -334,9 +334,9 @@ forEachStore("remote client", (startHost) => {
     const failed = await client.waitForCompletion(id);
     assert.equal(failed.runtimeStatus, "Failed");
     assert.match(String(failed.output), /downstream is down/);
-    const failedRow = (await client.getStatus(id, { showHistory: true })).history!.find((e) => e.type === "TaskFailed") as Record<string, unknown>;
-    assert.equal(failedRow.functionName, "fragile");
-    assert.match(String(failedRow.reason), /downstream is down/);
+    const failedRow = (await client.getStatus(id, { showHistory: true })).history!.find((e) => e.EventType === "TaskFailed") as Record<string, unknown>;
+    assert.equal(failedRow.FunctionName, "fragile");
+    assert.match(String(failedRow.Reason), /downstream is down/);
     await assert.rejects(client.rewind("missing-instance", "r"), { code: "INSTANCE_NOT_FOUND" });
     healthy = true;
     await client.rewind(id, "downstream fixed");
@@ -346,8 +346,8 @@ forEachStore("remote client", (startHost) => {
     assert.deepEqual(status.output, ["one", "two"]);
     assert.equal(calls, 2);
     const history = (await client.getStatus(id, { showHistory: true })).history!;
-    assert.equal(history.filter((e) => e.type === "TaskFailed").length, 0, "the failure record was rewound");
-    assert.equal(history.filter((e) => e.type === "ExecutionRewound").length, 1);
+    assert.equal(history.filter((e) => e.EventType === "TaskFailed").length, 0, "the failure record was rewound");
+    assert.equal(history.filter((e) => e.EventType === "ExecutionRewound").length, 1);
     // Completed: the server answers 410; the client says what durable-functions says.
     const done = await client.rewind(id, "not failed").catch((e: unknown) => e);
     assert.ok(done instanceof InvalidInstanceStateError);

@@ -1,38 +1,49 @@
 import { randomUUID } from "node:crypto";
-import { EntityId } from "../../core/entity-id.js";
-import { InstanceAlreadyExistsError, InstanceNotFoundError, LockLostError } from "../../core/errors.js";
+import { LockLostError } from "../../core/errors.js";
 import type { HistoryEvent } from "../../core/history.js";
-import { isTerminalStatus } from "../../core/status.js";
+import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
+import { type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
+import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/status.js";
+import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
-import type {
-  ActivityResult,
-  ActivityWorkItem,
-  CommitResult,
-  CreateInstanceRequest,
-  InstancePage,
-  InstanceQuery,
-  InstanceRecord,
-  LockRequest,
-  OrchestrationCommit,
-  OrchestrationWorkItem,
-  OutgoingMessage,
-  PurgeFilter,
-  QueuedMessage,
-  StorageProvider,
-  WorkKind,
+import {
+  type AbandonOptions,
+  type ActivityLockRequest,
+  type ActivityResult,
+  type ActivityWorkItem,
+  type CommitResult,
+  type CreateInstanceRequest,
+  type FunctionNames,
+  functionKey,
+  type HistoryPage,
+  type InstanceLockRequest,
+  type InstancePage,
+  type InstanceQuery,
+  type InstanceRecord,
+  type OrchestrationCommit,
+  type OrchestrationWorkItem,
+  type ProviderStats,
+  type PurgeFilter,
+  type StorageProvider,
+  type StrandedWork,
+  type StrandedWorkRequest,
+  type WorkKind,
 } from "../provider.js";
-import { subOrchestrationRejection } from "../../core/messages.js";
 
 interface InstanceRow {
   record: InstanceRecord;
   history: HistoryEvent[];
   lockToken: string | undefined;
   lockedUntil: number;
+  workerId: string | undefined;
 }
 
-interface MessageRow extends QueuedMessage {
+interface MessageRow {
+  id: number;
   instanceId: string;
+  message: OrchestrationMessage;
   visibleAt: number;
+  dequeueCount: number;
 }
 
 interface TaskRow {
@@ -46,252 +57,384 @@ interface TaskRow {
 const clone = <T>(v: T): T => structuredClone(v);
 
 /**
+ * The data of a memory store. Several MemoryProvider handles can share one (`openSecondHandle`), as
+ * several connections share a database: the conformance suite runs its interleaving tests that way.
+ */
+class MemoryStore {
+  readonly instances = new Map<string, InstanceRow>();
+  readonly messages = new Map<number, MessageRow>();
+  readonly tasks = new Map<number, TaskRow>();
+  /** Per-instance indexes, so deleting or locking one instance does not scan the whole store. */
+  readonly messagesOf = new Map<string, Map<number, MessageRow>>();
+  readonly tasksOf = new Map<string, Set<number>>();
+  nextId = 1;
+  readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
+  readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
+}
+
+function notifyAll<A extends unknown[]>(listeners: Iterable<(...args: A) => void>, ...args: A): void {
+  for (const l of listeners) {
+    try {
+      l(...args);
+    } catch {
+      // Notifications are hints; polling is the floor.
+    }
+  }
+}
+
+function handles(functions: FunctionNames | undefined, record: InstanceRecord): boolean {
+  if (!functions) return true;
+  const names = record.kind === "entity" ? functions.entities : functions.orchestrations;
+  return names.includes(functionKey(record.name));
+}
+
+/**
  * In-process storage: the reference implementation of the provider contract, for tests and
- * throwaway runs (`--store memory:`). Everything is lost when the process exits.
+ * throwaway runs (`--store memory:`). Everything is lost when the process exits. Each method runs to
+ * completion without yielding, so it is atomic by construction.
  */
 export class MemoryProvider implements StorageProvider {
-  private readonly instances = new Map<string, InstanceRow>();
-  private readonly messages = new Map<number, MessageRow>();
-  private readonly tasks = new Map<number, TaskRow>();
-  /** Per-instance indexes, so deleting or locking one instance does not scan the whole store. */
-  private readonly messagesOf = new Map<string, Map<number, MessageRow>>();
-  private readonly tasksOf = new Map<string, Set<number>>();
-  private nextId = 1;
-  private readonly listeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
+  readonly stats: ProviderStats = { writeTransactions: 0 };
+  private readonly subscriptions: (() => void)[] = [];
+
+  constructor(private readonly store: MemoryStore = new MemoryStore()) {}
+
+  /** Another handle on the same data, as a second connection to one database. */
+  openSecondHandle(): MemoryProvider {
+    return new MemoryProvider(this.store);
+  }
 
   async initialize(): Promise<void> {}
   async close(): Promise<void> {
-    this.listeners.clear();
+    for (const unsubscribe of this.subscriptions.splice(0)) unsubscribe();
   }
 
   onWork(listener: (kind: WorkKind, visibleAt: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.subscribe(this.store.workListeners, listener);
   }
+
+  onInstanceChange(listener: (instanceId: string, status: OrchestrationRuntimeStatus) => void): () => void {
+    return this.subscribe(this.store.changeListeners, listener);
+  }
+
+  private subscribe<L>(set: Set<L>, listener: L): () => void {
+    set.add(listener);
+    const unsubscribe = (): void => void set.delete(listener);
+    this.subscriptions.push(unsubscribe);
+    return unsubscribe;
+  }
+
   private notify(kind: WorkKind, visibleAt: number): void {
-    for (const l of this.listeners) {
-      try {
-        l(kind, visibleAt);
-      } catch {
-        // Wake-ups are hints; polling is the floor.
-      }
-    }
+    notifyAll(this.store.workListeners, kind, visibleAt);
   }
 
-  async createInstance(req: CreateInstanceRequest): Promise<void> {
-    const existing = this.instances.get(req.instanceId);
-    if (existing && !isTerminalStatus(existing.record.runtimeStatus)) throw new InstanceAlreadyExistsError(req.instanceId, existing.record.runtimeStatus);
-    if (existing) this.deleteInstanceData(req.instanceId);
-    this.instances.set(req.instanceId, {
-      record: this.newRecord(req.instanceId, req.name, req.executionId, req.input, req.now, req.startedEvent.parentInstance?.instanceId),
-      history: [],
-      lockToken: undefined,
-      lockedUntil: 0,
-    });
-    this.addMessage(req.instanceId, { event: clone(req.startedEvent), executionId: req.executionId }, req.visibleAt ?? req.now);
+  private get s(): MemoryStore {
+    return this.store;
   }
 
-  private newRecord(instanceId: string, name: string, executionId: string, input: string | undefined, now: number, parent: string | undefined): InstanceRecord {
-    const r: InstanceRecord = { instanceId, name, executionId, runtimeStatus: "Pending", createdAt: now, lastUpdatedAt: now, historyLength: 0 };
-    if (input !== undefined) r.input = input;
-    if (parent !== undefined) r.parentInstanceId = parent;
-    return r;
+  // ---- rows ----
+
+  private newRow(row: NewInstanceRow, now: number): InstanceRow {
+    const r: InstanceRecord = {
+      instanceId: row.instanceId,
+      kind: row.kind,
+      name: row.name,
+      executionId: row.executionId,
+      runtimeStatus: row.runtimeStatus,
+      createdAt: now,
+      lastUpdatedAt: now,
+      historyLength: 0,
+    };
+    if (row.input !== undefined) r.input = row.input;
+    if (row.parentInstanceId !== undefined) r.parentInstanceId = row.parentInstanceId;
+    return { record: r, history: [], lockToken: undefined, lockedUntil: 0, workerId: undefined };
   }
 
-  async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
-    for (const m of messages) {
-      if (EntityId.isEntityInstanceId(m.instanceId)) EntityId.fromInstanceId(m.instanceId); // validates before anything is written
-      else if (!this.instances.has(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
-    }
-    for (const m of messages) {
-      this.ensureEntity(m.instanceId, now);
-      this.addMessage(m.instanceId, clone(m.message), m.visibleAt ?? now);
-    }
+  private target(instanceId: string): TargetState | undefined {
+    const row = this.s.instances.get(instanceId);
+    return row ? { kind: row.record.kind, runtimeStatus: row.record.runtimeStatus } : undefined;
   }
 
-  /** Entities exist from their first message on. */
-  private ensureEntity(instanceId: string, now: number): boolean {
-    if (!EntityId.isEntityInstanceId(instanceId)) return false;
-    let id: EntityId;
-    try {
-      id = EntityId.fromInstanceId(instanceId);
-    } catch {
-      return false; // a malformed entity ID names nothing: the message is dropped like one to an unknown instance
-    }
-    if (!this.instances.has(instanceId)) {
-      const record = this.newRecord(instanceId, id.name, "", undefined, now, undefined);
-      record.runtimeStatus = "Running";
-      this.instances.set(instanceId, { record, history: [], lockToken: undefined, lockedUntil: 0 });
-    }
-    return true;
-  }
-
-  private addMessage(instanceId: string, message: MessageRow["message"], visibleAt: number): void {
-    const id = this.nextId++;
-    const row = { id, instanceId, message, visibleAt };
-    this.messages.set(id, row);
-    let own = this.messagesOf.get(instanceId);
-    if (!own) this.messagesOf.set(instanceId, (own = new Map<number, MessageRow>()));
+  private addMessage(instanceId: string, message: OrchestrationMessage, visibleAt: number): void {
+    const id = this.s.nextId++;
+    const row: MessageRow = { id, instanceId, message: clone(message), visibleAt, dequeueCount: 0 };
+    this.s.messages.set(id, row);
+    let own = this.s.messagesOf.get(instanceId);
+    if (!own) this.s.messagesOf.set(instanceId, (own = new Map<number, MessageRow>()));
     own.set(id, row);
     this.notify("orchestration", visibleAt);
   }
 
-  async lockOrchestrationWorkItems(req: LockRequest): Promise<OrchestrationWorkItem[]> {
+  /**
+   * A message a step sends: delivered as core's planDelivery says. An instance it creates or
+   * replaces is reported to `started`, to be announced once the whole step is written.
+   */
+  private deliver(m: OutgoingMessage, now: number, started?: (instanceId: string, status: OrchestrationRuntimeStatus) => void): void {
+    const d = planDelivery(m, this.target(m.instanceId), "step", now);
+    switch (d.action) {
+      case "drop":
+      case "fail":
+        return;
+      case "redirect":
+        this.deliver(d.message, now, started);
+        return;
+      case "replace":
+        this.deleteInstanceData(m.instanceId);
+        this.s.instances.set(m.instanceId, this.newRow(d.row, now));
+        started?.(m.instanceId, d.row.runtimeStatus);
+        break;
+      case "create":
+        this.s.instances.set(m.instanceId, this.newRow(d.row, now));
+        started?.(m.instanceId, d.row.runtimeStatus);
+        break;
+      case "append":
+        break;
+    }
+    if (m.wake) this.wake(m.instanceId);
+    this.addMessage(m.instanceId, m.message, m.visibleAt ?? now);
+  }
+
+  /** Ends a retry delay; a live lease is left alone (its holder sees the message when it releases). */
+  private wake(instanceId: string): void {
+    const row = this.s.instances.get(instanceId);
+    if (row && row.lockToken === undefined) row.lockedUntil = 0;
+  }
+
+  // ---- client side ----
+
+  async createInstance(req: CreateInstanceRequest): Promise<void> {
+    this.stats.writeTransactions++;
+    const started = req.startedEvent;
+    const d = planStart(started, this.target(started.instanceId));
+    if (d.action === "fail") throw d.error;
+    if (d.action !== "create" && d.action !== "replace") return;
+    if (d.action === "replace") this.deleteInstanceData(started.instanceId);
+    this.s.instances.set(started.instanceId, this.newRow(d.row, req.now));
+    const message: OrchestrationMessage = { event: started, executionId: started.executionId };
+    if (req.metadata) message.metadata = req.metadata;
+    this.addMessage(started.instanceId, message, req.visibleAt ?? req.now);
+    this.changed(started.instanceId, d.row.runtimeStatus);
+  }
+
+  async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
+    this.stats.writeTransactions++;
+    // All or none: every message is checked before anything is written.
+    for (const m of messages) {
+      const d = planDelivery(m, this.target(m.instanceId), "client", now);
+      if (d.action === "fail") throw d.error;
+    }
+    for (const m of messages) {
+      const d = planDelivery(m, this.target(m.instanceId), "client", now);
+      if (d.action === "create") this.s.instances.set(m.instanceId, this.newRow(d.row, now));
+      if (d.action !== "create" && d.action !== "append") continue;
+      if (m.wake) this.wake(m.instanceId);
+      this.addMessage(m.instanceId, m.message, m.visibleAt ?? now);
+    }
+  }
+
+  // ---- orchestration work ----
+
+  async lockOrchestrationWorkItems(req: InstanceLockRequest): Promise<OrchestrationWorkItem[]> {
     if (req.max <= 0) return [];
-    const ready: string[] = [];
+    const ready: InstanceRow[] = [];
     const seen = new Set<string>();
-    for (const m of this.messages.values()) {
+    for (const m of this.s.messages.values()) {
       if (m.visibleAt > req.now || seen.has(m.instanceId)) continue;
       seen.add(m.instanceId);
-      const inst = this.instances.get(m.instanceId);
-      if (!inst || (inst.lockToken !== undefined && inst.lockedUntil > req.now)) continue;
-      ready.push(m.instanceId);
+      const row = this.s.instances.get(m.instanceId);
+      if (!row || row.lockedUntil > req.now) continue;
+      if (!handles(req.functions, row.record) && !this.hasVisibleTermination(m.instanceId, req.now)) continue;
+      ready.push(row);
       if (ready.length >= req.max) break;
     }
-    return ready.map((instanceId) => {
-      const inst = this.instances.get(instanceId)!;
-      inst.lockToken = randomUUID();
-      inst.lockedUntil = req.now + req.leaseMs;
-      const msgs = [...(this.messagesOf.get(instanceId)?.values() ?? [])].filter((m) => m.visibleAt <= req.now);
-      return {
+    if (ready.length === 0) return [];
+    this.stats.writeTransactions++;
+    return ready.map((row) => {
+      const instanceId = row.record.instanceId;
+      const takeover = row.lockToken !== undefined;
+      row.lockToken = randomUUID();
+      row.lockedUntil = req.now + req.leaseMs;
+      row.workerId = req.workerId;
+      const visible = [...(this.s.messagesOf.get(instanceId)?.values() ?? [])].filter((m) => m.visibleAt <= req.now);
+      let dequeueCount = 0;
+      for (const m of visible) dequeueCount = Math.max(dequeueCount, ++m.dequeueCount);
+      const item: OrchestrationWorkItem = {
         instanceId,
-        lockToken: inst.lockToken,
-        lockedUntil: inst.lockedUntil,
-        instance: clone(inst.record),
-        messages: msgs.map((m) => ({ id: m.id, message: clone(m.message) })),
+        lockToken: row.lockToken,
+        lockedUntil: row.lockedUntil,
+        workerId: req.workerId,
+        dequeueCount,
+        takeover,
+        instance: clone(row.record),
+        messages: visible.map((m) => ({ id: m.id, message: clone(m.message), dequeueCount: m.dequeueCount })),
       };
+      if (req.cachedHistoryLength?.(instanceId, row.record.executionId) !== row.history.length) item.history = clone(row.history);
+      return item;
     });
   }
 
-  private holds(item: { instanceId: string; lockToken: string }): InstanceRow | undefined {
-    const inst = this.instances.get(item.instanceId);
-    return inst && inst.lockToken === item.lockToken ? inst : undefined;
+  private hasVisibleTermination(instanceId: string, now: number): boolean {
+    for (const m of this.s.messagesOf.get(instanceId)?.values() ?? []) if (m.visibleAt <= now && m.message.event.type === "ExecutionTerminated") return true;
+    return false;
   }
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
-    return commits.map((c) => {
-      const inst = this.holds(c.item);
-      if (!inst) return { ok: false, error: new LockLostError(`orchestration instance '${c.item.instanceId}'`) };
-      for (const id of c.consumedMessageIds) this.deleteMessage(id);
-      if (c.replaceHistory) inst.history = clone(c.newHistory);
-      else for (const e of c.newHistory) inst.history.push(clone(e));
-      const r = inst.record;
-      const u = c.instance;
-      const next: InstanceRecord = {
-        instanceId: r.instanceId,
-        name: u.name,
-        executionId: u.executionId,
-        runtimeStatus: u.runtimeStatus,
-        createdAt: r.createdAt,
-        lastUpdatedAt: u.lastUpdatedAt ?? now,
-        historyLength: inst.history.length,
-      };
-      if (u.input !== undefined) next.input = u.input;
-      if (u.output !== undefined) next.output = u.output;
-      if (u.customStatus !== undefined) next.customStatus = u.customStatus;
-      if (u.failureDetails !== undefined) next.failureDetails = clone(u.failureDetails);
-      if (u.entityState !== undefined) next.entityState = u.entityState;
-      if (r.parentInstanceId !== undefined) next.parentInstanceId = r.parentInstanceId;
-      inst.record = next;
-      inst.lockToken = undefined;
-      inst.lockedUntil = 0;
-      for (const t of c.activityTasks) {
-        const id = this.nextId++;
-        this.tasks.set(id, { item: { id, ...clone(t) }, visibleAt: now, lockToken: undefined, lockedUntil: 0, dequeueCount: 0 });
-        let own = this.tasksOf.get(t.instanceId);
-        if (!own) this.tasksOf.set(t.instanceId, (own = new Set<number>()));
-        own.add(id);
-        this.notify("activity", now);
-      }
-      for (const m of c.messages) this.deliver(c.item.instanceId, m, now);
-      if (c.deleteIfIdle && (this.messagesOf.get(c.item.instanceId)?.size ?? 0) === 0) {
-        this.deleteInstanceData(c.item.instanceId);
-        return { ok: true };
-      }
-      // Messages that arrived while the step ran are ready now that the lease is released.
-      for (const m of this.messagesOf.get(c.item.instanceId)?.values() ?? []) {
-        if (m.visibleAt <= now) {
-          this.notify("orchestration", now);
-          break;
-        }
-      }
+    if (commits.length === 0) return [];
+    this.stats.writeTransactions++;
+    return commits.map((c) => this.completeOne(c, now));
+  }
+
+  private completeOne(c: OrchestrationCommit, now: number): CommitResult {
+    const f = c.fence;
+    const instanceId = f.kind === "lease" ? f.item.instanceId : f.instanceId;
+    const row = this.s.instances.get(instanceId);
+    const held = !!row && (f.kind === "lease" ? row.lockToken === f.item.lockToken : row.lockedUntil <= now && row.record.executionId === f.executionId && row.history.length === f.historyLength);
+    if (!row || !held) return { ok: false, error: new LockLostError(`orchestration instance '${instanceId}'`) };
+    for (const r of c.activityResults ?? []) {
+      const t = this.s.tasks.get(r.item.id);
+      if (!t || t.lockToken !== r.item.lockToken) return { ok: false, error: activityLockLost(r.item) };
+    }
+    if (f.kind === "lease") for (const id of f.consumedMessageIds) this.deleteMessage(id);
+    for (const r of c.activityResults ?? []) this.deleteTask(r.item.id);
+    if (c.replaceHistory) row.history = clone(c.newHistory);
+    else for (const e of c.newHistory) row.history.push(clone(e));
+    const before = row.record.runtimeStatus;
+    row.record = this.updatedRecord(row, c, now);
+    row.lockToken = undefined;
+    row.lockedUntil = 0;
+    row.workerId = undefined;
+    const leased = this.insertTasks(c, now);
+    const started: [string, OrchestrationRuntimeStatus][] = [];
+    for (const m of c.messages) this.deliver(m, now, (id, status) => started.push([id, status]));
+    const announceStarted = (): void => {
+      for (const [id, status] of started) this.changed(id, status);
+    };
+    if (c.deleteIfIdle && (this.s.messagesOf.get(instanceId)?.size ?? 0) === 0) {
+      this.deleteInstanceData(instanceId);
+      announceStarted();
       return { ok: true };
-    });
-  }
-
-  private deliver(from: string, m: OutgoingMessage, now: number): void {
-    const ev = m.message.event;
-    if (ev.type === "ExecutionStarted" && m.instanceId !== from) {
-      const existing = this.instances.get(m.instanceId);
-      if (existing && !isTerminalStatus(existing.record.runtimeStatus)) {
-        const rejection = subOrchestrationRejection(ev, existing.record.runtimeStatus, now);
-        if (rejection) this.deliver(m.instanceId, rejection, now);
-        return;
+    }
+    // Messages that arrived while the step ran are ready now that the lease is released.
+    for (const m of this.s.messagesOf.get(instanceId)?.values() ?? []) {
+      if (m.visibleAt <= now) {
+        this.notify("orchestration", now);
+        break;
       }
-      if (existing) this.deleteInstanceData(m.instanceId);
-      this.instances.set(m.instanceId, {
-        record: this.newRecord(m.instanceId, ev.name, ev.executionId, ev.input, now, ev.parentInstance?.instanceId),
-        history: [],
-        lockToken: undefined,
-        lockedUntil: 0,
-      });
     }
-    this.ensureEntity(m.instanceId, now);
-    if (!this.instances.has(m.instanceId)) return;
-    this.addMessage(m.instanceId, clone(m.message), m.visibleAt ?? now);
+    if (row.record.runtimeStatus !== before) this.changed(instanceId, row.record.runtimeStatus);
+    announceStarted();
+    return leased.length > 0 ? { ok: true, leasedActivities: leased } : { ok: true };
   }
 
-  async abandonOrchestrationWorkItem(item: OrchestrationWorkItem, retryAfterMs: number, now: number): Promise<void> {
-    const inst = this.holds(item);
-    if (!inst) return;
-    inst.lockToken = undefined;
-    inst.lockedUntil = 0;
-    for (const q of item.messages) {
-      const m = this.messages.get(q.id);
-      if (m) m.visibleAt = Math.max(m.visibleAt, now + retryAfterMs);
+  private updatedRecord(row: InstanceRow, c: OrchestrationCommit, now: number): InstanceRecord {
+    const r = row.record;
+    const u = c.instance;
+    const next: InstanceRecord = {
+      instanceId: r.instanceId,
+      kind: r.kind,
+      name: u.name,
+      executionId: u.executionId,
+      runtimeStatus: u.runtimeStatus,
+      createdAt: r.createdAt,
+      lastUpdatedAt: u.lastUpdatedAt ?? now,
+      historyLength: row.history.length,
+    };
+    if (u.input !== undefined) next.input = u.input;
+    if (u.output !== undefined) next.output = u.output;
+    if (u.customStatus !== undefined) next.customStatus = u.customStatus;
+    if (u.failureDetails !== undefined) next.failureDetails = clone(u.failureDetails);
+    if (u.entityState !== undefined) next.entityState = u.entityState;
+    if (r.parentInstanceId !== undefined) next.parentInstanceId = r.parentInstanceId;
+    return next;
+  }
+
+  /** Inserts the step's activity tasks, leasing the first ones to the committing worker when asked. */
+  private insertTasks(c: OrchestrationCommit, now: number): ActivityWorkItem[] {
+    const leased: ActivityWorkItem[] = [];
+    const lease = c.leaseActivities;
+    let announce = false;
+    for (const t of c.activityTasks) {
+      const id = this.s.nextId++;
+      const row: TaskRow = { item: { id, ...clone(t) }, visibleAt: now, lockToken: undefined, lockedUntil: 0, dequeueCount: 0 };
+      if (lease && leased.length < lease.max && (!lease.functions || lease.functions.includes(functionKey(t.name)))) {
+        row.lockToken = randomUUID();
+        row.lockedUntil = now + lease.leaseMs;
+        row.dequeueCount = 1;
+        leased.push({ ...clone(row.item), lockToken: row.lockToken, lockedUntil: row.lockedUntil, dequeueCount: 1 });
+      } else announce = true;
+      this.s.tasks.set(id, row);
+      let own = this.s.tasksOf.get(t.instanceId);
+      if (!own) this.s.tasksOf.set(t.instanceId, (own = new Set<number>()));
+      own.add(id);
     }
-    this.notify("orchestration", now + retryAfterMs);
+    if (announce) this.notify("activity", now);
+    return leased;
+  }
+
+  private changed(instanceId: string, status: OrchestrationRuntimeStatus): void {
+    notifyAll(this.s.changeListeners, instanceId, status);
+  }
+
+  async abandonOrchestrationWorkItem(item: OrchestrationWorkItem, options: AbandonOptions, now: number): Promise<void> {
+    this.stats.writeTransactions++;
+    const row = this.s.instances.get(item.instanceId);
+    if (!row || row.lockToken !== item.lockToken) return;
+    row.lockToken = undefined;
+    row.workerId = undefined;
+    row.lockedUntil = now + Math.max(0, options.retryAfterMs);
+    if (options.park) row.record.parked = clone(options.park);
+    this.notify("orchestration", row.lockedUntil);
   }
 
   async renewOrchestrationWorkItems(items: readonly OrchestrationWorkItem[], leaseMs: number, now: number): Promise<boolean[]> {
+    this.stats.writeTransactions++;
     return items.map((item) => {
-      const inst = this.holds(item);
-      if (!inst) return false;
-      inst.lockedUntil = now + leaseMs;
-      item.lockedUntil = inst.lockedUntil;
+      const row = this.s.instances.get(item.instanceId);
+      if (!row || row.lockToken !== item.lockToken) return false;
+      row.lockedUntil = now + leaseMs;
+      item.lockedUntil = row.lockedUntil;
       return true;
     });
   }
 
-  async getHistory(instanceId: string): Promise<HistoryEvent[]> {
-    return clone(this.instances.get(instanceId)?.history ?? []);
+  async getHistory(instanceId: string, page: HistoryPage = {}): Promise<HistoryEvent[]> {
+    const all = this.s.instances.get(instanceId)?.history ?? [];
+    const from = page.fromSeq ?? 0;
+    return clone(page.limit === undefined ? all.slice(from) : all.slice(from, from + page.limit));
   }
 
-  async lockActivityWorkItems(req: LockRequest): Promise<ActivityWorkItem[]> {
+  // ---- activity work ----
+
+  async lockActivityWorkItems(req: ActivityLockRequest): Promise<ActivityWorkItem[]> {
     const out: ActivityWorkItem[] = [];
-    for (const t of this.tasks.values()) {
+    for (const t of this.s.tasks.values()) {
       if (out.length >= req.max) break;
-      if (t.visibleAt > req.now || (t.lockToken !== undefined && t.lockedUntil > req.now)) continue;
+      if (t.visibleAt > req.now || t.lockedUntil > req.now) continue;
+      if (req.functions && !req.functions.includes(functionKey(t.item.name))) continue;
       t.lockToken = randomUUID();
       t.lockedUntil = req.now + req.leaseMs;
       t.dequeueCount++;
       out.push({ ...clone(t.item), lockToken: t.lockToken, lockedUntil: t.lockedUntil, dequeueCount: t.dequeueCount });
     }
+    if (out.length > 0) this.stats.writeTransactions++;
     return out;
   }
 
   async completeActivityWorkItems(results: readonly ActivityResult[], now: number): Promise<CommitResult[]> {
+    if (results.length === 0) return [];
+    this.stats.writeTransactions++;
     return results.map(({ item, event }) => {
-      const t = this.tasks.get(item.id);
-      if (!t || t.lockToken !== item.lockToken) return { ok: false, error: new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`) };
+      const t = this.s.tasks.get(item.id);
+      if (!t || t.lockToken !== item.lockToken) return { ok: false, error: activityLockLost(item) };
       this.deleteTask(item.id);
-      if (this.instances.has(item.instanceId)) this.addMessage(item.instanceId, { event: clone(event), executionId: item.executionId }, now);
+      this.deliver({ kind: "toParent", instanceId: item.instanceId, message: { event, executionId: item.executionId } }, now);
       return { ok: true };
     });
   }
 
   async abandonActivityWorkItem(item: ActivityWorkItem, retryAfterMs: number, now: number): Promise<void> {
-    const t = this.tasks.get(item.id);
+    this.stats.writeTransactions++;
+    const t = this.s.tasks.get(item.id);
     if (!t || t.lockToken !== item.lockToken) return;
     t.lockToken = undefined;
     t.lockedUntil = 0;
@@ -300,8 +443,9 @@ export class MemoryProvider implements StorageProvider {
   }
 
   async renewActivityWorkItems(items: readonly ActivityWorkItem[], leaseMs: number, now: number): Promise<boolean[]> {
+    this.stats.writeTransactions++;
     return items.map((item) => {
-      const t = this.tasks.get(item.id);
+      const t = this.s.tasks.get(item.id);
       if (!t || t.lockToken !== item.lockToken) return false;
       t.lockedUntil = now + leaseMs;
       item.lockedUntil = t.lockedUntil;
@@ -309,20 +453,24 @@ export class MemoryProvider implements StorageProvider {
     });
   }
 
+  // ---- queries and maintenance ----
+
   async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
-    const inst = this.instances.get(instanceId);
-    return inst ? clone(inst.record) : undefined;
+    const row = this.s.instances.get(instanceId);
+    return row ? clone(row.record) : undefined;
   }
 
   async queryInstances(q: InstanceQuery): Promise<InstancePage> {
     const size = pageSizeOf(q.pageSize);
     const cursor = decodeCursor(q.continuationToken);
-    const rows = [...this.instances.values()]
+    const name = q.name === undefined ? undefined : functionKey(q.name);
+    const rows = [...this.s.instances.values()]
       .map((i) => i.record)
       .filter(
         (r) =>
           (!q.runtimeStatus || q.runtimeStatus.includes(r.runtimeStatus)) &&
-          (q.kind === undefined || (q.kind === "entity") === r.instanceId.startsWith("@")) &&
+          (q.kind === undefined || q.kind === r.kind) &&
+          (name === undefined || functionKey(r.name) === name) &&
           (q.lastUpdatedFrom === undefined || r.lastUpdatedAt >= q.lastUpdatedFrom) &&
           (q.lastUpdatedTo === undefined || r.lastUpdatedAt <= q.lastUpdatedTo) &&
           (q.createdFrom === undefined || r.createdAt >= q.createdFrom) &&
@@ -337,36 +485,38 @@ export class MemoryProvider implements StorageProvider {
   }
 
   private deleteMessage(id: number): void {
-    const m = this.messages.get(id);
+    const m = this.s.messages.get(id);
     if (!m) return;
-    this.messages.delete(id);
-    this.messagesOf.get(m.instanceId)?.delete(id);
+    this.s.messages.delete(id);
+    this.s.messagesOf.get(m.instanceId)?.delete(id);
   }
 
   private deleteTask(id: number): void {
-    const t = this.tasks.get(id);
+    const t = this.s.tasks.get(id);
     if (!t) return;
-    this.tasks.delete(id);
-    this.tasksOf.get(t.item.instanceId)?.delete(id);
+    this.s.tasks.delete(id);
+    this.s.tasksOf.get(t.item.instanceId)?.delete(id);
   }
 
   private deleteInstanceData(instanceId: string): void {
-    this.instances.delete(instanceId);
-    for (const id of this.messagesOf.get(instanceId)?.keys() ?? []) this.messages.delete(id);
-    this.messagesOf.delete(instanceId);
-    for (const id of this.tasksOf.get(instanceId) ?? []) this.tasks.delete(id);
-    this.tasksOf.delete(instanceId);
+    this.s.instances.delete(instanceId);
+    for (const id of this.s.messagesOf.get(instanceId)?.keys() ?? []) this.s.messages.delete(id);
+    this.s.messagesOf.delete(instanceId);
+    for (const id of this.s.tasksOf.get(instanceId) ?? []) this.s.tasks.delete(id);
+    this.s.tasksOf.delete(instanceId);
   }
 
   async purgeInstance(instanceId: string): Promise<number> {
-    if (!this.instances.has(instanceId)) return 0;
+    this.stats.writeTransactions++;
+    if (!this.s.instances.has(instanceId)) return 0;
     this.deleteInstanceData(instanceId);
     return 1;
   }
 
   async purgeInstances(f: PurgeFilter): Promise<number> {
+    this.stats.writeTransactions++;
     let n = 0;
-    for (const inst of [...this.instances.values()]) {
+    for (const inst of [...this.s.instances.values()]) {
       const r = inst.record;
       if (!isTerminalStatus(r.runtimeStatus)) continue;
       if (r.createdAt < f.createdFrom || (f.createdTo !== undefined && r.createdAt > f.createdTo)) continue;
@@ -379,8 +529,44 @@ export class MemoryProvider implements StorageProvider {
 
   async nextVisibleAt(now: number): Promise<number | undefined> {
     let min: number | undefined;
-    for (const m of this.messages.values()) if (m.visibleAt > now && (min === undefined || m.visibleAt < min)) min = m.visibleAt;
-    for (const t of this.tasks.values()) if (t.visibleAt > now && (min === undefined || t.visibleAt < min)) min = t.visibleAt;
+    const consider = (t: number): void => {
+      if (t > now && (min === undefined || t < min)) min = t;
+    };
+    for (const m of this.s.messages.values()) consider(m.visibleAt);
+    for (const t of this.s.tasks.values()) consider(t.visibleAt);
+    // A parked instance's retry: unleased, held back until then, with messages waiting.
+    for (const [id, row] of this.s.instances) if (row.lockToken === undefined && (this.s.messagesOf.get(id)?.size ?? 0) > 0) consider(row.lockedUntil);
     return min;
   }
+
+  async findStrandedWork(req: StrandedWorkRequest): Promise<StrandedWork> {
+    const out: StrandedWork = { instances: [], activities: [] };
+    const seen = new Set<string>();
+    for (const m of this.s.messages.values()) {
+      if (out.instances.length >= req.limit) break;
+      if (m.visibleAt > req.visibleBefore || seen.has(m.instanceId)) continue;
+      seen.add(m.instanceId);
+      const row = this.s.instances.get(m.instanceId);
+      if (!row || handles(req.functions, row.record)) continue;
+      out.instances.push({ instanceId: m.instanceId, kind: row.record.kind, name: row.record.name });
+    }
+    for (const t of this.s.tasks.values()) {
+      if (out.activities.length >= req.limit) break;
+      if (t.visibleAt > req.visibleBefore || t.lockedUntil > req.now || req.functions.activities.includes(functionKey(t.item.name))) continue;
+      out.activities.push({ instanceId: t.item.instanceId, name: t.item.name });
+    }
+    return out;
+  }
+
+  async markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean> {
+    this.stats.writeTransactions++;
+    const row = this.s.instances.get(instanceId);
+    if (!row || (row.lockToken !== undefined && row.lockedUntil > now)) return false;
+    row.record.parked = clone(park);
+    return true;
+  }
+}
+
+function activityLockLost(item: ActivityWorkItem): LockLostError {
+  return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
 }

@@ -73,4 +73,26 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "durable entities: the entity record on the instance row",
     sql: `ALTER TABLE instances ADD COLUMN entity_state TEXT;`,
   },
+  {
+    version: 3,
+    description: "provider contract v2: stored kind and name key, lease owner, park record, dequeue counts, metadata",
+    sql: `
+      ALTER TABLE instances ADD COLUMN kind TEXT NOT NULL DEFAULT 'orchestration';
+      UPDATE instances SET kind = 'entity' WHERE substr(instance_id, 1, 1) = '@';
+      ALTER TABLE instances ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+      UPDATE instances SET name_key = lower(name);
+      ALTER TABLE instances ADD COLUMN worker_id TEXT;
+      ALTER TABLE instances ADD COLUMN parked TEXT;
+      CREATE INDEX instances_by_kind_name ON instances (kind, name_key, created_at);
+      -- Parked instances wait for their retry time: the worker asks for the next one.
+      CREATE INDEX instances_by_retry ON instances (locked_until) WHERE lock_token IS NULL AND locked_until > 0;
+
+      ALTER TABLE messages ADD COLUMN dequeue_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE messages ADD COLUMN metadata TEXT;
+
+      ALTER TABLE activity_tasks ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+      UPDATE activity_tasks SET name_key = lower(name);
+      ALTER TABLE activity_tasks ADD COLUMN metadata TEXT;
+    `,
+  },
 ];

@@ -1,29 +1,36 @@
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
-import { EntityId } from "../../core/entity-id.js";
-import { DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, LockLostError } from "../../core/errors.js";
+import { DurableError, LockLostError } from "../../core/errors.js";
 import type { FailureDetails } from "../../core/failure.js";
 import type { HistoryEvent } from "../../core/history.js";
+import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
+import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/status.js";
+import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
-import type {
-  ActivityResult,
-  ActivityWorkItem,
-  CommitResult,
-  CreateInstanceRequest,
-  InstancePage,
-  InstanceQuery,
-  InstanceRecord,
-  LockRequest,
-  OrchestrationCommit,
-  OrchestrationMessage,
-  OrchestrationWorkItem,
-  OutgoingMessage,
-  PurgeFilter,
-  StorageProvider,
-  WorkKind,
+import {
+  type AbandonOptions,
+  type ActivityLockRequest,
+  type ActivityResult,
+  type ActivityWorkItem,
+  type CommitResult,
+  type CreateInstanceRequest,
+  functionKey,
+  type FunctionNames,
+  type HistoryPage,
+  type InstanceLockRequest,
+  type InstancePage,
+  type InstanceQuery,
+  type InstanceRecord,
+  type OrchestrationCommit,
+  type OrchestrationWorkItem,
+  type ProviderStats,
+  type PurgeFilter,
+  type StorageProvider,
+  type StrandedWork,
+  type StrandedWorkRequest,
+  type WorkKind,
 } from "../provider.js";
-import { subOrchestrationRejection } from "../../core/messages.js";
 import { MIGRATIONS } from "./migrations.js";
 
 export interface SqliteProviderOptions {
@@ -46,6 +53,7 @@ export class SchemaVersionError extends DurableError {
 
 interface InstanceRow {
   instance_id: string;
+  kind: string;
   name: string;
   execution_id: string;
   runtime_status: string;
@@ -60,12 +68,15 @@ interface InstanceRow {
   lock_token: string | null;
   locked_until: number;
   entity_state: string | null;
+  parked: string | null;
 }
 
 interface MessageRow {
   id: number;
   execution_id: string | null;
   event: string;
+  metadata: string | null;
+  dequeue_count: number;
 }
 
 interface TaskRow {
@@ -75,31 +86,36 @@ interface TaskRow {
   task_scheduled_id: number;
   name: string;
   input: string | null;
+  metadata: string | null;
   lock_token: string | null;
   locked_until: number;
   dequeue_count: number;
 }
 
-function entityIdOrUndefined(instanceId: string): EntityId | undefined {
-  try {
-    return EntityId.fromInstanceId(instanceId);
-  } catch {
-    return undefined;
-  }
+interface FenceRow {
+  lock_token: string | null;
+  locked_until: number;
+  history_length: number;
+  execution_id: string;
+  runtime_status: string;
 }
 
+type Announce = (kind: WorkKind, at: number) => void;
+type Changed = (instanceId: string, status: OrchestrationRuntimeStatus) => void;
+
 /** A listener's failure must not make a committed write look failed. */
-function notifySafely(listener: (kind: WorkKind, at: number) => void, kind: WorkKind, at: number): void {
+function notifySafely<A extends unknown[]>(listener: (...args: A) => void, ...args: A): void {
   try {
-    listener(kind, at);
+    listener(...args);
   } catch {
-    // Wake-ups are hints; polling is the floor.
+    // Notifications are hints; polling is the floor.
   }
 }
 
 function toRecord(r: InstanceRow): InstanceRecord {
   const rec: InstanceRecord = {
     instanceId: r.instance_id,
+    kind: r.kind as InstanceKind,
     name: r.name,
     executionId: r.execution_id,
     runtimeStatus: r.runtime_status as OrchestrationRuntimeStatus,
@@ -113,16 +129,40 @@ function toRecord(r: InstanceRow): InstanceRecord {
   if (r.failure_details !== null) rec.failureDetails = JSON.parse(r.failure_details) as FailureDetails;
   if (r.parent_instance_id !== null) rec.parentInstanceId = r.parent_instance_id;
   if (r.entity_state !== null) rec.entityState = r.entity_state;
+  if (r.parked !== null) rec.parked = JSON.parse(r.parked) as ParkInfo;
   return rec;
 }
 
+function toMessage(m: MessageRow): OrchestrationMessage {
+  const message: OrchestrationMessage = { event: JSON.parse(m.event) as HistoryEvent };
+  if (m.execution_id !== null) message.executionId = m.execution_id;
+  if (m.metadata !== null) message.metadata = JSON.parse(m.metadata) as Record<string, string>;
+  return message;
+}
+
+/** SQL NULL (not the JSON text 'null', which `@x IS NULL` does not match): no filter. */
+const ANY = null;
+
+/** Lists for the `json_each` filters: a JSON array, or null for "no filter". */
+function filterLists(f: FunctionNames | undefined): { orchestrations: string | null; entities: string | null } {
+  return f ? { orchestrations: JSON.stringify(f.orchestrations), entities: JSON.stringify(f.entities) } : { orchestrations: ANY, entities: ANY };
+}
+
+/** The instance filter of a lock: its function is one of this worker's, or it has a termination waiting. */
+const HANDLES = `(@orchestrations IS NULL
+   OR (i.kind = 'orchestration' AND i.name_key IN (SELECT value FROM json_each(@orchestrations)))
+   OR (i.kind = 'entity' AND i.name_key IN (SELECT value FROM json_each(@entities)))
+   OR EXISTS (SELECT 1 FROM messages t WHERE t.instance_id = i.instance_id AND t.event_type = 'ExecutionTerminated' AND t.visible_at <= @now))`;
+
 /**
  * Embedded storage on one SQLite file (WAL). Every step is one transaction; several processes may
- * open the same file, coordinated by SQLite's write lock and by leases.
+ * open the same file, coordinated by SQLite's write lock (BEGIN IMMEDIATE) and by leases.
  */
 export class SqliteProvider implements StorageProvider {
+  readonly stats: ProviderStats = { writeTransactions: 0 };
   private db: Database.Database | undefined;
-  private readonly listeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
+  private readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
+  private readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
   private stmts: ReturnType<SqliteProvider["prepare"]> | undefined;
 
   constructor(private readonly options: SqliteProviderOptions) {}
@@ -163,55 +203,68 @@ export class SqliteProvider implements StorageProvider {
   private prepare(db: Database.Database) {
     return {
       getInstance: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE instance_id = ?"),
-      insertEntity: db.prepare(
-        `INSERT OR IGNORE INTO instances (instance_id, name, execution_id, runtime_status, created_at, last_updated_at, history_length, locked_until)
-         VALUES (?, ?, '', 'Running', ?, ?, 0, 0)`,
-      ),
+      target: db.prepare<[string], { kind: string; runtime_status: string }>("SELECT kind, runtime_status FROM instances WHERE instance_id = ?"),
       insertInstance: db.prepare(
-        `INSERT INTO instances (instance_id, name, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at, history_length, locked_until)
-         VALUES (@instanceId, @name, @executionId, 'Pending', @input, @parent, @now, @now, 0, 0)`,
+        `INSERT INTO instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at, history_length, locked_until)
+         VALUES (@instanceId, @kind, @name, @nameKey, @executionId, @status, @input, @parent, @now, @now, 0, 0)`,
       ),
       deleteInstance: db.prepare("DELETE FROM instances WHERE instance_id = ?"),
       deleteHistory: db.prepare("DELETE FROM history WHERE instance_id = ?"),
       deleteMessages: db.prepare("DELETE FROM messages WHERE instance_id = ?"),
       deleteTasks: db.prepare("DELETE FROM activity_tasks WHERE instance_id = ?"),
-      insertMessage: db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at) VALUES (?, ?, ?, ?, ?)"),
+      insertMessage: db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at, metadata) VALUES (?, ?, ?, ?, ?, ?)"),
       deleteMessage: db.prepare("DELETE FROM messages WHERE id = ?"),
-      readyInstances: db.prepare<[number, number, number], { instance_id: string }>(
-        `SELECT m.instance_id FROM messages m JOIN instances i ON i.instance_id = m.instance_id
-         WHERE m.visible_at <= ? AND i.locked_until <= ?
-         GROUP BY m.instance_id ORDER BY MIN(m.id) LIMIT ?`,
-      ),
-      anyReadyInstance: db.prepare<[number, number], { one: number }>(
-        `SELECT 1 AS one FROM messages m JOIN instances i ON i.instance_id = m.instance_id
-         WHERE m.visible_at <= ? AND i.locked_until <= ? LIMIT 1`,
+      wake: db.prepare("UPDATE instances SET locked_until = 0 WHERE instance_id = ? AND lock_token IS NULL"),
+      readyInstances: db.prepare<Record<string, unknown>, { instance_id: string; lock_token: string | null }>(
+        `SELECT m.instance_id, i.lock_token FROM messages m JOIN instances i ON i.instance_id = m.instance_id
+         WHERE m.visible_at <= @now AND i.locked_until <= @now AND ${HANDLES}
+         GROUP BY m.instance_id ORDER BY MIN(m.id) LIMIT @max`,
       ),
       hasAnyMessage: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? LIMIT 1"),
       hasVisibleMessage: db.prepare<[string, number], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? AND visible_at <= ? LIMIT 1"),
-      anyReadyTask: db.prepare<[number, number], { one: number }>("SELECT 1 AS one FROM activity_tasks WHERE visible_at <= ? AND locked_until <= ? LIMIT 1"),
-      lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ? WHERE instance_id = ? AND locked_until <= ?"),
-      visibleMessages: db.prepare<[string, number], MessageRow>("SELECT id, execution_id, event FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id"),
-      lockOf: db.prepare<[string], { lock_token: string | null; history_length: number }>("SELECT lock_token, history_length FROM instances WHERE instance_id = ?"),
+      lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ?, worker_id = ? WHERE instance_id = ? AND locked_until <= ?"),
+      countDelivery: db.prepare("UPDATE messages SET dequeue_count = dequeue_count + 1 WHERE instance_id = ? AND visible_at <= ?"),
+      visibleMessages: db.prepare<[string, number], MessageRow>("SELECT id, execution_id, event, metadata, dequeue_count FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id"),
+      fenceOf: db.prepare<[string], FenceRow>("SELECT lock_token, locked_until, history_length, execution_id, runtime_status FROM instances WHERE instance_id = ?"),
       appendHistory: db.prepare("INSERT INTO history (instance_id, seq, execution_id, event_type, event) VALUES (?, ?, ?, ?, ?)"),
       updateInstance: db.prepare(
-        `UPDATE instances SET name = @name, execution_id = @executionId, runtime_status = @status, input = @input, output = @output,
+        `UPDATE instances SET name = @name, name_key = @nameKey, execution_id = @executionId, runtime_status = @status, input = @input, output = @output,
            custom_status = @customStatus, failure_details = @failure, entity_state = @entityState, last_updated_at = @now, history_length = @historyLength,
-           lock_token = NULL, locked_until = 0
+           lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL
          WHERE instance_id = @instanceId`,
       ),
-      releaseInstance: db.prepare("UPDATE instances SET lock_token = NULL, locked_until = 0 WHERE instance_id = ? AND lock_token = ?"),
-      delayMessage: db.prepare("UPDATE messages SET visible_at = MAX(visible_at, ?) WHERE id = ?"),
+      abandonInstance: db.prepare("UPDATE instances SET lock_token = NULL, worker_id = NULL, locked_until = ?, parked = COALESCE(?, parked) WHERE instance_id = ? AND lock_token = ?"),
       renewInstance: db.prepare("UPDATE instances SET locked_until = ? WHERE instance_id = ? AND lock_token = ?"),
       history: db.prepare<[string], { event: string }>("SELECT event FROM history WHERE instance_id = ? ORDER BY seq"),
-      insertTask: db.prepare("INSERT INTO activity_tasks (instance_id, execution_id, task_scheduled_id, name, input, visible_at) VALUES (?, ?, ?, ?, ?, ?)"),
-      readyTasks: db.prepare<[number, number, number], TaskRow>("SELECT * FROM activity_tasks WHERE visible_at <= ? AND locked_until <= ? ORDER BY id LIMIT ?"),
+      historyPage: db.prepare<[string, number, number], { event: string }>("SELECT event FROM history WHERE instance_id = ? AND seq >= ? ORDER BY seq LIMIT ?"),
+      insertTask: db.prepare(
+        "INSERT INTO activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      readyTasks: db.prepare<Record<string, unknown>, TaskRow>(
+        `SELECT * FROM activity_tasks WHERE visible_at <= @now AND locked_until <= @now
+           AND (@names IS NULL OR name_key IN (SELECT value FROM json_each(@names))) ORDER BY id LIMIT @max`,
+      ),
       lockTask: db.prepare("UPDATE activity_tasks SET lock_token = ?, locked_until = ?, dequeue_count = dequeue_count + 1 WHERE id = ?"),
+      taskToken: db.prepare<[number], { lock_token: string | null }>("SELECT lock_token FROM activity_tasks WHERE id = ?"),
       deleteTask: db.prepare("DELETE FROM activity_tasks WHERE id = ? AND lock_token = ?"),
-      instanceExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM instances WHERE instance_id = ?"),
       abandonTask: db.prepare("UPDATE activity_tasks SET lock_token = NULL, locked_until = 0, visible_at = ? WHERE id = ? AND lock_token = ?"),
       renewTask: db.prepare("UPDATE activity_tasks SET locked_until = ? WHERE id = ? AND lock_token = ?"),
+      instanceExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM instances WHERE instance_id = ?"),
       nextMessage: db.prepare<[number], { t: number | null }>("SELECT MIN(visible_at) AS t FROM messages WHERE visible_at > ?"),
       nextTask: db.prepare<[number], { t: number | null }>("SELECT MIN(visible_at) AS t FROM activity_tasks WHERE visible_at > ?"),
+      nextRetry: db.prepare<[number], { t: number | null }>("SELECT MIN(locked_until) AS t FROM instances WHERE lock_token IS NULL AND locked_until > ?"),
+      strandedInstances: db.prepare<Record<string, unknown>, { instance_id: string; kind: string; name: string }>(
+        `SELECT DISTINCT i.instance_id, i.kind, i.name FROM messages m JOIN instances i ON i.instance_id = m.instance_id
+         WHERE m.visible_at <= @before
+           AND NOT ((i.kind = 'orchestration' AND i.name_key IN (SELECT value FROM json_each(@orchestrations)))
+                 OR (i.kind = 'entity' AND i.name_key IN (SELECT value FROM json_each(@entities))))
+         LIMIT @limit`,
+      ),
+      strandedTasks: db.prepare<Record<string, unknown>, { instance_id: string; name: string }>(
+        `SELECT instance_id, name FROM activity_tasks WHERE visible_at <= @before AND locked_until <= @now
+           AND name_key NOT IN (SELECT value FROM json_each(@activities)) LIMIT @limit`,
+      ),
+      markParked: db.prepare("UPDATE instances SET parked = ? WHERE instance_id = ? AND (lock_token IS NULL OR locked_until <= ?)"),
     };
   }
 
@@ -225,26 +278,42 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.workListeners.clear();
+    this.changeListeners.clear();
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
   }
 
   onWork(listener: (kind: WorkKind, visibleAt: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.workListeners.add(listener);
+    return () => this.workListeners.delete(listener);
   }
 
-  /** Runs `fn` in an IMMEDIATE transaction and announces the work it wrote once it is committed. */
-  private write<T>(fn: (announce: (kind: WorkKind, at: number) => void) => T): T {
+  onInstanceChange(listener: (instanceId: string, status: OrchestrationRuntimeStatus) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction and announces the work and changes it wrote once committed. */
+  private write<T>(fn: (announce: Announce, changed: Changed) => T): T {
     const wakes: [WorkKind, number][] = [];
-    const result = this.database.transaction(() => fn((kind, at) => wakes.push([kind, at]))).immediate();
-    if (wakes.length > 0 && this.listeners.size > 0) {
+    const changes: [string, OrchestrationRuntimeStatus][] = [];
+    this.stats.writeTransactions++;
+    const result = this.database
+      .transaction(() =>
+        fn(
+          (kind, at) => wakes.push([kind, at]),
+          (id, status) => changes.push([id, status]),
+        ),
+      )
+      .immediate();
+    if (wakes.length > 0 && this.workListeners.size > 0) {
       const earliest = new Map<WorkKind, number>();
       for (const [k, at] of wakes) earliest.set(k, Math.min(at, earliest.get(k) ?? Infinity));
-      for (const [k, at] of earliest) for (const l of this.listeners) notifySafely(l, k, at);
+      for (const [k, at] of earliest) for (const l of this.workListeners) notifySafely(l, k, at);
     }
+    if (changes.length > 0 && this.changeListeners.size > 0) for (const [id, status] of changes) for (const l of this.changeListeners) notifySafely(l, id, status);
     return result;
   }
 
@@ -256,84 +325,103 @@ export class SqliteProvider implements StorageProvider {
     s.deleteInstance.run(instanceId);
   }
 
-  private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number, announce: (k: WorkKind, at: number) => void): void {
-    this.s.insertMessage.run(instanceId, m.executionId ?? null, m.event.type, JSON.stringify(m.event), visibleAt);
+  private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number, announce: Announce): void {
+    this.s.insertMessage.run(instanceId, m.executionId ?? null, m.event.type, JSON.stringify(m.event), visibleAt, m.metadata ? JSON.stringify(m.metadata) : null);
     announce("orchestration", visibleAt);
   }
 
-  async createInstance(req: CreateInstanceRequest): Promise<void> {
-    this.write((announce) => {
-      const existing = this.s.getInstance.get(req.instanceId);
-      if (existing && !isTerminalStatus(existing.runtime_status as OrchestrationRuntimeStatus)) {
-        throw new InstanceAlreadyExistsError(req.instanceId, existing.runtime_status);
-      }
-      if (existing) this.deleteInstanceData(req.instanceId);
-      this.s.insertInstance.run({
-        instanceId: req.instanceId,
-        name: req.name,
-        executionId: req.executionId,
-        input: req.input ?? null,
-        parent: req.startedEvent.parentInstance?.instanceId ?? null,
-        now: req.now,
-      });
-      this.insertMessage(req.instanceId, { event: req.startedEvent, executionId: req.executionId }, req.visibleAt ?? req.now, announce);
+  private target(instanceId: string): TargetState | undefined {
+    const t = this.s.target.get(instanceId);
+    return t ? { kind: t.kind as InstanceKind, runtimeStatus: t.runtime_status as OrchestrationRuntimeStatus } : undefined;
+  }
+
+  private insertRow(row: NewInstanceRow, now: number): void {
+    this.s.insertInstance.run({
+      instanceId: row.instanceId,
+      kind: row.kind,
+      name: row.name,
+      nameKey: functionKey(row.name),
+      executionId: row.executionId,
+      status: row.runtimeStatus,
+      input: row.input ?? null,
+      parent: row.parentInstanceId ?? null,
+      now,
     });
   }
 
-  /** Entities exist from their first message on. */
-  private ensureEntity(instanceId: string, now: number): boolean {
-    if (!EntityId.isEntityInstanceId(instanceId)) return false;
-    const id = entityIdOrUndefined(instanceId);
-    if (!id) return false;
-    this.s.insertEntity.run(instanceId, id.name, now, now);
-    return true;
+  async createInstance(req: CreateInstanceRequest): Promise<void> {
+    const started = req.startedEvent;
+    this.write((announce, changed) => {
+      const d = planStart(started, this.target(started.instanceId));
+      if (d.action === "fail") throw d.error;
+      if (d.action !== "create" && d.action !== "replace") return;
+      if (d.action === "replace") this.deleteInstanceData(started.instanceId);
+      this.insertRow(d.row, req.now);
+      const message: OrchestrationMessage = { event: started, executionId: started.executionId };
+      if (req.metadata) message.metadata = req.metadata;
+      this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now, announce);
+      changed(started.instanceId, d.row.runtimeStatus);
+    });
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
     this.write((announce) => {
+      // All or none: a refused message throws, and the transaction rolls back whatever came before it.
       for (const m of messages) {
-        if (EntityId.isEntityInstanceId(m.instanceId)) EntityId.fromInstanceId(m.instanceId); // validates before anything is written
-        else if (!this.s.instanceExists.get(m.instanceId)) throw new InstanceNotFoundError(m.instanceId);
+        const d = planDelivery(m, this.target(m.instanceId), "client", now);
+        if (d.action === "fail") throw d.error;
+        if (d.action === "create") this.insertRow(d.row, now);
+        if (d.action !== "create" && d.action !== "append") continue;
+        if (m.wake) this.s.wake.run(m.instanceId);
+        this.insertMessage(m.instanceId, m.message, m.visibleAt ?? now, announce);
       }
-      for (const m of messages) this.ensureEntity(m.instanceId, now);
-      for (const m of messages) this.insertMessage(m.instanceId, m.message, m.visibleAt ?? now, announce);
     });
   }
 
-  async lockOrchestrationWorkItems(req: LockRequest): Promise<OrchestrationWorkItem[]> {
+  async lockOrchestrationWorkItems(req: InstanceLockRequest): Promise<OrchestrationWorkItem[]> {
     if (req.max <= 0) return [];
+    const params = { now: req.now, max: req.max, ...filterLists(req.functions) };
     // Look before taking the write lock: an idle poll must not cost a write transaction.
-    if (!this.s.anyReadyInstance.get(req.now, req.now)) return [];
+    if (this.s.readyInstances.all({ ...params, max: 1 }).length === 0) return [];
     return this.write(() => {
       const s = this.s;
       const items: OrchestrationWorkItem[] = [];
-      for (const { instance_id } of s.readyInstances.all(req.now, req.now, req.max)) {
+      for (const { instance_id, lock_token } of s.readyInstances.all(params)) {
         const token = randomUUID();
         const lockedUntil = req.now + req.leaseMs;
-        if (s.lockInstance.run(token, lockedUntil, instance_id, req.now).changes !== 1) continue;
+        if (s.lockInstance.run(token, lockedUntil, req.workerId, instance_id, req.now).changes !== 1) continue;
+        s.countDelivery.run(instance_id, req.now);
         const row = s.getInstance.get(instance_id)!;
-        const messages = s.visibleMessages.all(instance_id, req.now).map((m) => {
-          const message: OrchestrationMessage = { event: JSON.parse(m.event) as HistoryEvent };
-          if (m.execution_id !== null) message.executionId = m.execution_id;
-          return { id: m.id, message };
-        });
-        items.push({ instanceId: instance_id, lockToken: token, lockedUntil, instance: toRecord(row), messages });
+        const messages = s.visibleMessages.all(instance_id, req.now).map((m) => ({ id: m.id, message: toMessage(m), dequeueCount: m.dequeue_count }));
+        const item: OrchestrationWorkItem = {
+          instanceId: instance_id,
+          lockToken: token,
+          lockedUntil,
+          workerId: req.workerId,
+          dequeueCount: messages.reduce((n, m) => Math.max(n, m.dequeueCount), 0),
+          takeover: lock_token !== null,
+          instance: toRecord(row),
+          messages,
+        };
+        if (req.cachedHistoryLength?.(instance_id, row.execution_id) !== row.history_length) item.history = this.readHistory(instance_id);
+        items.push(item);
       }
       return items;
     });
   }
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
+    if (commits.length === 0) return [];
     try {
-      return this.write((announce) => commits.map((c) => this.completeOne(c, now, announce)));
+      return this.write((announce, changed) => commits.map((c) => this.completeOne(c, now, announce, changed)));
     } catch (first) {
       if (commits.length === 1) return [{ ok: false, error: first instanceof Error ? first : new Error(String(first)) }];
       // Something in the group failed and the whole transaction rolled back: redo it with each step
       // in its own savepoint, so the failing one is refused alone instead of taking the others along.
-      return this.write((announce) =>
+      return this.write((announce, changed) =>
         commits.map((c) => {
           try {
-            return this.database.transaction(() => this.completeOne(c, now, announce))();
+            return this.database.transaction(() => this.completeOne(c, now, announce, changed))();
           } catch (err) {
             return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
           }
@@ -342,13 +430,23 @@ export class SqliteProvider implements StorageProvider {
     }
   }
 
-  private completeOne(c: OrchestrationCommit, now: number, announce: (k: WorkKind, at: number) => void): CommitResult {
+  /** One step: every check first (nothing is written when one fails), then the writes. */
+  private completeOne(c: OrchestrationCommit, now: number, announce: Announce, changed: Changed): CommitResult {
     const s = this.s;
-    const id = c.item.instanceId;
-    const lock = s.lockOf.get(id);
-    if (!lock || lock.lock_token !== c.item.lockToken) return { ok: false, error: new LockLostError(`orchestration instance '${id}'`) };
-    for (const mid of c.consumedMessageIds) s.deleteMessage.run(mid);
-    let seq = lock.history_length;
+    const f = c.fence;
+    const id = f.kind === "lease" ? f.item.instanceId : f.instanceId;
+    const row = s.fenceOf.get(id);
+    const held =
+      f.kind === "lease"
+        ? !!row && row.lock_token === f.item.lockToken
+        : !!row && row.locked_until <= now && row.execution_id === f.executionId && row.history_length === f.historyLength;
+    if (!row || !held) return { ok: false, error: new LockLostError(`orchestration instance '${id}'`) };
+    for (const r of c.activityResults ?? []) {
+      if (s.taskToken.get(r.item.id)?.lock_token !== r.item.lockToken) return { ok: false, error: activityLockLost(r.item) };
+    }
+    if (f.kind === "lease") for (const mid of f.consumedMessageIds) s.deleteMessage.run(mid);
+    for (const r of c.activityResults ?? []) s.deleteTask.run(r.item.id, r.item.lockToken);
+    let seq = row.history_length;
     if (c.replaceHistory) {
       s.deleteHistory.run(id);
       seq = 0;
@@ -358,6 +456,7 @@ export class SqliteProvider implements StorageProvider {
     s.updateInstance.run({
       instanceId: id,
       name: u.name,
+      nameKey: functionKey(u.name),
       executionId: u.executionId,
       status: u.runtimeStatus,
       input: u.input ?? null,
@@ -368,42 +467,74 @@ export class SqliteProvider implements StorageProvider {
       now: u.lastUpdatedAt ?? now,
       historyLength: seq,
     });
-    for (const t of c.activityTasks) {
-      s.insertTask.run(t.instanceId, t.executionId, t.taskScheduledId, t.name, t.input ?? null, now);
-      announce("activity", now);
-    }
-    for (const m of c.messages) this.deliver(id, m, now, announce);
+    const leased = this.insertTasks(c, now, announce);
+    for (const m of c.messages) this.deliver(m, now, announce, changed);
     if (c.deleteIfIdle && !s.hasAnyMessage.get(id)) {
       this.deleteInstanceData(id);
       return { ok: true };
     }
     // Messages that arrived while the step ran are ready now that the lease is released.
     if (s.hasVisibleMessage.get(id, now)) announce("orchestration", now);
-    return { ok: true };
+    if (u.runtimeStatus !== row.runtime_status) changed(id, u.runtimeStatus);
+    return leased.length > 0 ? { ok: true, leasedActivities: leased } : { ok: true };
   }
 
-  private deliver(from: string, m: OutgoingMessage, now: number, announce: (k: WorkKind, at: number) => void): void {
-    const ev = m.message.event;
-    if (ev.type === "ExecutionStarted" && m.instanceId !== from) {
-      const existing = this.s.getInstance.get(m.instanceId);
-      if (existing && !isTerminalStatus(existing.runtime_status as OrchestrationRuntimeStatus)) {
-        const rejection = subOrchestrationRejection(ev, existing.runtime_status, now);
-        if (rejection) this.deliver(m.instanceId, rejection, now, announce);
-        return;
+  /** Inserts the step's activity tasks, leasing the first ones to the committing worker when asked. */
+  private insertTasks(c: OrchestrationCommit, now: number, announce: Announce): ActivityWorkItem[] {
+    const leased: ActivityWorkItem[] = [];
+    const lease = c.leaseActivities;
+    for (const t of c.activityTasks) {
+      const key = functionKey(t.name);
+      const take = !!lease && leased.length < lease.max && (!lease.functions || lease.functions.includes(key));
+      const token = take ? randomUUID() : null;
+      const lockedUntil = take ? now + lease.leaseMs : 0;
+      const metadata = t.metadata ? JSON.stringify(t.metadata) : null;
+      const { lastInsertRowid } = this.s.insertTask.run(t.instanceId, t.executionId, t.taskScheduledId, t.name, key, t.input ?? null, metadata, now, token, lockedUntil, take ? 1 : 0);
+      if (token === null) {
+        announce("activity", now);
+        continue;
       }
-      if (existing) this.deleteInstanceData(m.instanceId);
-      this.s.insertInstance.run({ instanceId: m.instanceId, name: ev.name, executionId: ev.executionId, input: ev.input ?? null, parent: ev.parentInstance?.instanceId ?? null, now });
-    } else if (!this.ensureEntity(m.instanceId, now) && !this.s.instanceExists.get(m.instanceId)) {
-      return;
+      const item: ActivityWorkItem = { id: Number(lastInsertRowid), instanceId: t.instanceId, executionId: t.executionId, taskScheduledId: t.taskScheduledId, name: t.name, lockToken: token, lockedUntil, dequeueCount: 1 };
+      if (t.input !== undefined) item.input = t.input;
+      if (t.metadata) item.metadata = t.metadata;
+      leased.push(item);
     }
+    return leased;
+  }
+
+  /**
+   * A message a step sends: delivered as core's planDelivery says, on the target's state read here.
+   * An instance it creates or replaces changes status (announced after the commit, as any change).
+   */
+  private deliver(m: OutgoingMessage, now: number, announce: Announce, changed?: Changed): void {
+    const d = planDelivery(m, this.target(m.instanceId), "step", now);
+    switch (d.action) {
+      case "drop":
+      case "fail":
+        return;
+      case "redirect":
+        this.deliver(d.message, now, announce, changed);
+        return;
+      case "replace":
+        this.deleteInstanceData(m.instanceId);
+        this.insertRow(d.row, now);
+        changed?.(m.instanceId, d.row.runtimeStatus);
+        break;
+      case "create":
+        this.insertRow(d.row, now);
+        changed?.(m.instanceId, d.row.runtimeStatus);
+        break;
+      case "append":
+        break;
+    }
+    if (m.wake) this.s.wake.run(m.instanceId);
     this.insertMessage(m.instanceId, m.message, m.visibleAt ?? now, announce);
   }
 
-  async abandonOrchestrationWorkItem(item: OrchestrationWorkItem, retryAfterMs: number, now: number): Promise<void> {
+  async abandonOrchestrationWorkItem(item: OrchestrationWorkItem, options: AbandonOptions, now: number): Promise<void> {
     this.write((announce) => {
-      if (this.s.releaseInstance.run(item.instanceId, item.lockToken).changes !== 1) return;
-      for (const m of item.messages) this.s.delayMessage.run(now + retryAfterMs, m.id);
-      announce("orchestration", now + retryAfterMs);
+      const retryAt = now + Math.max(0, options.retryAfterMs);
+      if (this.s.abandonInstance.run(retryAt, options.park ? JSON.stringify(options.park) : null, item.instanceId, item.lockToken).changes === 1) announce("orchestration", retryAt);
     });
   }
 
@@ -417,16 +548,22 @@ export class SqliteProvider implements StorageProvider {
     );
   }
 
-  async getHistory(instanceId: string): Promise<HistoryEvent[]> {
+  private readHistory(instanceId: string): HistoryEvent[] {
     return this.s.history.all(instanceId).map((r) => JSON.parse(r.event) as HistoryEvent);
   }
 
-  async lockActivityWorkItems(req: LockRequest): Promise<ActivityWorkItem[]> {
+  async getHistory(instanceId: string, page: HistoryPage = {}): Promise<HistoryEvent[]> {
+    if (page.fromSeq === undefined && page.limit === undefined) return this.readHistory(instanceId);
+    return this.s.historyPage.all(instanceId, page.fromSeq ?? 0, page.limit ?? -1).map((r) => JSON.parse(r.event) as HistoryEvent);
+  }
+
+  async lockActivityWorkItems(req: ActivityLockRequest): Promise<ActivityWorkItem[]> {
     if (req.max <= 0) return [];
-    if (!this.s.anyReadyTask.get(req.now, req.now)) return [];
+    const params = { now: req.now, max: req.max, names: req.functions ? JSON.stringify(req.functions) : ANY };
+    if (this.s.readyTasks.all({ ...params, max: 1 }).length === 0) return [];
     return this.write(() => {
       const s = this.s;
-      return s.readyTasks.all(req.now, req.now, req.max).map((t) => {
+      return s.readyTasks.all(params).map((t) => {
         const token = randomUUID();
         const lockedUntil = req.now + req.leaseMs;
         s.lockTask.run(token, lockedUntil, t.id);
@@ -441,18 +578,18 @@ export class SqliteProvider implements StorageProvider {
           dequeueCount: t.dequeue_count + 1,
         };
         if (t.input !== null) item.input = t.input;
+        if (t.metadata !== null) item.metadata = JSON.parse(t.metadata) as Record<string, string>;
         return item;
       });
     });
   }
 
   async completeActivityWorkItems(results: readonly ActivityResult[], now: number): Promise<CommitResult[]> {
+    if (results.length === 0) return [];
     return this.write((announce) =>
       results.map(({ item, event }): CommitResult => {
-        if (this.s.deleteTask.run(item.id, item.lockToken).changes !== 1) {
-          return { ok: false, error: new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`) };
-        }
-        if (this.s.instanceExists.get(item.instanceId)) this.insertMessage(item.instanceId, { event, executionId: item.executionId }, now, announce);
+        if (this.s.deleteTask.run(item.id, item.lockToken).changes !== 1) return { ok: false, error: activityLockLost(item) };
+        this.deliver({ kind: "toParent", instanceId: item.instanceId, message: { event, executionId: item.executionId } }, now, announce);
         return { ok: true };
       }),
     );
@@ -485,37 +622,22 @@ export class SqliteProvider implements StorageProvider {
     // Only fixed fragments and placeholders: no input ever becomes SQL text.
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (q.kind === "entity") where.push("substr(instance_id, 1, 1) = '@'");
-    if (q.kind === "orchestration") where.push("substr(instance_id, 1, 1) <> '@'");
-    if (q.lastUpdatedFrom !== undefined) {
-      where.push("last_updated_at >= ?");
-      params.push(q.lastUpdatedFrom);
-    }
-    if (q.lastUpdatedTo !== undefined) {
-      where.push("last_updated_at <= ?");
-      params.push(q.lastUpdatedTo);
-    }
+    const add = (sql: string, ...values: (string | number)[]): void => {
+      where.push(sql);
+      params.push(...values);
+    };
+    if (q.kind !== undefined) add("kind = ?", q.kind);
+    if (q.name !== undefined) add("name_key = ?", functionKey(q.name));
+    if (q.lastUpdatedFrom !== undefined) add("last_updated_at >= ?", q.lastUpdatedFrom);
+    if (q.lastUpdatedTo !== undefined) add("last_updated_at <= ?", q.lastUpdatedTo);
     if (q.runtimeStatus) {
       if (q.runtimeStatus.length === 0) return { instances: [] };
-      where.push(`runtime_status IN (${q.runtimeStatus.map(() => "?").join(", ")})`);
-      params.push(...q.runtimeStatus);
+      add(`runtime_status IN (${q.runtimeStatus.map(() => "?").join(", ")})`, ...q.runtimeStatus);
     }
-    if (q.createdFrom !== undefined) {
-      where.push("created_at >= ?");
-      params.push(q.createdFrom);
-    }
-    if (q.createdTo !== undefined) {
-      where.push("created_at <= ?");
-      params.push(q.createdTo);
-    }
-    if (q.instanceIdPrefix !== undefined && q.instanceIdPrefix !== "") {
-      where.push("substr(instance_id, 1, length(?)) = ?");
-      params.push(q.instanceIdPrefix, q.instanceIdPrefix);
-    }
-    if (cursor) {
-      where.push("(created_at > ? OR (created_at = ? AND instance_id > ?))");
-      params.push(cursor.createdAt, cursor.createdAt, cursor.instanceId);
-    }
+    if (q.createdFrom !== undefined) add("created_at >= ?", q.createdFrom);
+    if (q.createdTo !== undefined) add("created_at <= ?", q.createdTo);
+    if (q.instanceIdPrefix !== undefined && q.instanceIdPrefix !== "") add("substr(instance_id, 1, length(?)) = ?", q.instanceIdPrefix, q.instanceIdPrefix);
+    if (cursor) add("(created_at > ? OR (created_at = ? AND instance_id > ?))", cursor.createdAt, cursor.createdAt, cursor.instanceId);
     const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at, instance_id LIMIT ?`;
     const rows = this.database.prepare<(string | number)[], InstanceRow>(sql).all(...params, size + 1);
     const page = rows.slice(0, size).map(toRecord);
@@ -556,10 +678,25 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async nextVisibleAt(now: number): Promise<number | undefined> {
-    const a = this.s.nextMessage.get(now)?.t ?? null;
-    const b = this.s.nextTask.get(now)?.t ?? null;
-    if (a === null) return b ?? undefined;
-    if (b === null) return a;
-    return Math.min(a, b);
+    const times = [this.s.nextMessage.get(now)?.t, this.s.nextTask.get(now)?.t, this.s.nextRetry.get(now)?.t].filter((t): t is number => typeof t === "number");
+    return times.length > 0 ? Math.min(...times) : undefined;
   }
+
+  async findStrandedWork(req: StrandedWorkRequest): Promise<StrandedWork> {
+    const instances = this.s.strandedInstances
+      .all({ before: req.visibleBefore, limit: req.limit, orchestrations: JSON.stringify(req.functions.orchestrations), entities: JSON.stringify(req.functions.entities) })
+      .map((r) => ({ instanceId: r.instance_id, kind: r.kind as InstanceKind, name: r.name }));
+    const activities = this.s.strandedTasks
+      .all({ before: req.visibleBefore, now: req.now, limit: req.limit, activities: JSON.stringify(req.functions.activities) })
+      .map((r) => ({ instanceId: r.instance_id, name: r.name }));
+    return { instances, activities };
+  }
+
+  async markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean> {
+    return this.write(() => this.s.markParked.run(JSON.stringify(park), instanceId, now).changes === 1);
+  }
+}
+
+function activityLockLost(item: ActivityWorkItem): LockLostError {
+  return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
 }

@@ -1,12 +1,11 @@
-import { EntityId } from "./entity-id.js";
-import type { OperationMessage } from "./entity-messages.js";
-import { InvalidArgumentError } from "./errors.js";
-import { parsePayload, serializePayload } from "./payload.js";
+import { EntityId } from "../entity-id.js";
+import { InvalidArgumentError } from "../errors.js";
+import type { EntityOperationSignaledEvent } from "../history.js";
+import { parsePayload, serializePayload } from "../payload.js";
 
 /** A signal an operation sends; it goes out only if the operation succeeds. */
 export interface PendingSignal {
-  target: string;
-  message: OperationMessage;
+  request: EntityOperationSignaledEvent;
   /** Deliver later (scheduled signal), ms since epoch. */
   visibleAt?: number;
 }
@@ -84,13 +83,14 @@ export class DurableEntityContext<TState = unknown> {
   signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, scheduledTime?: Date): void {
     const id = EntityId.from(entityId);
     if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
-    const message: OperationMessage = { id: this.newId(), op: operationName, signal: true };
     const input = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
-    if (input !== undefined) message.input = input;
-    const signal: PendingSignal = { target: id.toString(), message };
+    const request: EntityOperationSignaledEvent = { type: "EntityOperationSignaled", eventId: -1, timestamp: "", requestId: this.newId(), targetInstanceId: id.toString(), operation: operationName };
+    if (input !== undefined) request.input = input;
+    const signal: PendingSignal = { request };
     if (scheduledTime !== undefined) {
       if (!(scheduledTime instanceof Date) || Number.isNaN(scheduledTime.getTime())) throw new InvalidArgumentError("scheduledTime must be a valid Date.");
       signal.visibleAt = scheduledTime.getTime();
+      request.scheduledTime = scheduledTime.toISOString();
     }
     this.signals.push(signal);
   }

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { InstanceAlreadyExistsError } from "../../../src/core/errors.js";
+import type { ActivityTaskRequest } from "../../../src/providers/provider.js";
+import {
+  type Define,
+  FAR,
+  METADATA,
+  RICH_FAILURE,
+  T0,
+  bodies,
+  commitFor,
+  commitOk,
+  create,
+  eventRaised,
+  executionCompleted,
+  hasCode,
+  ids,
+  lockActivities,
+  lockAll,
+  lockOne,
+  newOrchestrationRow,
+  orchestratorCompleted,
+  orchestratorStarted,
+  peekMessages,
+  runTo,
+  scheduleActivities,
+  stored,
+  taskScheduled,
+  timerFired,
+  toEvent,
+  toSelf,
+} from "../fixtures.js";
+
+export function initializeTests(test: Define): void {
+  test("is idempotent and leaves an empty store", async (p) => {
+    await p.initialize();
+    await p.initialize();
+    assert.deepEqual(await p.queryInstances({}), { instances: [] });
+    assert.equal(await p.nextVisibleAt(0), undefined);
+    assert.deepEqual(await lockAll(p, FAR), []);
+    assert.deepEqual(await lockActivities(p, FAR), []);
+  });
+}
+
+export function createTests(test: Define): void {
+  test("creates a Pending orchestration and enqueues its ExecutionStarted message", async (p) => {
+    const parent = { name: "Parent", instanceId: "parent-1", executionId: "pexec", taskScheduledId: 3 };
+    const req = await create(p, "c1", { name: "MyOrch", executionId: "e1", input: '{"a":1}', now: T0 + 5, parent });
+    const expected = newOrchestrationRow("c1", "e1", T0 + 5, { name: "MyOrch", input: '{"a":1}', parentInstanceId: "parent-1" });
+    assert.deepEqual(await p.getInstance("c1"), expected);
+    assert.deepEqual(await p.getHistory("c1"), []);
+    const [item, ...rest] = await lockAll(p, T0 + 5);
+    assert.equal(rest.length, 0);
+    assert.ok(item);
+    assert.equal(item.instanceId, "c1");
+    assert.deepEqual(item.instance, expected);
+    assert.deepEqual(bodies(item.messages), [{ event: req.startedEvent, executionId: "e1" }], "no metadata when none was given");
+  });
+
+  test("an instance without input or parent has neither field", async (p) => {
+    await create(p, "bare", { executionId: "e" });
+    assert.deepEqual(await p.getInstance("bare"), newOrchestrationRow("bare", "e", T0));
+  });
+
+  test("the request's metadata travels on the ExecutionStarted message", async (p) => {
+    const req = await create(p, "traced", { executionId: "e", metadata: METADATA });
+    const item = await lockOne(p, "traced", T0);
+    assert.deepEqual(bodies(item.messages), [{ event: req.startedEvent, executionId: "e", metadata: METADATA }]);
+  });
+
+  test("an instance ID shaped like an entity's is still an orchestration when created as one", async (p) => {
+    await create(p, "@counter@k", { executionId: "e", name: "NotAnEntity" });
+    assert.deepEqual(await p.getInstance("@counter@k"), newOrchestrationRow("@counter@k", "e", T0, { name: "NotAnEntity" }));
+  });
+
+  for (const status of ["Pending", "Running", "Suspended", "ContinuedAsNew"] as const) {
+    test(`refuses an existing ${status} instance with InstanceAlreadyExistsError and changes nothing`, async (p) => {
+      await runTo(p, "dup", status, { input: '"first"' });
+      // Leave work behind that must survive the refused create: a task, a timer and an event.
+      let tasks: ActivityTaskRequest[] = [];
+      if (status !== "Pending") {
+        await p.sendMessages([toEvent("dup", eventRaised("kick", T0 + 1))], T0 + 1);
+        tasks = await scheduleActivities(p, "dup", ["act"], T0 + 1);
+      }
+      await p.sendMessages([toEvent("dup", timerFired(9, T0 + 50_000), { visibleAt: T0 + 50_000 })], T0 + 2);
+      await p.sendMessages([toEvent("dup", eventRaised("ev", T0 + 2))], T0 + 2);
+      const before = { instance: await p.getInstance("dup"), history: await p.getHistory("dup") };
+      const messagesBefore = await peekMessages(p, "dup", T0 + 3);
+
+      await assert.rejects(create(p, "dup", { executionId: "second", input: '"second"', now: T0 + 10 }), (err: unknown) => {
+        hasCode("INSTANCE_ALREADY_EXISTS", InstanceAlreadyExistsError)(err);
+        assert.equal((err as InstanceAlreadyExistsError).instanceId, "dup");
+        return true;
+      });
+
+      assert.deepEqual({ instance: await p.getInstance("dup"), history: await p.getHistory("dup") }, before);
+      const messagesAfter = await peekMessages(p, "dup", T0 + 3);
+      assert.deepEqual(messagesAfter?.map((m) => m.id), messagesBefore?.map((m) => m.id));
+      assert.deepEqual(bodies(messagesAfter), bodies(messagesBefore));
+      assert.equal(await p.nextVisibleAt(T0 + 10), T0 + 50_000);
+      assert.deepEqual(
+        (await lockActivities(p, T0 + 10)).map((a) => a.name),
+        tasks.map((x) => x.name),
+      );
+    });
+  }
+
+  for (const status of ["Completed", "Failed", "Terminated", "Canceled"] as const) {
+    test(`replaces a ${status} instance: old history, messages, tasks and park record are gone`, async (p) => {
+      await create(p, "re", { executionId: "old", input: '"old"', now: T0 });
+      const item = await lockOne(p, "re", T0);
+      const oldStarted = item.messages[0]!.message.event;
+      await commitOk(
+        p,
+        commitFor(item, {
+          status,
+          newHistory: [orchestratorStarted(T0), oldStarted, taskScheduled(1, "act", T0), executionCompleted("Completed", T0, '"out"'), orchestratorCompleted(T0)],
+          instance: { output: '"out"', customStatus: '"cs"', failureDetails: RICH_FAILURE },
+          activityTasks: [{ instanceId: "re", executionId: "old", taskScheduledId: 1, name: "act" }],
+          messages: [toSelf("re", timerFired(2, T0 + 60_000), { executionId: "old", visibleAt: T0 + 60_000 })],
+        }),
+        T0,
+      );
+      await p.sendMessages([toEvent("re", eventRaised("late", T0 + 1))], T0 + 1);
+      assert.ok(await p.markParked("re", { code: "FUNCTION_NOT_FOUND", message: "old", since: T0 + 1, attempts: 0 }, T0 + 1));
+
+      const req = await create(p, "re", { executionId: "new", input: '"new"', now: T0 + 100 });
+
+      assert.deepEqual(await p.getInstance("re"), newOrchestrationRow("re", "new", T0 + 100, { input: '"new"' }));
+      assert.deepEqual(await p.getHistory("re"), []);
+      assert.deepEqual(await lockActivities(p, FAR), [], "the old execution's activity task is gone");
+      assert.equal(await p.nextVisibleAt(T0 + 100), undefined, "the old execution's timer is gone");
+      assert.deepEqual(bodies(await peekMessages(p, "re", FAR)), [stored(req.startedEvent, { executionId: "new" })]);
+    });
+  }
+
+  test("visibleAt delays the start", async (p) => {
+    await create(p, "later", { now: T0, visibleAt: T0 + 5_000 });
+    assert.equal((await p.getInstance("later"))?.runtimeStatus, "Pending");
+    assert.deepEqual(await lockAll(p, T0), []);
+    assert.equal(await p.nextVisibleAt(T0), T0 + 5_000);
+    assert.deepEqual(await lockAll(p, T0 + 4_999), []);
+    const items = await lockAll(p, T0 + 5_000);
+    assert.deepEqual(ids(items), ["later"]);
+    assert.equal(items[0]!.messages[0]!.message.event.type, "ExecutionStarted");
+  });
+
+  test("concurrent creates of one ID on one handle: exactly one wins", async (p) => {
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => create(p, "race", { executionId: `e${n}`, now: T0 + n })));
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+    for (const r of results) if (r.status === "rejected") hasCode("INSTANCE_ALREADY_EXISTS", InstanceAlreadyExistsError)(r.reason);
+    const msgs = await peekMessages(p, "race", FAR);
+    assert.equal(msgs?.length, 1);
+    assert.equal(msgs[0]!.message.executionId, (await p.getInstance("race"))?.executionId);
+  });
+}
