@@ -33,10 +33,14 @@ export const sequence: Workload = {
     });
     try {
       const id = "sequence-0";
+      const stats = bench.host.provider.stats;
+      const writesBefore = stats?.writeTransactions ?? 0;
       const start = performance.now();
       await bench.host.client.startNew("bench_sequence", { instanceId: id, input: steps });
       const done = await bench.tap.waitFor(id, timeoutMs);
       const seconds = (done.at - start) / 1000;
+      // Every write transaction from the start to the last commit (the start and the first lock included).
+      const writesPerStep = stats ? (stats.writeTransactions - writesBefore) / steps : undefined;
 
       await verifyAllCompleted(bench, new Map([[id, { steps, sum: (steps * (steps - 1)) / 2 }]]), "sequence");
       calls.exactlyOnce(
@@ -56,6 +60,7 @@ export const sequence: Workload = {
           { metric: `ms/step last ${window}`, value: last, unit: "ms", better: "lower" },
           { metric: "last/first ratio", value: last / first, unit: "x", better: "lower" },
           { metric: "steps/s", value: steps / seconds, unit: "steps/s", better: "higher" },
+          ...(writesPerStep === undefined ? [] : [{ metric: "write tx/step", value: writesPerStep, unit: "tx", better: "lower" as const }]),
         ],
         params: { steps, window, medianStepFirstMs: round3(medianFirst), medianStepLastMs: round3(medianLast), medianRatio: round3(medianLast / medianFirst) },
         diagnostics: diagnostics(bench),

@@ -198,7 +198,7 @@ export class DurableClientCore implements DurableClient {
     try {
       const deadline = Date.now() + timeoutMs;
       // Over HTTP nothing wakes the wait early: start with short looks, doubling up to the interval.
-      let interval = Math.min(intervalMs, 5);
+      let interval = watch.pushes ? intervalMs : Math.min(intervalMs, 5);
       for (;;) {
         const status = await this.getStatus(instanceId, options);
         if (isTerminalStatus(status.runtimeStatus)) return status;

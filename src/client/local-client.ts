@@ -231,6 +231,8 @@ export class LocalTransport implements ClientTransport {
       wake?.();
     });
     return {
+      // A provider without change notifications cannot wake the wait: then it polls like HTTP.
+      pushes: unsubscribe !== undefined,
       next: (timeoutMs) =>
         new Promise<void>((resolve) => {
           if (changed) {

@@ -218,6 +218,7 @@ export class RemoteTransport implements ClientTransport {
   watch(): InstanceWatch {
     const timers = new Set<NodeJS.Timeout>();
     return {
+      pushes: false,
       next: (timeoutMs) =>
         new Promise<void>((resolve) => {
           const t = setTimeout(() => {

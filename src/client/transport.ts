@@ -36,6 +36,8 @@ export type ControlOperation = "terminate" | "suspend" | "resume" | "rewind";
 
 /** Waits for news of one instance: in process the commit wakes it, over HTTP it simply waits. */
 export interface InstanceWatch {
+  /** True when a change wakes `next` (in process); false when `next` only waits (over HTTP). */
+  readonly pushes: boolean;
   /** Resolves when the instance changed since the previous call (or the watch began), else after `timeoutMs`. */
   next(timeoutMs: number): Promise<void>;
   close(): void;

@@ -14,7 +14,10 @@
  * LEASES. An instance is processed by one worker at a time: its row carries `lock_token` (random per
  * lease), `locked_until` and the owning `workerId`. A row is lockable when it has a visible message
  * and `locked_until <= now` (an expired lease is taken over: the work item says `takeover`). Every
- * write on behalf of a lease is fenced on its token, in the same transaction as the write. Abandon
+ * write on behalf of a lease is fenced on its token, in the same transaction as the write: a lease
+ * that expired but was not taken over still commits (the token is still the row's); once another
+ * worker locked the instance, or an optimistic commit wrote it, the old token is refused. A refused
+ * commit writes nothing and reports LockLostError in its CommitResult. Abandon
  * releases the token and sets `locked_until` to the retry time, so a parked instance's messages keep
  * their order and nobody takes it before then. Activity tasks have leases of their own.
  *

@@ -216,24 +216,33 @@ for (const store of STORES) {
         await Promise.all(series.map((readings) => sendReadings(host.client, readings.slice(0, 6))));
         await eventually("the catalog to list the three metrics", async () => ((await host.client.readEntityState<MetricCatalog>(CATALOG_ID)).entityState?.metrics.length === 3 ? true : undefined));
 
-        // The rest is sent, at a pace, while windowed reports run one after the other until it is all sent.
-        let sent = false;
-        const sending = Promise.all(
-          series.map(async (readings) => {
-            for (const [i, r] of readings.slice(6).entries()) {
-              await host.client.signalEntity(metricId(r.metric), "record", { value: r.value, source: r.source, seq: r.seq });
-              if (i % 4 === 3) await new Promise((resolve) => setTimeout(resolve, 2));
-            }
-          }),
-        ).finally(() => (sent = true));
-        const reports: Report[] = [];
-        while (!sent || reports.length < 2) {
+        // The rest is sent in three parts, at a pace, each while a windowed report runs. A report's
+        // lock request queues behind the readings sent before it, so every window after the first
+        // one takes at least the part sent before it: the readings are split over several windows
+        // however fast or slow the machine is.
+        const report = async (): Promise<Report> => {
           const id = await host.client.startNew(REPORT, { input: { reset: true } });
           const status = await host.client.waitForCompletion(id, { timeoutInMilliseconds: 15_000 });
           assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.output));
-          reports.push(status.output as Report);
+          return status.output as Report;
+        };
+        const sendPart = (part: number): Promise<unknown> =>
+          Promise.all(
+            series.map(async (readings) => {
+              const rest = readings.slice(6);
+              const size = Math.ceil(rest.length / 3);
+              for (const [i, r] of rest.slice(part * size, (part + 1) * size).entries()) {
+                await host.client.signalEntity(metricId(r.metric), "record", { value: r.value, source: r.source, seq: r.seq });
+                if (i % 4 === 3) await new Promise((resolve) => setTimeout(resolve, 2));
+              }
+            }),
+          );
+        const reports: Report[] = [];
+        for (let part = 0; part < 3; part++) {
+          const [, window] = await Promise.all([sendPart(part), report()]);
+          reports.push(window);
         }
-        await sending;
+        reports.push(await report());
         assert.ok(reports.every((r) => r.reset && r.metrics.length === 3));
         assert.ok(reports.filter((r) => r.totalReadings > 0).length >= 2, `the readings were split over several windows: ${JSON.stringify(reports.map((r) => r.totalReadings))}`);
 

@@ -1,12 +1,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, afterEach, describe } from "node:test";
+import { after, afterEach, beforeEach, describe } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
 import { readHistory } from "../../src/core/history-v1.js";
 import type { HistoryEvent } from "../../src/core/history.js";
 import { parsePayload } from "../../src/core/payload.js";
 import { createHost, type Host, type HostOptions } from "../../src/host/host.js";
+import { MemoryProvider } from "../../src/providers/memory/memory-provider.js";
+import type { StorageProvider } from "../../src/providers/provider.js";
+import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 import { assertAllReplayCleanly } from "./determinism.js";
 
@@ -88,4 +91,45 @@ export async function storedHistory(host: Pick<Host, "provider">, instanceId: st
     if ("result" in e && e.result !== undefined) v.result = parsePayload(e.result);
     return v as HistoryEventView;
   });
+}
+
+/**
+ * Runs `body` once per store with a store several hosts can share: `open()` gives a new handle on it
+ * each time (memory: a second handle on the same data; SQLite: another connection to the same file),
+ * as separate processes would have. `host(app, options)` starts a host on a new handle; every host
+ * started is stopped after the test.
+ */
+export function forEachSharedStore(
+  title: string,
+  body: (ctx: { open: () => StorageProvider; host: (app: DurableApp, options?: Omit<HostOptions, "app" | "store">) => Promise<Host>; store: StoreKind }) => void,
+): void {
+  for (const store of STORES) {
+    describe(`${title} [${store}]`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "perdure-shared-"));
+      const hosts: Host[] = [];
+      let first: MemoryProvider | undefined;
+      let file = "";
+      let n = 0;
+      beforeEach(() => {
+        first = undefined;
+        file = join(dir, `s${n++}.db`);
+      });
+      afterEach(async () => {
+        for (const h of hosts.splice(0)) await h.stop();
+      });
+      after(() => rmSync(dir, { recursive: true, force: true }));
+      const open = (): StorageProvider => {
+        if (store === "sqlite") return new SqliteProvider({ filename: file });
+        if (!first) return (first = new MemoryProvider());
+        return first.openSecondHandle();
+      };
+      const host = async (app: DurableApp, options: Omit<HostOptions, "app" | "store"> = {}): Promise<Host> => {
+        const h = createHost({ store: open(), app, port: false, pollIntervalMs: 50, logger: silentLogger, ...options });
+        hosts.push(h);
+        await h.start();
+        return h;
+      };
+      body({ open, host, store });
+    });
+  }
 }

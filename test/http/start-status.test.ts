@@ -160,6 +160,38 @@ forEachHttpStore("HTTP start (POST orchestrators/{name}[/{id}])", (start) => {
     await replayCheck(host);
   });
 
+  it("a synchronous start is woken by the commit, and pollingInterval=0 does not hammer storage", async () => {
+    const host = await start(registerCore);
+    // Count what the wait reads: every look at the instance is a getInstance.
+    const original = host.provider.getInstance.bind(host.provider);
+    let reads = 0;
+    let watched = "woken";
+    host.provider.getInstance = (id) => {
+      if (id === watched) reads++;
+      return original(id);
+    };
+    // Polling every 10 s would answer long after the event; the commit wakes the wait instead.
+    const answer = mgmt(host, "/orchestrators/Wait/woken?timeout=60&pollingInterval=10", { method: "POST" });
+    await waitForStatus(host, "woken", ["Running"]);
+    const raisedAt = Date.now();
+    await host.client.raiseEvent("woken", "go", "now");
+    const a = await answer;
+    assert.equal(a.status, 200, a.text);
+    assert.equal(a.json, "now");
+    assert.ok(Date.now() - raisedAt < 5_000, "answered at the commit, not at the next 10 s poll");
+
+    // pollingInterval=0 (with a long timeout) looks at storage at most every 100 ms, not every millisecond.
+    watched = "spin";
+    const spinning = mgmt(host, "/orchestrators/Wait/spin?timeout=60&pollingInterval=0", { method: "POST" });
+    await waitForStatus(host, "spin", ["Running"]);
+    reads = 0;
+    await new Promise((r) => setTimeout(r, 1_000));
+    const readsPerSecond = reads;
+    await host.client.raiseEvent("spin", "go", 1);
+    assert.equal((await spinning).status, 200);
+    assert.ok(readsPerSecond <= 15, `at most ~10 looks a second (saw ${readsPerSecond})`);
+  });
+
   it("a start refused for a bad timeout/pollingInterval creates no instance", async () => {
     // Every query parameter must be checked before anything starts. BUG (see report): the
     // pollingInterval > timeout check still runs after startNew, so that 400 leaves an instance behind.

@@ -73,6 +73,20 @@ forEachStore("client", (start) => {
     assert.equal("Input" in (await host.client.getStatus(id, { showHistory: true, showInput: false })).history!.find((e) => e.EventType === "TaskCompleted")!, false);
   });
 
+  it("waitForCompletion is woken by the commit that finishes the instance, not by polling", async () => {
+    const host = await start(registerBasics);
+    const id = await host.client.startNew("waitForGo");
+    // With a one-minute polling interval only the commit can end this wait within its 10 s timeout.
+    const waiting = host.client.waitForCompletion(id, { pollIntervalInMilliseconds: 60_000, timeoutInMilliseconds: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const raisedAt = Date.now();
+    await host.client.raiseEvent(id, "go", "woken");
+    const done = await waiting;
+    assert.ok(Date.now() - raisedAt < 5_000, "woken by the commit, not by the next look at the timeout");
+    assert.equal(done.runtimeStatus, "Completed");
+    assert.equal(done.output, "woken");
+  });
+
   it("queries by status, creation time and id prefix, with paging", async () => {
     const host = await start(registerBasics);
     const before = new Date(Date.now() - 1000);

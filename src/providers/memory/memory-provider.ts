@@ -218,10 +218,13 @@ export class MemoryProvider implements StorageProvider {
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
     this.stats.writeTransactions++;
-    // All or none: every message is checked before anything is written.
+    // All or none: every message is checked before anything is written, each against the state
+    // the earlier ones leave (as a transaction that writes them one by one would see it).
+    const created = new Map<string, TargetState>();
     for (const m of messages) {
-      const d = planDelivery(m, this.target(m.instanceId), "client", now);
+      const d = planDelivery(m, created.get(m.instanceId) ?? this.target(m.instanceId), "client", now);
       if (d.action === "fail") throw d.error;
+      if (d.action === "create") created.set(m.instanceId, { kind: d.row.kind, runtimeStatus: d.row.runtimeStatus });
     }
     for (const m of messages) {
       const d = planDelivery(m, this.target(m.instanceId), "client", now);
