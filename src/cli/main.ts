@@ -7,14 +7,19 @@ import { DurableError } from "../core/errors.js";
 import { createHost, type Host } from "../host/host.js";
 import { DEFAULT_STORE_URL } from "../host/store-url.js";
 
-const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [--max-body-bytes <n>]
+const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [options]
 
   <entry>     a .js, .mjs or .ts module that registers functions with df.app
   --port      HTTP port (env PERDURE_PORT; 0 = any free port)
   --hostname  address to bind (default 127.0.0.1)
   --store     sqlite:<path> | memory: | postgres://... (env PERDURE_STORE)
   --key       management key (env PERDURE_KEY); required to bind a non-loopback address
-  --max-body-bytes  request body limit (default 1048576)`;
+  --max-body-bytes         request body limit (default 1048576)
+  --headers-timeout-ms     time to receive a request's headers (default 10000; 0 = no limit)
+  --request-timeout-ms     time to receive a whole request (default 30000; 0 = no limit)
+  --keep-alive-timeout-ms  idle keep-alive connections are closed after it (default 5000)
+  --max-connections        HTTP connections open at once (default 1000)
+  --on-nondeterminism      park (default: keep the instance, retry, show why) | fail (as Durable Functions)`;
 
 /** A failure the user can fix: printed as one line, exit code 1 (usage errors: 2). */
 class CliError extends Error {
@@ -33,6 +38,21 @@ interface StartOptions {
   store: string;
   key: string | undefined;
   maxBodyBytes: number | undefined;
+  headersTimeoutMs: number | undefined;
+  requestTimeoutMs: number | undefined;
+  keepAliveTimeoutMs: number | undefined;
+  maxConnections: number | undefined;
+  onNondeterminism: "park" | "fail" | undefined;
+}
+
+/** A whole number from a flag; `min` 0 allows "no limit". Undefined when the flag is absent. */
+function wholeNumber(values: Record<string, string | boolean | undefined>, flag: string, min: number, what: string): number | undefined {
+  const text = values[flag];
+  if (text === undefined || typeof text !== "string") return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
+    throw new CliError(`perdure: invalid --${flag} '${text}': use ${what}.`, 2);
+  }
+  return Number(text);
 }
 
 function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
@@ -47,6 +67,11 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         store: { type: "string" },
         key: { type: "string" },
         "max-body-bytes": { type: "string" },
+        "headers-timeout-ms": { type: "string" },
+        "request-timeout-ms": { type: "string" },
+        "keep-alive-timeout-ms": { type: "string" },
+        "max-connections": { type: "string" },
+        "on-nondeterminism": { type: "string" },
       },
     });
   } catch (err) {
@@ -58,12 +83,18 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   const portText = parsed.values.port ?? env.PERDURE_PORT ?? "7071";
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new CliError(`perdure: invalid port '${portText}': use a number from 0 to 65535.`, 2);
-  const limitText = parsed.values["max-body-bytes"];
-  if (limitText !== undefined && (!/^\d+$/.test(limitText) || Number(limitText) < 1)) {
-    throw new CliError(`perdure: invalid --max-body-bytes '${limitText}': use a positive number of bytes.`, 2);
+  const v = parsed.values;
+  const onNondeterminism = v["on-nondeterminism"];
+  if (onNondeterminism !== undefined && onNondeterminism !== "park" && onNondeterminism !== "fail") {
+    throw new CliError(`perdure: invalid --on-nondeterminism '${onNondeterminism}': use park or fail.`, 2);
   }
   return {
-    maxBodyBytes: limitText === undefined ? undefined : Number(limitText),
+    maxBodyBytes: wholeNumber(v, "max-body-bytes", 1, "a positive number of bytes"),
+    headersTimeoutMs: wholeNumber(v, "headers-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),
+    requestTimeoutMs: wholeNumber(v, "request-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),
+    keepAliveTimeoutMs: wholeNumber(v, "keep-alive-timeout-ms", 0, "a number of milliseconds"),
+    maxConnections: wholeNumber(v, "max-connections", 1, "a positive number of connections"),
+    onNondeterminism,
     entry,
     port,
     hostname: parsed.values.hostname ?? "127.0.0.1",
@@ -107,7 +138,12 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
       port: options.port,
       hostname: options.hostname,
       ...(options.key ? { key: options.key } : {}),
-      ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+      ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...(options.onNondeterminism !== undefined ? { retry: { onNondeterminism: options.onNondeterminism } } : {}),
     });
   } catch (err) {
     throw new CliError(`perdure: ${(err as Error).message}`);

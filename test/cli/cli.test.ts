@@ -44,6 +44,15 @@ describe("perdure CLI: bad input gets one clear line and a non-zero exit", () =>
     { name: "unknown store URL", args: ["start", fixture("app.ts"), "--store", "mongodb://x"], code: 1, pattern: /Unknown store URL 'mongodb:\/\/x'/ },
     { name: "invalid port", args: ["start", fixture("app.ts"), "--port", "http"], code: 2, pattern: /invalid port 'http'/ },
     { name: "invalid body limit", args: ["start", fixture("app.ts"), "--max-body-bytes", "lots"], code: 2, pattern: /invalid --max-body-bytes .lots./ },
+    { name: "invalid headers timeout", args: ["start", fixture("app.ts"), "--headers-timeout-ms=1.5"], code: 2, pattern: /invalid --headers-timeout-ms '1.5': use a number of milliseconds/ },
+    { name: "invalid connection cap", args: ["start", fixture("app.ts"), "--max-connections", "0"], code: 2, pattern: /invalid --max-connections '0'/ },
+    { name: "invalid nondeterminism policy", args: ["start", fixture("app.ts"), "--on-nondeterminism", "explode"], code: 2, pattern: /invalid --on-nondeterminism 'explode': use park or fail/ },
+    {
+      name: "headers timeout longer than the request timeout",
+      args: ["start", fixture("app.ts"), "--store", "memory:", "--port", "0", "--headers-timeout-ms", "5000", "--request-timeout-ms", "1000"],
+      code: 1,
+      pattern: /headersTimeoutMs/,
+    },
     {
       name: "non-loopback address without a key",
       args: ["start", fixture("app.ts"), "--hostname", "0.0.0.0", "--port", "0", "--store", "memory:"],

@@ -67,6 +67,8 @@ class MemoryStore {
   /** Per-instance indexes, so deleting or locking one instance does not scan the whole store. */
   readonly messagesOf = new Map<string, Map<number, MessageRow>>();
   readonly tasksOf = new Map<string, Set<number>>();
+  /** Instances released with a retry delay (parked or abandoned), so the next retry is found without a scan. */
+  readonly delayed = new Set<string>();
   nextId = 1;
   readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
   readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
@@ -385,6 +387,7 @@ export class MemoryProvider implements StorageProvider {
     row.lockToken = undefined;
     row.workerId = undefined;
     row.lockedUntil = now + Math.max(0, options.retryAfterMs);
+    if (row.lockedUntil > 0) this.s.delayed.add(item.instanceId);
     if (options.park) row.record.parked = clone(options.park);
     this.notify("orchestration", row.lockedUntil);
   }
@@ -538,7 +541,11 @@ export class MemoryProvider implements StorageProvider {
     for (const m of this.s.messages.values()) consider(m.visibleAt);
     for (const t of this.s.tasks.values()) consider(t.visibleAt);
     // A parked instance's retry: unleased, held back until then, with messages waiting.
-    for (const [id, row] of this.s.instances) if (row.lockToken === undefined && (this.s.messagesOf.get(id)?.size ?? 0) > 0) consider(row.lockedUntil);
+    for (const id of this.s.delayed) {
+      const row = this.s.instances.get(id);
+      if (!row || row.lockToken !== undefined || row.lockedUntil <= now) this.s.delayed.delete(id);
+      else if ((this.s.messagesOf.get(id)?.size ?? 0) > 0) consider(row.lockedUntil);
+    }
     return min;
   }
 

@@ -140,19 +140,26 @@ function toMessage(m: MessageRow): OrchestrationMessage {
   return message;
 }
 
-/** SQL NULL (not the JSON text 'null', which `@x IS NULL` does not match): no filter. */
-const ANY = null;
-
-/** Lists for the `json_each` filters: a JSON array, or null for "no filter". */
-function filterLists(f: FunctionNames | undefined): { orchestrations: string | null; entities: string | null } {
-  return f ? { orchestrations: JSON.stringify(f.orchestrations), entities: JSON.stringify(f.entities) } : { orchestrations: ANY, entities: ANY };
+/** `(@p0, @p1, ...)` and the values bound to it: a list the query planner sees as a plain IN list. */
+function inList(prefix: string, names: readonly string[]): { sql: string; params: Record<string, string> } {
+  const params: Record<string, string> = {};
+  names.forEach((n, i) => (params[`${prefix}${i}`] = n));
+  return { sql: names.length === 0 ? "(NULL)" : `(${names.map((_, i) => `@${prefix}${i}`).join(", ")})`, params };
 }
 
-/** The instance filter of a lock: its function is one of this worker's, or it has a termination waiting. */
-const HANDLES = `(@orchestrations IS NULL
-   OR (i.kind = 'orchestration' AND i.name_key IN (SELECT value FROM json_each(@orchestrations)))
-   OR (i.kind = 'entity' AND i.name_key IN (SELECT value FROM json_each(@entities)))
-   OR EXISTS (SELECT 1 FROM messages t WHERE t.instance_id = i.instance_id AND t.event_type = 'ExecutionTerminated' AND t.visible_at <= @now))`;
+/**
+ * The instance filter of a lock: its function is one of this worker's, or the message is a
+ * termination (which needs no code). Empty when the worker takes anything.
+ */
+function handlesFilter(f: FunctionNames | undefined): { sql: string; params: Record<string, string> } {
+  if (!f) return { sql: "", params: {} };
+  const o = inList("o", f.orchestrations);
+  const e = inList("e", f.entities);
+  return {
+    sql: `AND ((i.kind = 'orchestration' AND i.name_key IN ${o.sql}) OR (i.kind = 'entity' AND i.name_key IN ${e.sql}) OR m.event_type = 'ExecutionTerminated')`,
+    params: { ...o.params, ...e.params },
+  };
+}
 
 /**
  * Embedded storage on one SQLite file (WAL). Every step is one transaction; several processes may
@@ -164,6 +171,8 @@ export class SqliteProvider implements StorageProvider {
   private readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
   private readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
   private stmts: ReturnType<SqliteProvider["prepare"]> | undefined;
+  private readonly readyTaskCache = new Map<string, Database.Statement<Record<string, unknown>, TaskRow>>();
+  private readonly readyCache = new Map<string, { any: Database.Statement<Record<string, unknown>, { one: number }>; ready: Database.Statement<Record<string, unknown>, { instance_id: string; lock_token: string | null }> }>();
 
   constructor(private readonly options: SqliteProviderOptions) {}
 
@@ -215,11 +224,6 @@ export class SqliteProvider implements StorageProvider {
       insertMessage: db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at, metadata) VALUES (?, ?, ?, ?, ?, ?)"),
       deleteMessage: db.prepare("DELETE FROM messages WHERE id = ?"),
       wake: db.prepare("UPDATE instances SET locked_until = 0 WHERE instance_id = ? AND lock_token IS NULL"),
-      readyInstances: db.prepare<Record<string, unknown>, { instance_id: string; lock_token: string | null }>(
-        `SELECT m.instance_id, i.lock_token FROM messages m JOIN instances i ON i.instance_id = m.instance_id
-         WHERE m.visible_at <= @now AND i.locked_until <= @now AND ${HANDLES}
-         GROUP BY m.instance_id ORDER BY MIN(m.id) LIMIT @max`,
-      ),
       hasAnyMessage: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? LIMIT 1"),
       hasVisibleMessage: db.prepare<[string, number], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? AND visible_at <= ? LIMIT 1"),
       lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ?, worker_id = ? WHERE instance_id = ? AND locked_until <= ?"),
@@ -240,10 +244,6 @@ export class SqliteProvider implements StorageProvider {
       insertTask: db.prepare(
         "INSERT INTO activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
-      readyTasks: db.prepare<Record<string, unknown>, TaskRow>(
-        `SELECT * FROM activity_tasks WHERE visible_at <= @now AND locked_until <= @now
-           AND (@names IS NULL OR name_key IN (SELECT value FROM json_each(@names))) ORDER BY id LIMIT @max`,
-      ),
       lockTask: db.prepare("UPDATE activity_tasks SET lock_token = ?, locked_until = ?, dequeue_count = dequeue_count + 1 WHERE id = ?"),
       taskToken: db.prepare<[number], { lock_token: string | null }>("SELECT lock_token FROM activity_tasks WHERE id = ?"),
       deleteTask: db.prepare("DELETE FROM activity_tasks WHERE id = ? AND lock_token = ?"),
@@ -252,7 +252,8 @@ export class SqliteProvider implements StorageProvider {
       instanceExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM instances WHERE instance_id = ?"),
       nextMessage: db.prepare<[number], { t: number | null }>("SELECT MIN(visible_at) AS t FROM messages WHERE visible_at > ?"),
       nextTask: db.prepare<[number], { t: number | null }>("SELECT MIN(visible_at) AS t FROM activity_tasks WHERE visible_at > ?"),
-      nextRetry: db.prepare<[number], { t: number | null }>("SELECT MIN(locked_until) AS t FROM instances WHERE lock_token IS NULL AND locked_until > ?"),
+      // "locked_until > 0" lets the planner use the partial index instances_by_retry.
+      nextRetry: db.prepare<[number], { t: number | null }>("SELECT MIN(locked_until) AS t FROM instances WHERE lock_token IS NULL AND locked_until > 0 AND locked_until > ?"),
       strandedInstances: db.prepare<Record<string, unknown>, { instance_id: string; kind: string; name: string }>(
         `SELECT DISTINCT i.instance_id, i.kind, i.name FROM messages m JOIN instances i ON i.instance_id = m.instance_id
          WHERE m.visible_at <= @before
@@ -266,6 +267,37 @@ export class SqliteProvider implements StorageProvider {
       ),
       markParked: db.prepare("UPDATE instances SET parked = ? WHERE instance_id = ? AND (lock_token IS NULL OR locked_until <= ?)"),
     };
+  }
+
+  /**
+   * The lock queries for one worker's function list, prepared once per list shape: a worker's list
+   * does not change, and a plain IN list is several times cheaper for SQLite than one read from JSON.
+   */
+  private readyQueries(f: FunctionNames | undefined): { any: Database.Statement<Record<string, unknown>, { one: number }>; ready: Database.Statement<Record<string, unknown>, { instance_id: string; lock_token: string | null }>; params: Record<string, string> } {
+    const filter = handlesFilter(f);
+    const key = f ? `${f.orchestrations.length}/${f.entities.length}` : "any";
+    let q = this.readyCache.get(key);
+    if (!q) {
+      const from = `FROM messages m JOIN instances i ON i.instance_id = m.instance_id WHERE m.visible_at <= @now AND i.locked_until <= @now ${filter.sql}`;
+      q = {
+        any: this.database.prepare(`SELECT 1 AS one ${from} LIMIT 1`),
+        ready: this.database.prepare(`SELECT m.instance_id, i.lock_token ${from} GROUP BY m.instance_id ORDER BY MIN(m.id) LIMIT @max`),
+      };
+      this.readyCache.set(key, q);
+    }
+    return { ...q, params: filter.params };
+  }
+
+  /** The activity lock query for one worker's activity list, prepared once per list length. */
+  private readyTaskQueries(names: readonly string[] | undefined): { ready: Database.Statement<Record<string, unknown>, TaskRow>; params: Record<string, string> } {
+    const list = names ? inList("a", names) : undefined;
+    const key = names ? String(names.length) : "any";
+    let ready = this.readyTaskCache.get(key);
+    if (!ready) {
+      ready = this.database.prepare(`SELECT * FROM activity_tasks WHERE visible_at <= @now AND locked_until <= @now ${list ? `AND name_key IN ${list.sql}` : ""} ORDER BY id LIMIT @max`);
+      this.readyTaskCache.set(key, ready);
+    }
+    return { ready, params: list?.params ?? {} };
   }
 
   private get s(): NonNullable<SqliteProvider["stmts"]> {
@@ -283,6 +315,8 @@ export class SqliteProvider implements StorageProvider {
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
+    this.readyCache.clear();
+    this.readyTaskCache.clear();
   }
 
   onWork(listener: (kind: WorkKind, visibleAt: number) => void): () => void {
@@ -380,13 +414,14 @@ export class SqliteProvider implements StorageProvider {
 
   async lockOrchestrationWorkItems(req: InstanceLockRequest): Promise<OrchestrationWorkItem[]> {
     if (req.max <= 0) return [];
-    const params = { now: req.now, max: req.max, ...filterLists(req.functions) };
+    const q = this.readyQueries(req.functions);
+    const params = { now: req.now, max: req.max, ...q.params };
     // Look before taking the write lock: an idle poll must not cost a write transaction.
-    if (this.s.readyInstances.all({ ...params, max: 1 }).length === 0) return [];
+    if (!q.any.get(params)) return [];
     return this.write(() => {
       const s = this.s;
       const items: OrchestrationWorkItem[] = [];
-      for (const { instance_id, lock_token } of s.readyInstances.all(params)) {
+      for (const { instance_id, lock_token } of q.ready.all(params)) {
         const token = randomUUID();
         const lockedUntil = req.now + req.leaseMs;
         if (s.lockInstance.run(token, lockedUntil, req.workerId, instance_id, req.now).changes !== 1) continue;
@@ -559,11 +594,12 @@ export class SqliteProvider implements StorageProvider {
 
   async lockActivityWorkItems(req: ActivityLockRequest): Promise<ActivityWorkItem[]> {
     if (req.max <= 0) return [];
-    const params = { now: req.now, max: req.max, names: req.functions ? JSON.stringify(req.functions) : ANY };
-    if (this.s.readyTasks.all({ ...params, max: 1 }).length === 0) return [];
+    const q = this.readyTaskQueries(req.functions);
+    const params = { now: req.now, max: req.max, ...q.params };
+    if (q.ready.all({ ...params, max: 1 }).length === 0) return [];
     return this.write(() => {
       const s = this.s;
-      return s.readyTasks.all(params).map((t) => {
+      return q.ready.all(params).map((t) => {
         const token = randomUUID();
         const lockedUntil = req.now + req.leaseMs;
         s.lockTask.run(token, lockedUntil, t.id);
