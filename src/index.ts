@@ -26,6 +26,7 @@ export {
   InstanceNotFoundError,
   InvalidArgumentError,
   InvalidInstanceStateError,
+  HistoryUnreadableError,
   LockLostError,
   NonDeterminismError,
   OrchestratorConstraintError,
@@ -55,7 +56,9 @@ export type {
   EntityStateResponse,
   SignalEntityOptions,
 } from "./client/durable-client.js";
-export type { DurableOrchestrationStatus, GetStatusOptions } from "./client/status.js";
+export type { DurableOrchestrationStatus, GetStatusOptions, ParkedStatus } from "./client/status.js";
+export type { HistoryRow, StatusPayload } from "./client/wire.js";
+export { PARK_CODES, type RetryPolicy } from "./core/step-policy.js";
 export type { HttpManagementPayload } from "./client/management-urls.js";
 export type { ClientFunctionContext, HttpClientRequest } from "./http/client-functions.js";
 export { MemoryProvider } from "./providers/memory/memory-provider.js";

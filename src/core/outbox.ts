@@ -92,3 +92,12 @@ export function planDelivery(m: OutgoingMessage, target: TargetState | undefined
       return origin === "client" ? { action: "fail", error: new InstanceNotFoundError(m.instanceId) } : { action: "drop", reason: `instance '${m.instanceId}' does not exist` };
   }
 }
+
+/**
+ * Messages a host may process for an instance whose function it does not have: a termination
+ * (ending an instance runs none of its code), and anything sent to a finished instance except a
+ * rewind (such messages are only consumed). Every other message waits for a host with the function.
+ */
+export function processableWithoutCode(runtimeStatus: OrchestrationRuntimeStatus, messageType: string): boolean {
+  return messageType === "ExecutionTerminated" || (isTerminalStatus(runtimeStatus) && messageType !== "ExecutionRewound");
+}

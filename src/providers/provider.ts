@@ -156,7 +156,8 @@ export interface LockRequestBase {
 export interface InstanceLockRequest extends LockRequestBase {
   /**
    * Only instances of these functions; plus, whatever their function, instances with a visible
-   * ExecutionTerminated message (a termination needs no code). Undefined: any instance.
+   * message that core's `processableWithoutCode` allows (a termination; anything but a rewind sent
+   * to a finished instance). Undefined: any instance.
    */
   functions?: FunctionNames;
   /** The history length this worker holds in its cache for an instance, to skip sending it again. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { LockLostError } from "../../core/errors.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
-import { type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
+import { type NewInstanceRow, planDelivery, planStart, processableWithoutCode, type TargetState } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/status.js";
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
@@ -248,7 +248,7 @@ export class MemoryProvider implements StorageProvider {
       seen.add(m.instanceId);
       const row = this.s.instances.get(m.instanceId);
       if (!row || row.lockedUntil > req.now) continue;
-      if (!handles(req.functions, row.record) && !this.hasVisibleTermination(m.instanceId, req.now)) continue;
+      if (!handles(req.functions, row.record) && !this.hasMessageWithoutCode(row.record, req.now)) continue;
       ready.push(row);
       if (ready.length >= req.max) break;
     }
@@ -278,8 +278,10 @@ export class MemoryProvider implements StorageProvider {
     });
   }
 
-  private hasVisibleTermination(instanceId: string, now: number): boolean {
-    for (const m of this.s.messagesOf.get(instanceId)?.values() ?? []) if (m.visibleAt <= now && m.message.event.type === "ExecutionTerminated") return true;
+  private hasMessageWithoutCode(record: InstanceRecord, now: number): boolean {
+    for (const m of this.s.messagesOf.get(record.instanceId)?.values() ?? []) {
+      if (m.visibleAt <= now && processableWithoutCode(record.runtimeStatus, m.message.event.type)) return true;
+    }
     return false;
   }
 
@@ -557,7 +559,7 @@ export class MemoryProvider implements StorageProvider {
       if (m.visibleAt > req.visibleBefore || seen.has(m.instanceId)) continue;
       seen.add(m.instanceId);
       const row = this.s.instances.get(m.instanceId);
-      if (!row || handles(req.functions, row.record)) continue;
+      if (!row || handles(req.functions, row.record) || processableWithoutCode(row.record.runtimeStatus, m.message.event.type)) continue;
       out.instances.push({ instanceId: m.instanceId, kind: row.record.kind, name: row.record.name });
     }
     for (const t of this.s.tasks.values()) {

@@ -140,6 +140,9 @@ function toMessage(m: MessageRow): OrchestrationMessage {
   return message;
 }
 
+/** core's processableWithoutCode on a joined message `m` and instance `i`. */
+const WITHOUT_CODE = `(m.event_type = 'ExecutionTerminated' OR (i.runtime_status IN ('Completed', 'Failed', 'Terminated', 'Canceled') AND m.event_type <> 'ExecutionRewound'))`;
+
 /** `(@p0, @p1, ...)` and the values bound to it: a list the query planner sees as a plain IN list. */
 function inList(prefix: string, names: readonly string[]): { sql: string; params: Record<string, string> } {
   const params: Record<string, string> = {};
@@ -148,15 +151,16 @@ function inList(prefix: string, names: readonly string[]): { sql: string; params
 }
 
 /**
- * The instance filter of a lock: its function is one of this worker's, or the message is a
- * termination (which needs no code). Empty when the worker takes anything.
+ * The instance filter of a lock: its function is one of this worker's, or the message is one that
+ * needs no code (core's processableWithoutCode, in SQL: a termination; anything but a rewind sent to
+ * a finished instance). Empty when the worker takes anything.
  */
 function handlesFilter(f: FunctionNames | undefined): { sql: string; params: Record<string, string> } {
   if (!f) return { sql: "", params: {} };
   const o = inList("o", f.orchestrations);
   const e = inList("e", f.entities);
   return {
-    sql: `AND ((i.kind = 'orchestration' AND i.name_key IN ${o.sql}) OR (i.kind = 'entity' AND i.name_key IN ${e.sql}) OR m.event_type = 'ExecutionTerminated')`,
+    sql: `AND ((i.kind = 'orchestration' AND i.name_key IN ${o.sql}) OR (i.kind = 'entity' AND i.name_key IN ${e.sql}) OR ${WITHOUT_CODE})`,
     params: { ...o.params, ...e.params },
   };
 }
@@ -258,7 +262,8 @@ export class SqliteProvider implements StorageProvider {
         `SELECT DISTINCT i.instance_id, i.kind, i.name FROM messages m JOIN instances i ON i.instance_id = m.instance_id
          WHERE m.visible_at <= @before
            AND NOT ((i.kind = 'orchestration' AND i.name_key IN (SELECT value FROM json_each(@orchestrations)))
-                 OR (i.kind = 'entity' AND i.name_key IN (SELECT value FROM json_each(@entities))))
+                 OR (i.kind = 'entity' AND i.name_key IN (SELECT value FROM json_each(@entities)))
+                 OR ${WITHOUT_CODE})
          LIMIT @limit`,
       ),
       strandedTasks: db.prepare<Record<string, unknown>, { instance_id: string; name: string }>(

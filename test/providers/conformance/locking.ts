@@ -16,6 +16,8 @@ import {
   ids,
   lockAll,
   lockOne,
+  runTo,
+  iso,
   signal,
   startedEvent,
   stored,
@@ -198,6 +200,19 @@ export function lockingTests(test: Define): void {
       item.messages.map((m) => m.message.event.type),
       ["ExecutionStarted", "ExecutionTerminated"],
     );
+  });
+
+  test("functions: a finished instance's late messages are consumed by any worker; a rewind waits for one with the function", async (p) => {
+    await runTo(p, "done", "Completed", { name: "Unknown" });
+    await runTo(p, "failed", "Failed", { name: "Unknown" });
+    await runTo(p, "running", "Running", { name: "Unknown" });
+    await p.sendMessages([toEvent("done", eventRaised("late", T0 + 1)), toEvent("running", eventRaised("waits", T0 + 1))], T0 + 1);
+    await p.sendMessages([toEvent("failed", { type: "ExecutionRewound", eventId: -1, timestamp: iso(T0 + 1) })], T0 + 1);
+    const w = { functions: { orchestrations: ["known"], entities: [] }, workerId: "w" };
+    const items = await lockAll(p, T0 + 2, w);
+    assert.deepEqual(ids(items), ["done"], "only the finished instance's late event: a rewind and a running instance need the code");
+    await commitOk(p, commitFor(items[0]!, { status: "Completed" }), T0 + 3);
+    assert.deepEqual(ids(await lockAll(p, T0 + 4, { functions: { orchestrations: ["unknown"], entities: [] }, workerId: "has-it" })).sort(), ["failed", "running"]);
   });
 
   test("cachedHistoryLength: history omitted only when the length matches for that execution", async (p) => {
