@@ -5,6 +5,7 @@ import { FunctionNotFoundError, InstanceNotFoundError, InvalidInstanceStateError
 import type { HistoryEvent } from "../core/history.js";
 import { controlMessage, entityRequestMessage, eventMessage, executionStarted, type OutgoingMessage } from "../core/messages.js";
 import { parsePayload } from "../core/payload.js";
+import { planControl } from "../core/control.js";
 import { rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
 import type { InstanceQuery, InstanceRecord, StorageProvider } from "../providers/provider.js";
@@ -86,41 +87,31 @@ export class LocalTransport implements ClientTransport {
 
   async raiseEvent(instanceId: string, eventName: string, input: string | undefined): Promise<void> {
     const r = await this.orchestration(instanceId);
-    if (isTerminalStatus(r.runtimeStatus)) return;
+    if (planControl("raiseEvent", r).kind === "finished") return;
     await this.send(eventMessage(instanceId, eventName, input, this.ts()));
   }
 
   async control(instanceId: string, op: ControlOperation, reason: string): Promise<void> {
     const r = await this.orchestration(instanceId);
-    const s = r.runtimeStatus;
+    const blocker = op === "rewind" && r.runtimeStatus === "Failed" ? rewindBlocker(await this.provider.getHistory(instanceId)) : undefined;
+    const decision = planControl(op, r, blocker);
+    if (decision.kind === "refuse") throw decision.error;
+    if (decision.kind === "finished") {
+      // A finished instance ignores what is sent to it, except a rewind, which the caller must hear about.
+      if (op === "rewind") throw new InvalidInstanceStateError(`The rewind operation is only supported on failed orchestration instances (and parked ones); '${instanceId}' is ${r.runtimeStatus}.`);
+      return;
+    }
     const ts = this.ts();
+    const why = reason ? { reason } : {};
     switch (op) {
       case "terminate":
-        if (isTerminalStatus(s)) return;
-        await this.send(controlMessage(instanceId, { type: "ExecutionTerminated", eventId: -1, timestamp: ts, input: JSON.stringify(reason) }));
-        return;
+        return this.send(controlMessage(instanceId, { type: "ExecutionTerminated", eventId: -1, timestamp: ts, input: JSON.stringify(reason) }));
       case "suspend":
-        if (isTerminalStatus(s)) return;
-        if (s === "Suspended") throw new InvalidInstanceStateError(`Cannot suspend the orchestration instance ${instanceId} because instance is in the ${s} state.`);
-        await this.send(controlMessage(instanceId, { type: "ExecutionSuspended", eventId: -1, timestamp: ts, ...(reason ? { reason } : {}) }));
-        return;
+        return this.send(controlMessage(instanceId, { type: "ExecutionSuspended", eventId: -1, timestamp: ts, ...why }));
       case "resume":
-        if (isTerminalStatus(s)) return;
-        if (s !== "Suspended") throw new InvalidInstanceStateError(`Cannot resume the orchestration instance ${instanceId} because instance is in the ${s} state.`);
-        await this.send(controlMessage(instanceId, { type: "ExecutionResumed", eventId: -1, timestamp: ts, ...(reason ? { reason } : {}) }));
-        return;
-      case "rewind": {
-        // A parked instance is not failed: rewinding it ends its retry delay, so a fix is tried at once.
-        if (s !== "Failed" && !(r.parked && !isTerminalStatus(s))) {
-          throw new InvalidInstanceStateError(`The rewind operation is only supported on failed orchestration instances (and parked ones); '${instanceId}' is ${s}.`);
-        }
-        if (s === "Failed") {
-          const blocker = rewindBlocker(await this.provider.getHistory(instanceId));
-          if (blocker) throw new InvalidInstanceStateError(blocker);
-        }
-        await this.send(controlMessage(instanceId, { type: "ExecutionRewound", eventId: -1, timestamp: ts, ...(reason ? { reason } : {}) }));
-        return;
-      }
+        return this.send(controlMessage(instanceId, { type: "ExecutionResumed", eventId: -1, timestamp: ts, ...why }));
+      case "rewind":
+        return this.send(controlMessage(instanceId, { type: "ExecutionRewound", eventId: -1, timestamp: ts, ...why }));
     }
   }
 

@@ -13,6 +13,9 @@ export type OrchestrationRuntimeStatus = (typeof OrchestrationRuntimeStatus)[key
 
 export const ALL_RUNTIME_STATUSES = Object.values(OrchestrationRuntimeStatus) as OrchestrationRuntimeStatus[];
 
+/** The statuses an instance ends in: nothing it runs changes them (a rewind or restart starts over). */
+export const TERMINAL_STATUSES: readonly OrchestrationRuntimeStatus[] = ["Completed", "Failed", "Terminated", "Canceled"];
+
 export function isTerminalStatus(status: OrchestrationRuntimeStatus): boolean {
-  return status === "Completed" || status === "Failed" || status === "Terminated" || status === "Canceled";
+  return TERMINAL_STATUSES.includes(status);
 }

@@ -60,11 +60,14 @@ export function parkInfo(code: string, message: string, attempts: number, now: n
 }
 
 /**
- * A work item delivered `dequeueCount` times: poison when it passed the cap and was delivered again
- * since its last park (so after a park for poison, the next delivery is one real attempt, and only a
- * failure of that attempt parks it again — a fixed deploy can still rescue it).
+ * A work item delivered `dequeueCount` times is poison when it passed the cap without a worker having
+ * decided anything about it since: the delivery right after a park a worker wrote (for any reason) is
+ * the one real attempt that park promised, so a step that keeps parking is never mistaken for one
+ * that keeps dying, and after a poison park the next delivery still runs (a fixed deploy can rescue
+ * the instance). A park record written without a delivery (`attempts` 0: a stranded instance) does
+ * not count.
  */
 export function isPoison(dequeueCount: number, parked: ParkInfo | undefined, policy: Pick<RetryPolicy, "maxDequeueCount">): boolean {
   if (dequeueCount <= policy.maxDequeueCount) return false;
-  return !(parked?.code === PARK_CODES.poison && dequeueCount <= parked.attempts + 1);
+  return !(parked !== undefined && parked.attempts > 0 && dequeueCount <= parked.attempts + 1);
 }

@@ -3,6 +3,7 @@ import type { DurableClientCore } from "../client/client-core.js";
 import { createCheckStatus, type HttpEndpoint } from "../client/http-helpers.js";
 import { type DurableOrchestrationStatus, payloadFromStatus } from "../client/status.js";
 import { dfTime } from "../client/wire.js";
+import { planControl } from "../core/control.js";
 import { EntityId } from "../core/entity-id.js";
 import { validateEventName, validateInstanceId } from "../core/instance-id.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
@@ -206,7 +207,7 @@ const routes: Route[] = [
     handler: async (ctx, req, res, _url, [id, event]) => {
       validateEventName(event);
       const status = await requireStatus(ctx, id!);
-      if (isTerminalStatus(status.runtimeStatus)) throw gone(id!, status.runtimeStatus);
+      if (planControl("raiseEvent", { ...status, instanceId: id! }).kind === "finished") throw gone(id!, status.runtimeStatus);
       const raw = await readBody(req, ctx.maxBodyBytes);
       if (!isJsonContentType(req)) throw new HttpError(400, "UNSUPPORTED_CONTENT_TYPE", "Only application/json request content is supported.");
       const body = parseJsonBody(raw);
@@ -222,22 +223,10 @@ const routes: Route[] = [
         await readBody(req, ctx.maxBodyBytes);
         const reason = url.searchParams.get("reason") ?? "";
         const status = await requireStatus(ctx, id!);
-        const s = status.runtimeStatus;
-        if (op === "rewind") {
-          // A parked instance is rewound too: its retry delay ends and the step is tried at once.
-          if (s !== "Failed" && !status.parked) {
-            if (isTerminalStatus(s)) throw gone(id!, s);
-            throw new HttpError(409, "INVALID_INSTANCE_STATE", "The rewind operation is only supported on failed orchestration instances (and parked ones).");
-          }
-        } else if (isTerminalStatus(s)) {
-          throw gone(id!, s);
-        }
-        if (op === "suspend" && s === "Suspended") {
-          throw new HttpError(409, "INVALID_INSTANCE_STATE", `Cannot suspend the orchestration instance ${id} because instance is in the ${s} state.`);
-        }
-        if (op === "resume" && s !== "Suspended") {
-          throw new HttpError(409, "INVALID_INSTANCE_STATE", `Cannot resume the orchestration instance ${id} because instance is in the ${s} state.`);
-        }
+        // The same rule as the client's; the blocker of a failed rewind is the client's to check.
+        const decision = planControl(op, { ...status, instanceId: id! });
+        if (decision.kind === "finished") throw gone(id!, status.runtimeStatus);
+        if (decision.kind === "refuse") throw decision.error;
         await ctx.client[op](id!, reason);
         res.writeHead(202, { "content-length": "0" }).end();
       },

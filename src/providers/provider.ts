@@ -19,7 +19,9 @@
  * worker locked the instance, or an optimistic commit wrote it, the old token is refused. A refused
  * commit writes nothing and reports LockLostError in its CommitResult. Abandon
  * releases the token and sets `locked_until` to the retry time, so a parked instance's messages keep
- * their order and nobody takes it before then. Activity tasks have leases of their own.
+ * their order and nobody takes it before then. A message with `wake` ends such a delay; one that
+ * arrives while the instance is leased is remembered, so the release that follows ignores its delay.
+ * Activity tasks have leases of their own.
  *
  * ISOLATION (what each method may assume, for providers that allow concurrent writers, such as
  * PostgreSQL under READ COMMITTED; SQLite serialises writers and the memory store is single-threaded):
@@ -117,11 +119,15 @@ export interface StorageProvider {
   nextVisibleAt(now: number): Promise<number | undefined>;
   /**
    * Work that has waited since before `visibleBefore` for a function none of `functions` names: the
-   * instances (orchestrations and entities) and the activity tasks (with the orchestration that waits
-   * for them). Read-only; lets a host tell an operator what no running host can do.
+   * instances (orchestrations and entities; not those leased or held back for a retry, nor messages
+   * that need no code) and the activity tasks (with the orchestration that waits for them).
+   * Read-only; lets a host tell an operator what no running host can do.
    */
   findStrandedWork(request: StrandedWorkRequest): Promise<StrandedWork>;
-  /** Stores a park record on an instance nobody holds a live lease on; false if it is leased or gone. */
+  /**
+   * Stores a park record on an instance that has none, that nobody holds a live lease on and that is
+   * not held back for a retry; false otherwise (a worker's own park record is never overwritten).
+   */
   markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean>;
 
   /** Push notification of new work written by this process (or, for PostgreSQL, any process). */
@@ -228,6 +234,12 @@ export interface OrchestrationWorkItem {
   messages: QueuedMessage[];
   /** The current execution's history; absent when the worker's cache already holds exactly it. */
   history?: HistoryEvent[];
+  /**
+   * Set when part of the instance's stored state (a message, the history, a field of its row) could
+   * not be read: what and why. The item is still leased, so the worker can park it; one bad row must
+   * not stop the lock of every other instance.
+   */
+  unreadable?: string;
 }
 
 /** How a commit proves it may write the instance. */
@@ -316,7 +328,7 @@ export interface StrandedWork {
   activities: { instanceId: string; name: string }[];
 }
 
-export const TERMINAL_STATUSES: readonly OrchestrationRuntimeStatus[] = ["Completed", "Failed", "Terminated", "Canceled"];
+export { TERMINAL_STATUSES } from "../core/status.js";
 
 /** The instance a commit writes. */
 export function commitInstanceId(c: Pick<OrchestrationCommit, "fence">): string {

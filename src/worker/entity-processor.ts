@@ -4,7 +4,8 @@ import { type EntityOperationCall, type OperationOutcome, runEntityBatch } from 
 import { readEntityRecord } from "../core/entities/entity-record.js";
 import { FunctionNotFoundError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
-import { PARK_CODES } from "../core/step-policy.js";
+import { PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
+import { planEntityStep } from "../core/step-plan.js";
 import type { OrchestrationWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
@@ -22,10 +23,16 @@ export class EntityProcessor {
     private readonly logger: Logger,
   ) {}
 
-  async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
+  async process(item: OrchestrationWorkItem, policy: Pick<RetryPolicy, "maxDequeueCount">): Promise<StepOutcome> {
     const id = EntityId.fromInstanceId(item.instanceId);
     const fn = this.registry.getEntity(id.name);
-    if (!fn) return { kind: "park", code: PARK_CODES.functionNotFound, message: new FunctionNotFoundError("entity", id.name, this.registry.entityNames()).message };
+    const plan = planEntityStep({ parked: item.instance.parked, dequeueCount: item.dequeueCount, hasFunction: fn !== undefined }, policy);
+    if (plan.kind === "park" || !fn) {
+      const code = plan.kind === "park" ? plan.code : PARK_CODES.functionNotFound;
+      const message = code === PARK_CODES.functionNotFound ? new FunctionNotFoundError("entity", id.name, this.registry.entityNames()).message : plan.kind === "park" ? plan.message : "";
+      return { kind: "park", code, message };
+    }
+    if (item.unreadable) return { kind: "park", code: PARK_CODES.historyUnreadable, message: item.unreadable };
     let record;
     try {
       record = readEntityRecord(item.instance.entityState, item.instanceId);

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { OrchestratorFunction } from "../core/context.js";
 import { type ExecutionResult, type ExecutorOptions, OrchestrationExecutor } from "../core/executor.js";
 import { FunctionNotFoundError, NonDeterminismError } from "../core/errors.js";
-import { failureFromError } from "../core/failure.js";
+import { type FailureDetails, failureFromError } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent } from "../core/history.js";
 import { lockReleases, type StepContext, consumeOnly, eventsForStep, orchestrationStep, rewindStep, terminateWithoutCode, type ChildState } from "../core/orchestration-step.js";
 import { planRewind, rewindBlocker } from "../core/rewind.js";
-import { isTerminalStatus } from "../core/status.js";
-import { isPoison, PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
+import { PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
+import { planReplayFailure, planStep } from "../core/step-plan.js";
 import type { StepCommit } from "../core/step-commit.js";
 import type { ActivityResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
@@ -50,17 +50,8 @@ export class OrchestrationProcessor {
   }
 
   async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
-    if (item.instance.kind === "entity") return this.entities.process(item);
-    const inst = item.instance;
-    if (isPoison(item.dequeueCount, inst.parked, this.options.policy)) {
-      this.cache.delete(item.instanceId);
-      return {
-        kind: "park",
-        code: PARK_CODES.poison,
-        message: `The step of this instance was taken ${item.dequeueCount} times without completing (the worker crashed, hung or lost its lease each time). It is retried after a delay; check the host logs around the last attempts.`,
-      };
-    }
     try {
+      if (item.instance.kind === "entity") return await this.entities.process(item, this.options.policy);
       return await this.step(item);
     } catch (err) {
       this.cache.delete(item.instanceId);
@@ -70,8 +61,10 @@ export class OrchestrationProcessor {
     }
   }
 
+  /** Carries out core's plan for the item (core/step-plan.ts): only reading and running happen here. */
   private async step(item: OrchestrationWorkItem): Promise<StepOutcome> {
     const inst = item.instance;
+    if (item.unreadable) throw new StepError(PARK_CODES.historyUnreadable, item.unreadable);
     // The orchestration's clock never runs backwards, even when a worker with a slower clock takes over.
     const now = Math.max(this.clock.now(), inst.lastUpdatedAt);
     const consumed = item.messages.map((m) => m.id);
@@ -79,17 +72,29 @@ export class OrchestrationProcessor {
       item.messages.map((m) => m.message),
       inst.executionId,
     );
-
-    if (isTerminalStatus(inst.runtimeStatus)) {
-      this.cache.delete(item.instanceId);
-      const rewound = events.find((e) => e.type === "ExecutionRewound");
-      if (inst.runtimeStatus === "Failed" && rewound) return this.rewind(item, rewound, consumed, now);
-      return this.commit(item, consumed, consumeOnly(currentRow(item)));
+    const fn = this.registry.getOrchestration(inst.name);
+    const plan = planStep(
+      { runtimeStatus: inst.runtimeStatus, parked: inst.parked, dequeueCount: item.dequeueCount, hasFunction: fn !== undefined, eventTypes: events.map((e) => e.type) },
+      this.options.policy,
+    );
+    if (plan.kind !== "run") this.cache.delete(item.instanceId);
+    switch (plan.kind) {
+      case "park":
+        if (plan.code === PARK_CODES.functionNotFound) throw new StepError(plan.code, new FunctionNotFoundError("orchestrator", inst.name, this.registry.orchestrationNames()).message);
+        return { kind: "park", code: plan.code, message: plan.message };
+      case "consume": {
+        // A rewind this host cannot carry out stays queued for a host that has the function.
+        const kept = plan.keepRewinds ? new Set(item.messages.filter((m) => m.message.event.type === "ExecutionRewound").map((m) => m.id)) : new Set<number>();
+        return this.commit(item, consumed.filter((id) => !kept.has(id)), consumeOnly(currentRow(item)));
+      }
+      case "rewind":
+        return this.rewind(item, events.find((e) => e.type === "ExecutionRewound")!, consumed, now);
+      case "terminateWithoutCode":
+      case "run":
+        break;
     }
 
-    const termination = events.find((e) => e.type === "ExecutionTerminated");
-    const fn = this.registry.getOrchestration(inst.name);
-    const cached = fn ? this.cache.take(item.instanceId, inst.executionId, inst.historyLength) : undefined;
+    const cached = plan.kind === "run" ? this.cache.take(item.instanceId, inst.executionId, inst.historyLength) : undefined;
     const history = cached ? [] : (item.history ?? (await this.readHistory(item.instanceId)));
     const started = cached?.started ?? findStarted(history) ?? findStarted(events);
     if (!started) {
@@ -97,17 +102,19 @@ export class OrchestrationProcessor {
       return { kind: "abandon", retryAfterMs: 1000 };
     }
     const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: inst.customStatus };
-    if (!fn) {
-      if (termination) return this.terminate(item, consumed, ctx, history, events, termination);
-      const known = this.registry.orchestrationNames();
-      throw new StepError(PARK_CODES.functionNotFound, new FunctionNotFoundError("orchestrator", inst.name, known).message);
-    }
+    if (plan.kind === "terminateWithoutCode" || !fn) return this.terminate(item, consumed, ctx, history, events);
     const executor = cached?.executor ?? this.newExecutor(fn.handler, started);
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
     const result = executor.execute(history, newEvents);
     if (result.replayFailure) {
-      if (termination) return this.terminate(item, consumed, ctx, cached ? await this.readHistory(item.instanceId) : history, events, termination);
-      return this.replayFailed(item, consumed, ctx, result.replayFailure, newEvents, cached ? undefined : history);
+      this.cache.delete(item.instanceId);
+      const f = failureFromError(result.replayFailure);
+      const next = planReplayFailure({ code: f.code, isNondeterminism: result.replayFailure instanceof NonDeterminismError }, events.some((e) => e.type === "ExecutionTerminated"), this.options.policy);
+      // A cached executor was given no past: the stored history is read for what ends the instance.
+      const stored = async (): Promise<HistoryEvent[]> => (cached ? await this.readHistory(item.instanceId) : history);
+      if (next.kind === "terminateWithoutCode") return this.terminate(item, consumed, ctx, await stored(), events);
+      if (next.kind === "park") return { kind: "park", code: next.code, message: f.errorMessage };
+      return this.failOnReplay(item, consumed, ctx, f, newEvents, await stored());
     }
     const commit = orchestrationStep(ctx, result);
     const length = (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length;
@@ -163,21 +170,16 @@ export class OrchestrationProcessor {
     return { kind: "commit", commit: { ...step, fence: { kind: "lease", item, consumedMessageIds: consumed } }, after: (r) => after(r.ok) };
   }
 
-  private terminate(item: OrchestrationWorkItem, consumed: number[], ctx: StepContext, history: HistoryEvent[], events: HistoryEvent[], termination: HistoryEvent): StepOutcome {
+  private terminate(item: OrchestrationWorkItem, consumed: number[], ctx: StepContext, history: HistoryEvent[], events: HistoryEvent[]): StepOutcome {
     this.cache.delete(item.instanceId);
-    const reason = termination.type === "ExecutionTerminated" ? termination.input : undefined;
+    const termination = events.find((e) => e.type === "ExecutionTerminated");
+    const reason = termination?.type === "ExecutionTerminated" ? termination.input : undefined;
     const arrived = events.filter((e) => e.type !== "ExecutionStarted" || !history.some((h) => h.type === "ExecutionStarted"));
     return this.commit(item, consumed, terminateWithoutCode(ctx, history, arrived, reason));
   }
 
-  /** The history no longer replays: park (default), or fail the instance as Durable Functions does. */
-  private async replayFailed(item: OrchestrationWorkItem, consumed: number[], ctx: StepContext, err: Error, newEvents: HistoryEvent[], history: HistoryEvent[] | undefined): Promise<StepOutcome> {
-    this.cache.delete(item.instanceId);
-    const f = failureFromError(err);
-    const code = f.code ?? PARK_CODES.internal;
-    if (!(err instanceof NonDeterminismError) || this.options.policy.onNondeterminism === "park") {
-      return { kind: "park", code, message: f.errorMessage };
-    }
+  /** Fails the instance on a nondeterministic replay, as Durable Functions does (an opt-in). */
+  private failOnReplay(item: OrchestrationWorkItem, consumed: number[], ctx: StepContext, f: FailureDetails, newEvents: HistoryEvent[], history: HistoryEvent[]): StepOutcome {
     this.logger.error(`Orchestration '${ctx.started.name}' (${item.instanceId}) failed: ${f.errorMessage}`);
     const reason = `Orchestrator function '${ctx.started.name}' failed: ${f.errorMessage}`;
     const failed: ExecutionResult = {
@@ -190,7 +192,7 @@ export class OrchestrationProcessor {
     };
     const step = orchestrationStep(ctx, failed);
     // The executor's own bookkeeping cannot be trusted: the stored history says which locks are held.
-    step.messages.push(...lockReleases(history ?? (await this.readHistory(item.instanceId)), ctx.now));
+    step.messages.push(...lockReleases(history, ctx.now));
     return this.commit(item, consumed, step);
   }
 

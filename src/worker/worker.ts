@@ -179,7 +179,8 @@ export class Worker {
     }
     await Promise.all(this.loops);
     const deadline = Date.now() + this.options.drainTimeoutMs;
-    while ((this.activities.inflight.size > 0 || this.orchestrations.inflight.size > 0) && Date.now() < deadline) {
+    // Activities that ran but whose results are still being recorded hold reserved slots: wait for them too.
+    while ((this.activities.inflight.size > 0 || this.activities.reserved > 0 || this.orchestrations.inflight.size > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     const now = this.clock.now();
@@ -202,15 +203,20 @@ export class Worker {
       if (free <= 0) continue;
       const lockedAt = this.clock.now();
       let items: T[];
+      // The slots asked for are reserved while the lock is in flight, so a commit that leases
+      // activities to this worker meanwhile cannot take them too.
+      lane.reserved += free;
       try {
         items = await lane.lock(free, lockedAt);
         failures = 0;
       } catch (err) {
+        lane.reserved -= free;
         failures++;
         this.logger.error(`Locking ${lane.kind} work failed (attempt ${failures}): ${failureFromError(err).errorMessage}`);
         await lane.signal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
         continue;
       }
+      lane.reserved -= free;
       if (items.length === 0) {
         await this.idle(lane.signal, lockedAt);
         continue;
@@ -297,13 +303,14 @@ export class Worker {
   }
 
   /**
-   * Commits a step, leasing the activity tasks it creates to this worker (up to its free slots), and
-   * starts those at once. Their slots stay reserved until they run, so the dispatch loop cannot fill
-   * them meanwhile.
+   * Commits a step, leasing the activity tasks it creates to this worker (up to its free slots, plus
+   * `handedOver`: the slots of the finished activities whose results this step records), and starts
+   * those at once. Their slots stay reserved until they run, so the dispatch loop cannot fill them
+   * meanwhile.
    */
-  private async commitWithLeases(commit: OrchestrationCommit): Promise<CommitResult> {
+  private async commitWithLeases(commit: OrchestrationCommit, handedOver = 0): Promise<CommitResult> {
     const lane = this.activities;
-    const free = this.running ? Math.max(0, lane.max - lane.inflight.size - lane.reserved) : 0;
+    const free = this.running ? Math.max(0, lane.max - lane.inflight.size - lane.reserved + handedOver) : 0;
     const max = Math.min(free, commit.activityTasks.length);
     if (max === 0) return this.orchestrationCommits.add(commit);
     commit.leaseActivities = { workerId: this.workerId, leaseMs: this.options.leaseMs, max, functions: this.functions.activities };
@@ -321,7 +328,17 @@ export class Worker {
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
     const event = await runActivity(item, this.registry, this.clock, this.logger, this.contextExtras);
     this.stats.activitiesRun++;
-    await new Promise<void>((done) => {
+    // Ran: its slot is held as reserved until the result is recorded, and the step recorded with it
+    // may hand that slot to the next activity it leases (a lane of one still runs a sequence in one
+    // transaction per step).
+    const lane = this.activities;
+    lane.inflight.delete(item);
+    lane.reserved++;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        lane.reserved--;
+        resolve();
+      };
       const list = this.pendingResults.get(item.instanceId) ?? [];
       list.push({ result: { item, event }, done });
       this.pendingResults.set(item.instanceId, list);
@@ -354,7 +371,7 @@ export class Worker {
     if (!local) return this.recordInInbox(pending);
     let result: CommitResult;
     try {
-      result = await this.commitWithLeases(local.commit);
+      result = await this.commitWithLeases(local.commit, pending.length);
     } catch (err) {
       result = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
     }

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
+import { EntityId } from "../../src/core/entity-id.js";
 import { LocalDurableClient } from "../../src/client/local-client.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import { eventually, forEachSharedStore, storedHistory } from "../helpers/hosts.js";
@@ -130,4 +131,94 @@ forEachSharedStore("hosts with different code on one store", ({ open, host }) =>
     await assert.rejects(client.getStatus("u-1"), { code: "INSTANCE_NOT_FOUND" });
     await provider.close();
   });
+
+  it("terminating a poison-parked instance does not run its code (the code may be what kills workers)", async () => {
+    let runs = 0;
+    const app = createApp();
+    app.orchestration("deadly", function* (ctx) {
+      runs++;
+      yield ctx.df.waitForExternalEvent("never");
+    });
+    const provider = open();
+    await provider.initialize();
+    const client = new LocalDurableClient(provider, systemClock);
+    const id = await client.startNew("deadly", { instanceId: "deadly" });
+    for (let i = 0; i < 11; i++) {
+      await provider.lockOrchestrationWorkItems({ workerId: `crashed-${i}`, now: Date.now(), leaseMs: 1, max: 1 });
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    // A long retry delay: only the terminate (which wakes the instance) can end it soon.
+    await host(app, { retry: { maxDequeueCount: 10, initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    assert.equal((await eventually(async () => (await client.getStatus(id)).parked, 10_000, "the poison park")).code, "POISON_MESSAGE");
+    await client.terminate(id, "enough");
+    const done = await client.waitForCompletion(id, { timeoutInMilliseconds: 10_000 });
+    assert.equal(done.runtimeStatus, "Terminated");
+    assert.equal(done.output, "enough");
+    assert.equal(runs, 0, "the orchestrator never ran");
+    await provider.close();
+  });
+
+  it("an entity whose batch keeps dying parks as POISON_MESSAGE too", async () => {
+    const app = createApp();
+    app.entity<number>("tally", (ctx) => ctx.df.setState((ctx.df.getState(() => 0) ?? 0) + 1));
+    const provider = open();
+    await provider.initialize();
+    const client = new LocalDurableClient(provider, systemClock, app.registry);
+    await client.signalEntity(new EntityId("tally", "t"), "add");
+    for (let i = 0; i < 11; i++) {
+      await provider.lockOrchestrationWorkItems({ workerId: `crashed-${i}`, now: Date.now(), leaseMs: 1, max: 1 });
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await host(app, { retry: { maxDequeueCount: 10, initialDelayMs: 100, maxDelayMs: 200 } });
+    const parked = await eventually(async () => (await provider.getInstance("@tally@t"))?.parked, 10_000, "the entity's poison park");
+    assert.equal(parked.code, "POISON_MESSAGE");
+    // Then one real attempt per delay: the batch is fine, so it is applied.
+    assert.deepEqual(await eventually(async () => {
+      const s = await client.readEntityState<number>(new EntityId("tally", "t"));
+      return s.entityExists ? s : undefined;
+    }, 10_000, "the batch to be applied"), { entityExists: true, entityState: 1 });
+    await provider.close();
+  });
+
+  it("a host without the code consumes a failed instance's late messages but leaves its rewind for a host that has it", async () => {
+    let healthy = false;
+    const withFlaky = (): DurableApp => {
+      const app = createApp();
+      app.activity("flaky", {
+        handler: () => {
+          if (!healthy) throw new Error("not yet");
+          return "fine";
+        },
+      });
+      app.orchestration("work", function* (ctx) {
+        return yield ctx.df.callActivity("flaky");
+      });
+      return app;
+    };
+    const first = await host(withFlaky());
+    const id = await first.client.startNew("work", { instanceId: "rw" });
+    assert.equal((await first.client.waitForCompletion(id)).runtimeStatus, "Failed");
+    await first.stop();
+    const lacking = await host(withoutWork());
+    const provider = open();
+    await provider.initialize();
+    const client = new LocalDurableClient(provider, systemClock);
+    // A late message (an answer arriving after the failure) and an operator's rewind.
+    await provider.sendMessages([{ kind: "event", instanceId: id, message: { event: { type: "EventRaised", eventId: -1, timestamp: new Date().toISOString(), name: "late" } } }], Date.now());
+    await client.rewind(id, "try again");
+    await new Promise((r) => setTimeout(r, 500));
+    const meanwhile = await client.getStatus(id);
+    assert.equal(meanwhile.runtimeStatus, "Failed", "nothing was rewound by a host without the code");
+    assert.equal(meanwhile.parked, undefined, "and nothing was parked: the rewind just waits");
+    assert.equal(lacking.worker.stats.parked, 0);
+    healthy = true;
+    await host(withFlaky());
+    // Still Failed until the rewind runs: wait for it to be picked up first.
+    await eventually(async () => (await client.getStatus(id)).runtimeStatus !== "Failed", 10_000, "the rewind to be picked up");
+    const done = await client.waitForCompletion(id, { timeoutInMilliseconds: 10_000 });
+    assert.equal(done.runtimeStatus, "Completed");
+    assert.equal(done.output, "fine");
+    await provider.close();
+  });
 });
+

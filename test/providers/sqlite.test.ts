@@ -175,6 +175,38 @@ describe("SqliteProvider specifics", () => {
     }
   });
 
+  it("one unreadable row does not stop the lock: the item says what could not be read, the others are handed out as usual", async () => {
+    const filename = newFile();
+    const h = await onFile(filename);
+    const p = h.provider;
+    try {
+      await create(p, "bad");
+      await create(p, "good");
+      const first = await lockOne(p, "bad", T0);
+      await commitOk(p, commitFor(first, { newHistory: [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(T0).toISOString() }] }), T0);
+      await create(p, "bad-too");
+      const raw = new Database(filename);
+      try {
+        raw.prepare("UPDATE history SET event = '{not json' WHERE instance_id = 'bad'").run();
+        raw.prepare("UPDATE messages SET event = '{not json' WHERE instance_id = 'bad-too'").run();
+        raw.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at) VALUES ('bad', NULL, 'EventRaised', ?, ?)").run(JSON.stringify({ type: "EventRaised", eventId: -1, timestamp: new Date(T0).toISOString(), name: "e" }), T0);
+      } finally {
+        raw.close();
+      }
+      const items = await lockAll(p, T0 + 1);
+      const by = new Map(items.map((i) => [i.instanceId, i]));
+      assert.deepEqual([...by.keys()].sort(), ["bad", "bad-too", "good"]);
+      assert.equal(by.get("good")!.unreadable, undefined);
+      assert.match(by.get("bad")!.unreadable ?? "", /could not be read \(the history: /);
+      assert.equal(by.get("bad")!.history, undefined);
+      assert.equal(by.get("bad")!.messages.length, 1, "the readable message is still handed out");
+      assert.match(by.get("bad-too")!.unreadable ?? "", /message \d+: /);
+      assert.deepEqual(by.get("bad-too")!.messages, []);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it("two providers on one file (two processes) share leases", async () => {
     const filename = newFile();
     const a = await onFile(filename);

@@ -36,6 +36,8 @@ interface InstanceRow {
   lockToken: string | undefined;
   lockedUntil: number;
   workerId: string | undefined;
+  /** A wake arrived while the row was leased: its release skips the retry delay. */
+  wakePending: boolean;
 }
 
 interface MessageRow {
@@ -149,7 +151,7 @@ export class MemoryProvider implements StorageProvider {
     };
     if (row.input !== undefined) r.input = row.input;
     if (row.parentInstanceId !== undefined) r.parentInstanceId = row.parentInstanceId;
-    return { record: r, history: [], lockToken: undefined, lockedUntil: 0, workerId: undefined };
+    return { record: r, history: [], lockToken: undefined, lockedUntil: 0, workerId: undefined, wakePending: false };
   }
 
   private target(instanceId: string): TargetState | undefined {
@@ -196,10 +198,12 @@ export class MemoryProvider implements StorageProvider {
     this.addMessage(m.instanceId, m.message, m.visibleAt ?? now);
   }
 
-  /** Ends a retry delay; a live lease is left alone (its holder sees the message when it releases). */
+  /** Ends a retry delay; under a lease, the release that follows skips its delay. */
   private wake(instanceId: string): void {
     const row = this.s.instances.get(instanceId);
-    if (row && row.lockToken === undefined) row.lockedUntil = 0;
+    if (!row) return;
+    if (row.lockToken === undefined) row.lockedUntil = 0;
+    else row.wakePending = true;
   }
 
   // ---- client side ----
@@ -310,6 +314,7 @@ export class MemoryProvider implements StorageProvider {
     row.lockToken = undefined;
     row.lockedUntil = 0;
     row.workerId = undefined;
+    row.wakePending = false;
     const leased = this.insertTasks(c, now);
     const started: [string, OrchestrationRuntimeStatus][] = [];
     for (const m of c.messages) this.deliver(m, now, (id, status) => started.push([id, status]));
@@ -388,7 +393,8 @@ export class MemoryProvider implements StorageProvider {
     if (!row || row.lockToken !== item.lockToken) return;
     row.lockToken = undefined;
     row.workerId = undefined;
-    row.lockedUntil = now + Math.max(0, options.retryAfterMs);
+    row.lockedUntil = row.wakePending ? now : now + Math.max(0, options.retryAfterMs);
+    row.wakePending = false;
     if (row.lockedUntil > 0) this.s.delayed.add(item.instanceId);
     if (options.park) row.record.parked = clone(options.park);
     this.notify("orchestration", row.lockedUntil);
@@ -557,9 +563,10 @@ export class MemoryProvider implements StorageProvider {
     for (const m of this.s.messages.values()) {
       if (out.instances.length >= req.limit) break;
       if (m.visibleAt > req.visibleBefore || seen.has(m.instanceId)) continue;
-      seen.add(m.instanceId);
       const row = this.s.instances.get(m.instanceId);
-      if (!row || handles(req.functions, row.record) || processableWithoutCode(row.record.runtimeStatus, m.message.event.type)) continue;
+      if (!row || row.lockedUntil > req.now || handles(req.functions, row.record) || processableWithoutCode(row.record.runtimeStatus, m.message.event.type)) continue;
+      // Stranded when any of its waiting messages needs the code (as the SQL of the SQLite store).
+      seen.add(m.instanceId);
       out.instances.push({ instanceId: m.instanceId, kind: row.record.kind, name: row.record.name });
     }
     for (const t of this.s.tasks.values()) {
@@ -573,7 +580,7 @@ export class MemoryProvider implements StorageProvider {
   async markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean> {
     this.stats.writeTransactions++;
     const row = this.s.instances.get(instanceId);
-    if (!row || (row.lockToken !== undefined && row.lockedUntil > now)) return false;
+    if (!row || row.record.parked !== undefined || row.lockedUntil > now) return false;
     row.record.parked = clone(park);
     return true;
   }

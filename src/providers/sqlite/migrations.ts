@@ -83,6 +83,8 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE instances SET name_key = lower(name);
       ALTER TABLE instances ADD COLUMN worker_id TEXT;
       ALTER TABLE instances ADD COLUMN parked TEXT;
+      -- A terminate or rewind that arrived while the instance was leased: its release skips the retry delay.
+      ALTER TABLE instances ADD COLUMN wake_pending INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX instances_by_kind_name ON instances (kind, name_key, created_at);
       -- Parked instances wait for their retry time: the worker asks for the next one.
       CREATE INDEX instances_by_retry ON instances (locked_until) WHERE lock_token IS NULL AND locked_until > 0;

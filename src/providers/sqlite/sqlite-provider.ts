@@ -5,7 +5,7 @@ import type { FailureDetails } from "../../core/failure.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
 import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
-import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/status.js";
+import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } from "../../core/status.js";
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
 import {
@@ -141,7 +141,8 @@ function toMessage(m: MessageRow): OrchestrationMessage {
 }
 
 /** core's processableWithoutCode on a joined message `m` and instance `i`. */
-const WITHOUT_CODE = `(m.event_type = 'ExecutionTerminated' OR (i.runtime_status IN ('Completed', 'Failed', 'Terminated', 'Canceled') AND m.event_type <> 'ExecutionRewound'))`;
+const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`;
+const WITHOUT_CODE = `(m.event_type = 'ExecutionTerminated' OR (i.runtime_status IN ${TERMINAL_SQL} AND m.event_type <> 'ExecutionRewound'))`;
 
 /** `(@p0, @p1, ...)` and the values bound to it: a list the query planner sees as a plain IN list. */
 function inList(prefix: string, names: readonly string[]): { sql: string; params: Record<string, string> } {
@@ -227,7 +228,12 @@ export class SqliteProvider implements StorageProvider {
       deleteTasks: db.prepare("DELETE FROM activity_tasks WHERE instance_id = ?"),
       insertMessage: db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at, metadata) VALUES (?, ?, ?, ?, ?, ?)"),
       deleteMessage: db.prepare("DELETE FROM messages WHERE id = ?"),
-      wake: db.prepare("UPDATE instances SET locked_until = 0 WHERE instance_id = ? AND lock_token IS NULL"),
+      // Unleased: the retry delay ends now. Leased: the release that follows will skip its delay.
+      wake: db.prepare(
+        `UPDATE instances SET locked_until = CASE WHEN lock_token IS NULL THEN 0 ELSE locked_until END,
+           wake_pending = CASE WHEN lock_token IS NULL THEN 0 ELSE 1 END
+         WHERE instance_id = ?`,
+      ),
       hasAnyMessage: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? LIMIT 1"),
       hasVisibleMessage: db.prepare<[string, number], { one: number }>("SELECT 1 AS one FROM messages WHERE instance_id = ? AND visible_at <= ? LIMIT 1"),
       lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ?, worker_id = ? WHERE instance_id = ? AND locked_until <= ?"),
@@ -238,10 +244,15 @@ export class SqliteProvider implements StorageProvider {
       updateInstance: db.prepare(
         `UPDATE instances SET name = @name, name_key = @nameKey, execution_id = @executionId, runtime_status = @status, input = @input, output = @output,
            custom_status = @customStatus, failure_details = @failure, entity_state = @entityState, last_updated_at = @now, history_length = @historyLength,
-           lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL
+           lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = 0
          WHERE instance_id = @instanceId`,
       ),
-      abandonInstance: db.prepare("UPDATE instances SET lock_token = NULL, worker_id = NULL, locked_until = ?, parked = COALESCE(?, parked) WHERE instance_id = ? AND lock_token = ?"),
+      abandonInstance: db.prepare<Record<string, unknown>, { locked_until: number }>(
+        `UPDATE instances SET lock_token = NULL, worker_id = NULL, locked_until = CASE WHEN wake_pending = 1 THEN @now ELSE @retryAt END,
+           wake_pending = 0, parked = COALESCE(@park, parked)
+         WHERE instance_id = @instanceId AND lock_token = @lockToken
+         RETURNING locked_until`,
+      ),
       renewInstance: db.prepare("UPDATE instances SET locked_until = ? WHERE instance_id = ? AND lock_token = ?"),
       history: db.prepare<[string], { event: string }>("SELECT event FROM history WHERE instance_id = ? ORDER BY seq"),
       historyPage: db.prepare<[string, number, number], { event: string }>("SELECT event FROM history WHERE instance_id = ? AND seq >= ? ORDER BY seq LIMIT ?"),
@@ -260,7 +271,7 @@ export class SqliteProvider implements StorageProvider {
       nextRetry: db.prepare<[number], { t: number | null }>("SELECT MIN(locked_until) AS t FROM instances WHERE lock_token IS NULL AND locked_until > 0 AND locked_until > ?"),
       strandedInstances: db.prepare<Record<string, unknown>, { instance_id: string; kind: string; name: string }>(
         `SELECT DISTINCT i.instance_id, i.kind, i.name FROM messages m JOIN instances i ON i.instance_id = m.instance_id
-         WHERE m.visible_at <= @before
+         WHERE m.visible_at <= @before AND i.locked_until <= @now
            AND NOT ((i.kind = 'orchestration' AND i.name_key IN (SELECT value FROM json_each(@orchestrations)))
                  OR (i.kind = 'entity' AND i.name_key IN (SELECT value FROM json_each(@entities)))
                  OR ${WITHOUT_CODE})
@@ -270,7 +281,7 @@ export class SqliteProvider implements StorageProvider {
         `SELECT instance_id, name FROM activity_tasks WHERE visible_at <= @before AND locked_until <= @now
            AND name_key NOT IN (SELECT value FROM json_each(@activities)) LIMIT @limit`,
       ),
-      markParked: db.prepare("UPDATE instances SET parked = ? WHERE instance_id = ? AND (lock_token IS NULL OR locked_until <= ?)"),
+      markParked: db.prepare("UPDATE instances SET parked = ? WHERE instance_id = ? AND parked IS NULL AND locked_until <= ?"),
     };
   }
 
@@ -431,23 +442,51 @@ export class SqliteProvider implements StorageProvider {
         const lockedUntil = req.now + req.leaseMs;
         if (s.lockInstance.run(token, lockedUntil, req.workerId, instance_id, req.now).changes !== 1) continue;
         s.countDelivery.run(instance_id, req.now);
-        const row = s.getInstance.get(instance_id)!;
-        const messages = s.visibleMessages.all(instance_id, req.now).map((m) => ({ id: m.id, message: toMessage(m), dequeueCount: m.dequeue_count }));
-        const item: OrchestrationWorkItem = {
-          instanceId: instance_id,
-          lockToken: token,
-          lockedUntil,
-          workerId: req.workerId,
-          dequeueCount: messages.reduce((n, m) => Math.max(n, m.dequeueCount), 0),
-          takeover: lock_token !== null,
-          instance: toRecord(row),
-          messages,
-        };
-        if (req.cachedHistoryLength?.(instance_id, row.execution_id) !== row.history_length) item.history = this.readHistory(instance_id);
-        items.push(item);
+        items.push(this.workItem(instance_id, token, lockedUntil, lock_token !== null, req));
       }
       return items;
     });
+  }
+
+  /**
+   * The work item of a freshly leased instance. Stored JSON that cannot be parsed does not make the
+   * lock fail (that would stop every instance behind it, on every host): the item says what could
+   * not be read, with what could.
+   */
+  private workItem(instanceId: string, lockToken: string, lockedUntil: number, takeover: boolean, req: InstanceLockRequest): OrchestrationWorkItem {
+    const s = this.s;
+    const row = s.getInstance.get(instanceId)!;
+    const problems: string[] = [];
+    const readable = <T>(what: string, read: () => T): T | undefined => {
+      try {
+        return read();
+      } catch (err) {
+        problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      }
+    };
+    const rows = s.visibleMessages.all(instanceId, req.now);
+    const messages = rows.flatMap((m) => {
+      const message = readable(`message ${m.id}`, () => toMessage(m));
+      return message ? [{ id: m.id, message, dequeueCount: m.dequeue_count }] : [];
+    });
+    const instance = readable("the instance row", () => toRecord(row)) ?? toRecord({ ...row, failure_details: null, parked: null });
+    const item: OrchestrationWorkItem = {
+      instanceId,
+      lockToken,
+      lockedUntil,
+      workerId: req.workerId,
+      dequeueCount: rows.reduce((n, m) => Math.max(n, m.dequeue_count), 0),
+      takeover,
+      instance,
+      messages,
+    };
+    if (req.cachedHistoryLength?.(instanceId, row.execution_id) !== row.history_length) {
+      const history = readable("the history", () => this.readHistory(instanceId));
+      if (history) item.history = history;
+    }
+    if (problems.length > 0) item.unreadable = `The stored state of '${instanceId}' could not be read (${problems.join("; ")}).`;
+    return item;
   }
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
@@ -574,7 +613,9 @@ export class SqliteProvider implements StorageProvider {
   async abandonOrchestrationWorkItem(item: OrchestrationWorkItem, options: AbandonOptions, now: number): Promise<void> {
     this.write((announce) => {
       const retryAt = now + Math.max(0, options.retryAfterMs);
-      if (this.s.abandonInstance.run(retryAt, options.park ? JSON.stringify(options.park) : null, item.instanceId, item.lockToken).changes === 1) announce("orchestration", retryAt);
+      const park = options.park ? JSON.stringify(options.park) : null;
+      const released = this.s.abandonInstance.get({ now, retryAt, park, instanceId: item.instanceId, lockToken: item.lockToken });
+      if (released) announce("orchestration", released.locked_until);
     });
   }
 
@@ -695,7 +736,7 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async purgeInstances(f: PurgeFilter): Promise<number> {
-    const statuses = (f.runtimeStatus ?? ["Completed", "Failed", "Terminated", "Canceled"]).filter((s) => isTerminalStatus(s));
+    const statuses = (f.runtimeStatus ?? TERMINAL_STATUSES).filter((s) => isTerminalStatus(s));
     if (statuses.length === 0) return 0;
     const params: (string | number)[] = [...statuses, f.createdFrom];
     let sql = `SELECT instance_id FROM instances WHERE runtime_status IN (${statuses.map(() => "?").join(", ")}) AND created_at >= ?`;
@@ -725,7 +766,7 @@ export class SqliteProvider implements StorageProvider {
 
   async findStrandedWork(req: StrandedWorkRequest): Promise<StrandedWork> {
     const instances = this.s.strandedInstances
-      .all({ before: req.visibleBefore, limit: req.limit, orchestrations: JSON.stringify(req.functions.orchestrations), entities: JSON.stringify(req.functions.entities) })
+      .all({ before: req.visibleBefore, now: req.now, limit: req.limit, orchestrations: JSON.stringify(req.functions.orchestrations), entities: JSON.stringify(req.functions.entities) })
       .map((r) => ({ instanceId: r.instance_id, kind: r.kind as InstanceKind, name: r.name }));
     const activities = this.s.strandedTasks
       .all({ before: req.visibleBefore, now: req.now, limit: req.limit, activities: JSON.stringify(req.functions.activities) })

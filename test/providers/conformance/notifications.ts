@@ -164,6 +164,7 @@ export function onInstanceChangeTests(test: Define): void {
     await runTo(p, "r", "Running");
     await create(p, "o", { now: T0 });
     await commitOk(p, commitFor(await lockOne(p, "o", T0)), T0);
+    await create(p, "m", { now: T0 });
     const rec = recordChanges(p, p);
     await assert.rejects(create(p, "r", { now: T0 + 1 }));
     await p.sendMessages([toEvent("r", eventRaised("e", T0 + 1))], T0 + 1);
@@ -174,7 +175,7 @@ export function onInstanceChangeTests(test: Define): void {
     await commitOk(p, commitFor(fresh, { status: "Running" }), T0 + 3 + LEASE);
     await p.sendMessages([toEvent("o", eventRaised("x", T0 + 3 + LEASE))], T0 + 3 + LEASE);
     await p.abandonOrchestrationWorkItem(await lockOne(p, "o", T0 + 3 + LEASE), { retryAfterMs: 0, park: { code: "X", message: "x", since: T0, attempts: 1 } }, T0 + 3 + LEASE);
-    assert.ok(await p.markParked("o", { code: "Y", message: "y", since: T0, attempts: 1 }, T0 + 3 + LEASE));
+    assert.ok(await p.markParked("m", { code: "Y", message: "y", since: T0, attempts: 0 }, T0 + 3 + LEASE));
     // A marker: a status change after everything above.
     await p.sendMessages([toEvent("r", eventRaised("m", T0 + 4 + LEASE))], T0 + 4 + LEASE);
     await commitOk(p, commitFor(await lockOne(p, "r", T0 + 4 + LEASE), { status: "Completed" }), T0 + 4 + LEASE);

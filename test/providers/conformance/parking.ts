@@ -173,6 +173,21 @@ export function parkTests(test: Define): void {
     );
   });
 
+  test("a wake that arrives under a lease is kept: the release that follows skips its retry delay", async (p) => {
+    await create(p, "wp1");
+    await create(p, "wp2");
+    const first = await lockOne(p, "wp1", T0);
+    const second = await lockOne(p, "wp2", T0);
+    // A terminate (waking) arrives for wp1 while its step runs; wp2 gets a plain event.
+    await p.sendMessages([toEvent("wp1", terminated(T0 + 1), { wake: true }), toEvent("wp2", eventRaised("plain", T0 + 1))], T0 + 1);
+    await p.abandonOrchestrationWorkItem(first, { retryAfterMs: 60_000, park: park("NONDETERMINISM", T0 + 2) }, T0 + 2);
+    await p.abandonOrchestrationWorkItem(second, { retryAfterMs: 60_000, park: park("NONDETERMINISM", T0 + 2) }, T0 + 2);
+    const woken = await lockAll(p, T0 + 3);
+    assert.deepEqual(ids(woken), ["wp1"], "the woken instance is taken at once, the other waits for its delay");
+    await commitOk(p, commitFor(woken[0]!, { status: "Terminated" }), T0 + 4);
+    assert.deepEqual(ids(await lockAll(p, T0 + 2 + 60_000)), ["wp2"]);
+  });
+
   test("markParked stores the record on an unleased instance and changes nothing else", async (p) => {
     await create(p, "mp");
     const info = park("FUNCTION_NOT_FOUND", T0);
@@ -186,21 +201,28 @@ export function parkTests(test: Define): void {
     assert.equal((await p.getInstance("mp"))?.parked, undefined);
   });
 
-  test("markParked is refused while a live lease is held, allowed once it expired or during a retry delay, false for an unknown instance", async (p) => {
+  test("markParked writes only a first record on a free instance: refused under a live lease, during a retry delay, over another record", async (p) => {
     await create(p, "mp");
     const held = await lockOne(p, "mp", T0, { leaseMs: 1_000 });
     assert.equal(await p.markParked("mp", park("FUNCTION_NOT_FOUND", T0 + 1), T0 + 1), false);
     assert.equal(await p.markParked("mp", park("FUNCTION_NOT_FOUND", T0 + 999), T0 + 999), false);
     assert.equal((await p.getInstance("mp"))?.parked, undefined);
     const late = park("FUNCTION_NOT_FOUND", T0 + 1_000);
-    assert.equal(await p.markParked("mp", late, T0 + 1_000), true);
+    assert.equal(await p.markParked("mp", late, T0 + 1_000), true, "the lease expired: nobody holds it");
     assert.deepEqual((await p.getInstance("mp"))?.parked, late);
-    await p.abandonOrchestrationWorkItem(held, { retryAfterMs: 60_000 }, T0 + 1_001);
-    const waiting = park("POISON_MESSAGE", T0 + 1_002);
-    assert.equal(await p.markParked("mp", waiting, T0 + 1_002), true);
-    assert.deepEqual((await p.getInstance("mp"))?.parked, waiting);
-    assert.deepEqual(await lockAll(p, T0 + 1_002), [], "the retry delay still holds");
-    assert.equal(await p.markParked("nobody", waiting, T0), false);
+    assert.equal(await p.markParked("mp", park("OTHER", T0 + 1_000), T0 + 1_000), false, "a record is never overwritten");
+    assert.deepEqual((await p.getInstance("mp"))?.parked, late);
+
+    // A worker's own park (with a retry delay) is not replaced by a stranded-work mark either.
+    await create(p, "wp");
+    const item = await lockOne(p, "wp", T0);
+    const own = { ...park("POISON_MESSAGE", T0 + 1), attempts: 12, retryAt: T0 + 60_000 };
+    await p.abandonOrchestrationWorkItem(item, { retryAfterMs: 60_000, park: own }, T0 + 1);
+    assert.equal(await p.markParked("wp", park("FUNCTION_NOT_FOUND", T0 + 2), T0 + 2), false);
+    assert.deepEqual((await p.getInstance("wp"))?.parked, own);
+    assert.deepEqual(await lockAll(p, T0 + 2), [], "the retry delay still holds");
+    void held;
+    assert.equal(await p.markParked("nobody", own, T0), false);
     assert.equal(await p.getInstance("nobody"), undefined);
   });
 }
