@@ -142,3 +142,14 @@ export class LockingRulesViolationError extends DurableError {
     super("LOCKING_RULES_VIOLATION", message);
   }
 }
+
+/**
+ * The store cannot be reached or written (a lost database, a read-only or full disk). The request can
+ * be retried once the store is back; the reason says when its outcome is unknown (the connection was
+ * lost while committing).
+ */
+export class StoreUnavailableError extends DurableError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super("STORE_UNAVAILABLE", `The store is unavailable: ${reason}. Retry once it is back.`, options);
+  }
+}

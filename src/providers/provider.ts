@@ -130,6 +130,20 @@ export interface StorageProvider {
    */
   markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean>;
 
+  // ---- hosts ----
+  /**
+   * Records that a host is alive (one small write). Hosts call it every few seconds, which makes it
+   * also the probe of whether the store can be written: it throws when it cannot.
+   */
+  heartbeat(host: HostRecord, now: number): Promise<void>;
+  /** Forgets a host that stopped cleanly: the instances it held in its cache go to others at once. */
+  removeHost(workerId: string): Promise<void>;
+  /**
+   * The store's own clock (ms since the epoch), for stores that several machines share: hosts measure
+   * their clock against it and correct their time. Absent for stores on the host's own machine.
+   */
+  storeTime?(): Promise<number>;
+
   /** Push notification of new work written by this process (or, for PostgreSQL, any process). */
   onWork?(listener: (kind: WorkKind, visibleAt: number) => void): () => void;
   /** Push notification of a committed change of an instance's runtime status (for waits). */
@@ -168,6 +182,22 @@ export interface InstanceLockRequest extends LockRequestBase {
   functions?: FunctionNames;
   /** The history length this worker holds in its cache for an instance, to skip sending it again. */
   cachedHistoryLength?: (instanceId: string, executionId: string) => number | undefined;
+  /**
+   * Cache affinity, for stores that several hosts share: an instance last run by another host that is
+   * alive (its heartbeat is younger than `hostTimeoutMs`) is left to that host for `graceMs` after it
+   * became ready, so scale-out does not turn every step into a full replay elsewhere.
+   */
+  affinity?: { graceMs: number; hostTimeoutMs: number };
+}
+
+/** A host sharing the store, as its heartbeat records it. */
+export interface HostRecord {
+  workerId: string;
+  hostname: string;
+  pid: number;
+  startedAt: number;
+  /** JSON text the host adds about itself (its version, whether it runs workers or HTTP). */
+  info?: string;
 }
 
 export interface ActivityLockRequest extends LockRequestBase {
@@ -254,6 +284,11 @@ export type CommitFence =
 
 export interface OrchestrationCommit extends StepCommit {
   fence: CommitFence;
+  /**
+   * The worker committing (default: the lease's holder). Stores that serve several hosts remember it
+   * as the instance's affinity: the host whose executor cache holds the instance gets it first.
+   */
+  workerId?: string;
   /** Activity results this step consumed directly: their tasks are deleted, each fenced on its lease. */
   activityResults?: readonly ActivityResult[];
   /** Lease up to `max` of the step's new activity tasks to this worker, in the same transaction. */

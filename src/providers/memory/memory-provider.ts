@@ -16,6 +16,7 @@ import {
   type FunctionNames,
   functionKey,
   type HistoryPage,
+  type HostRecord,
   type InstanceLockRequest,
   type InstancePage,
   type InstanceQuery,
@@ -72,6 +73,7 @@ class MemoryStore {
   /** Instances released with a retry delay (parked or abandoned), so the next retry is found without a scan. */
   readonly delayed = new Set<string>();
   nextId = 1;
+  readonly hosts = new Map<string, HostRecord & { heartbeatAt: number }>();
   readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
   readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
 }
@@ -583,6 +585,15 @@ export class MemoryProvider implements StorageProvider {
     if (!row || row.record.parked !== undefined || row.lockedUntil > now) return false;
     row.record.parked = clone(park);
     return true;
+  }
+
+  async heartbeat(host: HostRecord, now: number): Promise<void> {
+    this.stats.writeTransactions++;
+    this.s.hosts.set(host.workerId, { ...host, heartbeatAt: now });
+  }
+
+  async removeHost(workerId: string): Promise<void> {
+    this.s.hosts.delete(workerId);
   }
 }
 

@@ -97,4 +97,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE activity_tasks ADD COLUMN metadata TEXT;
     `,
   },
+  {
+    version: 4,
+    description: "hosts: a heartbeat per host, which is also the probe that the store can be written",
+    sql: `
+      CREATE TABLE hosts (
+        worker_id    TEXT PRIMARY KEY,
+        hostname     TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        info         TEXT
+      );
+    `,
+  },
 ];

@@ -18,6 +18,7 @@ import {
   functionKey,
   type FunctionNames,
   type HistoryPage,
+  type HostRecord,
   type InstanceLockRequest,
   type InstancePage,
   type InstanceQuery,
@@ -31,6 +32,7 @@ import {
   type StrandedWorkRequest,
   type WorkKind,
 } from "../provider.js";
+import { SchemaVersionError } from "../schema-version.js";
 import { MIGRATIONS } from "./migrations.js";
 
 export interface SqliteProviderOptions {
@@ -45,11 +47,7 @@ export interface SqliteProviderOptions {
   busyTimeoutMs?: number;
 }
 
-export class SchemaVersionError extends DurableError {
-  constructor(found: number, known: number) {
-    super("SCHEMA_VERSION_UNSUPPORTED", `The database schema is at version ${found}, newer than this Perdure understands (${known}). Upgrade Perdure, or point it at another database.`);
-  }
-}
+export { SchemaVersionError };
 
 interface InstanceRow {
   instance_id: string;
@@ -282,6 +280,11 @@ export class SqliteProvider implements StorageProvider {
            AND name_key NOT IN (SELECT value FROM json_each(@activities)) LIMIT @limit`,
       ),
       markParked: db.prepare("UPDATE instances SET parked = ? WHERE instance_id = ? AND parked IS NULL AND locked_until <= ?"),
+      heartbeat: db.prepare(
+        `INSERT INTO hosts (worker_id, hostname, pid, started_at, heartbeat_at, info) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, info = excluded.info`,
+      ),
+      removeHost: db.prepare("DELETE FROM hosts WHERE worker_id = ?"),
     };
   }
 
@@ -776,6 +779,15 @@ export class SqliteProvider implements StorageProvider {
 
   async markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean> {
     return this.write(() => this.s.markParked.run(JSON.stringify(park), instanceId, now).changes === 1);
+  }
+
+  async heartbeat(host: HostRecord, now: number): Promise<void> {
+    this.stats.writeTransactions++;
+    this.database.transaction(() => this.s.heartbeat.run(host.workerId, host.hostname, host.pid, host.startedAt, now, host.info ?? null)).immediate();
+  }
+
+  async removeHost(workerId: string): Promise<void> {
+    this.s.removeHost.run(workerId);
   }
 }
 

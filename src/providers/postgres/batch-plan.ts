@@ -1,0 +1,439 @@
+/**
+ * Group commit, planned: many independent writes (steps, activity results, a client's messages or
+ * start) become one set of row operations for one transaction. The rows they touch are locked first
+ * (in ascending ID order) and read; then this planner applies the operations one after the other to
+ * that state, exactly as separate transactions in that order would, deciding each delivery with
+ * core's `planStart`/`planDelivery`. A step whose fence fails is refused alone; the others go on.
+ * Nothing here talks to the database: the provider executes the plan with a fixed number of
+ * statements, however many operations it holds.
+ */
+import { LockLostError } from "../../core/errors.js";
+import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
+import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
+import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/status.js";
+import {
+  type ActivityResult,
+  type ActivityWorkItem,
+  type CommitResult,
+  commitInstanceId,
+  type CreateInstanceRequest,
+  functionKey,
+  type OrchestrationCommit,
+  type WorkKind,
+} from "../provider.js";
+
+/** An instance row as locked and read by the batch (then as the batch has changed it so far). */
+export interface RowState {
+  kind: InstanceKind;
+  runtimeStatus: OrchestrationRuntimeStatus;
+  lockToken: string | null;
+  lockedUntil: number;
+  historyLength: number;
+  executionId: string;
+}
+
+export interface Snapshot {
+  /** Every row the batch may touch, locked; undefined for those that do not exist. */
+  rows: Map<string, RowState | undefined>;
+  /** Lease tokens of the activity tasks whose results the batch records, locked. */
+  tasks: Map<number, string | null>;
+  /** The database's clock when the rows were read: nothing is due before it. */
+  dbNow: number;
+}
+
+export type BatchOp =
+  | { kind: "step"; commit: OrchestrationCommit }
+  | { kind: "activity"; result: ActivityResult }
+  /** A client's messages: all or none; a refused one throws and the transaction rolls back. */
+  | { kind: "send"; messages: readonly OutgoingMessage[] }
+  /** A client's start: throws when refused. */
+  | { kind: "create"; request: CreateInstanceRequest };
+
+export interface HistoryRow {
+  instanceId: string;
+  seq: number;
+  executionId: string;
+  type: string;
+  event: string;
+}
+
+export interface OwnUpdate {
+  name: string;
+  nameKey: string;
+  executionId: string;
+  runtimeStatus: string;
+  input: string | null;
+  output: string | null;
+  customStatus: string | null;
+  failureDetails: string | null;
+  entityState: string | null;
+  lastUpdatedAt: number;
+  historyLength: number;
+  affinity: string | null;
+}
+
+export interface NewRow {
+  kind: InstanceKind;
+  name: string;
+  nameKey: string;
+  executionId: string;
+  runtimeStatus: string;
+  input: string | null;
+  parentInstanceId: string | null;
+  at: number;
+}
+
+export interface TaskRow {
+  instanceId: string;
+  executionId: string;
+  taskScheduledId: number;
+  name: string;
+  nameKey: string;
+  input: string | null;
+  metadata: string | null;
+  visibleAt: number;
+  lockToken: string | null;
+  lockedUntil: number;
+  dequeueCount: number;
+  workerId: string | null;
+  /** Leased to the committing worker: the work item its result carries (its id comes from the insert). */
+  leased?: ActivityWorkItem;
+}
+
+export interface MessageRow {
+  instanceId: string;
+  executionId: string | null;
+  type: string;
+  event: string;
+  visibleAt: number;
+  metadata: string | null;
+}
+
+/** The rows and tasks a batch must lock before planning: every instance it may read or write. */
+export function lockSet(ops: readonly BatchOp[]): { instanceIds: string[]; taskIds: number[] } {
+  const ids = new Set<string>();
+  const tasks = new Set<number>();
+  const target = (m: OutgoingMessage): void => {
+    ids.add(m.instanceId);
+    // A refused child start is redirected to its parent.
+    if (m.kind === "startChild" && m.message.event.type === "ExecutionStarted" && m.message.event.parentInstance) ids.add(m.message.event.parentInstance.instanceId);
+  };
+  for (const op of ops) {
+    switch (op.kind) {
+      case "step":
+        ids.add(commitInstanceId(op.commit));
+        for (const r of op.commit.activityResults ?? []) tasks.add(r.item.id);
+        for (const m of op.commit.messages) target(m);
+        break;
+      case "activity":
+        ids.add(op.result.item.instanceId);
+        tasks.add(op.result.item.id);
+        break;
+      case "send":
+        for (const m of op.messages) target(m);
+        break;
+      case "create":
+        ids.add(op.request.startedEvent.instanceId);
+        break;
+    }
+  }
+  // Bytewise, as the database sorts them (COLLATE "C"): every transaction locks rows in this order.
+  return { instanceIds: [...ids].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b)))), taskIds: [...tasks] };
+}
+
+export function activityLockLost(item: ActivityWorkItem): LockLostError {
+  return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
+}
+
+/** Applies a batch's operations to the locked rows, in order, and collects the writes. */
+export class BatchPlanner {
+  readonly consumedMessageIds: number[] = [];
+  readonly deletedTaskIds: number[] = [];
+  history: HistoryRow[] = [];
+  readonly own = new Map<string, OwnUpdate>();
+  readonly resets = new Map<string, NewRow>();
+  readonly creates = new Map<string, NewRow>();
+  readonly wakes = new Map<string, { lockedUntil: number; wakePending: boolean }>();
+  tasks: TaskRow[] = [];
+  messages: MessageRow[] = [];
+  /** Rows whose messages changed: their ready_at is computed again after the writes. */
+  readonly touched = new Set<string>();
+  /** Entities to delete after the writes if no message is left for them. */
+  readonly idle = new Set<string>();
+  /** Rows whose history is dropped before the writes (continueAsNew, rewind, a replaced instance). */
+  readonly dropHistory = new Set<string>();
+  /** Replaced instances: their messages and tasks are dropped before the writes. */
+  readonly dropData = new Set<string>();
+  /** Rows a step released: announced again when messages wait for them. */
+  readonly released = new Set<string>();
+  readonly announcements: [WorkKind, number][] = [];
+  readonly changes: [string, OrchestrationRuntimeStatus][] = [];
+  private readonly rows: Map<string, RowState | undefined>;
+  private readonly tasksHeld: Map<number, string | null>;
+  private readonly nowCap: number;
+
+  constructor(
+    snapshot: Snapshot,
+    private readonly now: number,
+    private readonly newToken: () => string,
+    /** An earlier attempt of this batch may have committed: a start already written is its own. */
+    private readonly afterLostCommit = false,
+  ) {
+    this.rows = new Map(snapshot.rows);
+    this.tasksHeld = new Map(snapshot.tasks);
+    this.nowCap = Math.min(now, snapshot.dbNow);
+  }
+
+  /** Applies one operation; a client operation that is refused throws. */
+  apply(op: BatchOp): CommitResult {
+    switch (op.kind) {
+      case "step":
+        return this.step(op.commit);
+      case "activity":
+        return this.activity(op.result);
+      case "send":
+        for (const m of op.messages) this.deliver(m, "client");
+        return { ok: true };
+      case "create":
+        this.create(op.request);
+        return { ok: true };
+    }
+  }
+
+  private state(instanceId: string): RowState | undefined {
+    if (!this.rows.has(instanceId)) throw new Error(`internal: instance '${instanceId}' was not locked by the batch`);
+    return this.rows.get(instanceId);
+  }
+
+  private target(instanceId: string): TargetState | undefined {
+    const r = this.state(instanceId);
+    return r ? { kind: r.kind, runtimeStatus: r.runtimeStatus } : undefined;
+  }
+
+  private step(c: OrchestrationCommit): CommitResult {
+    const f = c.fence;
+    const id = commitInstanceId(c);
+    const row = this.state(id);
+    const held =
+      f.kind === "lease"
+        ? !!row && row.lockToken === f.item.lockToken
+        : !!row && row.lockedUntil <= this.nowCap && row.executionId === f.executionId && row.historyLength === f.historyLength;
+    if (!row || !held) return { ok: false, error: new LockLostError(`orchestration instance '${id}'`) };
+    for (const r of c.activityResults ?? []) {
+      if (this.tasksHeld.get(r.item.id) !== r.item.lockToken) return { ok: false, error: activityLockLost(r.item) };
+    }
+    if (f.kind === "lease") {
+      this.consumedMessageIds.push(...f.consumedMessageIds);
+      this.touched.add(id);
+      this.released.add(id);
+    }
+    for (const r of c.activityResults ?? []) {
+      this.deletedTaskIds.push(r.item.id);
+      this.tasksHeld.delete(r.item.id);
+    }
+    let seq = row.historyLength;
+    if (c.replaceHistory) {
+      this.dropHistory.add(id);
+      this.history = this.history.filter((h) => h.instanceId !== id);
+      seq = 0;
+    }
+    const u = c.instance;
+    for (const e of c.newHistory) this.history.push({ instanceId: id, seq: seq++, executionId: u.executionId, type: e.type, event: JSON.stringify(e) });
+    const workerId = c.workerId ?? (f.kind === "lease" ? f.item.workerId : undefined);
+    this.own.set(id, {
+      name: u.name,
+      nameKey: functionKey(u.name),
+      executionId: u.executionId,
+      runtimeStatus: u.runtimeStatus,
+      input: u.input ?? null,
+      output: u.output ?? null,
+      customStatus: u.customStatus ?? null,
+      failureDetails: u.failureDetails ? JSON.stringify(u.failureDetails) : null,
+      entityState: u.entityState ?? null,
+      lastUpdatedAt: u.lastUpdatedAt ?? this.now,
+      historyLength: seq,
+      affinity: workerId ?? null,
+    });
+    this.rows.set(id, { ...row, runtimeStatus: u.runtimeStatus, lockToken: null, lockedUntil: 0, historyLength: seq, executionId: u.executionId });
+    if (u.runtimeStatus !== row.runtimeStatus) this.changes.push([id, u.runtimeStatus]);
+    const leased = this.insertTasks(c);
+    for (const m of c.messages) this.deliver(m, "step");
+    if (c.deleteIfIdle) this.idle.add(id);
+    return leased.length > 0 ? { ok: true, leasedActivities: leased } : { ok: true };
+  }
+
+  /** The step's activity tasks; the first ones are leased to the committing worker when it asks. */
+  private insertTasks(c: OrchestrationCommit): ActivityWorkItem[] {
+    const leased: ActivityWorkItem[] = [];
+    const lease = c.leaseActivities;
+    for (const t of c.activityTasks) {
+      const key = functionKey(t.name);
+      const take = !!lease && leased.length < lease.max && (!lease.functions || lease.functions.includes(key));
+      const row: TaskRow = {
+        instanceId: t.instanceId,
+        executionId: t.executionId,
+        taskScheduledId: t.taskScheduledId,
+        name: t.name,
+        nameKey: key,
+        input: t.input ?? null,
+        metadata: t.metadata ? JSON.stringify(t.metadata) : null,
+        visibleAt: this.now,
+        lockToken: null,
+        lockedUntil: 0,
+        dequeueCount: 0,
+        workerId: null,
+      };
+      if (take) {
+        row.lockToken = this.newToken();
+        row.lockedUntil = this.now + lease.leaseMs;
+        row.dequeueCount = 1;
+        row.workerId = lease.workerId;
+        const item: ActivityWorkItem = { id: 0, instanceId: t.instanceId, executionId: t.executionId, taskScheduledId: t.taskScheduledId, name: t.name, lockToken: row.lockToken, lockedUntil: row.lockedUntil, dequeueCount: 1 };
+        if (t.input !== undefined) item.input = t.input;
+        if (t.metadata) item.metadata = t.metadata;
+        row.leased = item;
+        leased.push(item);
+      } else this.announcements.push(["activity", this.now]);
+      this.tasks.push(row);
+    }
+    return leased;
+  }
+
+  private activity({ item, event }: ActivityResult): CommitResult {
+    if (this.tasksHeld.get(item.id) !== item.lockToken) return { ok: false, error: activityLockLost(item) };
+    this.deletedTaskIds.push(item.id);
+    this.tasksHeld.delete(item.id);
+    this.deliver({ kind: "toParent", instanceId: item.instanceId, message: { event, executionId: item.executionId } }, "step");
+    return { ok: true };
+  }
+
+  private create(req: CreateInstanceRequest): void {
+    const started = req.startedEvent;
+    const existing = this.state(started.instanceId);
+    // The same start sent again after its COMMIT got no answer: it was written the first time.
+    if (this.afterLostCommit && existing && existing.executionId === started.executionId && !isTerminalStatus(existing.runtimeStatus)) return;
+    const d = planStart(started, existing ? { kind: existing.kind, runtimeStatus: existing.runtimeStatus } : undefined);
+    if (d.action === "fail") throw d.error;
+    if (d.action !== "create" && d.action !== "replace") return;
+    if (d.action === "replace") this.replace(d.row);
+    else this.createRow(d.row);
+    const message: OrchestrationMessage = { event: started, executionId: started.executionId };
+    if (req.metadata) message.metadata = req.metadata;
+    this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now);
+  }
+
+  /** A message: delivered as core's planDelivery says, on the target's state as the batch has it now. */
+  private deliver(m: OutgoingMessage, origin: "step" | "client"): void {
+    const d = planDelivery(m, this.target(m.instanceId), origin, this.now);
+    switch (d.action) {
+      case "fail":
+        throw d.error;
+      case "drop":
+        return;
+      case "redirect":
+        this.deliver(d.message, origin);
+        return;
+      case "replace":
+        this.replace(d.row);
+        break;
+      case "create":
+        this.createRow(d.row);
+        break;
+      case "append":
+        break;
+    }
+    if (m.wake) this.wake(m.instanceId);
+    this.insertMessage(m.instanceId, m.message, m.visibleAt ?? this.now);
+  }
+
+  private newRow(row: NewInstanceRow): NewRow {
+    return {
+      kind: row.kind,
+      name: row.name,
+      nameKey: functionKey(row.name),
+      executionId: row.executionId,
+      runtimeStatus: row.runtimeStatus,
+      input: row.input ?? null,
+      parentInstanceId: row.parentInstanceId ?? null,
+      at: this.now,
+    };
+  }
+
+  private fresh(row: NewInstanceRow): RowState {
+    return { kind: row.kind, runtimeStatus: row.runtimeStatus, lockToken: null, lockedUntil: 0, historyLength: 0, executionId: row.executionId };
+  }
+
+  private createRow(row: NewInstanceRow): void {
+    this.creates.set(row.instanceId, this.newRow(row));
+    this.rows.set(row.instanceId, this.fresh(row));
+    this.touched.add(row.instanceId);
+    this.changes.push([row.instanceId, row.runtimeStatus]);
+  }
+
+  /**
+   * A finished instance replaced by a new one: its old history, messages and tasks go, and so does
+   * whatever this batch had already written for it (it would have been deleted with them).
+   */
+  private replace(row: NewInstanceRow): void {
+    const id = row.instanceId;
+    this.history = this.history.filter((h) => h.instanceId !== id);
+    this.messages = this.messages.filter((m) => m.instanceId !== id);
+    this.tasks = this.tasks.filter((t) => {
+      if (t.instanceId !== id) return true;
+      if (t.leased) t.leased.id = -1;
+      return false;
+    });
+    this.own.delete(id);
+    this.idle.delete(id);
+    this.wakes.delete(id);
+    this.released.delete(id);
+    this.dropHistory.add(id);
+    this.dropData.add(id);
+    this.resets.set(id, this.newRow(row));
+    this.rows.set(id, this.fresh(row));
+    this.touched.add(id);
+    this.changes.push([id, row.runtimeStatus]);
+  }
+
+  /** Ends a retry delay now; on a leased instance, makes its release skip the delay. */
+  private wake(instanceId: string): void {
+    const row = this.state(instanceId);
+    if (!row) return;
+    if (row.lockToken === null) {
+      row.lockedUntil = 0;
+      this.wakes.set(instanceId, { lockedUntil: 0, wakePending: false });
+    } else this.wakes.set(instanceId, { lockedUntil: row.lockedUntil, wakePending: true });
+  }
+
+  private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number): void {
+    this.messages.push({
+      instanceId,
+      executionId: m.executionId ?? null,
+      type: m.event.type,
+      event: JSON.stringify(m.event),
+      visibleAt,
+      metadata: m.metadata ? JSON.stringify(m.metadata) : null,
+    });
+    this.touched.add(instanceId);
+    this.announcements.push(["orchestration", visibleAt]);
+  }
+
+  /** Wake patches for rows no full write of this batch covers (a full write releases the row anyway). */
+  wakePatches(): [string, { lockedUntil: number; wakePending: boolean }][] {
+    return [...this.wakes].filter(([id]) => !this.own.has(id) && !this.resets.has(id) && !this.creates.has(id));
+  }
+
+  get writesRows(): boolean {
+    return (
+      this.consumedMessageIds.length > 0 ||
+      this.deletedTaskIds.length > 0 ||
+      this.history.length > 0 ||
+      this.own.size > 0 ||
+      this.resets.size > 0 ||
+      this.creates.size > 0 ||
+      this.wakes.size > 0 ||
+      this.tasks.length > 0 ||
+      this.messages.length > 0
+    );
+  }
+}

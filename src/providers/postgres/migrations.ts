@@ -1,0 +1,112 @@
+/**
+ * Ordered, append-only schema migrations of the PostgreSQL store. Never edit a released entry: add the
+ * next version. `{s}` stands for the quoted schema name. Each runs in one transaction, under the
+ * store's advisory lock, together with its row in schema_version.
+ *
+ * Instance IDs sort bytewise (COLLATE "C"), whatever the database's collation: the lock order and
+ * the paging order must not depend on it.
+ *
+ * Times are bigint milliseconds since the epoch, as everywhere in the provider contract; event and
+ * payload columns are the JSON text the engine wrote, stored as text so that what comes back is
+ * byte for byte what went in.
+ */
+export interface PgMigration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    description: "instances, history, inbox messages (timers are delayed messages), activity tasks, hosts",
+    sql: `
+      CREATE TABLE {s}.instances (
+        instance_id        text COLLATE "C" PRIMARY KEY,
+        kind               text NOT NULL,
+        name               text NOT NULL,
+        name_key           text NOT NULL,
+        execution_id       text NOT NULL,
+        runtime_status     text NOT NULL,
+        input              text,
+        output             text,
+        custom_status      text,
+        failure_details    text,
+        parent_instance_id text,
+        created_at         bigint NOT NULL,
+        last_updated_at    bigint NOT NULL,
+        history_length     integer NOT NULL DEFAULT 0,
+        entity_state       text,
+        parked             text,
+        -- The lease: a random token, its expiry and its holder; a retry delay when no token is set.
+        lock_token         text,
+        locked_until       bigint NOT NULL DEFAULT 0,
+        worker_id          text,
+        -- A terminate or rewind that arrived while the instance was leased: its release skips the retry delay.
+        wake_pending       boolean NOT NULL DEFAULT false,
+        -- The earliest visible_at of the instance's messages (NULL: none), kept by every write of
+        -- its messages under the row lock, so that finding ready instances reads one index.
+        ready_at           bigint,
+        -- The host whose executor cache holds the instance: it gets first pick while it is alive.
+        affinity           text
+      );
+      CREATE INDEX instances_ready ON {s}.instances (ready_at) WHERE ready_at IS NOT NULL;
+      CREATE INDEX instances_by_created ON {s}.instances (created_at, instance_id);
+      CREATE INDEX instances_by_status ON {s}.instances (runtime_status, created_at);
+      CREATE INDEX instances_by_kind_name ON {s}.instances (kind, name_key, created_at);
+      CREATE INDEX instances_by_retry ON {s}.instances (locked_until) WHERE lock_token IS NULL AND locked_until > 0;
+
+      CREATE TABLE {s}.history (
+        instance_id  text COLLATE "C" NOT NULL,
+        seq          integer NOT NULL,
+        execution_id text NOT NULL,
+        event_type   text NOT NULL,
+        event        text NOT NULL,
+        PRIMARY KEY (instance_id, seq)
+      );
+
+      CREATE TABLE {s}.messages (
+        -- Arrival order: messages to one instance are inserted under its row lock, so their ids
+        -- are in commit order.
+        id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        instance_id   text COLLATE "C" NOT NULL,
+        execution_id  text,
+        event_type    text NOT NULL,
+        event         text NOT NULL,
+        visible_at    bigint NOT NULL,
+        dequeue_count integer NOT NULL DEFAULT 0,
+        metadata      text
+      );
+      CREATE INDEX messages_by_instance ON {s}.messages (instance_id, visible_at);
+      CREATE INDEX messages_by_visible ON {s}.messages (visible_at);
+
+      CREATE TABLE {s}.activity_tasks (
+        id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        instance_id       text COLLATE "C" NOT NULL,
+        execution_id      text NOT NULL,
+        task_scheduled_id integer NOT NULL,
+        name              text NOT NULL,
+        name_key          text NOT NULL,
+        input             text,
+        metadata          text,
+        visible_at        bigint NOT NULL,
+        lock_token        text,
+        locked_until      bigint NOT NULL DEFAULT 0,
+        worker_id         text,
+        dequeue_count     integer NOT NULL DEFAULT 0
+      );
+      CREATE INDEX activity_tasks_by_instance ON {s}.activity_tasks (instance_id);
+      CREATE INDEX activity_tasks_by_visible ON {s}.activity_tasks (visible_at);
+
+      -- Hosts that share the store: a heartbeat each, for affinity and for operators.
+      CREATE TABLE {s}.hosts (
+        worker_id    text PRIMARY KEY,
+        hostname     text NOT NULL,
+        pid          integer NOT NULL,
+        started_at   bigint NOT NULL,
+        heartbeat_at bigint NOT NULL,
+        info         text
+      );
+    `,
+  },
+];

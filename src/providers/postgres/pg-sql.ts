@@ -1,0 +1,226 @@
+import { TERMINAL_STATUSES } from "../../core/status.js";
+
+/**
+ * The provider's statements for one schema (`s` is the quoted schema name). Every value is a bind
+ * parameter; only the schema name, validated and quoted, is part of the text. Statements that run on
+ * every step carry a `name`, so each connection parses and plans them once.
+ *
+ * Time: `$now` is the caller's clock; whatever decides that something is due (a message visible, a
+ * lease or retry delay over) compares with the smaller of it and the database's own clock, so a host
+ * whose clock runs ahead can never fire a timer or take over a lease early.
+ */
+export function statements(s: string) {
+  const dbNow = "(extract(epoch FROM statement_timestamp()) * 1000)::bigint";
+  const cap = (p: string): string => `LEAST(${p}::bigint, ${dbNow})`;
+  const terminal = `(${TERMINAL_STATUSES.map((x) => `'${x}'`).join(", ")})`;
+  // core's processableWithoutCode, on a message `m` of instance `i`.
+  const withoutCode = `(m.event_type = 'ExecutionTerminated' OR (i.runtime_status IN ${terminal} AND m.event_type <> 'ExecutionRewound'))`;
+  const instanceColumns =
+    "i.instance_id, i.kind, i.name, i.execution_id, i.runtime_status, i.input, i.output, i.custom_status, i.failure_details, i.parent_instance_id, i.created_at, i.last_updated_at, i.history_length, i.entity_state, i.parked, i.lock_token, i.locked_until";
+
+  return {
+    dbNow: `SELECT ${dbNow} AS now`,
+    getInstance: `SELECT ${instanceColumns} FROM ${s}.instances i WHERE i.instance_id = $1`,
+    history: `SELECT event FROM ${s}.history WHERE instance_id = $1 ORDER BY seq`,
+    historyPage: `SELECT event FROM ${s}.history WHERE instance_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
+    historyOf: `SELECT instance_id, event FROM ${s}.history WHERE instance_id = ANY($1::text[]) ORDER BY instance_id, seq`,
+
+    /**
+     * Claims up to $8 ready instances for worker $5 and hands out their visible messages, counting the
+     * delivery, in one statement. Parameters: $1 now, $2 any function, $3 orchestration names,
+     * $4 entity names, $5 worker, $6 affinity grace ms, $7 host liveness ms, $8 max, $9 lease expiry.
+     * An instance sticks to the host it last ran on while that host is alive and picks it up within
+     * the grace; the host's own instances come first.
+     */
+    claim: {
+      name: `claim:${s}`,
+      text: `
+        WITH t AS (SELECT ${cap("$1")} AS now),
+        c AS (
+          SELECT i.instance_id, i.lock_token AS prev FROM ${s}.instances i, t
+          WHERE i.ready_at <= t.now AND i.locked_until <= t.now
+            AND ($2::boolean
+              OR (i.kind = 'orchestration' AND i.name_key = ANY($3::text[]))
+              OR (i.kind = 'entity' AND i.name_key = ANY($4::text[]))
+              OR EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND m.visible_at <= t.now AND ${withoutCode}))
+            AND (i.affinity IS NULL OR i.affinity = $5 OR i.ready_at <= t.now - $6::bigint
+              OR NOT EXISTS (SELECT 1 FROM ${s}.hosts h WHERE h.worker_id = i.affinity AND h.heartbeat_at > t.now - $7::bigint))
+          ORDER BY CASE WHEN i.affinity = $5 THEN 0 ELSE 1 END, i.ready_at
+          LIMIT $8
+          FOR UPDATE OF i SKIP LOCKED
+        ),
+        u AS (
+          UPDATE ${s}.instances i SET lock_token = gen_random_uuid()::text, locked_until = $9::bigint, worker_id = $5
+          FROM c WHERE i.instance_id = c.instance_id
+          RETURNING ${instanceColumns}, c.prev IS NOT NULL AS takeover
+        ),
+        m AS (
+          UPDATE ${s}.messages m SET dequeue_count = m.dequeue_count + 1
+          FROM u, t WHERE m.instance_id = u.instance_id AND m.visible_at <= t.now
+          RETURNING m.instance_id, m.id, m.execution_id, m.event, m.metadata, m.dequeue_count
+        )
+        SELECT u.*, g.ids, g.execs, g.events, g.metas, g.counts FROM u LEFT JOIN (
+          SELECT instance_id, array_agg(id ORDER BY id) AS ids, array_agg(execution_id ORDER BY id) AS execs, array_agg(event ORDER BY id) AS events,
+                 array_agg(metadata ORDER BY id) AS metas, array_agg(dequeue_count ORDER BY id) AS counts
+          FROM m GROUP BY instance_id) g ON g.instance_id = u.instance_id`,
+    },
+
+    /** Claims up to $5 visible activity tasks for worker $4: $1 now, $2 any, $3 names, $6 lease expiry. */
+    claimTasks: {
+      name: `claim-tasks:${s}`,
+      text: `
+        WITH c AS (
+          SELECT id FROM ${s}.activity_tasks
+          WHERE visible_at <= ${cap("$1")} AND locked_until <= ${cap("$1")} AND ($2::boolean OR name_key = ANY($3::text[]))
+          ORDER BY id LIMIT $5
+          FOR UPDATE SKIP LOCKED
+        )
+        UPDATE ${s}.activity_tasks a SET lock_token = gen_random_uuid()::text, locked_until = $6::bigint, worker_id = $4, dequeue_count = a.dequeue_count + 1
+        FROM c WHERE a.id = c.id
+        RETURNING a.id, a.instance_id, a.execution_id, a.task_scheduled_id, a.name, a.input, a.metadata, a.lock_token, a.locked_until, a.dequeue_count`,
+    },
+
+    /**
+     * Locks the rows a batch touches, instances in ascending ID order, then the activity tasks whose
+     * results it records, and reads what the batch decides on. $1 instance IDs, $2 task IDs.
+     */
+    lockRows: {
+      name: `lock-rows:${s}`,
+      text: `
+        SELECT 'i' AS k, i.instance_id AS id, i.kind, i.runtime_status, i.lock_token, i.locked_until, i.history_length, i.execution_id, NULL::bigint AS db_now
+        FROM (SELECT instance_id, kind, runtime_status, lock_token, locked_until, history_length, execution_id FROM ${s}.instances
+              WHERE instance_id = ANY($1::text[]) ORDER BY instance_id FOR UPDATE) i
+        UNION ALL
+        SELECT 't', t.id::text, NULL, NULL, t.lock_token, NULL, NULL, NULL, NULL
+        FROM (SELECT id, lock_token FROM ${s}.activity_tasks WHERE id = ANY($2::bigint[]) ORDER BY id FOR UPDATE) t
+        UNION ALL
+        SELECT 'n', NULL, NULL, NULL, NULL, NULL, NULL, NULL, ${dbNow}`,
+    },
+
+    /** What a replace or a new history drops first: $1 instances whose history goes, $2 whose messages and tasks go. */
+    dropData: {
+      name: `drop-data:${s}`,
+      text: `
+        WITH h AS (DELETE FROM ${s}.history WHERE instance_id = ANY($1::text[])),
+        m AS (DELETE FROM ${s}.messages WHERE instance_id = ANY($2::text[]))
+        DELETE FROM ${s}.activity_tasks WHERE instance_id = ANY($2::text[])`,
+    },
+
+    /**
+     * Every write of a batch in one statement; each part is a no-op for empty arrays. Its parts touch
+     * disjoint rows (the planner guarantees it), so their order within the statement does not matter.
+     */
+    writeBatch: {
+      name: `write-batch:${s}`,
+      text: `
+        WITH
+        dm AS (DELETE FROM ${s}.messages WHERE id = ANY($1::bigint[])),
+        dt AS (DELETE FROM ${s}.activity_tasks WHERE id = ANY($2::bigint[])),
+        ih AS (INSERT INTO ${s}.history (instance_id, seq, execution_id, event_type, event)
+               SELECT * FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[])),
+        uo AS (UPDATE ${s}.instances i SET name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
+                 input = x.input, output = x.output, custom_status = x.custom_status, failure_details = x.failure, entity_state = x.entity_state,
+                 last_updated_at = x.updated, history_length = x.history_length, affinity = COALESCE(x.affinity, i.affinity),
+                 lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = false
+               FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[], $19::int[], $20::text[])
+                 AS x(instance_id, name, name_key, execution_id, status, input, output, custom_status, failure, entity_state, updated, history_length, affinity)
+               WHERE i.instance_id = x.instance_id),
+        ur AS (UPDATE ${s}.instances i SET kind = x.kind, name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
+                 input = x.input, output = NULL, custom_status = NULL, failure_details = NULL, parent_instance_id = x.parent, created_at = x.at,
+                 last_updated_at = x.at, history_length = 0, entity_state = NULL, parked = NULL, lock_token = NULL, locked_until = 0, worker_id = NULL,
+                 wake_pending = false, affinity = NULL
+               FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::bigint[])
+                 AS x(instance_id, kind, name, name_key, execution_id, status, input, parent, at)
+               WHERE i.instance_id = x.instance_id),
+        ic AS (INSERT INTO ${s}.instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at)
+               SELECT x.instance_id, x.kind, x.name, x.name_key, x.execution_id, x.status, x.input, x.parent, x.at, x.at
+               FROM unnest($30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[], $38::bigint[])
+                 AS x(instance_id, kind, name, name_key, execution_id, status, input, parent, at)
+               ON CONFLICT (instance_id) DO NOTHING RETURNING instance_id),
+        uw AS (UPDATE ${s}.instances i SET locked_until = x.locked_until, wake_pending = x.wake
+               FROM unnest($39::text[], $40::bigint[], $41::boolean[]) AS x(instance_id, locked_until, wake)
+               WHERE i.instance_id = x.instance_id),
+        it AS (INSERT INTO ${s}.activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count, worker_id)
+               SELECT * FROM unnest($42::text[], $43::text[], $44::int[], $45::text[], $46::text[], $47::text[], $48::text[], $49::bigint[], $50::text[], $51::bigint[], $52::int[], $53::text[])
+               RETURNING id, lock_token),
+        im AS (INSERT INTO ${s}.messages (instance_id, execution_id, event_type, event, visible_at, metadata)
+               SELECT x.instance_id, x.execution_id, x.event_type, x.event, x.visible_at, x.metadata
+               FROM unnest($54::text[], $55::text[], $56::text[], $57::text[], $58::bigint[], $59::text[]) WITH ORDINALITY
+                 AS x(instance_id, execution_id, event_type, event, visible_at, metadata, n)
+               ORDER BY x.n),
+        nt AS (SELECT pg_notify($60, $61) WHERE $61::text IS NOT NULL)
+        SELECT 't' AS k, id::text AS v, lock_token AS w FROM it WHERE lock_token IS NOT NULL
+        UNION ALL SELECT 'c', instance_id, NULL FROM ic
+        UNION ALL SELECT 'n', NULL, NULL FROM nt`,
+    },
+
+    /**
+     * After a batch's writes: deletes the idle entities ($1) that no message waits for, and sets
+     * ready_at again on the rows whose messages changed ($2). Returns the new ready_at of each.
+     */
+    settle: {
+      name: `settle:${s}`,
+      text: `
+        WITH del AS (
+          DELETE FROM ${s}.instances i WHERE i.instance_id = ANY($1::text[])
+            AND NOT EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id)
+          RETURNING i.instance_id),
+        dh AS (DELETE FROM ${s}.history h USING del WHERE h.instance_id = del.instance_id),
+        dk AS (DELETE FROM ${s}.activity_tasks k USING del WHERE k.instance_id = del.instance_id)
+        UPDATE ${s}.instances i SET ready_at = (SELECT min(m.visible_at) FROM ${s}.messages m WHERE m.instance_id = i.instance_id)
+        WHERE i.instance_id = ANY($2::text[])
+          AND NOT (i.instance_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id))
+        RETURNING i.instance_id, i.ready_at`,
+    },
+
+    /** Releases lease $2 of instance $1: lockable again at $4 (at $3 when a wake arrived meanwhile), with park record $5. */
+    abandon: `
+      UPDATE ${s}.instances SET lock_token = NULL, worker_id = NULL, locked_until = CASE WHEN wake_pending THEN $3::bigint ELSE $4::bigint END,
+        wake_pending = false, parked = COALESCE($5, parked)
+      WHERE instance_id = $1 AND lock_token = $2
+      RETURNING locked_until`,
+    renew: `
+      WITH l AS (SELECT instance_id FROM ${s}.instances i JOIN unnest($1::text[], $2::text[]) AS x(id, token) ON i.instance_id = x.id AND i.lock_token = x.token
+                 ORDER BY i.instance_id FOR UPDATE OF i)
+      UPDATE ${s}.instances i SET locked_until = $3 FROM l WHERE i.instance_id = l.instance_id RETURNING i.instance_id`,
+    abandonTask: `UPDATE ${s}.activity_tasks SET lock_token = NULL, locked_until = 0, worker_id = NULL, visible_at = $3 WHERE id = $1 AND lock_token = $2`,
+    renewTasks: `
+      WITH l AS (SELECT a.id FROM ${s}.activity_tasks a JOIN unnest($1::bigint[], $2::text[]) AS x(id, token) ON a.id = x.id AND a.lock_token = x.token
+                 ORDER BY a.id FOR UPDATE OF a)
+      UPDATE ${s}.activity_tasks a SET locked_until = $3 FROM l WHERE a.id = l.id RETURNING a.id`,
+
+    nextVisible: `
+      SELECT LEAST(
+        (SELECT min(visible_at) FROM ${s}.messages WHERE visible_at > $1),
+        (SELECT min(visible_at) FROM ${s}.activity_tasks WHERE visible_at > $1),
+        (SELECT min(locked_until) FROM ${s}.instances WHERE lock_token IS NULL AND locked_until > 0 AND locked_until > $1)) AS t`,
+    strandedInstances: `
+      SELECT i.instance_id, i.kind, i.name FROM ${s}.instances i
+      WHERE i.ready_at <= $1 AND i.locked_until <= ${cap("$2")}
+        AND NOT ((i.kind = 'orchestration' AND i.name_key = ANY($3::text[])) OR (i.kind = 'entity' AND i.name_key = ANY($4::text[])))
+        AND EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND m.visible_at <= $1 AND NOT ${withoutCode})
+      LIMIT $5`,
+    strandedTasks: `
+      SELECT instance_id, name FROM ${s}.activity_tasks
+      WHERE visible_at <= $1 AND locked_until <= ${cap("$2")} AND NOT (name_key = ANY($3::text[]))
+      LIMIT $4`,
+    markParked: `UPDATE ${s}.instances SET parked = $1 WHERE instance_id = $2 AND parked IS NULL AND locked_until <= ${cap("$3")}`,
+
+    lockForPurge: `SELECT instance_id FROM ${s}.instances WHERE instance_id = ANY($1::text[]) ORDER BY instance_id FOR UPDATE`,
+    purgeRows: `
+      WITH h AS (DELETE FROM ${s}.history WHERE instance_id = ANY($1::text[])),
+      m AS (DELETE FROM ${s}.messages WHERE instance_id = ANY($1::text[])),
+      t AS (DELETE FROM ${s}.activity_tasks WHERE instance_id = ANY($1::text[]))
+      DELETE FROM ${s}.instances WHERE instance_id = ANY($1::text[])`,
+    purgeCandidates: `
+      SELECT instance_id FROM ${s}.instances WHERE runtime_status = ANY($1::text[]) AND created_at >= $2 AND ($3::bigint IS NULL OR created_at <= $3)
+      ORDER BY instance_id LIMIT 500 FOR UPDATE SKIP LOCKED`,
+
+    heartbeat: `
+      INSERT INTO ${s}.hosts (worker_id, hostname, pid, started_at, heartbeat_at, info) VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, info = EXCLUDED.info`,
+    removeHost: `DELETE FROM ${s}.hosts WHERE worker_id = $1`,
+  };
+}
+
+export type Statements = ReturnType<typeof statements>;

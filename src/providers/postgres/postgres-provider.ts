@@ -1,0 +1,790 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { DurableError, InvalidArgumentError, StoreUnavailableError } from "../../core/errors.js";
+import type { FailureDetails } from "../../core/failure.js";
+import type { HistoryEvent } from "../../core/history.js";
+import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
+import type { InstanceKind } from "../../core/outbox.js";
+import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } from "../../core/status.js";
+import type { ParkInfo } from "../../core/step-policy.js";
+import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
+import {
+  type AbandonOptions,
+  type ActivityLockRequest,
+  type ActivityResult,
+  type ActivityWorkItem,
+  type CommitResult,
+  type CreateInstanceRequest,
+  functionKey,
+  type HistoryPage,
+  type HostRecord,
+  type InstanceLockRequest,
+  type InstancePage,
+  type InstanceQuery,
+  type InstanceRecord,
+  type OrchestrationCommit,
+  type OrchestrationWorkItem,
+  type ProviderStats,
+  type PurgeFilter,
+  type StorageProvider,
+  type StrandedWork,
+  type StrandedWorkRequest,
+  type WorkKind,
+} from "../provider.js";
+import { SchemaVersionError } from "../schema-version.js";
+import { type BatchOp, BatchPlanner, lockSet, type RowState, type Snapshot } from "./batch-plan.js";
+import { PG_MIGRATIONS } from "./migrations.js";
+import { PgConnection, type Querier, type Replay, RetryTransaction } from "./pg-connection.js";
+import { PgListener } from "./pg-listener.js";
+import { type Statements, statements } from "./pg-sql.js";
+
+export interface PostgresProviderOptions {
+  /** `postgres://user[:password]@host[:port]/database[?sslmode=...]` */
+  connectionString: string;
+  /** The schema holding Perdure's tables (created on first start). Default `perdure`. */
+  schema?: string;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** How long a lost connection or restarting server is retried before an operation fails. Default 5 s. */
+  retryForMs?: number;
+  /** Wake other processes on new work through LISTEN/NOTIFY. Default true. */
+  listen?: boolean;
+  /** Where connection trouble is reported. Default: stderr. */
+  warn?: (message: string) => void;
+}
+
+export const DEFAULT_SCHEMA = "perdure";
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+interface InstanceRow {
+  instance_id: string;
+  kind: string;
+  name: string;
+  execution_id: string;
+  runtime_status: string;
+  input: string | null;
+  output: string | null;
+  custom_status: string | null;
+  failure_details: string | null;
+  parent_instance_id: string | null;
+  created_at: number;
+  last_updated_at: number;
+  history_length: number;
+  entity_state: string | null;
+  parked: string | null;
+  lock_token: string | null;
+  locked_until: number;
+}
+
+interface ClaimRow extends InstanceRow {
+  takeover: boolean;
+  ids: number[] | null;
+  execs: (string | null)[] | null;
+  events: string[] | null;
+  metas: (string | null)[] | null;
+  counts: number[] | null;
+}
+
+interface TaskRow {
+  id: number;
+  instance_id: string;
+  execution_id: string;
+  task_scheduled_id: number;
+  name: string;
+  input: string | null;
+  metadata: string | null;
+  lock_token: string;
+  locked_until: number;
+  dequeue_count: number;
+}
+
+/** What crosses processes on the store's channel: who sent it, the earliest new work per kind, finished instances. */
+interface WorkNotice {
+  s: string;
+  o?: number;
+  a?: number;
+  c?: [string, OrchestrationRuntimeStatus][];
+}
+
+/** NOTIFY payloads must stay under 8,000 bytes; the list of finished instances is dropped beyond this. */
+const MAX_NOTICE_BYTES = 7_000;
+
+function toRecord(r: InstanceRow): InstanceRecord {
+  const rec: InstanceRecord = {
+    instanceId: r.instance_id,
+    kind: r.kind as InstanceKind,
+    name: r.name,
+    executionId: r.execution_id,
+    runtimeStatus: r.runtime_status as OrchestrationRuntimeStatus,
+    createdAt: r.created_at,
+    lastUpdatedAt: r.last_updated_at,
+    historyLength: r.history_length,
+  };
+  if (r.input !== null) rec.input = r.input;
+  if (r.output !== null) rec.output = r.output;
+  if (r.custom_status !== null) rec.customStatus = r.custom_status;
+  if (r.failure_details !== null) rec.failureDetails = JSON.parse(r.failure_details) as FailureDetails;
+  if (r.parent_instance_id !== null) rec.parentInstanceId = r.parent_instance_id;
+  if (r.entity_state !== null) rec.entityState = r.entity_state;
+  if (r.parked !== null) rec.parked = JSON.parse(r.parked) as ParkInfo;
+  return rec;
+}
+
+function toTaskItem(t: TaskRow): ActivityWorkItem {
+  const item: ActivityWorkItem = {
+    id: t.id,
+    instanceId: t.instance_id,
+    executionId: t.execution_id,
+    taskScheduledId: t.task_scheduled_id,
+    name: t.name,
+    lockToken: t.lock_token,
+    lockedUntil: t.locked_until,
+    dequeueCount: t.dequeue_count,
+  };
+  if (t.input !== null) item.input = t.input;
+  if (t.metadata !== null) item.metadata = JSON.parse(t.metadata) as Record<string, string>;
+  return item;
+}
+
+/** A listener's failure must not make a committed write look failed. */
+function notifySafely<A extends unknown[]>(listener: (...args: A) => void, ...args: A): void {
+  try {
+    listener(...args);
+  } catch {
+    // Notifications are hints; polling is the floor.
+  }
+}
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
+/**
+ * Storage on PostgreSQL, shared by any number of hosts (provider.ts states the contract and the
+ * isolation each method relies on). Work is claimed with FOR UPDATE SKIP LOCKED plus a lease; every
+ * commit locks the rows it touches in ascending ID order and is fenced on the lease token; many
+ * steps are committed in one transaction with a fixed number of statements (batch-plan.ts). New work
+ * wakes other processes through LISTEN/NOTIFY; polling stays the floor.
+ */
+export class PostgresProvider implements StorageProvider {
+  readonly stats: ProviderStats = { writeTransactions: 0 };
+  readonly schema: string;
+  private conn: PgConnection | undefined;
+  private listener: PgListener | undefined;
+  private sqlText: Statements;
+  private readonly channel: string;
+  /** Tells this process's notices from others' on the shared channel. */
+  private readonly senderId = randomBytes(6).toString("hex");
+  private readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
+  private readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
+  private initializing: Promise<void> | undefined;
+
+  constructor(private readonly options: PostgresProviderOptions) {
+    this.schema = options.schema ?? DEFAULT_SCHEMA;
+    if (!SCHEMA_NAME.test(this.schema)) {
+      throw new InvalidArgumentError(`'${this.schema}' is not a usable schema name: use letters, digits and underscores (at most 63, not starting with a digit), e.g. schema=perdure.`);
+    }
+    this.sqlText = statements(`"${this.schema}"`);
+    this.channel = `perdure:${this.schema}`;
+  }
+
+  private get warn(): (message: string) => void {
+    return this.options.warn ?? ((m) => console.error(`[perdure postgres] ${m}`));
+  }
+
+  private get c(): PgConnection {
+    if (!this.conn) throw new DurableError("PROVIDER_NOT_INITIALIZED", "The PostgreSQL provider is not initialized (or already closed); call initialize() first.");
+    return this.conn;
+  }
+
+  async initialize(): Promise<void> {
+    if (this.conn) return;
+    this.initializing ??= this.open().finally(() => (this.initializing = undefined));
+    return this.initializing;
+  }
+
+  private async open(): Promise<void> {
+    const conn = new PgConnection({
+      connectionString: this.options.connectionString,
+      poolSize: this.options.poolSize ?? 10,
+      retryForMs: this.options.retryForMs ?? 5_000,
+      applicationName: "perdure",
+      warn: (m) => this.warn(m),
+    });
+    try {
+      await this.migrate(conn);
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+    this.conn = conn;
+    if (this.options.listen !== false) {
+      this.listener = new PgListener({
+        config: conn.config,
+        channel: this.channel,
+        onMessage: (payload) => this.receive(payload),
+        // Notices sent while nobody listened are lost: look for work once connected.
+        onConnect: () => this.publish([["orchestration", 0], ["activity", 0]], []),
+        warn: (m) => this.warn(m),
+      });
+      this.listener.start();
+    }
+  }
+
+  /**
+   * Brings the schema up to date. The common case (already current) only reads; otherwise one
+   * transaction under an advisory lock per schema, so hosts starting together migrate once.
+   */
+  private async migrate(conn: PgConnection): Promise<void> {
+    const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;
+    const s = `"${this.schema}"`;
+    const current = async (q: Querier): Promise<number> => {
+      const exists = await q.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [`${s}.schema_version`]);
+      if (!exists.rows[0]?.t) return 0;
+      const v = await q.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`);
+      return v.rows[0]?.v ?? 0;
+    };
+    const found = await conn.run("reading the schema version", "fenced", current);
+    if (found > latest) throw new SchemaVersionError(found, latest);
+    if (found === latest) return;
+    await conn.tx("migrating the schema", "fenced", async (q) => {
+      await q.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`perdure:migrate:${this.schema}`]);
+      await q.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await q.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL)`);
+      const now = await current(q);
+      if (now > latest) throw new SchemaVersionError(now, latest);
+      for (const m of PG_MIGRATIONS) {
+        if (m.version <= now) continue;
+        await q.query(m.sql.replaceAll("{s}", s));
+        await q.query(`INSERT INTO ${s}.schema_version (version, description, applied_at) VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint)`, [m.version, m.description]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.workListeners.clear();
+    this.changeListeners.clear();
+    await this.initializing?.catch(() => undefined);
+    const listener = this.listener;
+    const conn = this.conn;
+    this.listener = undefined;
+    this.conn = undefined;
+    await listener?.stop();
+    await conn?.close();
+  }
+
+  onWork(listener: (kind: WorkKind, visibleAt: number) => void): () => void {
+    this.workListeners.add(listener);
+    return () => this.workListeners.delete(listener);
+  }
+
+  onInstanceChange(listener: (instanceId: string, status: OrchestrationRuntimeStatus) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Tells this process's listeners, after a commit: the earliest new work per kind, then status changes. */
+  private publish(work: readonly [WorkKind, number][], changes: readonly [string, OrchestrationRuntimeStatus][]): void {
+    if (work.length > 0 && this.workListeners.size > 0) {
+      const earliest = new Map<WorkKind, number>();
+      for (const [k, at] of work) earliest.set(k, Math.min(at, earliest.get(k) ?? Infinity));
+      for (const [k, at] of earliest) for (const l of this.workListeners) notifySafely(l, k, at);
+    }
+    if (changes.length > 0 && this.changeListeners.size > 0) for (const [id, status] of changes) for (const l of this.changeListeners) notifySafely(l, id, status);
+  }
+
+  /** The notice other processes get for a transaction's new work and finished instances (undefined: nothing to say). */
+  private notice(work: readonly [WorkKind, number][], changes: readonly [string, OrchestrationRuntimeStatus][]): string | null {
+    const n: WorkNotice = { s: this.senderId };
+    for (const [k, at] of work) {
+      const key = k === "orchestration" ? "o" : "a";
+      n[key] = Math.min(at, n[key] ?? Infinity);
+    }
+    const finished = changes.filter(([, status]) => isTerminalStatus(status));
+    if (finished.length > 0) n.c = finished;
+    if (n.o === undefined && n.a === undefined && n.c === undefined) return null;
+    let text = JSON.stringify(n);
+    if (Buffer.byteLength(text) > MAX_NOTICE_BYTES) {
+      delete n.c;
+      text = JSON.stringify(n);
+    }
+    return text;
+  }
+
+  private receive(payload: string): void {
+    let n: WorkNotice;
+    try {
+      n = JSON.parse(payload) as WorkNotice;
+    } catch {
+      return;
+    }
+    if (n.s === this.senderId) return;
+    const work: [WorkKind, number][] = [];
+    if (typeof n.o === "number") work.push(["orchestration", n.o]);
+    if (typeof n.a === "number") work.push(["activity", n.a]);
+    this.publish(work, Array.isArray(n.c) ? n.c : []);
+  }
+
+  // ---- batches: client writes, steps and activity results ----
+
+  /** Runs `ops` as one transaction: lock, plan, write. Client operations that are refused throw. */
+  private async execute(ops: BatchOp[], now: number, what: string, replay: Replay): Promise<CommitResult[]> {
+    let planner: BatchPlanner | undefined;
+    const results = await this.c.tx(what, replay, async (q, retry) => {
+      const { instanceIds, taskIds } = lockSet(ops);
+      const snapshot = await this.lockRows(q, instanceIds, taskIds);
+      const p = new BatchPlanner(snapshot, now, randomUUID, retry.afterLostCommit);
+      planner = p;
+      const out = ops.map((op) => p.apply(op));
+      await this.write(q, p, now);
+      return out;
+    });
+    if (planner?.writesRows) this.stats.writeTransactions++;
+    if (planner) this.publish(planner.announcements, planner.changes);
+    return results.map((r) => (r.ok && r.leasedActivities ? withLeased(r, r.leasedActivities) : r));
+  }
+
+  /** Steps or activity results: one refused or failing item must not take the others along. */
+  private async executeEach(ops: BatchOp[], now: number, what: string): Promise<CommitResult[]> {
+    if (ops.length === 0) return [];
+    try {
+      return await this.execute(ops, now, what, "fenced");
+    } catch (first) {
+      // Nobody can write now: each on its own would only wait the retry window again.
+      if (ops.length === 1 || first instanceof StoreUnavailableError) return ops.map(() => ({ ok: false, error: asError(first) }));
+      const out: CommitResult[] = [];
+      for (const op of ops) {
+        try {
+          out.push(...(await this.execute([op], now, what, "fenced")));
+        } catch (err) {
+          out.push({ ok: false, error: asError(err) });
+        }
+      }
+      return out;
+    }
+  }
+
+  private async lockRows(q: Querier, instanceIds: string[], taskIds: number[]): Promise<Snapshot> {
+    const r = await q.query<{ k: string; id: string | null; kind: string; runtime_status: string; lock_token: string | null; locked_until: number; history_length: number; execution_id: string; db_now: number | null }>({
+      ...this.sqlText.lockRows,
+      values: [instanceIds, taskIds],
+    });
+    const rows = new Map<string, RowState>();
+    const tasks = new Map<number, string | null>();
+    let dbNow = Infinity;
+    for (const row of r.rows) {
+      if (row.k === "i" && row.id !== null) {
+        rows.set(row.id, {
+          kind: row.kind as InstanceKind,
+          runtimeStatus: row.runtime_status as OrchestrationRuntimeStatus,
+          lockToken: row.lock_token,
+          lockedUntil: row.locked_until,
+          historyLength: row.history_length,
+          executionId: row.execution_id,
+        });
+      } else if (row.k === "t" && row.id !== null) tasks.set(Number(row.id), row.lock_token);
+      else if (row.k === "n" && row.db_now !== null) dbNow = row.db_now;
+    }
+    const all = new Map<string, RowState | undefined>();
+    for (const id of instanceIds) all.set(id, rows.get(id));
+    return { rows: all, tasks, dbNow };
+  }
+
+  /** The plan's writes: what goes first (dropped histories), one statement for the rest, then ready_at. */
+  private async write(q: Querier, p: BatchPlanner, now: number): Promise<void> {
+    if (p.dropHistory.size > 0 || p.dropData.size > 0) await q.query({ ...this.sqlText.dropData, values: [[...p.dropHistory], [...p.dropData]] });
+    if (p.writesRows) {
+      const own = [...p.own];
+      const resets = [...p.resets];
+      const creates = [...p.creates];
+      const wakes = p.wakePatches();
+      const col = <T, V>(rows: readonly T[], f: (row: T) => V): V[] => rows.map(f);
+      const r = await q.query<{ k: string; v: string | null; w: string | null }>({
+        ...this.sqlText.writeBatch,
+        values: [
+          p.consumedMessageIds,
+          p.deletedTaskIds,
+          col(p.history, (h) => h.instanceId),
+          col(p.history, (h) => h.seq),
+          col(p.history, (h) => h.executionId),
+          col(p.history, (h) => h.type),
+          col(p.history, (h) => h.event),
+          col(own, ([id]) => id),
+          col(own, ([, u]) => u.name),
+          col(own, ([, u]) => u.nameKey),
+          col(own, ([, u]) => u.executionId),
+          col(own, ([, u]) => u.runtimeStatus),
+          col(own, ([, u]) => u.input),
+          col(own, ([, u]) => u.output),
+          col(own, ([, u]) => u.customStatus),
+          col(own, ([, u]) => u.failureDetails),
+          col(own, ([, u]) => u.entityState),
+          col(own, ([, u]) => u.lastUpdatedAt),
+          col(own, ([, u]) => u.historyLength),
+          col(own, ([, u]) => u.affinity),
+          col(resets, ([id]) => id),
+          col(resets, ([, n]) => n.kind),
+          col(resets, ([, n]) => n.name),
+          col(resets, ([, n]) => n.nameKey),
+          col(resets, ([, n]) => n.executionId),
+          col(resets, ([, n]) => n.runtimeStatus),
+          col(resets, ([, n]) => n.input),
+          col(resets, ([, n]) => n.parentInstanceId),
+          col(resets, ([, n]) => n.at),
+          col(creates, ([id]) => id),
+          col(creates, ([, n]) => n.kind),
+          col(creates, ([, n]) => n.name),
+          col(creates, ([, n]) => n.nameKey),
+          col(creates, ([, n]) => n.executionId),
+          col(creates, ([, n]) => n.runtimeStatus),
+          col(creates, ([, n]) => n.input),
+          col(creates, ([, n]) => n.parentInstanceId),
+          col(creates, ([, n]) => n.at),
+          col(wakes, ([id]) => id),
+          col(wakes, ([, w]) => w.lockedUntil),
+          col(wakes, ([, w]) => w.wakePending),
+          col(p.tasks, (t) => t.instanceId),
+          col(p.tasks, (t) => t.executionId),
+          col(p.tasks, (t) => t.taskScheduledId),
+          col(p.tasks, (t) => t.name),
+          col(p.tasks, (t) => t.nameKey),
+          col(p.tasks, (t) => t.input),
+          col(p.tasks, (t) => t.metadata),
+          col(p.tasks, (t) => t.visibleAt),
+          col(p.tasks, (t) => t.lockToken),
+          col(p.tasks, (t) => t.lockedUntil),
+          col(p.tasks, (t) => t.dequeueCount),
+          col(p.tasks, (t) => t.workerId),
+          col(p.messages, (m) => m.instanceId),
+          col(p.messages, (m) => m.executionId),
+          col(p.messages, (m) => m.type),
+          col(p.messages, (m) => m.event),
+          col(p.messages, (m) => m.visibleAt),
+          col(p.messages, (m) => m.metadata),
+          this.channel,
+          this.notice(p.announcements, p.changes),
+        ],
+      });
+      const created = new Set<string>();
+      const taskIds = new Map<string, number>();
+      for (const row of r.rows) {
+        if (row.k === "c" && row.v !== null) created.add(row.v);
+        else if (row.k === "t" && row.v !== null && row.w !== null) taskIds.set(row.w, Number(row.v));
+      }
+      // Another transaction created one of these rows after ours read it as absent: plan again.
+      for (const [id] of creates) if (!created.has(id)) throw new RetryTransaction(`instance '${id}' was created concurrently`);
+      for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
+    }
+    if (p.idle.size > 0 || p.touched.size > 0) {
+      const r = await q.query<{ instance_id: string; ready_at: number | null }>({ ...this.sqlText.settle, values: [[...p.idle], [...p.touched]] });
+      // Messages that arrived while a step held its lease are ready now that it is released.
+      for (const row of r.rows) if (p.released.has(row.instance_id) && row.ready_at !== null && row.ready_at <= now) p.announcements.push(["orchestration", now]);
+    }
+  }
+
+  // ---- client side ----
+
+  async createInstance(req: CreateInstanceRequest): Promise<void> {
+    await this.execute([{ kind: "create", request: req }], req.now, `the start of '${req.startedEvent.instanceId}'`, "fenced");
+  }
+
+  async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
+    if (messages.length === 0) return;
+    await this.execute([{ kind: "send", messages }], now, "sending messages", "once");
+  }
+
+  // ---- orchestration and entity work ----
+
+  async lockOrchestrationWorkItems(req: InstanceLockRequest): Promise<OrchestrationWorkItem[]> {
+    if (req.max <= 0) return [];
+    const f = req.functions;
+    const claimed = await this.c.run("locking orchestration work", "fenced", async (q) => {
+      const r = await q.query<ClaimRow>({
+        ...this.sqlText.claim,
+        values: [req.now, !f, f?.orchestrations ?? [], f?.entities ?? [], req.workerId, req.affinity?.graceMs ?? 0, req.affinity?.hostTimeoutMs ?? 0, req.max, req.now + req.leaseMs],
+      });
+      if (r.rows.length === 0) return { rows: r.rows, histories: new Map<string, string[]>() };
+      const needed = r.rows.filter((row) => req.cachedHistoryLength?.(row.instance_id, row.execution_id) !== row.history_length).map((row) => row.instance_id);
+      const histories = new Map<string, string[]>();
+      if (needed.length > 0) {
+        const h = await q.query<{ instance_id: string; event: string }>({ name: `history-of:${this.schema}`, text: this.sqlText.historyOf, values: [needed] });
+        for (const id of needed) histories.set(id, []);
+        for (const row of h.rows) histories.get(row.instance_id)?.push(row.event);
+      }
+      return { rows: r.rows, histories };
+    });
+    if (claimed.rows.length === 0) return [];
+    this.stats.writeTransactions++;
+    return claimed.rows.map((row) => this.workItem(row, claimed.histories.get(row.instance_id), req.workerId));
+  }
+
+  /**
+   * The work item of a freshly leased instance. Stored JSON that cannot be parsed does not make the
+   * lock fail (that would stop every instance behind it, on every host): the item says what could
+   * not be read, with what could.
+   */
+  private workItem(row: ClaimRow, history: string[] | undefined, workerId: string): OrchestrationWorkItem {
+    const problems: string[] = [];
+    const readable = <T>(what: string, read: () => T): T | undefined => {
+      try {
+        return read();
+      } catch (err) {
+        problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      }
+    };
+    const ids = row.ids ?? [];
+    const messages = ids.flatMap((id, i) => {
+      const message = readable(`message ${id}`, () => {
+        const m: OrchestrationMessage = { event: JSON.parse(row.events![i]!) as HistoryEvent };
+        const exec = row.execs?.[i];
+        if (exec !== null && exec !== undefined) m.executionId = exec;
+        const meta = row.metas?.[i];
+        if (meta !== null && meta !== undefined) m.metadata = JSON.parse(meta) as Record<string, string>;
+        return m;
+      });
+      return message ? [{ id, message, dequeueCount: row.counts?.[i] ?? 1 }] : [];
+    });
+    const instance = readable("the instance row", () => toRecord(row)) ?? toRecord({ ...row, failure_details: null, parked: null });
+    const item: OrchestrationWorkItem = {
+      instanceId: row.instance_id,
+      lockToken: row.lock_token!,
+      lockedUntil: row.locked_until,
+      workerId,
+      dequeueCount: (row.counts ?? []).reduce((n, c) => Math.max(n, c), 0),
+      takeover: row.takeover,
+      instance,
+      messages,
+    };
+    if (history) {
+      const events = readable("the history", () => history.map((e) => JSON.parse(e) as HistoryEvent));
+      if (events) item.history = events;
+    }
+    if (problems.length > 0) item.unreadable = `The stored state of '${row.instance_id}' could not be read (${problems.join("; ")}).`;
+    return item;
+  }
+
+  async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
+    return this.executeEach(
+      commits.map((commit) => ({ kind: "step", commit })),
+      now,
+      commits.length === 1 ? "a step" : `${commits.length} steps`,
+    );
+  }
+
+  async abandonOrchestrationWorkItem(item: OrchestrationWorkItem, options: AbandonOptions, now: number): Promise<void> {
+    const retryAt = now + Math.max(0, options.retryAfterMs);
+    const park = options.park ? JSON.stringify(options.park) : null;
+    const r = await this.c.run("releasing a lease", "fenced", (q) =>
+      q.query<{ locked_until: number }>(
+        `WITH u AS (${this.sqlText.abandon}), n AS (SELECT pg_notify($6, json_build_object('s', $7::text, 'o', u.locked_until)::text) FROM u)
+         SELECT u.locked_until, (SELECT count(*) FROM n) AS notified FROM u`,
+        [item.instanceId, item.lockToken, now, retryAt, park, this.channel, this.senderId],
+      ),
+    );
+    const released = r.rows[0];
+    if (released) {
+      this.stats.writeTransactions++;
+      this.publish([["orchestration", released.locked_until]], []);
+    }
+  }
+
+  async renewOrchestrationWorkItems(items: readonly OrchestrationWorkItem[], leaseMs: number, now: number): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const until = now + leaseMs;
+    const r = await this.c.run("renewing leases", "fenced", (q) =>
+      q.query<{ instance_id: string }>(
+        this.sqlText.renew,
+        [items.map((i) => i.instanceId), items.map((i) => i.lockToken), until],
+      ),
+    );
+    this.stats.writeTransactions++;
+    const renewed = new Set(r.rows.map((row) => row.instance_id));
+    return items.map((item) => {
+      const ok = renewed.has(item.instanceId);
+      if (ok) item.lockedUntil = until;
+      return ok;
+    });
+  }
+
+  async getHistory(instanceId: string, page: HistoryPage = {}): Promise<HistoryEvent[]> {
+    const r = await this.c.run("reading history", "fenced", (q) =>
+      page.fromSeq === undefined && page.limit === undefined
+        ? q.query<{ event: string }>(this.sqlText.history, [instanceId])
+        : q.query<{ event: string }>(this.sqlText.historyPage, [instanceId, page.fromSeq ?? 0, page.limit ?? null]),
+    );
+    return r.rows.map((row) => JSON.parse(row.event) as HistoryEvent);
+  }
+
+  // ---- activity work ----
+
+  async lockActivityWorkItems(req: ActivityLockRequest): Promise<ActivityWorkItem[]> {
+    if (req.max <= 0) return [];
+    const r = await this.c.run("locking activity work", "fenced", (q) =>
+      q.query<TaskRow>({ ...this.sqlText.claimTasks, values: [req.now, !req.functions, req.functions ?? [], req.workerId, req.max, req.now + req.leaseMs] }),
+    );
+    if (r.rows.length === 0) return [];
+    this.stats.writeTransactions++;
+    return r.rows.sort((a, b) => a.id - b.id).map(toTaskItem);
+  }
+
+  async completeActivityWorkItems(results: readonly ActivityResult[], now: number): Promise<CommitResult[]> {
+    return this.executeEach(
+      results.map((result) => ({ kind: "activity", result })),
+      now,
+      results.length === 1 ? "an activity result" : `${results.length} activity results`,
+    );
+  }
+
+  async abandonActivityWorkItem(item: ActivityWorkItem, retryAfterMs: number, now: number): Promise<void> {
+    const at = now + retryAfterMs;
+    const r = await this.c.run("releasing an activity", "fenced", (q) =>
+      q.query(
+        `WITH u AS (${this.sqlText.abandonTask} RETURNING visible_at), n AS (SELECT pg_notify($4, json_build_object('s', $5::text, 'a', u.visible_at)::text) FROM u)
+         SELECT u.visible_at, (SELECT count(*) FROM n) AS notified FROM u`,
+        [item.id, item.lockToken, at, this.channel, this.senderId],
+      ),
+    );
+    if (r.rows.length > 0) {
+      this.stats.writeTransactions++;
+      this.publish([["activity", at]], []);
+    }
+  }
+
+  async renewActivityWorkItems(items: readonly ActivityWorkItem[], leaseMs: number, now: number): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const until = now + leaseMs;
+    const r = await this.c.run("renewing activity leases", "fenced", (q) =>
+      q.query<{ id: number }>(
+        this.sqlText.renewTasks,
+        [items.map((i) => i.id), items.map((i) => i.lockToken), until],
+      ),
+    );
+    this.stats.writeTransactions++;
+    const renewed = new Set(r.rows.map((row) => row.id));
+    return items.map((item) => {
+      const ok = renewed.has(item.id);
+      if (ok) item.lockedUntil = until;
+      return ok;
+    });
+  }
+
+  // ---- queries and maintenance ----
+
+  async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
+    const r = await this.c.run("reading an instance", "fenced", (q) => q.query<InstanceRow>(this.sqlText.getInstance, [instanceId]));
+    const row = r.rows[0];
+    return row ? toRecord(row) : undefined;
+  }
+
+  async queryInstances(query: InstanceQuery): Promise<InstancePage> {
+    const size = pageSizeOf(query.pageSize);
+    const cursor = decodeCursor(query.continuationToken);
+    // Only fixed fragments and placeholders: no input ever becomes SQL text.
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: (...p: string[]) => string, ...values: unknown[]): void => {
+      const placeholders = values.map((v) => {
+        params.push(v);
+        return `$${params.length}`;
+      });
+      where.push(sql(...placeholders));
+    };
+    if (query.kind !== undefined) add((a) => `i.kind = ${a}`, query.kind);
+    if (query.name !== undefined) add((a) => `i.name_key = ${a}`, functionKey(query.name));
+    if (query.lastUpdatedFrom !== undefined) add((a) => `i.last_updated_at >= ${a}`, query.lastUpdatedFrom);
+    if (query.lastUpdatedTo !== undefined) add((a) => `i.last_updated_at <= ${a}`, query.lastUpdatedTo);
+    if (query.runtimeStatus) {
+      if (query.runtimeStatus.length === 0) return { instances: [] };
+      add((a) => `i.runtime_status = ANY(${a}::text[])`, query.runtimeStatus);
+    }
+    if (query.createdFrom !== undefined) add((a) => `i.created_at >= ${a}`, query.createdFrom);
+    if (query.createdTo !== undefined) add((a) => `i.created_at <= ${a}`, query.createdTo);
+    if (query.instanceIdPrefix !== undefined && query.instanceIdPrefix !== "") add((a) => `starts_with(i.instance_id, ${a})`, query.instanceIdPrefix);
+    if (cursor) add((a, b) => `(i.created_at, i.instance_id) > (${a}::bigint, ${b}::text)`, cursor.createdAt, cursor.instanceId);
+    params.push(size + 1);
+    const sql = `${this.sqlText.getInstance.replace(/ WHERE i\.instance_id = \$1$/, "")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY i.created_at, i.instance_id LIMIT $${params.length}`;
+    const r = await this.c.run("querying instances", "fenced", (q) => q.query<InstanceRow>(sql, params));
+    const page = r.rows.slice(0, size).map(toRecord);
+    const last = page[page.length - 1];
+    return r.rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
+  }
+
+  async purgeInstance(instanceId: string): Promise<number> {
+    const n = await this.c.tx(`purging '${instanceId}'`, "fenced", async (q) => {
+      const locked = await q.query(this.sqlText.lockForPurge, [[instanceId]]);
+      if (locked.rows.length === 0) return 0;
+      await q.query(this.sqlText.purgeRows, [[instanceId]]);
+      return 1;
+    });
+    if (n > 0) this.stats.writeTransactions++;
+    return n;
+  }
+
+  async purgeInstances(f: PurgeFilter): Promise<number> {
+    const statuses = (f.runtimeStatus ?? TERMINAL_STATUSES).filter((s) => isTerminalStatus(s));
+    if (statuses.length === 0) return 0;
+    let total = 0;
+    // Bounded batches keep each transaction short, so workers are not held up during a big purge.
+    for (;;) {
+      const n = await this.c.tx("purging instances", "fenced", async (q) => {
+        const r = await q.query<{ instance_id: string }>(this.sqlText.purgeCandidates, [statuses, f.createdFrom, f.createdTo ?? null]);
+        const ids = r.rows.map((row) => row.instance_id);
+        if (ids.length > 0) await q.query(this.sqlText.purgeRows, [ids]);
+        return ids.length;
+      });
+      if (n > 0) this.stats.writeTransactions++;
+      total += n;
+      if (n < 500) return total;
+    }
+  }
+
+  async nextVisibleAt(now: number): Promise<number | undefined> {
+    const r = await this.c.run("looking for the next due work", "fenced", (q) => q.query<{ t: number | null }>({ name: `next-visible:${this.schema}`, text: this.sqlText.nextVisible, values: [now] }));
+    return r.rows[0]?.t ?? undefined;
+  }
+
+  async findStrandedWork(req: StrandedWorkRequest): Promise<StrandedWork> {
+    return this.c.run("looking for stranded work", "fenced", async (q) => {
+      const i = await q.query<{ instance_id: string; kind: string; name: string }>(this.sqlText.strandedInstances, [
+        req.visibleBefore,
+        req.now,
+        req.functions.orchestrations,
+        req.functions.entities,
+        req.limit,
+      ]);
+      const t = await q.query<{ instance_id: string; name: string }>(this.sqlText.strandedTasks, [req.visibleBefore, req.now, req.functions.activities, req.limit]);
+      return {
+        instances: i.rows.map((r) => ({ instanceId: r.instance_id, kind: r.kind as InstanceKind, name: r.name })),
+        activities: t.rows.map((r) => ({ instanceId: r.instance_id, name: r.name })),
+      };
+    });
+  }
+
+  async markParked(instanceId: string, park: ParkInfo, now: number): Promise<boolean> {
+    const r = await this.c.run("marking an instance parked", "fenced", (q) => q.query(this.sqlText.markParked, [JSON.stringify(park), instanceId, now]));
+    this.stats.writeTransactions++;
+    return r.rowCount === 1;
+  }
+
+  // ---- hosts ----
+
+  async heartbeat(host: HostRecord, now: number): Promise<void> {
+    this.stats.writeTransactions++;
+    await this.c.run("recording a heartbeat", "fenced", (q) => q.query(this.sqlText.heartbeat, [host.workerId, host.hostname, host.pid, host.startedAt, now, host.info ?? null]));
+  }
+
+  async removeHost(workerId: string): Promise<void> {
+    await this.c.run("removing a host", "fenced", (q) => q.query(this.sqlText.removeHost, [workerId]));
+  }
+
+  async storeTime(): Promise<number> {
+    const r = await this.c.run("reading the database clock", "fenced", (q) => q.query<{ now: number }>(this.sqlText.dbNow));
+    return r.rows[0]!.now;
+  }
+}
+
+
+/** A result's leased activities without those a later replace in the same batch removed. */
+function withLeased(r: CommitResult & { ok: true }, leased: ActivityWorkItem[]): CommitResult {
+  const kept = leased.filter((i) => i.id > 0);
+  return kept.length > 0 ? { ok: true, leasedActivities: kept } : { ok: true };
+}
+
