@@ -13,4 +13,6 @@ if (existsSync(compiled) && process.env.PERDURE_CLI_FROM_SOURCE !== "1") {
   register();
   mod = await import(new URL("../src/cli/main.ts", import.meta.url).href);
 }
-process.exitCode = await mod.main(process.argv.slice(2));
+// Exit as soon as main is done: a host that has stopped must not be kept alive by timers that
+// user code left behind (an activity abandoned at the end of the grace period may hold one).
+process.exit(await mod.main(process.argv.slice(2)));

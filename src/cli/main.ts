@@ -19,7 +19,17 @@ const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1]
   --request-timeout-ms     time to receive a whole request (default 30000; 0 = no limit)
   --keep-alive-timeout-ms  idle keep-alive connections are closed after it (default 5000)
   --max-connections        HTTP connections open at once (default 1000)
-  --on-nondeterminism      park (default: keep the instance, retry, show why) | fail (as Durable Functions)`;
+  --on-nondeterminism      park (default: keep the instance, retry, show why) | fail (as Durable Functions)
+
+  Fleet (several hosts on one PostgreSQL store):
+  --workers-only           run workers, no HTTP listener
+  --http-only              serve HTTP (management API, client functions), run no workers
+  --lease-ms               lease on work in flight; a crashed host's work is taken over after it (default 5000)
+  --lease-renew-ms         how often leases of work in flight are renewed (default 1000; at most lease/3)
+  --drain-timeout-ms       grace period on SIGTERM/SIGINT: work in flight may finish, the rest is handed
+                           back and the process exits (default 10000)
+  --max-concurrent-orchestrations  orchestration and entity steps in flight (default 100)
+  --max-concurrent-activities      activity calls in flight (default 100)`;
 
 /** A failure the user can fix: printed as one line, exit code 1 (usage errors: 2). */
 class CliError extends Error {
@@ -43,6 +53,13 @@ interface StartOptions {
   keepAliveTimeoutMs: number | undefined;
   maxConnections: number | undefined;
   onNondeterminism: "park" | "fail" | undefined;
+  workers: boolean;
+  http: boolean;
+  leaseMs: number | undefined;
+  leaseRenewMs: number | undefined;
+  drainTimeoutMs: number | undefined;
+  maxConcurrentOrchestrations: number | undefined;
+  maxConcurrentActivities: number | undefined;
 }
 
 /** A whole number from a flag; `min` 0 allows "no limit". Undefined when the flag is absent. */
@@ -72,6 +89,13 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         "keep-alive-timeout-ms": { type: "string" },
         "max-connections": { type: "string" },
         "on-nondeterminism": { type: "string" },
+        "workers-only": { type: "boolean" },
+        "http-only": { type: "boolean" },
+        "lease-ms": { type: "string" },
+        "lease-renew-ms": { type: "string" },
+        "drain-timeout-ms": { type: "string" },
+        "max-concurrent-orchestrations": { type: "string" },
+        "max-concurrent-activities": { type: "string" },
       },
     });
   } catch (err) {
@@ -88,7 +112,21 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   if (onNondeterminism !== undefined && onNondeterminism !== "park" && onNondeterminism !== "fail") {
     throw new CliError(`perdure: invalid --on-nondeterminism '${onNondeterminism}': use park or fail.`, 2);
   }
+  if (v["workers-only"] && v["http-only"]) throw new CliError("perdure: --workers-only and --http-only exclude each other: a host with neither would do nothing.", 2);
+  const leaseMs = wholeNumber(v, "lease-ms", 100, "a number of milliseconds >= 100");
+  const leaseRenewMs = wholeNumber(v, "lease-renew-ms", 10, "a number of milliseconds >= 10");
+  const lease = leaseMs ?? 5_000;
+  if (leaseRenewMs !== undefined && leaseRenewMs > lease / 3) {
+    throw new CliError(`perdure: --lease-renew-ms ${leaseRenewMs} must be at most a third of the lease (${lease} ms), so a lease survives a late renewal.`, 2);
+  }
   return {
+    workers: !v["http-only"],
+    http: !v["workers-only"],
+    leaseMs,
+    leaseRenewMs,
+    drainTimeoutMs: wholeNumber(v, "drain-timeout-ms", 0, "a number of milliseconds"),
+    maxConcurrentOrchestrations: wholeNumber(v, "max-concurrent-orchestrations", 1, "a positive number"),
+    maxConcurrentActivities: wholeNumber(v, "max-concurrent-activities", 1, "a positive number"),
     maxBodyBytes: wholeNumber(v, "max-body-bytes", 1, "a positive number of bytes"),
     headersTimeoutMs: wholeNumber(v, "headers-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),
     requestTimeoutMs: wholeNumber(v, "request-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),
@@ -135,8 +173,14 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
   try {
     host = createHost({
       store: options.store,
-      port: options.port,
+      port: options.http ? options.port : false,
+      workers: options.workers,
       hostname: options.hostname,
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      ...(options.leaseRenewMs !== undefined ? { leaseRenewMs: options.leaseRenewMs } : {}),
+      ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+      ...(options.maxConcurrentOrchestrations !== undefined ? { maxConcurrentOrchestrations: options.maxConcurrentOrchestrations } : {}),
+      ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
       ...(options.key ? { key: options.key } : {}),
       ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
       ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
@@ -177,7 +221,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     host = await start(options);
     const orchestrations = app.registry.orchestrationNames();
     const activities = app.registry.activityNames();
-    console.log(`Perdure host running on ${host.url ?? "(no HTTP)"} with store ${redactStore(options.store)}`);
+    console.log(`Perdure host ${host.worker.workerId} running on ${host.url ?? "(no HTTP)"} with store ${redactStore(options.store)}${options.workers ? "" : " (HTTP only, no workers)"}`);
     console.log(`  orchestrations: ${orchestrations.join(", ") || "(none)"}`);
     console.log(`  activities: ${activities.join(", ") || "(none)"}`);
     for (const fn of app.registry.httpRoutes) console.log(`  http: ${fn.name} ${fn.methods.join(",")} /api/${fn.route}`);
@@ -189,18 +233,33 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     console.error(`perdure: ${(err as Error).stack ?? String(err)}`);
     return 1;
   }
-  await new Promise<void>((resolveStop) => {
+  return new Promise<number>((resolveStop) => {
+    let stopping = false;
     const stop = (signal: string): void => {
-      console.log(`Received ${signal}: draining and stopping...`);
-      host.stop().then(resolveStop, (err: unknown) => {
-        console.error(`perdure: error while stopping: ${(err as Error).message}`);
-        resolveStop();
-      });
+      if (stopping) return;
+      stopping = true;
+      const grace = drainTimeoutOf(host);
+      console.log(`Received ${signal}: draining (up to ${grace} ms) and stopping...`);
+      // The host's stop is bounded by the grace period; this is the floor under it.
+      setTimeout(() => {
+        console.error(`perdure: still stopping ${grace + 2_000} ms after ${signal}; exiting now.`);
+        resolveStop(1);
+      }, grace + 2_000).unref();
+      host.stop().then(
+        () => resolveStop(0),
+        (err: unknown) => {
+          console.error(`perdure: error while stopping: ${(err as Error).message}`);
+          resolveStop(1);
+        },
+      );
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
   });
-  return 0;
+}
+
+function drainTimeoutOf(host: Host): number {
+  return host.worker.drainTimeoutMs;
 }
 
 function redactStore(url: string): string {

@@ -12,6 +12,8 @@ import type { StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { consoleLogger, type Logger } from "../runtime/logger.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
+import { type HealthReport, HealthMonitor } from "./health.js";
+import { StoreClock } from "./store-clock.js";
 import { DEFAULT_STORE_URL, providerFromUrl } from "./store-url.js";
 
 export interface HostOptions extends WorkerOptions {
@@ -42,8 +44,17 @@ export interface HostOptions extends WorkerOptions {
   taskHub?: string;
   /** The app whose functions run here. Default: the module-wide `df.app`. */
   app?: DurableApp;
-  /** Run workers (default true). A host without workers only serves clients. */
+  /** Run workers (default true). A host without workers only serves clients (`--http-only`). */
   workers?: boolean;
+  /**
+   * Time between heartbeats, in ms. Each is one small write that tells the other hosts this one is
+   * alive (for cache affinity) and checks that the store can be written (for GET /healthz). Default 2 s.
+   */
+  heartbeatMs?: number;
+  /**
+   * The host's clock. Default: the system clock, corrected to the store's clock when the store is
+   * shared by several machines (PostgreSQL). A clock passed here is used as it is.
+   */
   clock?: Clock;
   logger?: Logger;
 }
@@ -57,6 +68,8 @@ export interface Host {
   readonly provider: StorageProvider;
   readonly worker: Worker;
   readonly app: DurableApp;
+  /** What GET /healthz answers. */
+  health(): HealthReport;
 }
 
 class PerdureHost implements Host {
@@ -66,12 +79,21 @@ class PerdureHost implements Host {
   readonly app: DurableApp;
   private server: Server | undefined;
   private baseUrl: string | undefined;
-  private state: "new" | "starting" | "started" | "stopped" = "new";
+  private state: "new" | "starting" | "started" | "stopping" | "stopped" = "new";
+  private readonly storeClock: StoreClock | undefined;
+  private readonly monitor: HealthMonitor;
+  private readonly logger: Logger;
 
   constructor(private readonly options: HostOptions) {
     this.app = options.app ?? defaultApp;
-    const clock = options.clock ?? systemClock;
-    this.provider = typeof options.store === "object" ? options.store : providerFromUrl(options.store ?? DEFAULT_STORE_URL);
+    this.logger = options.logger ?? consoleLogger;
+    const logger = this.logger;
+    this.provider = typeof options.store === "object" ? options.store : providerFromUrl(options.store ?? DEFAULT_STORE_URL, process.cwd(), { warn: (m) => logger.warn(m) });
+    // An explicit clock is the caller's (tests drive time by hand); the system clock follows the store's.
+    this.storeClock = options.clock ? undefined : new StoreClock(systemClock, this.provider, this.logger);
+    const clock = options.clock ?? this.storeClock!;
+    const heartbeatMs = options.heartbeatMs ?? 2_000;
+    if (!(Number.isFinite(heartbeatMs) && heartbeatMs >= 10)) throw new DurableError("INVALID_ARGUMENT", `heartbeatMs must be a number of milliseconds >= 10, got ${String(options.heartbeatMs)}.`);
     const key = options.key === "" ? undefined : options.key;
     this.client = new LocalDurableClient(this.provider, clock, this.app.registry, () => ({
       origin: this.baseUrl,
@@ -81,11 +103,31 @@ class PerdureHost implements Host {
     // Checked now, so a bad limit fails before the store and workers start.
     edgeLimits(this.edgeOptions());
     this.worker = new Worker(this.provider, this.app.registry, {
+      // A host counts as gone after three missed heartbeats: its instances' affinity ends then.
+      hostTimeoutMs: 3 * heartbeatMs,
       ...options,
       clock,
-      logger: options.logger ?? consoleLogger,
+      logger: this.logger,
       activityContextExtras: { [CLIENT_KEY]: this.client },
     });
+    this.monitor = new HealthMonitor({
+      provider: this.provider,
+      clock,
+      logger: this.logger,
+      workerId: this.worker.workerId,
+      workers: options.workers !== false,
+      http: options.port !== false,
+      intervalMs: heartbeatMs,
+      clockOffset: () => this.storeClock?.offsetMs,
+    });
+    this.worker.onStoreError = () => this.monitor.suspect();
+  }
+
+  health(): HealthReport {
+    const r = this.monitor.report();
+    if (this.state === "starting" || this.state === "new") r.status = "starting";
+    if (this.state === "stopping" || this.state === "stopped") r.status = "stopping";
+    return r;
   }
 
   private edgeOptions(): { maxBodyBytes: number; headersTimeoutMs?: number; requestTimeoutMs?: number; keepAliveTimeoutMs?: number; maxConnections?: number; maxDrainBytes?: number } {
@@ -115,11 +157,14 @@ class PerdureHost implements Host {
     }
     this.state = "starting";
     await this.provider.initialize();
+    await this.storeClock?.start();
+    await this.monitor.start();
     if (this.options.workers !== false) this.worker.start();
     const port = this.options.port ?? 7071;
     if (port !== false) {
       this.server = createHttpServer({
-        isReady: () => this.state === "started",
+        health: () => this.health(),
+        onStoreError: () => this.monitor.suspect(),
         client: this.client,
         registry: this.app.registry,
         key: this.options.key || undefined,
@@ -132,12 +177,16 @@ class PerdureHost implements Host {
     this.state = "started";
   }
 
+  /**
+   * Stops taking requests and work, lets work in flight finish for up to `drainTimeoutMs`, releases
+   * what is still held (so other hosts take it at once) and closes the store.
+   */
   async stop(): Promise<void> {
-    if (this.state === "stopped" || this.state === "new") {
+    if (this.state === "stopped" || this.state === "stopping" || this.state === "new") {
       this.state = "stopped";
       return;
     }
-    this.state = "stopped";
+    this.state = "stopping";
     const server = this.server;
     if (server) {
       await new Promise<void>((resolve) => {
@@ -145,8 +194,12 @@ class PerdureHost implements Host {
         server.closeAllConnections();
       });
     }
+    // Forgotten first: instances whose executors this host caches go to the others at once.
+    await this.monitor.stop();
     await this.worker.stop();
+    this.storeClock?.stop();
     await this.provider.close();
+    this.state = "stopped";
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DurableError } from "../core/errors.js";
 import { MemoryProvider } from "../providers/memory/memory-provider.js";
+import { PostgresProvider } from "../providers/postgres/postgres-provider.js";
 import type { StorageProvider } from "../providers/provider.js";
 import { SqliteProvider } from "../providers/sqlite/sqlite-provider.js";
 
@@ -13,8 +14,13 @@ export class StoreUrlError extends DurableError {
   }
 }
 
+export interface StoreUrlOptions {
+  /** Where a store reports trouble it recovers from by itself (a lost connection). */
+  warn?: (message: string) => void;
+}
+
 /** `memory:`, `sqlite:<path>` (or `sqlite::memory:`), `postgres://…`. */
-export function providerFromUrl(url: string, cwd = process.cwd()): StorageProvider {
+export function providerFromUrl(url: string, cwd = process.cwd(), options: StoreUrlOptions = {}): StorageProvider {
   if (url === "memory:" || url === "memory://") return new MemoryProvider();
   if (url.startsWith("sqlite:")) {
     let rest = url.slice("sqlite:".length);
@@ -31,10 +37,40 @@ export function providerFromUrl(url: string, cwd = process.cwd()): StorageProvid
     mkdirSync(dirname(file), { recursive: true });
     return new SqliteProvider(synchronous ? { filename: file, synchronous: synchronous.toLowerCase() as "normal" | "full" } : { filename: file });
   }
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
-    throw new StoreUrlError(`The PostgreSQL store is not available in this version of Perdure yet ('${redact(url)}'). Use sqlite:<path> or memory:.`);
-  }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return postgresFromUrl(url, options);
   throw new StoreUrlError(`Unknown store URL '${redact(url)}'. Use sqlite:<path> (default ${DEFAULT_STORE_URL}), memory:, or postgres://user@host/db.`);
+}
+
+/**
+ * `postgres://user@host/db?schema=perdure&pool=10`: `schema` and `pool` are Perdure's (the schema
+ * holding its tables, the connections per host); every other parameter goes to the driver.
+ */
+function postgresFromUrl(url: string, options: StoreUrlOptions): StorageProvider {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StoreUrlError(`Store URL '${redact(url)}' is not a valid URL. Use postgres://user[:password]@host[:port]/database[?schema=perdure].`);
+  }
+  if (parsed.pathname.length <= 1) throw new StoreUrlError(`Store URL '${redact(url)}' names no database. Use postgres://user@host/database.`);
+  const schema = parsed.searchParams.get("schema") ?? undefined;
+  const poolText = parsed.searchParams.get("pool") ?? undefined;
+  parsed.searchParams.delete("schema");
+  parsed.searchParams.delete("pool");
+  let poolSize: number | undefined;
+  if (poolText !== undefined) {
+    poolSize = Number(poolText);
+    if (!/^\d+$/.test(poolText) || poolSize < 1 || poolSize > 1000) throw new StoreUrlError(`Invalid pool=${poolText} in '${redact(url)}': use a number of connections from 1 to 1000.`);
+  }
+  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new StoreUrlError(`Invalid schema=${schema} in '${redact(url)}': use letters, digits and underscores (at most 63, not starting with a digit).`);
+  }
+  return new PostgresProvider({
+    connectionString: parsed.toString(),
+    ...(schema !== undefined ? { schema } : {}),
+    ...(poolSize !== undefined ? { poolSize } : {}),
+    ...(options.warn ? { warn: options.warn } : {}),
+  });
 }
 
 function redact(url: string): string {

@@ -28,8 +28,12 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   INVALID_INSTANCE_STATE: 409,
   INSTANCE_GONE: 410,
   PAYLOAD_TOO_LARGE: 413,
+  STORE_UNAVAILABLE: 503,
   WAIT_TIMEOUT: 504,
 };
+
+/** How long a client is asked to wait before retrying a request the store could not take. */
+const STORE_RETRY_AFTER_SECONDS = "5";
 
 export function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.status;
@@ -60,5 +64,5 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
     return;
   }
   const e = err as DurableError;
-  sendJson(res, status, errorBody(e.code, e.message), headers);
+  sendJson(res, status, errorBody(e.code, e.message), status === 503 ? { ...headers, "retry-after": STORE_RETRY_AFTER_SECONDS } : headers);
 }

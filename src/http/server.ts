@@ -5,7 +5,7 @@ import { CLIENT_KEY } from "../client/client-key.js";
 import type { DurableClientCore } from "../client/client-core.js";
 import type { HttpEndpoint } from "../client/http-helpers.js";
 import { WEBHOOK_BASE_PATH } from "../client/management-urls.js";
-import { InvalidArgumentError } from "../core/errors.js";
+import { InvalidArgumentError, StoreUnavailableError } from "../core/errors.js";
 import type { Logger } from "../runtime/logger.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { KeyCheck } from "./auth.js";
@@ -14,8 +14,15 @@ import { errorBody, HttpError, sendError, sendJson, statusOf } from "./http-erro
 import { matchRoute } from "./management-api.js";
 import { abandonRequest, refuseDeclaredLength } from "./request.js";
 
+/** What GET /healthz says: 200 with it when `status` is "ok", 503 otherwise. */
+export interface HealthBody {
+  status: string;
+}
+
 export interface HttpServerOptions {
-  isReady: () => boolean;
+  health: () => HealthBody;
+  /** Told when a request failed because the store is unavailable (the host checks the store at once). */
+  onStoreError?: () => void;
   /** The host's client: the management API and client functions call it and nothing else. */
   client: DurableClientCore;
   registry: FunctionRegistry;
@@ -162,6 +169,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const status = statusOf(err);
+    if (err instanceof StoreUnavailableError) options.onStoreError?.();
     // Callers' mistakes are answered, not logged: anyone could flood the log with them.
     if (status === 500) {
       options.logger.error(`HTTP ${req.method ?? "?"} ${safePath(req)} failed: ${(err as Error)?.stack ?? String(err)}`);
@@ -262,8 +270,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
         sendJson(res, 405, errorBody("METHOD_NOT_ALLOWED", "Use GET /healthz."), { allow: "GET, HEAD" });
         return;
       }
-      const ready = options.isReady();
-      sendJson(res, ready ? 200 : 503, { status: ready ? "ok" : "starting" });
+      const health = options.health();
+      sendJson(res, health.status === "ok" ? 200 : 503, health, { "cache-control": "no-store" });
       return;
     }
     if (path === WEBHOOK_BASE_PATH || path.startsWith(`${WEBHOOK_BASE_PATH}/`)) {

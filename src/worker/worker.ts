@@ -17,13 +17,29 @@ export interface WorkerOptions {
   maxConcurrentOrchestrations?: number;
   /** Activity calls in flight at once. Default 100. */
   maxConcurrentActivities?: number;
-  /** Lease length for work items; a crashed worker's items are taken over after it. Default 30 s. */
+  /**
+   * Lease length for work items: a crashed host's work is taken over once its leases expire.
+   * Default 5 s (renewed every second while the work runs), so a crash costs seconds, not minutes.
+   */
   leaseMs?: number;
+  /** How often leases of work in flight are renewed. Default 1 s; at most a third of leaseMs. */
+  leaseRenewMs?: number;
+  /**
+   * Cache affinity on stores several hosts share: an instance last run by another live host is left
+   * to it this long after it became ready (that host holds its executor; another would replay it).
+   * Default 1 s.
+   */
+  affinityGraceMs?: number;
+  /** A host whose heartbeat is older than this is gone: its instances lose their affinity. Default 6 s. */
+  hostTimeoutMs?: number;
   /** Polling floor when idle: the longest a worker waits before looking for work others wrote. Default 500 ms. */
   pollIntervalMs?: number;
   /** Live orchestration executors kept in memory. Default 5,000. */
   executorCacheSize?: number;
-  /** How long stop() waits for in-flight work before abandoning it. Default 10 s. */
+  /**
+   * The grace period of stop(): work in flight may finish for this long; what is still running then
+   * is released (its leases end at once, so another host takes it), and stop() returns. Default 10 s.
+   */
   drainTimeoutMs?: number;
   /** `callHttp` polling: wait between polls of a 202 response without a valid Retry-After header. Default 30 s. */
   httpPollingDefaultDelayMs?: number;
@@ -93,7 +109,9 @@ export class Worker {
   private pendingResults = new Map<string, PendingResult[]>();
   private flushScheduled = false;
   /** Counters for benchmarks and diagnostics. */
-  readonly stats = { orchestrationSteps: 0, localSteps: 0, activitiesRun: 0, lockLost: 0, abandoned: 0, parked: 0 };
+  readonly stats = { orchestrationSteps: 0, localSteps: 0, activitiesRun: 0, lockLost: 0, abandoned: 0, parked: 0, released: 0 };
+  /** Told when storage failed under the worker (the host then checks the store at once). */
+  onStoreError: (err: unknown) => void = () => undefined;
 
   constructor(
     private readonly provider: StorageProvider,
@@ -107,7 +125,10 @@ export class Worker {
     this.options = {
       maxConcurrentOrchestrations: options.maxConcurrentOrchestrations ?? 100,
       maxConcurrentActivities: options.maxConcurrentActivities ?? 100,
-      leaseMs: options.leaseMs ?? 30_000,
+      leaseMs: options.leaseMs ?? 5_000,
+      leaseRenewMs: options.leaseRenewMs ?? Math.min(1_000, Math.floor((options.leaseMs ?? 5_000) / 3)),
+      affinityGraceMs: options.affinityGraceMs ?? 1_000,
+      hostTimeoutMs: options.hostTimeoutMs ?? 6_000,
       pollIntervalMs: options.pollIntervalMs ?? 500,
       executorCacheSize: options.executorCacheSize ?? 5_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
@@ -132,6 +153,7 @@ export class Worker {
           max,
           functions: this.functions,
           cachedHistoryLength: (id, executionId) => this.processor.cache.historyLengthOf(id, executionId),
+          affinity: { graceMs: this.options.affinityGraceMs, hostTimeoutMs: this.options.hostTimeoutMs },
         }),
       handle: (item) => this.handleOrchestration(item),
     };
@@ -160,16 +182,26 @@ export class Worker {
     this.functions = this.registry.functionKeys();
     this.unsubscribe = this.provider.onWork?.((kind, visibleAt) => (kind === "orchestration" ? this.orchestrations : this.activities).signal.notifyAt(visibleAt));
     this.loops = [this.dispatchLoop(this.orchestrations), this.dispatchLoop(this.activities)];
-    const every = Math.max(50, Math.floor(this.options.leaseMs / 3));
-    this.renewTimer = setInterval(() => void this.renewLeases(), every);
+    this.renewTimer = setInterval(() => void this.renewLeases(), this.options.leaseRenewMs);
     this.renewTimer.unref();
     this.strandedTimer = setInterval(() => void this.markStrandedWork(), Math.max(1_000, Math.floor(this.options.strandedAfterMs / 2)));
     this.strandedTimer.unref();
   }
 
-  /** Stops taking work, lets in-flight work finish (up to drainTimeoutMs), then abandons the rest. */
+  /**
+   * Stops taking work and lets work in flight finish (leases still renewed) until the grace period
+   * (drainTimeoutMs) is nearly over; then releases what is still held, so other hosts take it at
+   * once, and returns — within the grace period, whatever the store does. An activity function still
+   * running then cannot be stopped from here: its result will be refused. A process that exits right
+   * after (the CLI does) makes sure it never runs on two hosts at once.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
+    const started = Date.now();
+    const grace = this.options.drainTimeoutMs;
+    // The last part of the grace period is kept for handing back what is still held.
+    const releaseBudget = Math.min(1_000, Math.floor(grace / 4));
+    const drainUntil = started + grace - releaseBudget;
     this.running = false;
     this.unsubscribe?.();
     if (this.strandedTimer) clearInterval(this.strandedTimer);
@@ -177,16 +209,28 @@ export class Worker {
       lane.signal.dispose();
       for (const w of lane.slotWaiters.splice(0)) w();
     }
-    await Promise.all(this.loops);
-    const deadline = Date.now() + this.options.drainTimeoutMs;
+    await within(Promise.all(this.loops), drainUntil - Date.now());
     // Activities that ran but whose results are still being recorded hold reserved slots: wait for them too.
-    while ((this.activities.inflight.size > 0 || this.activities.reserved > 0 || this.orchestrations.inflight.size > 0) && Date.now() < deadline) {
+    while ((this.activities.inflight.size > 0 || this.activities.reserved > 0 || this.orchestrations.inflight.size > 0) && Date.now() < drainUntil) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    const now = this.clock.now();
-    for (const item of this.activities.inflight) await this.provider.abandonActivityWorkItem(item, 0, now).catch(() => undefined);
-    for (const item of this.orchestrations.inflight) await this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs: 0 }, now).catch(() => undefined);
     if (this.renewTimer) clearInterval(this.renewTimer);
+    const now = this.clock.now();
+    const held = [
+      ...[...this.activities.inflight].map((item) => this.provider.abandonActivityWorkItem(item, 0, now)),
+      ...[...this.orchestrations.inflight].map((item) => this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs: 0 }, now)),
+    ];
+    this.stats.released += held.length;
+    if (held.length > 0) {
+      this.logger.warn(`Stopping: released ${held.length} work item(s) still running after the grace period of ${grace} ms; other hosts take them over.`);
+    }
+    // A store that cannot be reached cannot be told; the leases then expire by themselves.
+    await within(Promise.allSettled(held), Math.max(100, started + grace - Date.now()));
+  }
+
+  /** The grace period of stop(). */
+  get drainTimeoutMs(): number {
+    return this.options.drainTimeoutMs;
   }
 
   get isRunning(): boolean {
@@ -212,7 +256,9 @@ export class Worker {
       } catch (err) {
         lane.reserved -= free;
         failures++;
-        this.logger.error(`Locking ${lane.kind} work failed (attempt ${failures}): ${failureFromError(err).errorMessage}`);
+        this.onStoreError(err);
+        // Said once per outage, not once per attempt: the host's health check tells the rest.
+        if (failures === 1 || failures % 20 === 0) this.logger.error(`Locking ${lane.kind} work failed (attempt ${failures}): ${failureFromError(err).errorMessage}`);
         await lane.signal.wait(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)));
         continue;
       }
@@ -284,6 +330,7 @@ export class Worker {
       this.logger.warn(`Step of '${item.instanceId}' not committed: ${result.error.message}`);
       return;
     }
+    this.onStoreError(result.error);
     await this.park(item, PARK_CODES.storage, `Committing the step failed: ${failureFromError(result.error).errorMessage}`);
   }
 
@@ -309,6 +356,7 @@ export class Worker {
    * meanwhile.
    */
   private async commitWithLeases(commit: OrchestrationCommit, handedOver = 0): Promise<CommitResult> {
+    commit.workerId = this.workerId;
     const lane = this.activities;
     const free = this.running ? Math.max(0, lane.max - lane.inflight.size - lane.reserved + handedOver) : 0;
     const max = Math.min(free, commit.activityTasks.length);
@@ -431,7 +479,8 @@ export class Worker {
 
   private async renewLeases(): Promise<void> {
     const now = this.clock.now();
-    const soon = now + this.options.leaseMs / 2;
+    // Renewed with most of the lease still left, so a renewal a few ticks late does not lose it.
+    const soon = now + this.options.leaseMs * 0.6;
     const acts = [...this.activities.inflight].filter((i) => i.lockedUntil < soon);
     const orchs = [...this.orchestrations.inflight].filter((i) => i.lockedUntil < soon);
     try {
@@ -447,10 +496,23 @@ function validateOptions(o: Resolved, policy: RetryPolicy): void {
   const ms = (name: string, v: unknown, min = 0): void => {
     if (typeof v !== "number" || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${name} must be a number of milliseconds >= ${min}, got ${String(v)}.`);
   };
+  ms("leaseMs", o.leaseMs, 100);
+  ms("leaseRenewMs", o.leaseRenewMs, 10);
+  if (o.leaseRenewMs > o.leaseMs / 3) throw new InvalidArgumentError(`leaseRenewMs (${o.leaseRenewMs}) must be at most a third of leaseMs (${o.leaseMs}), so a lease survives a late renewal.`);
+  ms("drainTimeoutMs", o.drainTimeoutMs);
+  ms("affinityGraceMs", o.affinityGraceMs);
+  ms("hostTimeoutMs", o.hostTimeoutMs, 1);
   ms("httpPollingDefaultDelayMs", o.httpPollingDefaultDelayMs);
   ms("strandedAfterMs", o.strandedAfterMs);
   ms("retry.initialDelayMs", policy.initialDelayMs);
   ms("retry.maxDelayMs", policy.maxDelayMs);
   if (!Number.isInteger(policy.maxDequeueCount) || policy.maxDequeueCount < 1) throw new InvalidArgumentError(`retry.maxDequeueCount must be an integer >= 1, got ${String(policy.maxDequeueCount)}.`);
   if (policy.onNondeterminism !== "park" && policy.onNondeterminism !== "fail") throw new InvalidArgumentError(`retry.onNondeterminism must be "park" or "fail", got ${String(policy.onNondeterminism)}.`);
+}
+
+/** Waits for `p`, but no longer than `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))))]);
+  clearTimeout(timer);
 }

@@ -93,7 +93,12 @@ describe("perdure start runs a host", () => {
     try {
       const health = await fetch(`${url}/healthz`);
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { status: "ok" });
+      const body = (await health.json()) as Record<string, unknown>;
+      assert.equal(body.status, "ok");
+      assert.equal(body.pid, child.pid, "the host says which process it is");
+      assert.match(String(body.workerId), new RegExp(`^[^:]+:${child.pid}:[0-9a-f]{6}$`), "worker id: hostname, pid and a random suffix");
+      assert.equal(body.workers, true);
+      assert.equal(body.http, true);
       // A second process on the same file acts as the client: the CLI host does the work.
       const provider = new SqliteProvider({ filename: db });
       await provider.initialize();
@@ -112,7 +117,7 @@ describe("perdure start runs a host", () => {
     const r = await done;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /orchestrations: greetTwice/);
-    assert.match(r.stdout, /draining and stopping/);
+    assert.match(r.stdout, /draining \(up to \d+ ms\) and stopping/);
   });
 
   it("takes the store and port from PERDURE_STORE / PERDURE_PORT and loads a .mjs entry", async () => {

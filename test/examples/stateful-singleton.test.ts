@@ -37,8 +37,16 @@ for (const store of STORES) {
         await host.client.startNew(ORCHESTRATOR, { instanceId: COUNTER_ID });
         await Promise.all(AMOUNTS.map((n) => host.client.raiseEvent(COUNTER_ID, "add", n)));
         await counterShows(host.client, { value: SUM, operations: 50 });
-        const running = await host.client.getStatus(COUNTER_ID, { showHistory: true });
-        assert.equal(running.runtimeStatus, "Running");
+        // The execution that applied the last operation hands over with continueAsNew; the next one
+        // is Running once its first step has committed.
+        const running = await eventually(
+          "the execution after the last operation to run",
+          async () => {
+            const s = await host.client.getStatus(COUNTER_ID, { showHistory: true });
+            return s.runtimeStatus === "Running" ? s : undefined;
+          },
+          10_000,
+        );
         assert.deepEqual(running.input, { value: SUM, operations: 50 }, "the current execution started from the state continueAsNew handed over");
         assert.deepEqual(
           running.history!.map((e) => e.EventType),

@@ -9,12 +9,32 @@ import { parsePayload } from "../../src/core/payload.js";
 import { createHost, type Host, type HostOptions } from "../../src/host/host.js";
 import { MemoryProvider } from "../../src/providers/memory/memory-provider.js";
 import type { StorageProvider } from "../../src/providers/provider.js";
+import { PostgresProvider } from "../../src/providers/postgres/postgres-provider.js";
 import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 import { assertAllReplayCleanly } from "./determinism.js";
+import { dropSchema, newSchema, PG_URL, withPostgresSync } from "./pg.js";
 
-export const STORES = ["memory", "sqlite"] as const;
+/** A store URL on the test server with a schema of its own. */
+export function postgresUrl(schema: string, pool = 4): string {
+  const url = new URL(PG_URL);
+  url.searchParams.set("schema", schema);
+  url.searchParams.set("pool", String(pool));
+  return url.toString();
+}
+
+export const STORES = ["memory", "sqlite", "postgres"] as const;
 export type StoreKind = (typeof STORES)[number];
+
+/** Declares a store's tests: PostgreSQL's only when the server answers (see helpers/pg.ts). */
+function describeStore(title: string, store: StoreKind, body: () => void): void {
+  if (store === "postgres") {
+    withPostgresSync(`${title} [postgres]`, () => {
+      describe(`${title} [postgres]`, body);
+    });
+  }
+  else describe(`${title} [${store}]`, body);
+}
 
 export interface TestHostOptions extends Omit<HostOptions, "app" | "store"> {
   /** Skip the determinism self-check (only for tests that break determinism on purpose). */
@@ -28,9 +48,10 @@ export interface TestHostOptions extends Omit<HostOptions, "app" | "store"> {
  */
 export function forEachStore(title: string, body: (start: (register: (app: DurableApp) => void, options?: TestHostOptions) => Promise<Host>, store: StoreKind) => void): void {
   for (const store of STORES) {
-    describe(`${title} [${store}]`, () => {
+    describeStore(title, store, () => {
       const dir = mkdtempSync(join(tmpdir(), "perdure-it-"));
       let started: { host: Host; app: DurableApp; check: boolean }[] = [];
+      const schemas: string[] = [];
       let n = 0;
       afterEach(async () => {
         const hosts = started;
@@ -39,6 +60,7 @@ export function forEachStore(title: string, body: (start: (register: (app: Durab
           for (const { host, app, check } of hosts) if (check) await assertAllReplayCleanly(host.provider, app.registry);
         } finally {
           for (const { host } of hosts) await host.stop();
+          for (const schema of schemas.splice(0)) await dropSchema(schema);
         }
       });
       after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,8 +68,10 @@ export function forEachStore(title: string, body: (start: (register: (app: Durab
         const app = createApp();
         register(app);
         const { skipReplayCheck, ...rest } = options;
+        const schema = store === "postgres" ? newSchema("it") : "";
+        if (schema) schemas.push(schema);
         const host = createHost({
-          store: store === "memory" ? "memory:" : `sqlite:${join(dir, `t${n++}.db`)}`,
+          store: store === "memory" ? "memory:" : store === "sqlite" ? `sqlite:${join(dir, `t${n++}.db`)}` : postgresUrl(schema),
           port: false,
           app,
           pollIntervalMs: 50,
@@ -104,22 +128,26 @@ export function forEachSharedStore(
   body: (ctx: { open: () => StorageProvider; host: (app: DurableApp, options?: Omit<HostOptions, "app" | "store">) => Promise<Host>; store: StoreKind }) => void,
 ): void {
   for (const store of STORES) {
-    describe(`${title} [${store}]`, () => {
+    describeStore(title, store, () => {
       const dir = mkdtempSync(join(tmpdir(), "perdure-shared-"));
       const hosts: Host[] = [];
       let first: MemoryProvider | undefined;
       let file = "";
+      let schema = "";
       let n = 0;
       beforeEach(() => {
         first = undefined;
         file = join(dir, `s${n++}.db`);
+        if (store === "postgres") schema = newSchema("sh");
       });
       afterEach(async () => {
         for (const h of hosts.splice(0)) await h.stop();
+        if (schema) await dropSchema(schema);
       });
       after(() => rmSync(dir, { recursive: true, force: true }));
       const open = (): StorageProvider => {
         if (store === "sqlite") return new SqliteProvider({ filename: file });
+        if (store === "postgres") return new PostgresProvider({ connectionString: PG_URL, schema, poolSize: 4 });
         if (!first) return (first = new MemoryProvider());
         return first.openSecondHandle();
       };

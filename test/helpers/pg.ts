@@ -3,11 +3,43 @@
  * its own per test, and a loud skip when no server answers — except under CI=true, where a missing
  * server fails the run.
  */
-import { randomBytes } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import pg from "pg";
 
 export const PG_URL = process.env.PERDURE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+
+const CHECK = `
+const pg = require("pg");
+const c = new pg.Client({ connectionString: process.argv[1], connectionTimeoutMillis: 3000 });
+c.connect().then(() => c.query("SELECT 1")).then(() => { console.log("ok"); return c.end(); }, (e) => { console.log(e.message); process.exit(0); });`;
+
+/**
+ * Whether the server answers, for code that declares tests synchronously: asked once per minute
+ * (test files run in processes of their own; the answer is cached in a temp file).
+ */
+export function pgProblemSync(): string | undefined {
+  const cache = join(tmpdir(), `perdure-pg-check-${createHash("sha1").update(PG_URL).digest("hex").slice(0, 12)}.json`);
+  try {
+    const cached = JSON.parse(readFileSync(cache, "utf8")) as { at: number; problem: string | null };
+    if (Date.now() - cached.at < 60_000) return cached.problem ?? undefined;
+  } catch {
+    // no cache yet
+  }
+  const r = spawnSync(process.execPath, ["-e", CHECK, PG_URL], { encoding: "utf8", timeout: 10_000 });
+  const out = (r.stdout ?? "").trim();
+  const problem = out === "ok" ? undefined : out || r.error?.message || `exit ${String(r.status)}`;
+  try {
+    writeFileSync(cache, JSON.stringify({ at: Date.now(), problem: problem ?? null }));
+  } catch {
+    // the cache is an optimisation
+  }
+  return problem;
+}
 
 let availability: Promise<string | undefined> | undefined;
 
@@ -35,7 +67,15 @@ let warned = false;
  * and under CI=true a failing test says why instead.
  */
 export async function withPostgres(title: string, body: () => void): Promise<void> {
-  const problem = await pgProblem();
+  declareWithPostgres(title, await pgProblem(), body);
+}
+
+/** withPostgres for code that must declare its tests synchronously. */
+export function withPostgresSync(title: string, body: () => void): void {
+  declareWithPostgres(title, pgProblemSync(), body);
+}
+
+function declareWithPostgres(title: string, problem: string | undefined, body: () => void): void {
   if (problem === undefined) {
     body();
     return;

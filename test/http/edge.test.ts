@@ -38,7 +38,7 @@ async function startEdge(options: Partial<HttpServerOptions> = {}): Promise<Edge
   const calls: string[] = [];
   const errors: string[] = [];
   const server = createHttpServer({
-    isReady: () => true,
+    health: () => ({ status: "ok" }),
     client: stubClient(calls),
     registry: new FunctionRegistry(),
     key: undefined,
