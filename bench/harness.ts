@@ -3,11 +3,13 @@
  * completion tap on the provider (exact commit times without polling), RSS sampling, statistics and
  * loud correctness checks.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createApp, createHost, type DurableApp, type Host, type HostOptions, providerFromUrl, type StorageProvider } from "../src/index.js";
+import pg from "pg";
 import { commitInstanceId } from "../src/providers/provider.js";
 
 /** Store kinds the harness knows. `sqlite-full` is SQLite with synchronous=FULL (fsync per commit). */
@@ -20,10 +22,14 @@ export interface BenchStore {
   url: string;
   /** SQLite only: the database file and the synchronous mode the provider uses. */
   sqlite?: { file: string; synchronous: "NORMAL" | "FULL" };
+  /** PostgreSQL only: the server (with credentials) and the run's own schema. */
+  postgres?: { url: string; schema: string };
   /** A fresh provider on this store (not initialised; the host does that). */
   provider(): StorageProvider;
-  /** Removes what the store left on disk. */
-  cleanup(): void;
+  /** Checks the store can be used; throws SkipError when it cannot (no server). */
+  ready(): Promise<void>;
+  /** Removes what the store left behind. */
+  cleanup(): Promise<void> | void;
 }
 
 /** A workload cannot run on this store (yet): reported as skipped, not as a failure. */
@@ -39,7 +45,7 @@ export class BenchTimeoutError extends Error {}
 export function openStore(kind: StoreKind): BenchStore {
   switch (kind) {
     case "memory":
-      return { kind, url: "memory:", provider: () => providerFromUrl("memory:"), cleanup: () => undefined };
+      return { kind, url: "memory:", provider: () => providerFromUrl("memory:"), ready: async () => undefined, cleanup: () => undefined };
     case "sqlite":
     case "sqlite-full": {
       const dir = mkdtempSync(join(tmpdir(), "perdure-bench-"));
@@ -51,26 +57,50 @@ export function openStore(kind: StoreKind): BenchStore {
         url,
         sqlite: { file, synchronous },
         provider: () => providerFromUrl(url),
+        ready: async () => undefined,
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };
     }
     case "postgres": {
-      const url = process.env.PERDURE_BENCH_POSTGRES_URL ?? "postgres://127.0.0.1/perdure_bench";
+      const server = POSTGRES_URL;
+      const schema = `bench_${process.pid}_${randomBytes(3).toString("hex")}`;
+      const url = new URL(server);
+      url.searchParams.set("schema", schema);
       return {
         kind,
-        url: url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@"),
-        provider: () => {
+        url: url.toString().replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@"),
+        postgres: { url: server, schema },
+        provider: () => providerFromUrl(url.toString()),
+        ready: async () => {
+          const client = new pg.Client({ connectionString: server, connectionTimeoutMillis: 3_000 });
           try {
-            return providerFromUrl(url);
+            await client.connect();
           } catch (err) {
-            throw new SkipError(`PostgreSQL store unavailable: ${(err as Error).message}`);
+            throw new SkipError(`PostgreSQL at ${redact(server)} does not answer (${(err as Error).message}); set PERDURE_BENCH_POSTGRES_URL`);
+          } finally {
+            await client.end().catch(() => undefined);
           }
         },
-        cleanup: () => undefined,
+        cleanup: async () => {
+          const client = new pg.Client({ connectionString: server });
+          try {
+            await client.connect();
+            await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          } catch {
+            // Nothing was created, or the server went away: nothing to clean.
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+        },
       };
     }
   }
 }
+
+/** The PostgreSQL server of the postgres store: each run gets a schema of its own on it. */
+export const POSTGRES_URL = process.env.PERDURE_BENCH_POSTGRES_URL ?? process.env.PERDURE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+
+export const redact = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 
 /** Swallows the engine's logging but keeps warnings and errors, so a failed run can show them. */
 export class QuietLogger {

@@ -26,6 +26,7 @@ export async function runOne(spec: RunSpec, log: (m: string) => void = () => und
   const ctx: RunContext = { store, scale: spec.scale, timeoutMs: spec.timeoutMs, log };
   const t0 = performance.now();
   try {
+    await store.ready();
     const result = await workload.run(ctx);
     return { kind: "ok", result, wallMs: performance.now() - t0, storeUrl: store.url };
   } catch (err) {
@@ -35,6 +36,6 @@ export async function runOne(spec: RunSpec, log: (m: string) => void = () => und
     if (err instanceof BenchTimeoutError) return { kind: "error", message: e.message, failure: "TIMED OUT" };
     return { kind: "error", message: e.stack ?? String(err), failure: "CRASHED" };
   } finally {
-    store.cleanup();
+    await store.cleanup();
   }
 }

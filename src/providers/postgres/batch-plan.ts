@@ -100,6 +100,16 @@ export interface TaskRow {
   leased?: ActivityWorkItem;
 }
 
+/** A row that receives messages or a wake without being written in full. */
+export interface TargetPatch {
+  instanceId: string;
+  /** Earliest visible time of its new messages (null: none). */
+  due: number | null;
+  wake: boolean;
+  lockedUntil: number;
+  wakePending: boolean;
+}
+
 export interface MessageRow {
   instanceId: string;
   executionId: string | null;
@@ -156,8 +166,6 @@ export class BatchPlanner {
   readonly wakes = new Map<string, { lockedUntil: number; wakePending: boolean }>();
   tasks: TaskRow[] = [];
   messages: MessageRow[] = [];
-  /** Rows whose messages changed: their ready_at is computed again after the writes. */
-  readonly touched = new Set<string>();
   /** Entities to delete after the writes if no message is left for them. */
   readonly idle = new Set<string>();
   /** Rows whose history is dropped before the writes (continueAsNew, rewind, a replaced instance). */
@@ -224,7 +232,6 @@ export class BatchPlanner {
     }
     if (f.kind === "lease") {
       this.consumedMessageIds.push(...f.consumedMessageIds);
-      this.touched.add(id);
       this.released.add(id);
     }
     for (const r of c.activityResults ?? []) {
@@ -366,7 +373,6 @@ export class BatchPlanner {
   private createRow(row: NewInstanceRow): void {
     this.creates.set(row.instanceId, this.newRow(row));
     this.rows.set(row.instanceId, this.fresh(row));
-    this.touched.add(row.instanceId);
     this.changes.push([row.instanceId, row.runtimeStatus]);
   }
 
@@ -391,7 +397,6 @@ export class BatchPlanner {
     this.dropData.add(id);
     this.resets.set(id, this.newRow(row));
     this.rows.set(id, this.fresh(row));
-    this.touched.add(id);
     this.changes.push([id, row.runtimeStatus]);
   }
 
@@ -414,13 +419,29 @@ export class BatchPlanner {
       visibleAt,
       metadata: m.metadata ? JSON.stringify(m.metadata) : null,
     });
-    this.touched.add(instanceId);
     this.announcements.push(["orchestration", visibleAt]);
   }
 
-  /** Wake patches for rows no full write of this batch covers (a full write releases the row anyway). */
-  wakePatches(): [string, { lockedUntil: number; wakePending: boolean }][] {
-    return [...this.wakes].filter(([id]) => !this.own.has(id) && !this.resets.has(id) && !this.creates.has(id));
+  /** The earliest visible time of the messages this batch inserts for each instance. */
+  newMessagesDue(): Map<string, number> {
+    const due = new Map<string, number>();
+    for (const m of this.messages) due.set(m.instanceId, Math.min(m.visibleAt, due.get(m.instanceId) ?? Infinity));
+    return due;
+  }
+
+  /**
+   * Rows that only receive messages or a wake (no full write of this batch covers them): their
+   * ready_at moves to the earliest new message, and a wake ends their retry delay.
+   */
+  targetPatches(due: Map<string, number>): TargetPatch[] {
+    const ids = new Set([...due.keys(), ...this.wakes.keys()]);
+    const out: TargetPatch[] = [];
+    for (const id of ids) {
+      if (this.own.has(id) || this.resets.has(id) || this.creates.has(id)) continue;
+      const wake = this.wakes.get(id);
+      out.push({ instanceId: id, due: due.get(id) ?? null, wake: wake !== undefined, lockedUntil: wake?.lockedUntil ?? 0, wakePending: wake?.wakePending ?? false });
+    }
+    return out;
   }
 
   get writesRows(): boolean {

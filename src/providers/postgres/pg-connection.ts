@@ -70,6 +70,7 @@ export class PgConnection {
       keepAlive: true,
       application_name: options.applicationName,
       types,
+      options: process.env.PG_EXTRA_OPTIONS ?? "",
     });
     // An idle connection that the server dropped (a restart) reports here; the next checkout gets a new one.
     this.pool.on("error", (err) => options.warn(`PostgreSQL connection lost: ${err.message}`));

@@ -37,7 +37,8 @@ function codeOf(err: unknown): string | undefined {
 export function isConnectionError(err: unknown): boolean {
   if (err instanceof DurableError) return false;
   const code = codeOf(err);
-  if (code !== undefined && (NETWORK_CODES.has(code) || code.startsWith("08"))) return true;
+  // Class 08 is connection trouble, except 08P01 (a protocol violation: a bug, not an outage).
+  if (code !== undefined && (NETWORK_CODES.has(code) || (code.startsWith("08") && code !== "08P01"))) return true;
   const message = err instanceof Error ? err.message : String(err);
   return CONNECTION_MESSAGES.some((r) => r.test(message));
 }

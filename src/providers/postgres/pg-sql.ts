@@ -106,71 +106,16 @@ export function statements(s: string) {
         DELETE FROM ${s}.activity_tasks WHERE instance_id = ANY($2::text[])`,
     },
 
-    /**
-     * Every write of a batch in one statement; each part is a no-op for empty arrays. Its parts touch
-     * disjoint rows (the planner guarantees it), so their order within the statement does not matter.
-     */
-    writeBatch: {
-      name: `write-batch:${s}`,
-      text: `
-        WITH
-        dm AS (DELETE FROM ${s}.messages WHERE id = ANY($1::bigint[])),
-        dt AS (DELETE FROM ${s}.activity_tasks WHERE id = ANY($2::bigint[])),
-        ih AS (INSERT INTO ${s}.history (instance_id, seq, execution_id, event_type, event)
-               SELECT * FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[])),
-        uo AS (UPDATE ${s}.instances i SET name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
-                 input = x.input, output = x.output, custom_status = x.custom_status, failure_details = x.failure, entity_state = x.entity_state,
-                 last_updated_at = x.updated, history_length = x.history_length, affinity = COALESCE(x.affinity, i.affinity),
-                 lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = false
-               FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[], $19::int[], $20::text[])
-                 AS x(instance_id, name, name_key, execution_id, status, input, output, custom_status, failure, entity_state, updated, history_length, affinity)
-               WHERE i.instance_id = x.instance_id),
-        ur AS (UPDATE ${s}.instances i SET kind = x.kind, name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
-                 input = x.input, output = NULL, custom_status = NULL, failure_details = NULL, parent_instance_id = x.parent, created_at = x.at,
-                 last_updated_at = x.at, history_length = 0, entity_state = NULL, parked = NULL, lock_token = NULL, locked_until = 0, worker_id = NULL,
-                 wake_pending = false, affinity = NULL
-               FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::bigint[])
-                 AS x(instance_id, kind, name, name_key, execution_id, status, input, parent, at)
-               WHERE i.instance_id = x.instance_id),
-        ic AS (INSERT INTO ${s}.instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at)
-               SELECT x.instance_id, x.kind, x.name, x.name_key, x.execution_id, x.status, x.input, x.parent, x.at, x.at
-               FROM unnest($30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[], $38::bigint[])
-                 AS x(instance_id, kind, name, name_key, execution_id, status, input, parent, at)
-               ON CONFLICT (instance_id) DO NOTHING RETURNING instance_id),
-        uw AS (UPDATE ${s}.instances i SET locked_until = x.locked_until, wake_pending = x.wake
-               FROM unnest($39::text[], $40::bigint[], $41::boolean[]) AS x(instance_id, locked_until, wake)
-               WHERE i.instance_id = x.instance_id),
-        it AS (INSERT INTO ${s}.activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count, worker_id)
-               SELECT * FROM unnest($42::text[], $43::text[], $44::int[], $45::text[], $46::text[], $47::text[], $48::text[], $49::bigint[], $50::text[], $51::bigint[], $52::int[], $53::text[])
-               RETURNING id, lock_token),
-        im AS (INSERT INTO ${s}.messages (instance_id, execution_id, event_type, event, visible_at, metadata)
-               SELECT x.instance_id, x.execution_id, x.event_type, x.event, x.visible_at, x.metadata
-               FROM unnest($54::text[], $55::text[], $56::text[], $57::text[], $58::bigint[], $59::text[]) WITH ORDINALITY
-                 AS x(instance_id, execution_id, event_type, event, visible_at, metadata, n)
-               ORDER BY x.n),
-        nt AS (SELECT pg_notify($60, $61) WHERE $61::text IS NOT NULL)
-        SELECT 't' AS k, id::text AS v, lock_token AS w FROM it WHERE lock_token IS NOT NULL
-        UNION ALL SELECT 'c', instance_id, NULL FROM ic
-        UNION ALL SELECT 'n', NULL, NULL FROM nt`,
-    },
-
-    /**
-     * After a batch's writes: deletes the idle entities ($1) that no message waits for, and sets
-     * ready_at again on the rows whose messages changed ($2). Returns the new ready_at of each.
-     */
-    settle: {
-      name: `settle:${s}`,
+    /** Entities left with nothing to do after a batch ($1): deleted when no message waits for them. */
+    deleteIdle: {
+      name: `delete-idle:${s}`,
       text: `
         WITH del AS (
           DELETE FROM ${s}.instances i WHERE i.instance_id = ANY($1::text[])
             AND NOT EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id)
           RETURNING i.instance_id),
-        dh AS (DELETE FROM ${s}.history h USING del WHERE h.instance_id = del.instance_id),
-        dk AS (DELETE FROM ${s}.activity_tasks k USING del WHERE k.instance_id = del.instance_id)
-        UPDATE ${s}.instances i SET ready_at = (SELECT min(m.visible_at) FROM ${s}.messages m WHERE m.instance_id = i.instance_id)
-        WHERE i.instance_id = ANY($2::text[])
-          AND NOT (i.instance_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id))
-        RETURNING i.instance_id, i.ready_at`,
+        dh AS (DELETE FROM ${s}.history h USING del WHERE h.instance_id = del.instance_id)
+        DELETE FROM ${s}.activity_tasks k USING del WHERE k.instance_id = del.instance_id`,
     },
 
     /** Releases lease $2 of instance $1: lockable again at $4 (at $3 when a wake arrived meanwhile), with park record $5. */

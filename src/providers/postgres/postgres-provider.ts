@@ -14,6 +14,7 @@ import {
   type ActivityWorkItem,
   type CommitResult,
   type CreateInstanceRequest,
+  commitInstanceId,
   functionKey,
   type HistoryPage,
   type HostRecord,
@@ -36,6 +37,7 @@ import { PG_MIGRATIONS } from "./migrations.js";
 import { PgConnection, type Querier, type Replay, RetryTransaction } from "./pg-connection.js";
 import { PgListener } from "./pg-listener.js";
 import { type Statements, statements } from "./pg-sql.js";
+import { type Gate, writeStatement } from "./write-statement.js";
 
 export interface PostgresProviderOptions {
   /** `postgres://user[:password]@host[:port]/database[?sslmode=...]` */
@@ -387,102 +389,48 @@ export class PostgresProvider implements StorageProvider {
     return { rows: all, tasks, dbNow };
   }
 
-  /** The plan's writes: what goes first (dropped histories), one statement for the rest, then ready_at. */
+  /** The plan's writes: what goes first (dropped histories), one statement for the rest, then idle entities. */
   private async write(q: Querier, p: BatchPlanner, now: number): Promise<void> {
     if (p.dropHistory.size > 0 || p.dropData.size > 0) await q.query({ ...this.sqlText.dropData, values: [[...p.dropHistory], [...p.dropData]] });
-    if (p.writesRows) {
-      const own = [...p.own];
-      const resets = [...p.resets];
-      const creates = [...p.creates];
-      const wakes = p.wakePatches();
-      const col = <T, V>(rows: readonly T[], f: (row: T) => V): V[] => rows.map(f);
-      const r = await q.query<{ k: string; v: string | null; w: string | null }>({
-        ...this.sqlText.writeBatch,
-        values: [
-          p.consumedMessageIds,
-          p.deletedTaskIds,
-          col(p.history, (h) => h.instanceId),
-          col(p.history, (h) => h.seq),
-          col(p.history, (h) => h.executionId),
-          col(p.history, (h) => h.type),
-          col(p.history, (h) => h.event),
-          col(own, ([id]) => id),
-          col(own, ([, u]) => u.name),
-          col(own, ([, u]) => u.nameKey),
-          col(own, ([, u]) => u.executionId),
-          col(own, ([, u]) => u.runtimeStatus),
-          col(own, ([, u]) => u.input),
-          col(own, ([, u]) => u.output),
-          col(own, ([, u]) => u.customStatus),
-          col(own, ([, u]) => u.failureDetails),
-          col(own, ([, u]) => u.entityState),
-          col(own, ([, u]) => u.lastUpdatedAt),
-          col(own, ([, u]) => u.historyLength),
-          col(own, ([, u]) => u.affinity),
-          col(resets, ([id]) => id),
-          col(resets, ([, n]) => n.kind),
-          col(resets, ([, n]) => n.name),
-          col(resets, ([, n]) => n.nameKey),
-          col(resets, ([, n]) => n.executionId),
-          col(resets, ([, n]) => n.runtimeStatus),
-          col(resets, ([, n]) => n.input),
-          col(resets, ([, n]) => n.parentInstanceId),
-          col(resets, ([, n]) => n.at),
-          col(creates, ([id]) => id),
-          col(creates, ([, n]) => n.kind),
-          col(creates, ([, n]) => n.name),
-          col(creates, ([, n]) => n.nameKey),
-          col(creates, ([, n]) => n.executionId),
-          col(creates, ([, n]) => n.runtimeStatus),
-          col(creates, ([, n]) => n.input),
-          col(creates, ([, n]) => n.parentInstanceId),
-          col(creates, ([, n]) => n.at),
-          col(wakes, ([id]) => id),
-          col(wakes, ([, w]) => w.lockedUntil),
-          col(wakes, ([, w]) => w.wakePending),
-          col(p.tasks, (t) => t.instanceId),
-          col(p.tasks, (t) => t.executionId),
-          col(p.tasks, (t) => t.taskScheduledId),
-          col(p.tasks, (t) => t.name),
-          col(p.tasks, (t) => t.nameKey),
-          col(p.tasks, (t) => t.input),
-          col(p.tasks, (t) => t.metadata),
-          col(p.tasks, (t) => t.visibleAt),
-          col(p.tasks, (t) => t.lockToken),
-          col(p.tasks, (t) => t.lockedUntil),
-          col(p.tasks, (t) => t.dequeueCount),
-          col(p.tasks, (t) => t.workerId),
-          col(p.messages, (m) => m.instanceId),
-          col(p.messages, (m) => m.executionId),
-          col(p.messages, (m) => m.type),
-          col(p.messages, (m) => m.event),
-          col(p.messages, (m) => m.visibleAt),
-          col(p.messages, (m) => m.metadata),
-          this.channel,
-          this.notice(p.announcements, p.changes),
-        ],
-      });
+    const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, p.changes) });
+    if (statement) {
+      const r = await q.query<{ k: string; v: string | null; w: string | null }>(statement);
       const created = new Set<string>();
       const taskIds = new Map<string, number>();
       for (const row of r.rows) {
         if (row.k === "c" && row.v !== null) created.add(row.v);
         else if (row.k === "t" && row.v !== null && row.w !== null) taskIds.set(row.w, Number(row.v));
+        // Messages that arrived while a step held its lease are ready now that it is released.
+        else if (row.k === "r" && row.v !== null && row.w !== null && p.released.has(row.v) && Number(row.w) <= now) p.announcements.push(["orchestration", now]);
       }
       // Another transaction created one of these rows after ours read it as absent: plan again.
-      for (const [id] of creates) if (!created.has(id)) throw new RetryTransaction(`instance '${id}' was created concurrently`);
+      for (const [id] of p.creates) if (!created.has(id)) throw new RetryTransaction(`instance '${id}' was created concurrently`);
       for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
     }
-    if (p.idle.size > 0 || p.touched.size > 0) {
-      const r = await q.query<{ instance_id: string; ready_at: number | null }>({ ...this.sqlText.settle, values: [[...p.idle], [...p.touched]] });
-      // Messages that arrived while a step held its lease are ready now that it is released.
-      for (const row of r.rows) if (p.released.has(row.instance_id) && row.ready_at !== null && row.ready_at <= now) p.announcements.push(["orchestration", now]);
-    }
+    if (p.idle.size > 0) await q.query({ ...this.sqlText.deleteIdle, values: [[...p.idle]] });
   }
 
   // ---- client side ----
 
   async createInstance(req: CreateInstanceRequest): Promise<void> {
-    await this.execute([{ kind: "create", request: req }], req.now, `the start of '${req.startedEvent.instanceId}'`, "fenced");
+    const what = `the start of '${req.startedEvent.instanceId}'`;
+    // A new ID (the common case) takes one statement; an existing one is decided on its locked row.
+    if (await this.expressCreate(req, what)) return;
+    await this.execute([{ kind: "create", request: req }], req.now, what, "fenced");
+  }
+
+  /** Inserts a new instance and its start in one statement; false (nothing written) when the ID exists. */
+  private async expressCreate(req: CreateInstanceRequest, what: string): Promise<boolean> {
+    const started = req.startedEvent;
+    const p = new BatchPlanner({ rows: new Map([[started.instanceId, undefined]]), tasks: new Map(), dbNow: Infinity }, req.now, randomUUID);
+    p.apply({ kind: "create", request: req });
+    const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, []) }, undefined, "ic");
+    if (!statement) return false;
+    const r = await this.c.run(what, "once", (q) => q.query<{ k: string; v: string | null }>(statement));
+    if (!r.rows.some((row) => row.k === "c")) return false;
+    this.stats.writeTransactions++;
+    this.publish(p.announcements, p.changes);
+    return true;
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
@@ -562,11 +510,78 @@ export class PostgresProvider implements StorageProvider {
   }
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
-    return this.executeEach(
-      commits.map((commit) => ({ kind: "step", commit })),
-      now,
-      commits.length === 1 ? "a step" : `${commits.length} steps`,
-    );
+    const results: (CommitResult | undefined)[] = new Array(commits.length);
+    // The hot path: optimistic steps that write only their own instance take one statement.
+    const seen = new Set<string>();
+    const express: number[] = [];
+    commits.forEach((c, i) => {
+      const id = commitInstanceId(c);
+      if (isExpress(c) && !seen.has(id)) express.push(i);
+      seen.add(id);
+    });
+    if (express.length > 0) {
+      const done = await this.expressSteps(express.map((i) => commits[i]!), now).catch((err: unknown) =>
+        // Nobody can write now: the normal path would only wait the retry window again.
+        err instanceof StoreUnavailableError ? express.map((): CommitResult => ({ ok: false, error: err })) : undefined,
+      );
+      if (done) express.forEach((i, j) => (results[i] = done[j]));
+    }
+    const rest = commits.flatMap((c, i) => (results[i] ? [] : [{ i, c }]));
+    if (rest.length > 0) {
+      const done = await this.executeEach(
+        rest.map(({ c }) => ({ kind: "step", commit: c })),
+        now,
+        rest.length === 1 ? "a step" : `${rest.length} steps`,
+      );
+      rest.forEach(({ i }, j) => (results[i] = done[j]));
+    }
+    return results as CommitResult[];
+  }
+
+  /**
+   * Optimistic steps that write nothing but their own instance, in one statement that checks their
+   * fences itself (write-statement.ts, the gate): no transaction around it, no read before it.
+   * Undefined when a fence did not hold: nothing was written, and the normal path sorts them out.
+   */
+  private async expressSteps(commits: OrchestrationCommit[], now: number): Promise<CommitResult[] | undefined> {
+    const rows = new Map<string, RowState | undefined>();
+    const tasks = new Map<number, string | null>();
+    const gate: Gate = { instances: [], tasks: [], now };
+    for (const c of commits) {
+      if (c.fence.kind !== "optimistic") return undefined;
+      const f = c.fence;
+      // Presumed as the fence says; the statement checks it. The status is read back by the gate.
+      rows.set(f.instanceId, { kind: "orchestration", runtimeStatus: "Running", lockToken: null, lockedUntil: 0, historyLength: f.historyLength, executionId: f.executionId });
+      (gate.instances as Gate["instances"][number][]).push({ instanceId: f.instanceId, executionId: f.executionId, historyLength: f.historyLength });
+      for (const r of c.activityResults ?? []) {
+        tasks.set(r.item.id, r.item.lockToken);
+        (gate.tasks as Gate["tasks"][number][]).push({ id: r.item.id, lockToken: r.item.lockToken });
+      }
+    }
+    (gate.instances as Gate["instances"][number][]).sort((a, b) => Buffer.compare(Buffer.from(a.instanceId), Buffer.from(b.instanceId)));
+    const p = new BatchPlanner({ rows, tasks, dbNow: Infinity }, now, randomUUID);
+    const out = commits.map((commit) => p.apply({ kind: "step", commit }));
+    if (out.some((r) => !r.ok)) return undefined;
+    const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, []) }, gate);
+    if (!statement) return undefined;
+    const r = await this.c.run(commits.length === 1 ? "a step" : `${commits.length} steps`, "fenced", (q) => q.query<{ k: string; v: string | null; w: string | null }>(statement));
+    if (!r.rows.some((row) => row.k === "ok" && row.v === "true")) return undefined;
+    this.stats.writeTransactions++;
+    const before = new Map<string, string>();
+    const taskIds = new Map<string, number>();
+    for (const row of r.rows) {
+      if (row.k === "s" && row.v !== null && row.w !== null) before.set(row.v, row.w);
+      else if (row.k === "t" && row.v !== null && row.w !== null) taskIds.set(row.w, Number(row.v));
+    }
+    for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
+    const changes: [string, OrchestrationRuntimeStatus][] = [];
+    for (const c of commits) {
+      const id = commitInstanceId(c);
+      if (before.get(id) !== c.instance.runtimeStatus) changes.push([id, c.instance.runtimeStatus]);
+    }
+    // The finished ones were not in the notice (their old status was not known yet): tell this process.
+    this.publish(p.announcements, changes);
+    return out.map((res) => (res.ok && res.leasedActivities ? withLeased(res, res.leasedActivities) : res));
   }
 
   async abandonOrchestrationWorkItem(item: OrchestrationWorkItem, options: AbandonOptions, now: number): Promise<void> {
@@ -781,6 +796,13 @@ export class PostgresProvider implements StorageProvider {
   }
 }
 
+
+/** An optimistic step that writes its own instance only: it can take the one-statement path. */
+function isExpress(c: OrchestrationCommit): boolean {
+  if (c.fence.kind !== "optimistic" || c.replaceHistory || c.deleteIfIdle) return false;
+  const id = c.fence.instanceId;
+  return c.messages.every((m) => m.instanceId === id && (m.kind === "self" || m.kind === "event" || m.kind === "toParent"));
+}
 
 /** A result's leased activities without those a later replace in the same batch removed. */
 function withLeased(r: CommitResult & { ok: true }, leased: ActivityWorkItem[]): CommitResult {
