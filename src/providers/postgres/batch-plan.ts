@@ -49,12 +49,14 @@ export type BatchOp =
   /** A client's start: throws when refused. */
   | { kind: "create"; request: CreateInstanceRequest };
 
+/** A step's new events: one row, from position `seq` on. */
 export interface HistoryRow {
   instanceId: string;
   seq: number;
+  count: number;
   executionId: string;
-  type: string;
-  event: string;
+  /** JSON array of the events. */
+  events: string;
 }
 
 export interface OwnUpdate {
@@ -245,7 +247,10 @@ export class BatchPlanner {
       seq = 0;
     }
     const u = c.instance;
-    for (const e of c.newHistory) this.history.push({ instanceId: id, seq: seq++, executionId: u.executionId, type: e.type, event: JSON.stringify(e) });
+    if (c.newHistory.length > 0) {
+      this.history.push({ instanceId: id, seq, count: c.newHistory.length, executionId: u.executionId, events: JSON.stringify(c.newHistory) });
+      seq += c.newHistory.length;
+    }
     const workerId = c.workerId ?? (f.kind === "lease" ? f.item.workerId : undefined);
     this.own.set(id, {
       name: u.name,
@@ -322,8 +327,8 @@ export class BatchPlanner {
     const d = planStart(started, existing ? { kind: existing.kind, runtimeStatus: existing.runtimeStatus } : undefined);
     if (d.action === "fail") throw d.error;
     if (d.action !== "create" && d.action !== "replace") return;
-    if (d.action === "replace") this.replace(d.row);
-    else this.createRow(d.row);
+    if (d.action === "replace") this.replace(d.row, req.now);
+    else this.createRow(d.row, req.now);
     const message: OrchestrationMessage = { event: started, executionId: started.executionId };
     if (req.metadata) message.metadata = req.metadata;
     this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now);
@@ -353,7 +358,7 @@ export class BatchPlanner {
     this.insertMessage(m.instanceId, m.message, m.visibleAt ?? this.now);
   }
 
-  private newRow(row: NewInstanceRow): NewRow {
+  private newRow(row: NewInstanceRow, at: number): NewRow {
     return {
       kind: row.kind,
       name: row.name,
@@ -362,7 +367,7 @@ export class BatchPlanner {
       runtimeStatus: row.runtimeStatus,
       input: row.input ?? null,
       parentInstanceId: row.parentInstanceId ?? null,
-      at: this.now,
+      at,
     };
   }
 
@@ -370,8 +375,8 @@ export class BatchPlanner {
     return { kind: row.kind, runtimeStatus: row.runtimeStatus, lockToken: null, lockedUntil: 0, historyLength: 0, executionId: row.executionId };
   }
 
-  private createRow(row: NewInstanceRow): void {
-    this.creates.set(row.instanceId, this.newRow(row));
+  private createRow(row: NewInstanceRow, at = this.now): void {
+    this.creates.set(row.instanceId, this.newRow(row, at));
     this.rows.set(row.instanceId, this.fresh(row));
     this.changes.push([row.instanceId, row.runtimeStatus]);
   }
@@ -380,7 +385,7 @@ export class BatchPlanner {
    * A finished instance replaced by a new one: its old history, messages and tasks go, and so does
    * whatever this batch had already written for it (it would have been deleted with them).
    */
-  private replace(row: NewInstanceRow): void {
+  private replace(row: NewInstanceRow, at = this.now): void {
     const id = row.instanceId;
     this.history = this.history.filter((h) => h.instanceId !== id);
     this.messages = this.messages.filter((m) => m.instanceId !== id);
@@ -395,7 +400,7 @@ export class BatchPlanner {
     this.released.delete(id);
     this.dropHistory.add(id);
     this.dropData.add(id);
-    this.resets.set(id, this.newRow(row));
+    this.resets.set(id, this.newRow(row, at));
     this.rows.set(id, this.fresh(row));
     this.changes.push([id, row.runtimeStatus]);
   }

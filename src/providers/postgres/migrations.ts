@@ -44,24 +44,26 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         worker_id          text,
         -- A terminate or rewind that arrived while the instance was leased: its release skips the retry delay.
         wake_pending       boolean NOT NULL DEFAULT false,
-        -- The earliest visible_at of the instance's messages (NULL: none), kept by every write of
-        -- its messages under the row lock, so that finding ready instances reads one index.
+        -- When the instance next has something to do (NULL: no message): the earliest visible_at of
+        -- its messages, or the end of its retry delay if that is later. Kept by every write of its
+        -- messages under the row lock, so finding ready instances reads one index; the lease
+        -- columns are in no index, so taking and releasing a lease can stay a HOT update.
         ready_at           bigint,
         -- The host whose executor cache holds the instance: it gets first pick while it is alive.
         affinity           text
-      );
+      ) WITH (fillfactor = 60); -- room on the page, so a step's update of the row can stay HOT
       CREATE INDEX instances_ready ON {s}.instances (ready_at) WHERE ready_at IS NOT NULL;
       CREATE INDEX instances_by_created ON {s}.instances (created_at, instance_id);
       CREATE INDEX instances_by_status ON {s}.instances (runtime_status, created_at);
       CREATE INDEX instances_by_kind_name ON {s}.instances (kind, name_key, created_at);
-      CREATE INDEX instances_by_retry ON {s}.instances (locked_until) WHERE lock_token IS NULL AND locked_until > 0;
 
+      -- One row per step: the events it appended (a JSON array), from position seq on.
       CREATE TABLE {s}.history (
         instance_id  text COLLATE "C" NOT NULL,
         seq          integer NOT NULL,
+        count        integer NOT NULL,
         execution_id text NOT NULL,
-        event_type   text NOT NULL,
-        event        text NOT NULL,
+        events       text NOT NULL,
         PRIMARY KEY (instance_id, seq)
       );
 
@@ -76,7 +78,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         visible_at    bigint NOT NULL,
         dequeue_count integer NOT NULL DEFAULT 0,
         metadata      text
-      );
+      ) WITH (fillfactor = 80);
       CREATE INDEX messages_by_instance ON {s}.messages (instance_id, visible_at);
       CREATE INDEX messages_by_visible ON {s}.messages (visible_at);
 
@@ -94,7 +96,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         locked_until      bigint NOT NULL DEFAULT 0,
         worker_id         text,
         dequeue_count     integer NOT NULL DEFAULT 0
-      );
+      ) WITH (fillfactor = 50); -- short-lived rows, leased once or twice: keep those updates HOT
       CREATE INDEX activity_tasks_by_instance ON {s}.activity_tasks (instance_id);
       CREATE INDEX activity_tasks_by_visible ON {s}.activity_tasks (visible_at);
 

@@ -70,7 +70,9 @@ export class PgConnection {
       keepAlive: true,
       application_name: options.applicationName,
       types,
-      options: process.env.PG_EXTRA_OPTIONS ?? "",
+      // The provider's statements are prepared once per connection: plan them once too (custom
+      // plans of the batch statement cost more than running it).
+      options: "-c plan_cache_mode=force_generic_plan",
     });
     // An idle connection that the server dropped (a restart) reports here; the next checkout gets a new one.
     this.pool.on("error", (err) => options.warn(`PostgreSQL connection lost: ${err.message}`));

@@ -21,9 +21,10 @@ export function statements(s: string) {
   return {
     dbNow: `SELECT ${dbNow} AS now`,
     getInstance: `SELECT ${instanceColumns} FROM ${s}.instances i WHERE i.instance_id = $1`,
-    history: `SELECT event FROM ${s}.history WHERE instance_id = $1 ORDER BY seq`,
-    historyPage: `SELECT event FROM ${s}.history WHERE instance_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
-    historyOf: `SELECT instance_id, event FROM ${s}.history WHERE instance_id = ANY($1::text[]) ORDER BY instance_id, seq`,
+    history: `SELECT seq, events FROM ${s}.history WHERE instance_id = $1 ORDER BY seq`,
+    /** The steps that hold events from position $2 on, up to position $3 (exclusive; NULL: all). */
+    historyPage: `SELECT seq, events FROM ${s}.history WHERE instance_id = $1 AND seq + count > $2 AND ($3::int IS NULL OR seq < $3) ORDER BY seq`,
+    historyOf: `SELECT instance_id, events FROM ${s}.history WHERE instance_id = ANY($1::text[]) ORDER BY instance_id, seq`,
 
     /**
      * Claims up to $8 ready instances for worker $5 and hands out their visible messages, counting the
@@ -121,6 +122,7 @@ export function statements(s: string) {
     /** Releases lease $2 of instance $1: lockable again at $4 (at $3 when a wake arrived meanwhile), with park record $5. */
     abandon: `
       UPDATE ${s}.instances SET lock_token = NULL, worker_id = NULL, locked_until = CASE WHEN wake_pending THEN $3::bigint ELSE $4::bigint END,
+        ready_at = CASE WHEN ready_at IS NULL THEN NULL ELSE GREATEST(ready_at, CASE WHEN wake_pending THEN $3::bigint ELSE $4::bigint END) END,
         wake_pending = false, parked = COALESCE($5, parked)
       WHERE instance_id = $1 AND lock_token = $2
       RETURNING locked_until`,
@@ -134,11 +136,12 @@ export function statements(s: string) {
                  ORDER BY a.id FOR UPDATE OF a)
       UPDATE ${s}.activity_tasks a SET locked_until = $3 FROM l WHERE a.id = l.id RETURNING a.id`,
 
+    // A retry delay's end is in ready_at (the instance's messages may be visible already).
     nextVisible: `
       SELECT LEAST(
         (SELECT min(visible_at) FROM ${s}.messages WHERE visible_at > $1),
-        (SELECT min(visible_at) FROM ${s}.activity_tasks WHERE visible_at > $1),
-        (SELECT min(locked_until) FROM ${s}.instances WHERE lock_token IS NULL AND locked_until > 0 AND locked_until > $1)) AS t`,
+        (SELECT min(ready_at) FROM ${s}.instances WHERE ready_at > $1),
+        (SELECT min(visible_at) FROM ${s}.activity_tasks WHERE visible_at > $1)) AS t`,
     strandedInstances: `
       SELECT i.instance_id, i.kind, i.name FROM ${s}.instances i
       WHERE i.ready_at <= $1 AND i.locked_until <= ${cap("$2")}

@@ -412,25 +412,61 @@ export class PostgresProvider implements StorageProvider {
 
   // ---- client side ----
 
-  async createInstance(req: CreateInstanceRequest): Promise<void> {
-    const what = `the start of '${req.startedEvent.instanceId}'`;
-    // A new ID (the common case) takes one statement; an existing one is decided on its locked row.
-    if (await this.expressCreate(req, what)) return;
-    await this.execute([{ kind: "create", request: req }], req.now, what, "fenced");
+  /**
+   * Starts made in the same turn of the event loop go to the store together: new IDs (the common
+   * case) are inserted with their start messages in one statement; an ID that exists is then decided
+   * on its locked row, on its own.
+   */
+  createInstance(req: CreateInstanceRequest): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.starts.push({ req, resolve, reject });
+      if (this.starts.length === 1) setImmediate(() => void this.flushStarts());
+    });
   }
 
-  /** Inserts a new instance and its start in one statement; false (nothing written) when the ID exists. */
-  private async expressCreate(req: CreateInstanceRequest, what: string): Promise<boolean> {
-    const started = req.startedEvent;
-    const p = new BatchPlanner({ rows: new Map([[started.instanceId, undefined]]), tasks: new Map(), dbNow: Infinity }, req.now, randomUUID);
-    p.apply({ kind: "create", request: req });
+  private starts: { req: CreateInstanceRequest; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  private async flushStarts(): Promise<void> {
+    const batch = this.starts.splice(0, 500);
+    if (this.starts.length > 0) setImmediate(() => void this.flushStarts());
+    const first = new Map<string, (typeof batch)[number]>();
+    for (const s of batch) if (!first.has(s.req.startedEvent.instanceId)) first.set(s.req.startedEvent.instanceId, s);
+    let inserted = new Set<string>();
+    try {
+      inserted = await this.insertStarts([...first.values()].map((s) => s.req));
+    } catch (err) {
+      for (const s of batch) s.reject(err);
+      return;
+    }
+    await Promise.all(
+      batch.map(async (s) => {
+        if (first.get(s.req.startedEvent.instanceId) === s && inserted.has(s.req.startedEvent.instanceId)) return s.resolve();
+        try {
+          await this.execute([{ kind: "create", request: s.req }], s.req.now, `the start of '${s.req.startedEvent.instanceId}'`, "fenced");
+          s.resolve();
+        } catch (err) {
+          s.reject(err);
+        }
+      }),
+    );
+  }
+
+  /** Inserts new instances with their starts in one statement; returns the IDs that were free. */
+  private async insertStarts(reqs: CreateInstanceRequest[]): Promise<Set<string>> {
+    const rows = new Map<string, RowState | undefined>(reqs.map((r) => [r.startedEvent.instanceId, undefined]));
+    const p = new BatchPlanner({ rows, tasks: new Map(), dbNow: Infinity }, reqs[0]!.now, randomUUID);
+    for (const request of reqs) p.apply({ kind: "create", request });
     const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, []) }, undefined, "ic");
-    if (!statement) return false;
+    if (!statement) return new Set();
+    const what = reqs.length === 1 ? `the start of '${reqs[0]!.startedEvent.instanceId}'` : `${reqs.length} starts`;
     const r = await this.c.run(what, "once", (q) => q.query<{ k: string; v: string | null }>(statement));
-    if (!r.rows.some((row) => row.k === "c")) return false;
-    this.stats.writeTransactions++;
-    this.publish(p.announcements, p.changes);
-    return true;
+    const inserted = new Set(r.rows.flatMap((row) => (row.k === "c" && row.v !== null ? [row.v] : [])));
+    if (inserted.size > 0) {
+      this.stats.writeTransactions++;
+      const visible = reqs.filter((q) => inserted.has(q.startedEvent.instanceId)).map((q): [WorkKind, number] => ["orchestration", q.visibleAt ?? q.now]);
+      this.publish(visible, p.changes.filter(([id]) => inserted.has(id)));
+    }
+    return inserted;
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
@@ -452,9 +488,9 @@ export class PostgresProvider implements StorageProvider {
       const needed = r.rows.filter((row) => req.cachedHistoryLength?.(row.instance_id, row.execution_id) !== row.history_length).map((row) => row.instance_id);
       const histories = new Map<string, string[]>();
       if (needed.length > 0) {
-        const h = await q.query<{ instance_id: string; event: string }>({ name: `history-of:${this.schema}`, text: this.sqlText.historyOf, values: [needed] });
+        const h = await q.query<{ instance_id: string; events: string }>({ name: `history-of:${this.schema}`, text: this.sqlText.historyOf, values: [needed] });
         for (const id of needed) histories.set(id, []);
-        for (const row of h.rows) histories.get(row.instance_id)?.push(row.event);
+        for (const row of h.rows) histories.get(row.instance_id)?.push(row.events);
       }
       return { rows: r.rows, histories };
     });
@@ -502,7 +538,7 @@ export class PostgresProvider implements StorageProvider {
       messages,
     };
     if (history) {
-      const events = readable("the history", () => history.map((e) => JSON.parse(e) as HistoryEvent));
+      const events = readable("the history", () => history.flatMap(parseSteps));
       if (events) item.history = events;
     }
     if (problems.length > 0) item.unreadable = `The stored state of '${row.instance_id}' could not be read (${problems.join("; ")}).`;
@@ -510,7 +546,7 @@ export class PostgresProvider implements StorageProvider {
   }
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
-    const results: (CommitResult | undefined)[] = new Array(commits.length);
+    const results: (CommitResult | undefined)[] = commits.map(() => undefined);
     // The hot path: optimistic steps that write only their own instance take one statement.
     const seen = new Set<string>();
     const express: number[] = [];
@@ -620,12 +656,16 @@ export class PostgresProvider implements StorageProvider {
   }
 
   async getHistory(instanceId: string, page: HistoryPage = {}): Promise<HistoryEvent[]> {
-    const r = await this.c.run("reading history", "fenced", (q) =>
-      page.fromSeq === undefined && page.limit === undefined
-        ? q.query<{ event: string }>(this.sqlText.history, [instanceId])
-        : q.query<{ event: string }>(this.sqlText.historyPage, [instanceId, page.fromSeq ?? 0, page.limit ?? null]),
-    );
-    return r.rows.map((row) => JSON.parse(row.event) as HistoryEvent);
+    if (page.fromSeq === undefined && page.limit === undefined) {
+      const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.history, [instanceId]));
+      return r.rows.flatMap((row) => parseSteps(row.events));
+    }
+    const from = page.fromSeq ?? 0;
+    const to = page.limit === undefined ? null : from + page.limit;
+    const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.historyPage, [instanceId, from, to]));
+    // Steps hold several events: cut the first and the last to the page.
+    const events = r.rows.flatMap((row) => parseSteps(row.events).map((e, i) => [row.seq + i, e] as const));
+    return events.filter(([seq]) => seq >= from && (to === null || seq < to)).map(([, e]) => e);
   }
 
   // ---- activity work ----
@@ -796,6 +836,13 @@ export class PostgresProvider implements StorageProvider {
   }
 }
 
+
+/** A history row: the JSON array of one step's events. */
+function parseSteps(events: string): HistoryEvent[] {
+  const parsed: unknown = JSON.parse(events);
+  if (!Array.isArray(parsed)) throw new Error("a history row is not a JSON array of events");
+  return parsed as HistoryEvent[];
+}
 
 /** An optimistic step that writes its own instance only: it can take the one-statement path. */
 function isExpress(c: OrchestrationCommit): boolean {
