@@ -58,6 +58,9 @@ export interface WorkerOptions {
   activityContextExtras?: Record<symbol, unknown>;
 }
 
+/** How long after stop() hands back work still running another host may take it. */
+const RELEASE_MARGIN_MS = 250;
+
 type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId">>;
 
 /** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
@@ -216,9 +219,11 @@ export class Worker {
     }
     if (this.renewTimer) clearInterval(this.renewTimer);
     const now = this.clock.now();
+    // Handed back to be taken a moment later, not this instant: the process stopping (the CLI exits
+    // right after) is gone by then, so an activity it still had running never runs on two hosts at once.
     const held = [
-      ...[...this.activities.inflight].map((item) => this.provider.abandonActivityWorkItem(item, 0, now)),
-      ...[...this.orchestrations.inflight].map((item) => this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs: 0 }, now)),
+      ...[...this.activities.inflight].map((item) => this.provider.abandonActivityWorkItem(item, RELEASE_MARGIN_MS, now)),
+      ...[...this.orchestrations.inflight].map((item) => this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs: RELEASE_MARGIN_MS }, now)),
     ];
     this.stats.released += held.length;
     if (held.length > 0) {

@@ -72,10 +72,16 @@ export class PgConnection {
       types,
       // The provider's statements are prepared once per connection: plan them once too (custom
       // plans of the batch statement cost more than running it).
-      options: "-c plan_cache_mode=force_generic_plan",
+      // A transaction left open by a host that froze (SIGSTOP, a VM paused) would hold its row
+      // locks for ever: the server ends it. Ours last milliseconds.
+      options: "-c plan_cache_mode=force_generic_plan -c idle_in_transaction_session_timeout=10000",
     });
     // An idle connection that the server dropped (a restart) reports here; the next checkout gets a new one.
     this.pool.on("error", (err) => options.warn(`PostgreSQL connection lost: ${err.message}`));
+    // A connection lost while checked out but between two statements reports as an 'error' event:
+    // without a listener that would crash the process. The statement that comes next fails and is
+    // retried on a new connection.
+    this.pool.on("connect", (client) => client.on("error", () => undefined));
   }
 
   get config(): pg.ClientConfig {
@@ -96,16 +102,24 @@ export class PgConnection {
     });
   }
 
-  /** Runs `fn` (one or more statements, each committed on its own) on one connection. */
-  async run<T>(what: string, replay: Replay, fn: (q: Querier) => Promise<T>): Promise<T> {
-    return this.withRetry(what, replay, async (q, phase) => {
-      phase.committing = replay === "once";
-      return fn(q);
-    });
+  /**
+   * Runs `fn` (one or more statements, each committed on its own) on one connection. `retryForMs`
+   * overrides how long a transient failure is retried (0: report it at once, for health probes).
+   */
+  async run<T>(what: string, replay: Replay, fn: (q: Querier) => Promise<T>, retryForMs = this.options.retryForMs): Promise<T> {
+    return this.withRetry(
+      what,
+      replay,
+      async (q, phase) => {
+        phase.committing = replay === "once";
+        return fn(q);
+      },
+      retryForMs,
+    );
   }
 
-  private async withRetry<T>(what: string, replay: Replay, body: (q: Querier, phase: { committing: boolean; afterLostCommit: boolean }) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.options.retryForMs;
+  private async withRetry<T>(what: string, replay: Replay, body: (q: Querier, phase: { committing: boolean; afterLostCommit: boolean }) => Promise<T>, retryForMs = this.options.retryForMs): Promise<T> {
+    const deadline = Date.now() + retryForMs;
     let lostCommit = false;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new StoreUnavailableError(`the PostgreSQL provider is closed (${what})`);

@@ -23,8 +23,9 @@ export class PgListener {
 
   constructor(private readonly options: ListenerOptions) {}
 
-  start(): void {
-    void this.connect();
+  /** Starts listening; resolves once the first attempt is over (connected or not: it retries by itself). */
+  start(): Promise<void> {
+    return this.connect();
   }
 
   private async connect(): Promise<void> {

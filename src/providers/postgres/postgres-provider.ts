@@ -207,7 +207,8 @@ export class PostgresProvider implements StorageProvider {
       connectionString: this.options.connectionString,
       poolSize: this.options.poolSize ?? 10,
       retryForMs: this.options.retryForMs ?? 5_000,
-      applicationName: "perdure",
+      // Tells an operator (pg_stat_activity) whose connections these are.
+      applicationName: `perdure:${this.schema}`,
       warn: (m) => this.warn(m),
     });
     try {
@@ -226,7 +227,8 @@ export class PostgresProvider implements StorageProvider {
         onConnect: () => this.publish([["orchestration", 0], ["activity", 0]], []),
         warn: (m) => this.warn(m),
       });
-      this.listener.start();
+      // Listening before the host takes work: a notice sent before LISTEN would be lost.
+      await this.listener.start();
     }
   }
 
@@ -823,7 +825,8 @@ export class PostgresProvider implements StorageProvider {
 
   async heartbeat(host: HostRecord, now: number): Promise<void> {
     this.stats.writeTransactions++;
-    await this.c.run("recording a heartbeat", "fenced", (q) => q.query(this.sqlText.heartbeat, [host.workerId, host.hostname, host.pid, host.startedAt, now, host.info ?? null]));
+    // The health probe: it says at once when the server cannot be reached, rather than after the retries.
+    await this.c.run("recording a heartbeat", "fenced", (q) => q.query(this.sqlText.heartbeat, [host.workerId, host.hostname, host.pid, host.startedAt, now, host.info ?? null]), 0);
   }
 
   async removeHost(workerId: string): Promise<void> {

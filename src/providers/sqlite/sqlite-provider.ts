@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
-import { DurableError, LockLostError } from "../../core/errors.js";
+import { DurableError, LockLostError, StoreUnavailableError } from "../../core/errors.js";
 import type { FailureDetails } from "../../core/failure.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
@@ -353,14 +353,19 @@ export class SqliteProvider implements StorageProvider {
     const wakes: [WorkKind, number][] = [];
     const changes: [string, OrchestrationRuntimeStatus][] = [];
     this.stats.writeTransactions++;
-    const result = this.database
-      .transaction(() =>
-        fn(
-          (kind, at) => wakes.push([kind, at]),
-          (id, status) => changes.push([id, status]),
-        ),
-      )
-      .immediate();
+    let result: T;
+    try {
+      result = this.database
+        .transaction(() =>
+          fn(
+            (kind, at) => wakes.push([kind, at]),
+            (id, status) => changes.push([id, status]),
+          ),
+        )
+        .immediate();
+    } catch (err) {
+      throw storeError(err, this.options.filename);
+    }
     if (wakes.length > 0 && this.workListeners.size > 0) {
       const earliest = new Map<WorkKind, number>();
       for (const [k, at] of wakes) earliest.set(k, Math.min(at, earliest.get(k) ?? Infinity));
@@ -782,13 +787,32 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async heartbeat(host: HostRecord, now: number): Promise<void> {
-    this.stats.writeTransactions++;
-    this.database.transaction(() => this.s.heartbeat.run(host.workerId, host.hostname, host.pid, host.startedAt, now, host.info ?? null)).immediate();
+    this.write(() => this.s.heartbeat.run(host.workerId, host.hostname, host.pid, host.startedAt, now, host.info ?? null));
   }
 
   async removeHost(workerId: string): Promise<void> {
     this.s.removeHost.run(workerId);
   }
+}
+
+/** SQLite result codes that mean the file cannot take writes now (not a bug in what was written). */
+const UNAVAILABLE: Record<string, string> = {
+  SQLITE_FULL: "the disk is full",
+  SQLITE_READONLY: "the database file is read-only",
+  SQLITE_IOERR: "the disk reported an I/O error",
+  SQLITE_CANTOPEN: "the database file cannot be opened",
+  SQLITE_BUSY: "another process holds the database's write lock for too long",
+  SQLITE_LOCKED: "the database is locked",
+  SQLITE_PROTOCOL: "the database's lock protocol failed",
+};
+
+/** A write that failed because of the file or the disk: STORE_UNAVAILABLE (HTTP 503), with the reason. */
+function storeError(err: unknown, file: string): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return err;
+  const reason = UNAVAILABLE[code] ?? UNAVAILABLE[code.replace(/_[A-Z_]+$/, "")] ?? UNAVAILABLE[code.split("_").slice(0, 2).join("_")];
+  if (!reason) return err;
+  return new StoreUnavailableError(`${reason} (${file}: ${err instanceof Error ? err.message : code})`, { cause: err });
 }
 
 function activityLockLost(item: ActivityWorkItem): LockLostError {
