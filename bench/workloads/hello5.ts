@@ -3,9 +3,26 @@
  * that echo their input. Reports the time from the first start to the last completion.
  */
 import { performance } from "node:perf_hooks";
+import type { DurableApp } from "../../src/index.js";
 import { CallCounter, check, diagnostics, scaled, startHost, verifyAllCompleted, type Workload } from "../harness.js";
 
-const CITIES = ["Tokyo", "Seattle", "London", "Cairo", "Lima"];
+export const CITIES = ["Tokyo", "Seattle", "London", "Cairo", "Lima"];
+
+/** hello5's functions: `bench_hello5` calls `bench_echo` once per city. */
+export function registerHello5(app: DurableApp, onCall: (input: string) => void = () => undefined): void {
+  app.activity("bench_echo", {
+    handler: (input: string) => {
+      onCall(input);
+      return input;
+    },
+  });
+  app.orchestration("bench_hello5", function* (ctx) {
+    const who = ctx.df.getInput<string>();
+    const out: unknown[] = [];
+    for (const city of CITIES) out.push(yield ctx.df.callActivity("bench_echo", `${who}:${city}`));
+    return out;
+  });
+}
 
 export const hello5: Workload = {
   name: "hello5",
@@ -13,20 +30,7 @@ export const hello5: Workload = {
   async run({ store, scale, timeoutMs }) {
     const n = scaled(1000, scale);
     const calls = new CallCounter<string>();
-    const bench = await startHost(store, (app) => {
-      app.activity("bench_echo", {
-        handler: (input: string) => {
-          calls.hit(input);
-          return input;
-        },
-      });
-      app.orchestration("bench_hello5", function* (ctx) {
-        const who = ctx.df.getInput<string>();
-        const out: unknown[] = [];
-        for (const city of CITIES) out.push(yield ctx.df.callActivity("bench_echo", `${who}:${city}`));
-        return out;
-      });
-    });
+    const bench = await startHost(store, (app) => registerHello5(app, (input) => calls.hit(input)));
     try {
       const expected = new Map<string, unknown>();
       const ids: string[] = [];

@@ -1,6 +1,7 @@
 import type { Workload } from "../harness.js";
 import { entity } from "./entity.js";
 import { fanout } from "./fanout.js";
+import { fleet } from "./fleet.js";
 import { hello5 } from "./hello5.js";
 import { latency } from "./latency.js";
 import { limit } from "./limit.js";
@@ -8,4 +9,4 @@ import { sequence } from "./sequence.js";
 import { timers } from "./timers.js";
 
 /** Every workload, in the order the table lists them. */
-export const WORKLOADS: readonly Workload[] = [hello5, sequence, fanout, latency, entity, timers, limit];
+export const WORKLOADS: readonly Workload[] = [hello5, sequence, fanout, latency, entity, timers, limit, fleet];

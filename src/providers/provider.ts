@@ -203,6 +203,12 @@ export interface HostRecord {
 export interface ActivityLockRequest extends LockRequestBase {
   /** Only tasks of these activities (lower-case names). Undefined: any task. */
   functions?: readonly string[];
+  /**
+   * Locality, for stores that several hosts share: a task scheduled by another host is left to that
+   * host for `graceMs` after it became visible (its result then goes straight to the executor that
+   * host holds; from another host it goes through the instance's inbox). Competing consumers after.
+   */
+  affinity?: { graceMs: number };
 }
 
 export interface HistoryPage {

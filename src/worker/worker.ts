@@ -25,9 +25,10 @@ export interface WorkerOptions {
   /** How often leases of work in flight are renewed. Default 1 s; at most a third of leaseMs. */
   leaseRenewMs?: number;
   /**
-   * Cache affinity on stores several hosts share: an instance last run by another live host is left
-   * to it this long after it became ready (that host holds its executor; another would replay it).
-   * Default 1 s.
+   * Locality on stores several hosts share: an instance last run by another live host, and an
+   * activity another host scheduled, are left to that host this long after they became ready (it
+   * holds the executor; another host would replay the instance, or route the result through its
+   * inbox). Default 500 ms.
    */
   affinityGraceMs?: number;
   /** A host whose heartbeat is older than this is gone: its instances lose their affinity. Default 6 s. */
@@ -130,7 +131,7 @@ export class Worker {
       maxConcurrentActivities: options.maxConcurrentActivities ?? 100,
       leaseMs: options.leaseMs ?? 5_000,
       leaseRenewMs: options.leaseRenewMs ?? Math.min(1_000, Math.floor((options.leaseMs ?? 5_000) / 3)),
-      affinityGraceMs: options.affinityGraceMs ?? 1_000,
+      affinityGraceMs: options.affinityGraceMs ?? 500,
       hostTimeoutMs: options.hostTimeoutMs ?? 6_000,
       pollIntervalMs: options.pollIntervalMs ?? 500,
       executorCacheSize: options.executorCacheSize ?? 5_000,
@@ -167,7 +168,15 @@ export class Worker {
       inflight: new Set(),
       reserved: 0,
       slotWaiters: [],
-      lock: (max, at) => this.provider.lockActivityWorkItems({ workerId: this.workerId, now: at, leaseMs: this.options.leaseMs, max, functions: this.functions.activities }),
+      lock: (max, at) =>
+        this.provider.lockActivityWorkItems({
+          workerId: this.workerId,
+          now: at,
+          leaseMs: this.options.leaseMs,
+          max,
+          functions: this.functions.activities,
+          affinity: { graceMs: this.options.affinityGraceMs },
+        }),
       handle: (item) => this.handleActivity(item),
     };
     this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, {

@@ -98,6 +98,8 @@ export interface TaskRow {
   lockedUntil: number;
   dequeueCount: number;
   workerId: string | null;
+  /** The worker that scheduled it: the one holding the orchestration's executor. */
+  origin: string | null;
   /** Leased to the committing worker: the work item its result carries (its id comes from the insert). */
   leased?: ActivityWorkItem;
 }
@@ -268,14 +270,14 @@ export class BatchPlanner {
     });
     this.rows.set(id, { ...row, runtimeStatus: u.runtimeStatus, lockToken: null, lockedUntil: 0, historyLength: seq, executionId: u.executionId });
     if (u.runtimeStatus !== row.runtimeStatus) this.changes.push([id, u.runtimeStatus]);
-    const leased = this.insertTasks(c);
+    const leased = this.insertTasks(c, workerId ?? null);
     for (const m of c.messages) this.deliver(m, "step");
     if (c.deleteIfIdle) this.idle.add(id);
     return leased.length > 0 ? { ok: true, leasedActivities: leased } : { ok: true };
   }
 
   /** The step's activity tasks; the first ones are leased to the committing worker when it asks. */
-  private insertTasks(c: OrchestrationCommit): ActivityWorkItem[] {
+  private insertTasks(c: OrchestrationCommit, origin: string | null): ActivityWorkItem[] {
     const leased: ActivityWorkItem[] = [];
     const lease = c.leaseActivities;
     for (const t of c.activityTasks) {
@@ -294,6 +296,7 @@ export class BatchPlanner {
         lockedUntil: 0,
         dequeueCount: 0,
         workerId: null,
+        origin,
       };
       if (take) {
         row.lockToken = this.newToken();

@@ -95,10 +95,13 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         lock_token        text,
         locked_until      bigint NOT NULL DEFAULT 0,
         worker_id         text,
-        dequeue_count     integer NOT NULL DEFAULT 0
+        dequeue_count     integer NOT NULL DEFAULT 0,
+        -- The host that scheduled it (and holds the orchestration's executor): it gets first pick.
+        origin            text
       ) WITH (fillfactor = 50); -- short-lived rows, leased once or twice: keep those updates HOT
       CREATE INDEX activity_tasks_by_instance ON {s}.activity_tasks (instance_id);
       CREATE INDEX activity_tasks_by_visible ON {s}.activity_tasks (visible_at);
+      CREATE INDEX activity_tasks_by_origin ON {s}.activity_tasks (origin, id);
 
       -- Hosts that share the store: a heartbeat each, for affinity and for operators.
       CREATE TABLE {s}.hosts (

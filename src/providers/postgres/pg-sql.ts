@@ -31,53 +31,64 @@ export function statements(s: string) {
      * delivery, in one statement. Parameters: $1 now, $2 any function, $3 orchestration names,
      * $4 entity names, $5 worker, $6 affinity grace ms, $7 host liveness ms, $8 max, $9 lease expiry.
      * An instance sticks to the host it last ran on while that host is alive and picks it up within
-     * the grace; the host's own instances come first.
+     * the grace. Oldest ready first, along the ready_at index: no sort, however many are ready.
      */
     claim: {
       name: `claim:${s}`,
+      // Rows are found by index and joined by arrays of IDs, so the plan (generic: prepared once per
+      // connection) never scans a table, however many instances it holds.
       text: `
-        WITH t AS (SELECT ${cap("$1")} AS now),
-        c AS (
-          SELECT i.instance_id, i.lock_token AS prev FROM ${s}.instances i, t
-          WHERE i.ready_at <= t.now AND i.locked_until <= t.now
+        WITH c AS (
+          SELECT i.instance_id, i.lock_token AS prev FROM ${s}.instances i
+          WHERE i.ready_at <= ${cap("$1")} AND i.locked_until <= ${cap("$1")}
             AND ($2::boolean
               OR (i.kind = 'orchestration' AND i.name_key = ANY($3::text[]))
               OR (i.kind = 'entity' AND i.name_key = ANY($4::text[]))
-              OR EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND m.visible_at <= t.now AND ${withoutCode}))
-            AND (i.affinity IS NULL OR i.affinity = $5 OR i.ready_at <= t.now - $6::bigint
-              OR NOT EXISTS (SELECT 1 FROM ${s}.hosts h WHERE h.worker_id = i.affinity AND h.heartbeat_at > t.now - $7::bigint))
-          ORDER BY CASE WHEN i.affinity = $5 THEN 0 ELSE 1 END, i.ready_at
+              OR EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND m.visible_at <= ${cap("$1")} AND ${withoutCode}))
+            AND (i.affinity IS NULL OR i.affinity = $5 OR i.ready_at <= ${cap("$1")} - $6::bigint
+              OR NOT EXISTS (SELECT 1 FROM ${s}.hosts h WHERE h.worker_id = i.affinity AND h.heartbeat_at > ${cap("$1")} - $7::bigint))
+          ORDER BY i.ready_at
           LIMIT $8
           FOR UPDATE OF i SKIP LOCKED
         ),
         u AS (
           UPDATE ${s}.instances i SET lock_token = gen_random_uuid()::text, locked_until = $9::bigint, worker_id = $5
-          FROM c WHERE i.instance_id = c.instance_id
-          RETURNING ${instanceColumns}, c.prev IS NOT NULL AS takeover
+          WHERE i.instance_id = ANY(ARRAY(SELECT instance_id FROM c))
+          RETURNING ${instanceColumns}
         ),
         m AS (
           UPDATE ${s}.messages m SET dequeue_count = m.dequeue_count + 1
-          FROM u, t WHERE m.instance_id = u.instance_id AND m.visible_at <= t.now
+          WHERE m.instance_id = ANY(ARRAY(SELECT instance_id FROM u)) AND m.visible_at <= ${cap("$1")}
           RETURNING m.instance_id, m.id, m.execution_id, m.event, m.metadata, m.dequeue_count
         )
-        SELECT u.*, g.ids, g.execs, g.events, g.metas, g.counts FROM u LEFT JOIN (
+        SELECT u.*, c.prev IS NOT NULL AS takeover, g.ids, g.execs, g.events, g.metas, g.counts
+        FROM u JOIN c ON c.instance_id = u.instance_id
+        LEFT JOIN (
           SELECT instance_id, array_agg(id ORDER BY id) AS ids, array_agg(execution_id ORDER BY id) AS execs, array_agg(event ORDER BY id) AS events,
                  array_agg(metadata ORDER BY id) AS metas, array_agg(dequeue_count ORDER BY id) AS counts
           FROM m GROUP BY instance_id) g ON g.instance_id = u.instance_id`,
     },
 
-    /** Claims up to $5 visible activity tasks for worker $4: $1 now, $2 any, $3 names, $6 lease expiry. */
+    /**
+     * Claims up to $5 visible activity tasks for worker $4: $1 now, $2 any function, $3 names,
+     * $6 lease expiry, $7 affinity grace ms. The candidates come from two index scans: the tasks this
+     * worker scheduled, and those visible for longer than the grace (anyone's by then).
+     */
     claimTasks: {
       name: `claim-tasks:${s}`,
       text: `
         WITH c AS (
           SELECT id FROM ${s}.activity_tasks
-          WHERE visible_at <= ${cap("$1")} AND locked_until <= ${cap("$1")} AND ($2::boolean OR name_key = ANY($3::text[]))
+          WHERE id = ANY(ARRAY(
+              (SELECT id FROM ${s}.activity_tasks WHERE origin = $4 AND visible_at <= ${cap("$1")} AND locked_until <= ${cap("$1")} ORDER BY id LIMIT $5 * 2)
+              UNION ALL
+              (SELECT id FROM ${s}.activity_tasks WHERE visible_at <= ${cap("$1")} - $7::bigint AND locked_until <= ${cap("$1")} ORDER BY visible_at, id LIMIT $5 * 2)))
+            AND visible_at <= ${cap("$1")} AND locked_until <= ${cap("$1")} AND ($2::boolean OR name_key = ANY($3::text[]))
           ORDER BY id LIMIT $5
           FOR UPDATE SKIP LOCKED
         )
         UPDATE ${s}.activity_tasks a SET lock_token = gen_random_uuid()::text, locked_until = $6::bigint, worker_id = $4, dequeue_count = a.dequeue_count + 1
-        FROM c WHERE a.id = c.id
+        WHERE a.id = ANY(ARRAY(SELECT id FROM c))
         RETURNING a.id, a.instance_id, a.execution_id, a.task_scheduled_id, a.name, a.input, a.metadata, a.lock_token, a.locked_until, a.dequeue_count`,
     },
 
@@ -128,13 +139,13 @@ export function statements(s: string) {
       RETURNING locked_until`,
     renew: `
       WITH l AS (SELECT instance_id FROM ${s}.instances i JOIN unnest($1::text[], $2::text[]) AS x(id, token) ON i.instance_id = x.id AND i.lock_token = x.token
-                 ORDER BY i.instance_id FOR UPDATE OF i)
-      UPDATE ${s}.instances i SET locked_until = $3 FROM l WHERE i.instance_id = l.instance_id RETURNING i.instance_id`,
+                 WHERE i.instance_id = ANY($1::text[]) ORDER BY i.instance_id FOR UPDATE OF i)
+      UPDATE ${s}.instances i SET locked_until = $3 WHERE i.instance_id = ANY(ARRAY(SELECT instance_id FROM l)) RETURNING i.instance_id`,
     abandonTask: `UPDATE ${s}.activity_tasks SET lock_token = NULL, locked_until = 0, worker_id = NULL, visible_at = $3 WHERE id = $1 AND lock_token = $2`,
     renewTasks: `
       WITH l AS (SELECT a.id FROM ${s}.activity_tasks a JOIN unnest($1::bigint[], $2::text[]) AS x(id, token) ON a.id = x.id AND a.lock_token = x.token
-                 ORDER BY a.id FOR UPDATE OF a)
-      UPDATE ${s}.activity_tasks a SET locked_until = $3 FROM l WHERE a.id = l.id RETURNING a.id`,
+                 WHERE a.id = ANY($1::bigint[]) ORDER BY a.id FOR UPDATE OF a)
+      UPDATE ${s}.activity_tasks a SET locked_until = $3 WHERE a.id = ANY(ARRAY(SELECT id FROM l)) RETURNING a.id`,
 
     // A retry delay's end is in ready_at (the instance's messages may be visible already).
     nextVisible: `

@@ -675,7 +675,7 @@ export class PostgresProvider implements StorageProvider {
   async lockActivityWorkItems(req: ActivityLockRequest): Promise<ActivityWorkItem[]> {
     if (req.max <= 0) return [];
     const r = await this.c.run("locking activity work", "fenced", (q) =>
-      q.query<TaskRow>({ ...this.sqlText.claimTasks, values: [req.now, !req.functions, req.functions ?? [], req.workerId, req.max, req.now + req.leaseMs] }),
+      q.query<TaskRow>({ ...this.sqlText.claimTasks, values: [req.now, !req.functions, req.functions ?? [], req.workerId, req.max, req.now + req.leaseMs, req.affinity?.graceMs ?? 0] }),
     );
     if (r.rows.length === 0) return [];
     this.stats.writeTransactions++;

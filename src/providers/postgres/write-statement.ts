@@ -60,6 +60,7 @@ export function writeStatement(
   only?: "ic",
 ): WriteStatement | undefined {
   const due = p.newMessagesDue();
+  const targets = p.targetPatches(due);
   const consumed = p.consumedMessageIds;
   const parts: Part[] = [
     {
@@ -85,6 +86,9 @@ export function writeStatement(
       // A step's own row: the step's update, the lease released, ready_at from the messages that
       // are left and those the batch adds.
       name: "uo",
+      // Joined through an index on the IDs as well: a join with the recordset alone could be planned
+      // (once, generically) as a scan of every instance.
+      scalars: [["text[]", [...p.own.keys()]]],
       rows: [...p.own].map(([id, u]) => ({
         instance_id: id,
         name: u.name,
@@ -103,7 +107,7 @@ export function writeStatement(
       })),
       record:
         "instance_id text, name text, name_key text, execution_id text, status text, input text, output text, custom_status text, failure text, entity_state text, updated bigint, history_length int, affinity text, due bigint",
-      sql: (src, g) => `UPDATE ${s}.instances i SET name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
+      sql: (src, g, [ids]) => `UPDATE ${s}.instances i SET name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
           input = x.input, output = x.output, custom_status = x.custom_status, failure_details = x.failure, entity_state = x.entity_state,
           last_updated_at = x.updated, history_length = x.history_length, affinity = COALESCE(x.affinity, i.affinity),
           lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = false,
@@ -114,13 +118,14 @@ export function writeStatement(
             g ? "LEAST(i.ready_at, x.due)" : `LEAST((SELECT min(m.visible_at) FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND NOT (m.id = ANY($$consumed))), x.due)`
           }
         FROM ${src}
-        WHERE i.instance_id = x.instance_id${g}
+        WHERE i.instance_id = x.instance_id AND i.instance_id = ANY(${ids})${g}
         RETURNING i.instance_id, i.ready_at`,
       report: "SELECT 'r' AS k, instance_id AS v, ready_at::text AS w FROM uo",
     },
     {
       // A finished instance replaced by a new one (its old data was dropped before this statement).
       name: "ur",
+      scalars: [["text[]", [...p.resets.keys()]]],
       rows: [...p.resets].map(([id, n]) => ({
         instance_id: id,
         kind: n.kind,
@@ -134,12 +139,12 @@ export function writeStatement(
         due: due.get(id) ?? null,
       })),
       record: "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, at bigint, due bigint",
-      sql: (src, g) => `UPDATE ${s}.instances i SET kind = x.kind, name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
+      sql: (src, g, [ids]) => `UPDATE ${s}.instances i SET kind = x.kind, name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
           input = x.input, output = NULL, custom_status = NULL, failure_details = NULL, parent_instance_id = x.parent, created_at = x.at,
           last_updated_at = x.at, history_length = 0, entity_state = NULL, parked = NULL, lock_token = NULL, locked_until = 0, worker_id = NULL,
           wake_pending = false, affinity = NULL, ready_at = x.due
         FROM ${src}
-        WHERE i.instance_id = x.instance_id${g}`,
+        WHERE i.instance_id = x.instance_id AND i.instance_id = ANY(${ids})${g}`,
     },
     {
       name: "ic",
@@ -165,15 +170,16 @@ export function writeStatement(
     },
     {
       name: "ut",
-      rows: p.targetPatches(due).map((t) => ({ instance_id: t.instanceId, due: t.due, wake: t.wake, locked_until: t.lockedUntil, wake_pending: t.wakePending })),
+      scalars: [["text[]", targets.map((t) => t.instanceId)]],
+      rows: targets.map((t) => ({ instance_id: t.instanceId, due: t.due, wake: t.wake, locked_until: t.lockedUntil, wake_pending: t.wakePending })),
       record: "instance_id text, due bigint, wake boolean, locked_until bigint, wake_pending boolean",
       // ready_at: the earliest message, but not before the end of a retry delay that goes on.
-      sql: (src, g) => `UPDATE ${s}.instances i SET ready_at = CASE WHEN LEAST(i.ready_at, x.due) IS NULL THEN NULL
+      sql: (src, g, [ids]) => `UPDATE ${s}.instances i SET ready_at = CASE WHEN LEAST(i.ready_at, x.due) IS NULL THEN NULL
             ELSE GREATEST(LEAST(i.ready_at, x.due), CASE WHEN i.lock_token IS NULL THEN (CASE WHEN x.wake THEN x.locked_until ELSE i.locked_until END) ELSE 0 END) END,
           locked_until = CASE WHEN x.wake THEN x.locked_until ELSE i.locked_until END,
           wake_pending = CASE WHEN x.wake THEN x.wake_pending ELSE i.wake_pending END
         FROM ${src}
-        WHERE i.instance_id = x.instance_id${g}`,
+        WHERE i.instance_id = x.instance_id AND i.instance_id = ANY(${ids})${g}`,
     },
     {
       name: "it",
@@ -190,11 +196,12 @@ export function writeStatement(
         locked_until: t.lockedUntil,
         dequeue_count: t.dequeueCount,
         worker_id: t.workerId,
+        origin: t.origin,
       })),
       record:
-        "instance_id text, execution_id text, task_scheduled_id int, name text, name_key text, input text, metadata text, visible_at bigint, lock_token text, locked_until bigint, dequeue_count int, worker_id text",
-      sql: (src, g) => `INSERT INTO ${s}.activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count, worker_id)
-        SELECT x.instance_id, x.execution_id, x.task_scheduled_id, x.name, x.name_key, x.input, x.metadata, x.visible_at, x.lock_token, x.locked_until, x.dequeue_count, x.worker_id
+        "instance_id text, execution_id text, task_scheduled_id int, name text, name_key text, input text, metadata text, visible_at bigint, lock_token text, locked_until bigint, dequeue_count int, worker_id text, origin text",
+      sql: (src, g) => `INSERT INTO ${s}.activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count, worker_id, origin)
+        SELECT x.instance_id, x.execution_id, x.task_scheduled_id, x.name, x.name_key, x.input, x.metadata, x.visible_at, x.lock_token, x.locked_until, x.dequeue_count, x.worker_id, x.origin
         FROM ${src} WHERE true${g} RETURNING id, lock_token`,
       report: "SELECT 't' AS k, id::text AS v, lock_token AS w FROM it WHERE lock_token IS NOT NULL",
     },
@@ -236,13 +243,15 @@ export function writeStatement(
     // The rows first, in ascending ID order, then the tasks: the lock order of every transaction.
     const instances = param(JSON.stringify(gate.instances.map((i) => ({ instance_id: i.instanceId, execution_id: i.executionId, history_length: i.historyLength }))), "json");
     const tasks = param(JSON.stringify(gate.tasks.map((t) => ({ id: t.id, lock_token: t.lockToken }))), "json");
+    const ids = param(gate.instances.map((i) => i.instanceId), "text[]");
     ctes.push(`f AS (SELECT i.instance_id, i.runtime_status FROM ${s}.instances i
         JOIN json_to_recordset(${instances}) AS x(instance_id text, execution_id text, history_length int) ON i.instance_id = x.instance_id
-        WHERE i.execution_id = x.execution_id AND i.history_length = x.history_length
+        WHERE i.instance_id = ANY(${ids}) AND i.execution_id = x.execution_id AND i.history_length = x.history_length
           AND i.locked_until <= LEAST(${param(gate.now, "bigint")}, (extract(epoch FROM statement_timestamp()) * 1000)::bigint)
         ORDER BY i.instance_id FOR UPDATE OF i)`);
     ctes.push(`ft AS (SELECT t.id FROM ${s}.activity_tasks t
         JOIN json_to_recordset(${tasks}) AS x(id bigint, lock_token text) ON t.id = x.id AND t.lock_token = x.lock_token
+        WHERE t.id = ANY(${param(gate.tasks.map((t) => t.id), "bigint[]")})
         ORDER BY t.id FOR UPDATE OF t)`);
     ctes.push(`ok AS (SELECT (SELECT count(*) FROM f) = ${param(gate.instances.length, "int")} AND (SELECT count(*) FROM ft) = ${param(gate.tasks.length, "int")} AS ok)`);
     reports.push("SELECT 'ok' AS k, ok::text AS v, NULL AS w FROM ok", "SELECT 's' AS k, instance_id AS v, runtime_status AS w FROM f");
