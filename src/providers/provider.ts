@@ -71,6 +71,7 @@ export interface StorageProvider {
    * Enqueues messages from a client (kinds `event` and `entity`), all or none: when `planDelivery`
    * refuses one (an unknown orchestration: InstanceNotFoundError), nothing is written. A message to
    * an unknown entity creates its row (status Running). `wake` ends the target's retry delay.
+   * Calls on one handle are stored in call order, also when made without waiting for each other.
    */
   sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void>;
 

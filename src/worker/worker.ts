@@ -376,13 +376,17 @@ export class Worker {
     const max = Math.min(free, commit.activityTasks.length);
     if (max === 0) return this.orchestrationCommits.add(commit);
     commit.leaseActivities = { workerId: this.workerId, leaseMs: this.options.leaseMs, max, functions: this.functions.activities };
-    lane.reserved += max;
+    // The handed-over slots are reserved already (by the finished activities, until their results
+    // are recorded): only the slots beyond them are reserved here. Counting them twice would leave
+    // the other steps committed in the same turn without a slot to lease into.
+    const extra = Math.max(0, max - handedOver);
+    lane.reserved += extra;
     try {
       const result = await this.orchestrationCommits.add(commit);
       if (result.ok) for (const item of result.leasedActivities ?? []) this.run(lane, item);
       return result;
     } finally {
-      lane.reserved -= max;
+      lane.reserved -= extra;
       lane.slotWaiters.shift()?.();
     }
   }

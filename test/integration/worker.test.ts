@@ -106,6 +106,36 @@ it("does not busy-poll storage when idle", async () => {
   }
 });
 
+it("hands a finished activity's slot to the next activity of its orchestration, for every step committed in the same turn", async () => {
+  // Each sequence's next activity is leased in the commit that records the previous result: none of
+  // them waits in the queue for a lock, however many steps are committed together.
+  class TaskCounting extends MemoryProvider {
+    claimed = 0;
+    override async lockActivityWorkItems(...args: Parameters<MemoryProvider["lockActivityWorkItems"]>): ReturnType<MemoryProvider["lockActivityWorkItems"]> {
+      const items = await super.lockActivityWorkItems(...args);
+      this.claimed += items.length;
+      return items;
+    }
+  }
+  const provider = new TaskCounting();
+  const app = createApp();
+  app.activity("echo", { handler: (x: number) => x });
+  app.orchestration("three", function* (ctx) {
+    const a = (yield ctx.df.callActivity("echo", 1)) as number;
+    const b = (yield ctx.df.callActivity("echo", 2)) as number;
+    return a + b + ((yield ctx.df.callActivity("echo", 3)) as number);
+  });
+  const host = createHost({ store: provider, port: false, app, logger: silentLogger, maxConcurrentActivities: 20 });
+  await host.start();
+  try {
+    const ids = await Promise.all(Array.from({ length: 20 }, () => host.client.startNew("three")));
+    for (const id of ids) assert.equal((await host.client.waitForCompletion(id)).output, 6);
+    assert.equal(provider.claimed, 0, "every activity was leased by the commit that scheduled it");
+  } finally {
+    await host.stop();
+  }
+});
+
 const dir = mkdtempSync(join(tmpdir(), "perdure-drain-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

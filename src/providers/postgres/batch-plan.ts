@@ -44,8 +44,8 @@ export interface Snapshot {
 export type BatchOp =
   | { kind: "step"; commit: OrchestrationCommit }
   | { kind: "activity"; result: ActivityResult }
-  /** A client's messages: all or none; a refused one throws and the transaction rolls back. */
-  | { kind: "send"; messages: readonly OutgoingMessage[] }
+  /** A client's messages, sent at `now`: all or none (refused: an error result, nothing planned). */
+  | { kind: "send"; messages: readonly OutgoingMessage[]; now: number }
   /** A client's start: throws when refused. */
   | { kind: "create"; request: CreateInstanceRequest };
 
@@ -184,32 +184,60 @@ export class BatchPlanner {
   private readonly tasksHeld: Map<number, string | null>;
   private readonly nowCap: number;
 
+  /** The time of the operation being applied (a batch of client sends holds several). */
+  private now: number;
+
   constructor(
     snapshot: Snapshot,
-    private readonly now: number,
+    now: number,
     private readonly newToken: () => string,
     /** An earlier attempt of this batch may have committed: a start already written is its own. */
     private readonly afterLostCommit = false,
   ) {
+    this.now = now;
     this.rows = new Map(snapshot.rows);
     this.tasksHeld = new Map(snapshot.tasks);
     this.nowCap = Math.min(now, snapshot.dbNow);
   }
 
-  /** Applies one operation; a client operation that is refused throws. */
+  /** Applies one operation. A refused send is an error result; a refused start throws. */
   apply(op: BatchOp): CommitResult {
     switch (op.kind) {
       case "step":
         return this.step(op.commit);
       case "activity":
         return this.activity(op.result);
-      case "send":
-        for (const m of op.messages) this.deliver(m, "client");
+      case "send": {
+        const refused = this.refusal(op.messages, op.now);
+        if (refused) return { ok: false, error: refused };
+        const batchNow = this.now;
+        this.now = op.now;
+        try {
+          for (const m of op.messages) this.deliver(m, "client");
+        } finally {
+          this.now = batchNow;
+        }
         return { ok: true };
+      }
       case "create":
         this.create(op.request);
         return { ok: true };
     }
+  }
+
+  /**
+   * Whether core refuses any of a client's messages, on the state as the batch has it (and as the
+   * earlier messages of the same call would leave it): checked before any is planned, so a refused
+   * call leaves nothing behind while the others of the batch go on.
+   */
+  private refusal(messages: readonly OutgoingMessage[], now: number): Error | undefined {
+    const created = new Map<string, TargetState>();
+    for (const m of messages) {
+      const d = planDelivery(m, created.get(m.instanceId) ?? this.target(m.instanceId), "client", now);
+      if (d.action === "fail") return d.error;
+      if (d.action === "create" || d.action === "replace") created.set(m.instanceId, { kind: d.row.kind, runtimeStatus: d.row.runtimeStatus });
+    }
+    return undefined;
   }
 
   private state(instanceId: string): RowState | undefined {

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { StoreUnavailableError } from "../../core/errors.js";
-import { isConnectionError, isTransient, storeError } from "./pg-errors.js";
+import { isConnectionError, isTransient, mayHaveCommitted, storeError } from "./pg-errors.js";
 
 /** A connection checked out of the pool for one transaction or statement. */
 export type Querier = pg.PoolClient;
@@ -106,24 +106,26 @@ export class PgConnection {
    * Runs `fn` (one or more statements, each committed on its own) on one connection. `retryForMs`
    * overrides how long a transient failure is retried (0: report it at once, for health probes).
    */
-  async run<T>(what: string, replay: Replay, fn: (q: Querier) => Promise<T>, retryForMs = this.options.retryForMs): Promise<T> {
+  async run<T>(what: string, replay: Replay, fn: (q: Querier, retry: { afterLostCommit: boolean }) => Promise<T>, retryForMs = this.options.retryForMs): Promise<T> {
     return this.withRetry(
       what,
       replay,
       async (q, phase) => {
         phase.committing = replay === "once";
-        return fn(q);
+        // Each statement commits on its own: a connection lost under it may have lost a commit.
+        phase.autocommit = true;
+        return fn(q, { afterLostCommit: phase.afterLostCommit });
       },
       retryForMs,
     );
   }
 
-  private async withRetry<T>(what: string, replay: Replay, body: (q: Querier, phase: { committing: boolean; afterLostCommit: boolean }) => Promise<T>, retryForMs = this.options.retryForMs): Promise<T> {
+  private async withRetry<T>(what: string, replay: Replay, body: (q: Querier, phase: { committing: boolean; autocommit: boolean; afterLostCommit: boolean }) => Promise<T>, retryForMs = this.options.retryForMs): Promise<T> {
     const deadline = Date.now() + retryForMs;
     let lostCommit = false;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new StoreUnavailableError(`the PostgreSQL provider is closed (${what})`);
-      const phase = { committing: false, afterLostCommit: lostCommit };
+      const phase = { committing: false, autocommit: false, afterLostCommit: lostCommit };
       let client: pg.PoolClient | undefined;
       try {
         client = await this.pool.connect();
@@ -133,13 +135,13 @@ export class PgConnection {
       } catch (err) {
         if (client) await this.discard(client, err);
         if (err instanceof RetryTransaction && attempt < 20) continue;
-        if (phase.committing && isConnectionError(err)) lostCommit = true;
+        if ((phase.committing || phase.autocommit) && mayHaveCommitted(err)) lostCommit = true;
         const retryable = isTransient(err) && (!phase.committing || replay === "fenced");
         if (retryable && Date.now() + 25 < deadline && !this.closed) {
           await sleep(Math.min(backoffMs(attempt), Math.max(0, deadline - Date.now())));
           continue;
         }
-        if (phase.committing && isConnectionError(err)) {
+        if (phase.committing && mayHaveCommitted(err)) {
           throw new StoreUnavailableError(`the connection was lost while committing ${what}, so it may or may not have been written`, { cause: err });
         }
         throw storeError(err, what);

@@ -43,6 +43,15 @@ export function isConnectionError(err: unknown): boolean {
   return CONNECTION_MESSAGES.some((r) => r.test(message));
 }
 
+/**
+ * The statement's outcome is unknown: the connection died under it, or the server ended the session
+ * (a shutdown can end it after a commit was made durable but before the answer was sent).
+ */
+export function mayHaveCommitted(err: unknown): boolean {
+  const code = codeOf(err);
+  return isConnectionError(err) || code === "57P01" || code === "57P02";
+}
+
 /** Worth trying again after a pause: a lost connection, a restarting server, a lock conflict. */
 export function isTransient(err: unknown): boolean {
   const code = codeOf(err);

@@ -461,8 +461,19 @@ export class PostgresProvider implements StorageProvider {
     const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, []) }, undefined, "ic");
     if (!statement) return new Set();
     const what = reqs.length === 1 ? `the start of '${reqs[0]!.startedEvent.instanceId}'` : `${reqs.length} starts`;
-    const r = await this.c.run(what, "once", (q) => q.query<{ k: string; v: string | null }>(statement));
-    const inserted = new Set(r.rows.flatMap((row) => (row.k === "c" && row.v !== null ? [row.v] : [])));
+    // Each start carries a new execution ID: after a lost COMMIT, a row that already holds ours is
+    // our own insert, so the statement can be sent again.
+    const inserted = await this.c.run(what, "fenced", async (q, retry) => {
+      const r = await q.query<{ k: string; v: string | null }>(statement);
+      const done = new Set(r.rows.flatMap((row) => (row.k === "c" && row.v !== null ? [row.v] : [])));
+      if (!retry.afterLostCommit) return done;
+      const mine = await q.query<{ instance_id: string }>(
+        `SELECT i.instance_id FROM "${this.schema}".instances i JOIN unnest($1::text[], $2::text[]) AS s(id, ex) ON i.instance_id = s.id AND i.execution_id = s.ex`,
+        [reqs.map((r) => r.startedEvent.instanceId), reqs.map((r) => r.startedEvent.executionId)],
+      );
+      for (const row of mine.rows) done.add(row.instance_id);
+      return done;
+    });
     if (inserted.size > 0) {
       this.stats.writeTransactions++;
       const visible = reqs.filter((q) => inserted.has(q.startedEvent.instanceId)).map((q): [WorkKind, number] => ["orchestration", q.visibleAt ?? q.now]);
@@ -471,9 +482,45 @@ export class PostgresProvider implements StorageProvider {
     return inserted;
   }
 
-  async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
-    if (messages.length === 0) return;
-    await this.execute([{ kind: "send", messages }], now, "sending messages", "once");
+  /**
+   * A client's messages go in the order of the calls: those made while a batch is being written are
+   * written together, in order, once it is committed (a batch at a time, so a later call never
+   * overtakes an earlier one; a refused call is refused alone).
+   */
+  sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.sends.push({ messages, now, resolve, reject });
+      if (!this.sending) {
+        this.sending = true;
+        setImmediate(() => void this.flushSends());
+      }
+    });
+  }
+
+  private sends: { messages: readonly OutgoingMessage[]; now: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private sending = false;
+
+  private async flushSends(): Promise<void> {
+    while (this.sends.length > 0) {
+      const batch = this.sends.splice(0, 500);
+      try {
+        const results = await this.execute(
+          batch.map((s) => ({ kind: "send", messages: s.messages, now: s.now })),
+          batch[0]!.now,
+          batch.length === 1 ? "sending messages" : `${batch.length} clients' messages`,
+          "once",
+        );
+        batch.forEach((s, i) => {
+          const r = results[i]!;
+          if (r.ok) s.resolve();
+          else s.reject(r.error);
+        });
+      } catch (err) {
+        for (const s of batch) s.reject(err);
+      }
+    }
+    this.sending = false;
   }
 
   // ---- orchestration and entity work ----

@@ -34,6 +34,19 @@ import {
 
 /** sendMessages: a client's messages (kinds `event` and `entity`). */
 export function sendMessagesTests(test: Define): void {
+  test("calls made without waiting for each other are stored in call order; a refused one is refused alone", async (p) => {
+    await create(p, "order");
+    const sends = Array.from({ length: 60 }, (_, i) => p.sendMessages([toEvent(i === 30 ? "missing" : "order", eventRaised(`e${i}`, T0))], T0));
+    const settled = await Promise.allSettled(sends);
+    settled.forEach((r, i) => assert.equal(r.status, i === 30 ? "rejected" : "fulfilled", `call ${i}`));
+    const refused = settled[30];
+    assert.ok(refused?.status === "rejected" && hasCode("INSTANCE_NOT_FOUND", InstanceNotFoundError)(refused.reason));
+    assert.deepEqual(
+      (await peekEvents(p, "order", T0)).filter((e) => e.type === "EventRaised").map((e) => (e.type === "EventRaised" ? e.name : "")),
+      Array.from({ length: 60 }, (_, i) => `e${i}`).filter((_, i) => i !== 30),
+    );
+  });
+
   test("enqueues messages in order, keeping executionId only when given, with visibleAt", async (p) => {
     await create(p, "s1", { executionId: "x1" });
     await p.sendMessages(
