@@ -143,23 +143,27 @@ interface Target {
   op: ">=" | "<=";
   sqlite: number;
   postgres: number;
+  /** The PERF.md sizes the target belongs to (fanout has one for 10,000 and one for 100,000). */
+  scale?: number;
 }
 
 const TARGETS: Target[] = [
-  { workload: "hello5", metric: (m) => m === "orchestrations/s", op: ">=", sqlite: 1000, postgres: 500 },
-  { workload: "sequence", metric: (m) => m.startsWith("ms/step"), op: "<=", sqlite: 1, postgres: 3 },
+  { workload: "hello5", metric: (m) => m === "orchestrations/s", op: ">=", sqlite: 3000, postgres: 1000 },
+  { workload: "sequence", metric: (m) => m.startsWith("ms/step"), op: "<=", sqlite: 0.25, postgres: 2 },
   { workload: "sequence", metric: (m) => m === "last/first ratio", op: "<=", sqlite: 1.2, postgres: 1.2 },
-  { workload: "fanout", metric: (m) => m === "seconds", op: "<=", sqlite: 2, postgres: 5 },
-  { workload: "latency", metric: (m) => m === "p50", op: "<=", sqlite: 5, postgres: 10 },
-  { workload: "timers", metric: (m) => m === "lateness p99", op: "<=", sqlite: 100, postgres: 250 },
-  { workload: "limit", metric: (m) => m.startsWith("engine/raw"), op: ">=", sqlite: 0.5, postgres: 0.5 },
-  { workload: "entity", metric: (m) => m === "one entity ops/s", op: ">=", sqlite: 5000, postgres: 2000 },
+  { workload: "sequence", metric: (m) => m === "write tx/step", op: "<=", sqlite: 1, postgres: 1 },
+  { workload: "fanout", metric: (m) => m === "seconds", op: "<=", sqlite: 0.3, postgres: 3, scale: 1 },
+  { workload: "fanout", metric: (m) => m === "seconds", op: "<=", sqlite: 4, postgres: 30, scale: 10 },
+  { workload: "fanout", metric: (m) => m === "peak RSS", op: "<=", sqlite: 500, postgres: 500, scale: 10 },
+  { workload: "latency", metric: (m) => m === "p50", op: "<=", sqlite: 0.3, postgres: 5 },
+  { workload: "timers", metric: (m) => m === "lateness p99", op: "<=", sqlite: 20, postgres: 100 },
+  { workload: "entity", metric: (m) => m === "one entity ops/s", op: ">=", sqlite: 30_000, postgres: 5000 },
 ];
 
-function targetFor(workload: string, store: StoreKind, metric: string): { op: string; value: number } | undefined {
+function targetFor(workload: string, store: StoreKind, metric: string, scale: number): { op: string; value: number } | undefined {
   const family = store === "postgres" ? "postgres" : store.startsWith("sqlite") ? "sqlite" : undefined;
   if (!family) return undefined;
-  const t = TARGETS.find((x) => x.workload === workload && x.metric(metric));
+  const t = TARGETS.find((x) => x.workload === workload && x.metric(metric) && (x.scale === undefined || x.scale === scale));
   return t ? { op: t.op, value: t[family] } : undefined;
 }
 
@@ -284,7 +288,7 @@ for (const c of collected) {
   for (const [metric, v] of c.values) {
     const med = median(v.values);
     const range = v.values.length > 1 ? `${fmt(Math.min(...v.values))}–${fmt(Math.max(...v.values))}` : "";
-    const t = targetFor(c.workload, c.store, metric);
+    const t = targetFor(c.workload, c.store, metric, opts.scale);
     const met = t ? (t.op === ">=" ? med >= t.value : med <= t.value) : undefined;
     const target = t ? `${t.op} ${fmt(t.value)} ${met ? "ok" : "MISSED"}` : "";
     const runs = v.derived ? "medians" : `${v.values.length}${c.errors.length ? ` (+${c.errors.length} failed)` : ""}`;
