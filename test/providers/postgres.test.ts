@@ -161,6 +161,14 @@ await withPostgres("PostgresProvider specifics", () => {
         await commitOk(app, commitFor(item, { status: "Completed", activityTasks: [{ instanceId: "r1", executionId: item.instance.executionId, taskScheduledId: 1, name: "a" }] }), T0);
         await app.heartbeat({ workerId: "w", hostname: "h", pid: 1, startedAt: T0 }, T0);
         await assert.rejects(adminQueryAs(url.toString(), `CREATE TABLE "${schema}".x (i int)`), /permission denied/);
+        // A schema not migrated yet: the role may not create it, and the error says what to do.
+        const unmigrated = new PostgresProvider({ connectionString: url.toString(), schema: newSchema("role_new"), poolSize: 1, warn: () => undefined });
+        made.push(unmigrated);
+        await assert.rejects(unmigrated.initialize(), (err: Error & { code?: string }) => {
+          assert.equal(err.code, "STORE_PERMISSION_DENIED");
+          assert.match(err.message, /may not create or migrate the schema 'role_new_\w+'.*least-privilege-role/);
+          return true;
+        });
       } finally {
         for (const p of made.splice(0)) await p.close();
         await adminQuery(`DROP OWNED BY ${role}`);

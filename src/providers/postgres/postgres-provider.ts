@@ -31,7 +31,7 @@ import {
   type StrandedWorkRequest,
   type WorkKind,
 } from "../provider.js";
-import { SchemaVersionError } from "../schema-version.js";
+import { SchemaPermissionError, SchemaVersionError } from "../schema-version.js";
 import { type BatchOp, BatchPlanner, lockSet, type RowState, type Snapshot } from "./batch-plan.js";
 import { PG_MIGRATIONS } from "./migrations.js";
 import { PgConnection, type Querier, type Replay, RetryTransaction } from "./pg-connection.js";
@@ -248,7 +248,7 @@ export class PostgresProvider implements StorageProvider {
     const found = await conn.run("reading the schema version", "fenced", current);
     if (found > latest) throw new SchemaVersionError(found, latest);
     if (found === latest) return;
-    await conn.tx("migrating the schema", "fenced", async (q) => {
+    const migrateTx = async (q: Querier): Promise<void> => {
       await q.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`perdure:migrate:${this.schema}`]);
       await q.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
       await q.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL)`);
@@ -259,6 +259,12 @@ export class PostgresProvider implements StorageProvider {
         await q.query(m.sql.replaceAll("{s}", s));
         await q.query(`INSERT INTO ${s}.schema_version (version, description, applied_at) VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint)`, [m.version, m.description]);
       }
+    };
+    await conn.tx("migrating the schema", "fenced", migrateTx).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === "42501") {
+        throw new SchemaPermissionError(`The role may not create or migrate the schema '${this.schema}' (${(err as Error).message}; it is at version ${found}, this Perdure needs ${latest})`, { cause: err });
+      }
+      throw err;
     });
   }
 
