@@ -151,7 +151,8 @@ const TARGETS: Target[] = [
   { workload: "hello5", metric: (m) => m === "orchestrations/s", op: ">=", sqlite: 3000, postgres: 1000 },
   { workload: "sequence", metric: (m) => m.startsWith("ms/step"), op: "<=", sqlite: 0.25, postgres: 2 },
   { workload: "sequence", metric: (m) => m === "last/first ratio", op: "<=", sqlite: 1.2, postgres: 1.2 },
-  { workload: "sequence", metric: (m) => m === "write tx/step", op: "<=", sqlite: 1, postgres: 1 },
+  // 2,001 for 2,000 steps: the start is a write transaction of its own.
+  { workload: "sequence", metric: (m) => m === "write tx/step", op: "<=", sqlite: 1.01, postgres: 1.01 },
   { workload: "fanout", metric: (m) => m === "seconds", op: "<=", sqlite: 0.3, postgres: 3, scale: 1 },
   { workload: "fanout", metric: (m) => m === "seconds", op: "<=", sqlite: 4, postgres: 30, scale: 10 },
   { workload: "fanout", metric: (m) => m === "peak RSS", op: "<=", sqlite: 500, postgres: 500, scale: 10 },

@@ -10,7 +10,7 @@ import { SchemaVersionError } from "../../src/providers/schema-version.js";
 import { eventually } from "../helpers/hosts.js";
 import { adminQuery, dropSchema, newSchema, PG_URL, withPostgres } from "../helpers/pg.js";
 import { runConformanceSuite } from "./conformance/index.js";
-import { T0, assertLockLost, commitFor, commitOk, commitOne, create, hasCode, ids, lockAll, lockOne, optimisticFor, orchestratorStarted, runTo } from "./fixtures.js";
+import { T0, assertLockLost, commitFor, commitOk, commitOne, create, eventRaised, hasCode, ids, lockAll, lockOne, optimisticFor, orchestratorStarted, runTo } from "./fixtures.js";
 
 const open = (schema: string): PostgresProvider => new PostgresProvider({ connectionString: PG_URL, schema, poolSize: 4 });
 
@@ -138,6 +138,42 @@ await withPostgres("PostgresProvider specifics", () => {
       assert.ok(p.stats.writeTransactions - before <= 2, `group commit: ${p.stats.writeTransactions - before} write transactions for ${n} steps`);
       results.forEach((r, i) => (i === 7 ? assertLockLost(r, "the stale step") : assert.ok(r.ok, `step ${i}`)));
       for (let i = 0; i < n; i++) assert.equal((await p.getInstance(`g${i}`))?.customStatus, i === 7 ? undefined : `"${i}"`);
+    });
+
+    it("a leased step written in one statement sees a message sent while it waited for the row", async () => {
+      const schema = newSchema("race");
+      const p = await fresh(schema);
+      await create(p, "r1");
+      const item = await lockOne(p, "r1", T0);
+      const sender = new pg.Client({ connectionString: PG_URL });
+      await sender.connect();
+      try {
+        // What a sender's transaction does to a leased instance: its message, and the row's ready_at.
+        await sender.query("BEGIN");
+        await sender.query(`INSERT INTO "${schema}".messages (instance_id, execution_id, event_type, event, visible_at) VALUES ('r1', $1, 'EventRaised', $2, $3)`, [
+          item.instance.executionId,
+          JSON.stringify(eventRaised("late", T0, '"x"')),
+          T0,
+        ]);
+        await sender.query(`UPDATE "${schema}".instances SET ready_at = LEAST(ready_at, $1::bigint) WHERE instance_id = 'r1'`, [T0]);
+        // The step's statement starts (its snapshot cannot see the message) and waits for the row.
+        const step = commitOk(p, commitFor(item, { status: "Running", newHistory: [orchestratorStarted(T0 + 1)] }), T0 + 1);
+        await eventually(async () => {
+          const waiting = await adminQuery<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = $1", [`perdure:${schema}`]);
+          return waiting.rows[0]!.n > 0;
+        });
+        await sender.query("COMMIT");
+        await step;
+      } finally {
+        await sender.end();
+      }
+      const next = await lockOne(p, "r1", T0 + 2);
+      assert.deepEqual(
+        next.messages.map((m) => m.message.event.type),
+        ["EventRaised"],
+        "the message sent meanwhile makes the instance ready again",
+      );
+      assert.equal(next.instance.historyLength, 1);
     });
 
     it("runs with a least-privilege role: data rights on the schema's tables, no DDL", async () => {

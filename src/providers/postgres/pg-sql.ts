@@ -47,6 +47,10 @@ export function statements(s: string) {
               OR EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND m.visible_at <= ${cap("$1")} AND ${withoutCode}))
             AND (i.affinity IS NULL OR i.affinity = $5 OR i.ready_at <= ${cap("$1")} - $6::bigint
               OR NOT EXISTS (SELECT 1 FROM ${s}.hosts h WHERE h.worker_id = i.affinity AND h.heartbeat_at > ${cap("$1")} - $7::bigint))
+            -- The row as this statement's snapshot sees it: a version written after the snapshot was
+            -- taken (the lock re-reads the newest) may come with messages the snapshot cannot see,
+            -- and the item would go out without them. Such a row waits for the next claim.
+            AND i.ctid = (SELECT v.ctid FROM ${s}.instances v WHERE v.instance_id = i.instance_id)
           ORDER BY i.ready_at
           LIMIT $8
           FOR UPDATE OF i SKIP LOCKED

@@ -602,7 +602,7 @@ export class PostgresProvider implements StorageProvider {
 
   async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
     const results: (CommitResult | undefined)[] = commits.map(() => undefined);
-    // The hot path: optimistic steps that write only their own instance take one statement.
+    // The hot path: steps that write only their own instance take one statement.
     const seen = new Set<string>();
     const express: number[] = [];
     commits.forEach((c, i) => {
@@ -630,39 +630,54 @@ export class PostgresProvider implements StorageProvider {
   }
 
   /**
-   * Optimistic steps that write nothing but their own instance, in one statement that checks their
-   * fences itself (write-statement.ts, the gate): no transaction around it, no read before it.
-   * Undefined when a fence did not hold: nothing was written, and the normal path sorts them out.
+   * Steps that write nothing but their own instance, in one statement that checks their fences
+   * itself (write-statement.ts, the gate): no transaction around it, no read before it. Optimistic
+   * steps presume the state their fence names; leased ones the state of their work item, which no
+   * one else may change while the lease is held. Undefined when a fence or a presumption did not
+   * hold: nothing was written, and the normal path sorts them out.
    */
   private async expressSteps(commits: OrchestrationCommit[], now: number): Promise<CommitResult[] | undefined> {
     const rows = new Map<string, RowState | undefined>();
     const tasks = new Map<number, string | null>();
-    const gate: Gate = { instances: [], tasks: [], now };
+    const instances: Gate["instances"][number][] = [];
+    const taskGates: Gate["tasks"][number][] = [];
+    const known = new Map<string, OrchestrationRuntimeStatus>();
     for (const c of commits) {
-      if (c.fence.kind !== "optimistic") return undefined;
       const f = c.fence;
-      // Presumed as the fence says; the statement checks it. The status is read back by the gate.
-      rows.set(f.instanceId, { kind: "orchestration", runtimeStatus: "Running", lockToken: null, lockedUntil: 0, historyLength: f.historyLength, executionId: f.executionId });
-      (gate.instances as Gate["instances"][number][]).push({ instanceId: f.instanceId, executionId: f.executionId, historyLength: f.historyLength });
+      if (f.kind === "optimistic") {
+        // The status is read back by the gate.
+        rows.set(f.instanceId, { kind: "orchestration", runtimeStatus: "Running", lockToken: null, lockedUntil: 0, historyLength: f.historyLength, executionId: f.executionId });
+        instances.push({ instanceId: f.instanceId, executionId: f.executionId, historyLength: f.historyLength });
+      } else {
+        const rec = f.item.instance;
+        rows.set(f.item.instanceId, { kind: rec.kind, runtimeStatus: rec.runtimeStatus, lockToken: f.item.lockToken, lockedUntil: f.item.lockedUntil, historyLength: rec.historyLength, executionId: rec.executionId });
+        instances.push({ instanceId: f.item.instanceId, executionId: rec.executionId, historyLength: rec.historyLength, lockToken: f.item.lockToken, runtimeStatus: rec.runtimeStatus });
+        known.set(f.item.instanceId, rec.runtimeStatus);
+      }
       for (const r of c.activityResults ?? []) {
         tasks.set(r.item.id, r.item.lockToken);
-        (gate.tasks as Gate["tasks"][number][]).push({ id: r.item.id, lockToken: r.item.lockToken });
+        taskGates.push({ id: r.item.id, lockToken: r.item.lockToken });
       }
     }
-    (gate.instances as Gate["instances"][number][]).sort((a, b) => Buffer.compare(Buffer.from(a.instanceId), Buffer.from(b.instanceId)));
+    instances.sort((a, b) => Buffer.compare(Buffer.from(a.instanceId), Buffer.from(b.instanceId)));
+    const gate: Gate = { instances, tasks: taskGates, now };
     const p = new BatchPlanner({ rows, tasks, dbNow: Infinity }, now, randomUUID);
     const out = commits.map((commit) => p.apply({ kind: "step", commit }));
     if (out.some((r) => !r.ok)) return undefined;
-    const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, []) }, gate);
+    // Status changes of leased steps are known and go in the notice; optimistic ones are read back.
+    const noticed = p.changes.filter(([id]) => known.has(id));
+    const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, noticed) }, gate);
     if (!statement) return undefined;
     const r = await this.c.run(commits.length === 1 ? "a step" : `${commits.length} steps`, "fenced", (q) => q.query<{ k: string; v: string | null; w: string | null }>(statement));
     if (!r.rows.some((row) => row.k === "ok" && row.v === "true")) return undefined;
     this.stats.writeTransactions++;
-    const before = new Map<string, string>();
+    const before = new Map<string, string>(known);
     const taskIds = new Map<string, number>();
     for (const row of r.rows) {
       if (row.k === "s" && row.v !== null && row.w !== null) before.set(row.v, row.w);
       else if (row.k === "t" && row.v !== null && row.w !== null) taskIds.set(row.w, Number(row.v));
+      // Messages that arrived while a step held its lease are ready now that it is released.
+      else if (row.k === "r" && row.v !== null && row.w !== null && p.released.has(row.v) && Number(row.w) <= now) p.announcements.push(["orchestration", now]);
     }
     for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
     const changes: [string, OrchestrationRuntimeStatus][] = [];
@@ -670,7 +685,7 @@ export class PostgresProvider implements StorageProvider {
       const id = commitInstanceId(c);
       if (before.get(id) !== c.instance.runtimeStatus) changes.push([id, c.instance.runtimeStatus]);
     }
-    // The finished ones were not in the notice (their old status was not known yet): tell this process.
+    // The optimistic ones that finished were not in the notice (their old status was not known yet): tell this process.
     this.publish(p.announcements, changes);
     return out.map((res) => (res.ok && res.leasedActivities ? withLeased(res, res.leasedActivities) : res));
   }
@@ -900,10 +915,10 @@ function parseSteps(events: string): HistoryEvent[] {
   return parsed as HistoryEvent[];
 }
 
-/** An optimistic step that writes its own instance only: it can take the one-statement path. */
+/** A step that writes its own instance only (no replace, no deletion): it can take the one-statement path. */
 function isExpress(c: OrchestrationCommit): boolean {
-  if (c.fence.kind !== "optimistic" || c.replaceHistory || c.deleteIfIdle) return false;
-  const id = c.fence.instanceId;
+  if (c.replaceHistory || c.deleteIfIdle) return false;
+  const id = commitInstanceId(c);
   return c.messages.every((m) => m.instanceId === id && (m.kind === "self" || m.kind === "event" || m.kind === "toParent"));
 }
 

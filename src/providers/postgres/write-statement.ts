@@ -40,7 +40,13 @@ export interface WriteStatement {
  * and every activity task still holds its lease. A batch that fails the check writes nothing.
  */
 export interface Gate {
-  instances: readonly { instanceId: string; executionId: string; historyLength: number }[];
+  /**
+   * Without `lockToken`, an optimistic step: the row must be unleased. With it, a leased step: the
+   * row must still hold that lease and status, and be the very version the statement's snapshot
+   * sees (its ready_at is computed from the messages in that snapshot; every message sent to an
+   * instance updates its row, so a newer version means a message this statement cannot see).
+   */
+  instances: readonly { instanceId: string; executionId: string; historyLength: number; lockToken?: string; runtimeStatus?: string }[];
   tasks: readonly { id: number; lockToken: string }[];
   now: number;
 }
@@ -104,18 +110,22 @@ export function writeStatement(
         history_length: u.historyLength,
         affinity: u.affinity,
         due: due.get(id) ?? null,
+        released: p.released.has(id),
       })),
       record:
-        "instance_id text, name text, name_key text, execution_id text, status text, input text, output text, custom_status text, failure text, entity_state text, updated bigint, history_length int, affinity text, due bigint",
+        "instance_id text, name text, name_key text, execution_id text, status text, input text, output text, custom_status text, failure text, entity_state text, updated bigint, history_length int, affinity text, due bigint, released boolean",
       sql: (src, g, [ids]) => `UPDATE ${s}.instances i SET name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
           input = x.input, output = x.output, custom_status = x.custom_status, failure_details = x.failure, entity_state = x.entity_state,
           last_updated_at = x.updated, history_length = x.history_length, affinity = COALESCE(x.affinity, i.affinity),
           lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = false,
           ready_at = ${
-            // Gated (optimistic) steps consume nothing: the row's ready_at stays right as it is. A
-            // lease's step consumed messages: the earliest of those left (its rows are locked, so
-            // no other transaction adds any meanwhile).
-            g ? "LEAST(i.ready_at, x.due)" : `LEAST((SELECT min(m.visible_at) FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND NOT (m.id = ANY($$consumed))), x.due)`
+            // A lease's step consumed messages: the earliest of those left. Its row was locked
+            // before this statement, or (gated) is the version this statement's snapshot sees, so
+            // no message sent to it is missing from that snapshot. Optimistic steps consume
+            // nothing: the row's ready_at stays right as it is.
+            g
+              ? `CASE WHEN x.released THEN LEAST((SELECT min(m.visible_at) FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND NOT (m.id = ANY($$consumed))), x.due) ELSE LEAST(i.ready_at, x.due) END`
+              : `LEAST((SELECT min(m.visible_at) FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND NOT (m.id = ANY($$consumed))), x.due)`
           }
         FROM ${src}
         WHERE i.instance_id = x.instance_id AND i.instance_id = ANY(${ids})${g}
@@ -241,13 +251,18 @@ export function writeStatement(
   };
   if (gate) {
     // The rows first, in ascending ID order, then the tasks: the lock order of every transaction.
-    const instances = param(JSON.stringify(gate.instances.map((i) => ({ instance_id: i.instanceId, execution_id: i.executionId, history_length: i.historyLength }))), "json");
+    const instances = param(
+      JSON.stringify(gate.instances.map((i) => ({ instance_id: i.instanceId, execution_id: i.executionId, history_length: i.historyLength, lock_token: i.lockToken ?? null, status: i.runtimeStatus ?? null }))),
+      "json",
+    );
     const tasks = param(JSON.stringify(gate.tasks.map((t) => ({ id: t.id, lock_token: t.lockToken }))), "json");
     const ids = param(gate.instances.map((i) => i.instanceId), "text[]");
     ctes.push(`f AS (SELECT i.instance_id, i.runtime_status FROM ${s}.instances i
-        JOIN json_to_recordset(${instances}) AS x(instance_id text, execution_id text, history_length int) ON i.instance_id = x.instance_id
+        JOIN json_to_recordset(${instances}) AS x(instance_id text, execution_id text, history_length int, lock_token text, status text) ON i.instance_id = x.instance_id
         WHERE i.instance_id = ANY(${ids}) AND i.execution_id = x.execution_id AND i.history_length = x.history_length
-          AND i.locked_until <= LEAST(${param(gate.now, "bigint")}, (extract(epoch FROM statement_timestamp()) * 1000)::bigint)
+          AND CASE WHEN x.lock_token IS NULL THEN i.locked_until <= LEAST(${param(gate.now, "bigint")}, (extract(epoch FROM statement_timestamp()) * 1000)::bigint)
+            ELSE i.lock_token = x.lock_token AND i.runtime_status = x.status
+              AND i.ctid = (SELECT v.ctid FROM ${s}.instances v WHERE v.instance_id = x.instance_id) END
         ORDER BY i.instance_id FOR UPDATE OF i)`);
     ctes.push(`ft AS (SELECT t.id FROM ${s}.activity_tasks t
         JOIN json_to_recordset(${tasks}) AS x(id bigint, lock_token text) ON t.id = x.id AND t.lock_token = x.lock_token
@@ -260,7 +275,7 @@ export function writeStatement(
   for (const part of used) {
     const scalars = (part.scalars ?? []).map(([type, v]) => param(v, type));
     const src = part.record ? `json_to_recordset(${param(JSON.stringify(part.rows), "json")}) AS x(${part.record})` : "";
-    if (part.name === "uo" && !gate) consumedParam = param(consumed, "bigint[]");
+    if (part.name === "uo") consumedParam = param(consumed, "bigint[]");
     // With `only`, a message goes in with its own instance's row, everything else with any row.
     const condition = !only || part.name === only ? g : part.name === "im" ? `${g} AND x.instance_id IN (SELECT instance_id FROM ${only})` : `${g} AND EXISTS (SELECT 1 FROM ${only})`;
     ctes.push(`${part.name} AS (${part.sql(src, condition, scalars).replace("$$consumed", consumedParam)})`);
