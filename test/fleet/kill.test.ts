@@ -66,6 +66,11 @@ await withPostgres("fleet: SIGKILL one of three hosts", () => {
     const per = executionsPerRun(f.effects());
     t.diagnostic(`activity executions per host: ${JSON.stringify(Object.fromEntries(per))}; B killed after ${killedAfter} of ${total} activities had ended`);
     for (const h of [a, c]) assert.ok((per.get(h.spec.run) ?? 0) > 0, `live host ${h.spec.run} ran activities`);
+    // No false take-overs under this load: a live host never lost a lease to another host.
+    for (const h of [a, c]) {
+      const lost = `${h.stdout}\n${h.stderr}`.split("\n").filter((l) => / not (committed|recorded): /.test(l));
+      assert.deepEqual(lost, [], `live host ${h.spec.run} lost leases while it was alive`);
+    }
     assert.ok((per.get("B") ?? 0) > 0, "the killed host ran activities before it died");
   });
 });

@@ -10,7 +10,7 @@ import { SchemaVersionError } from "../../src/providers/schema-version.js";
 import { eventually } from "../helpers/hosts.js";
 import { adminQuery, dropSchema, newSchema, PG_URL, withPostgres } from "../helpers/pg.js";
 import { runConformanceSuite } from "./conformance/index.js";
-import { T0, assertLockLost, commitFor, commitOk, commitOne, create, eventRaised, hasCode, ids, lockAll, lockOne, optimisticFor, orchestratorStarted, runTo } from "./fixtures.js";
+import { T0, assertLockLost, commitFor, commitOk, commitOne, create, eventRaised, hasCode, ids, lockActivities, lockAll, lockOne, optimisticFor, orchestratorStarted, runTo } from "./fixtures.js";
 
 const open = (schema: string): PostgresProvider => new PostgresProvider({ connectionString: PG_URL, schema, poolSize: 4 });
 
@@ -138,6 +138,36 @@ await withPostgres("PostgresProvider specifics", () => {
       assert.ok(p.stats.writeTransactions - before <= 2, `group commit: ${p.stats.writeTransactions - before} write transactions for ${n} steps`);
       results.forEach((r, i) => (i === 7 ? assertLockLost(r, "the stale step") : assert.ok(r.ok, `step ${i}`)));
       for (let i = 0; i < n; i++) assert.equal((await p.getInstance(`g${i}`))?.customStatus, i === 7 ? undefined : `"${i}"`);
+    });
+
+    it("writes a fan-out of thousands of activities in chunks, in the step's one transaction, with the leased ones handed back", async () => {
+      const schema = newSchema("bulk");
+      const p = await fresh(schema);
+      await create(p, "big");
+      const item = await lockOne(p, "big", T0);
+      const n = 4_500;
+      const before = p.stats.writeTransactions;
+      const r = await commitOk(
+        p,
+        {
+          ...commitFor(item, { status: "Running", newHistory: [orchestratorStarted(T0 + 1)] }),
+          activityTasks: Array.from({ length: n }, (_, i) => ({ instanceId: "big", executionId: item.instance.executionId, taskScheduledId: i, name: "work", input: String(i) })),
+          leaseActivities: { workerId: "w", leaseMs: 60_000, max: 10 },
+        },
+        T0 + 1,
+      );
+      assert.equal(p.stats.writeTransactions - before, 1, "one transaction");
+      assert.deepEqual(
+        (r.leasedActivities ?? []).map((a) => a.taskScheduledId),
+        Array.from({ length: 10 }, (_, i) => i),
+      );
+      assert.ok((r.leasedActivities ?? []).every((a) => a.id > 0));
+      const rows = await adminQuery<{ n: number; leased: number; distinct: number }>(
+        `SELECT count(*)::int AS n, count(lock_token)::int AS leased, count(DISTINCT task_scheduled_id)::int AS distinct FROM "${schema}".activity_tasks`,
+      );
+      assert.deepEqual(rows.rows[0], { n, leased: 10, distinct: n });
+      const free = await lockActivities(p, T0 + 2, { max: 5_000 });
+      assert.equal(free.length, n - 10, "every task that was not leased can be taken");
     });
 
     it("a leased step written in one statement sees a message sent while it waited for the row", async () => {

@@ -114,4 +114,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "activity tasks ordered by visible time and ID in the index (a claim no longer sorts every visible task)",
+    sql: `
+      CREATE INDEX activity_tasks_by_visible_id ON {s}.activity_tasks (visible_at, id);
+      DROP INDEX {s}.activity_tasks_by_visible;
+    `,
+  },
 ];

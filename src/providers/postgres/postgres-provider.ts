@@ -37,7 +37,7 @@ import { PG_MIGRATIONS } from "./migrations.js";
 import { PgConnection, type Querier, type Replay, RetryTransaction } from "./pg-connection.js";
 import { PgListener } from "./pg-listener.js";
 import { type Statements, statements } from "./pg-sql.js";
-import { type Gate, writeStatement } from "./write-statement.js";
+import { bulkTaskInsert, type Gate, writeStatement } from "./write-statement.js";
 
 export interface PostgresProviderOptions {
   /** `postgres://user[:password]@host[:port]/database[?sslmode=...]` */
@@ -400,6 +400,13 @@ export class PostgresProvider implements StorageProvider {
   /** The plan's writes: what goes first (dropped histories), one statement for the rest, then idle entities. */
   private async write(q: Querier, p: BatchPlanner, now: number): Promise<void> {
     if (p.dropHistory.size > 0 || p.dropData.size > 0) await q.query({ ...this.sqlText.dropData, values: [[...p.dropHistory], [...p.dropData]] });
+    if (p.tasks.length > BULK_TASKS) {
+      // A big fan-out: its unleased tasks go first, in chunks (the statement's parameters would
+      // otherwise hold all of them at once, in memory here and on the server).
+      const bulk = p.tasks.filter((t) => t.lockToken === null);
+      p.tasks = p.tasks.filter((t) => t.lockToken !== null);
+      for (let i = 0; i < bulk.length; i += BULK_TASKS) await q.query(bulkTaskInsert(`"${this.schema}"`, bulk.slice(i, i + BULK_TASKS)));
+    }
     const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, p.changes) });
     if (statement) {
       const r = await q.query<{ k: string; v: string | null; w: string | null }>(statement);
@@ -915,9 +922,12 @@ function parseSteps(events: string): HistoryEvent[] {
   return parsed as HistoryEvent[];
 }
 
-/** A step that writes its own instance only (no replace, no deletion): it can take the one-statement path. */
+/** Activity tasks per insert statement of a big fan-out. */
+const BULK_TASKS = 2_000;
+
+/** A step that writes its own instance only (no replace, no deletion, no big fan-out): it can take the one-statement path. */
 function isExpress(c: OrchestrationCommit): boolean {
-  if (c.replaceHistory || c.deleteIfIdle) return false;
+  if (c.replaceHistory || c.deleteIfIdle || c.activityTasks.length > BULK_TASKS) return false;
   const id = commitInstanceId(c);
   return c.messages.every((m) => m.instanceId === id && (m.kind === "self" || m.kind === "event" || m.kind === "toParent"));
 }

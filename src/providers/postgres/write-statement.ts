@@ -8,7 +8,7 @@
  * ready_at (an instance's earliest message due time) is kept here, from what the statement writes:
  * an instance's rows are locked, so no other transaction changes its messages meanwhile.
  */
-import type { BatchPlanner } from "./batch-plan.js";
+import type { BatchPlanner, TaskRow } from "./batch-plan.js";
 
 interface Part {
   /** CTE name. */
@@ -52,6 +52,41 @@ export interface Gate {
 }
 
 const ONE: readonly object[] = [{}];
+
+const TASK_RECORD =
+  "instance_id text, execution_id text, task_scheduled_id int, name text, name_key text, input text, metadata text, visible_at bigint, lock_token text, locked_until bigint, dequeue_count int, worker_id text, origin text";
+
+function taskRecord(t: TaskRow): object {
+  return {
+    instance_id: t.instanceId,
+    execution_id: t.executionId,
+    task_scheduled_id: t.taskScheduledId,
+    name: t.name,
+    name_key: t.nameKey,
+    input: t.input,
+    metadata: t.metadata,
+    visible_at: t.visibleAt,
+    lock_token: t.lockToken,
+    locked_until: t.lockedUntil,
+    dequeue_count: t.dequeueCount,
+    worker_id: t.workerId,
+    origin: t.origin,
+  };
+}
+
+function insertTasks(s: string, src: string): string {
+  return `INSERT INTO ${s}.activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count, worker_id, origin)
+        SELECT x.instance_id, x.execution_id, x.task_scheduled_id, x.name, x.name_key, x.input, x.metadata, x.visible_at, x.lock_token, x.locked_until, x.dequeue_count, x.worker_id, x.origin
+        FROM ${src}`;
+}
+
+/**
+ * Unleased activity tasks inserted on their own, in a batch's transaction before its statement: a
+ * fan-out of many thousands goes in chunks instead of one parameter of all of them.
+ */
+export function bulkTaskInsert(s: string, tasks: readonly TaskRow[]): WriteStatement {
+  return { name: `bulk-tasks:${s}`, text: insertTasks(s, `json_to_recordset($1::json) AS x(${TASK_RECORD})`), values: [JSON.stringify(tasks.map(taskRecord))] };
+}
 
 /** The write statement of `p`, or undefined when the batch writes no row. */
 export function writeStatement(
@@ -193,26 +228,9 @@ export function writeStatement(
     },
     {
       name: "it",
-      rows: p.tasks.map((t) => ({
-        instance_id: t.instanceId,
-        execution_id: t.executionId,
-        task_scheduled_id: t.taskScheduledId,
-        name: t.name,
-        name_key: t.nameKey,
-        input: t.input,
-        metadata: t.metadata,
-        visible_at: t.visibleAt,
-        lock_token: t.lockToken,
-        locked_until: t.lockedUntil,
-        dequeue_count: t.dequeueCount,
-        worker_id: t.workerId,
-        origin: t.origin,
-      })),
-      record:
-        "instance_id text, execution_id text, task_scheduled_id int, name text, name_key text, input text, metadata text, visible_at bigint, lock_token text, locked_until bigint, dequeue_count int, worker_id text, origin text",
-      sql: (src, g) => `INSERT INTO ${s}.activity_tasks (instance_id, execution_id, task_scheduled_id, name, name_key, input, metadata, visible_at, lock_token, locked_until, dequeue_count, worker_id, origin)
-        SELECT x.instance_id, x.execution_id, x.task_scheduled_id, x.name, x.name_key, x.input, x.metadata, x.visible_at, x.lock_token, x.locked_until, x.dequeue_count, x.worker_id, x.origin
-        FROM ${src} WHERE true${g} RETURNING id, lock_token`,
+      rows: p.tasks.map(taskRecord),
+      record: TASK_RECORD,
+      sql: (src, g) => `${insertTasks(s, src)} WHERE true${g} RETURNING id, lock_token`,
       report: "SELECT 't' AS k, id::text AS v, lock_token AS w FROM it WHERE lock_token IS NOT NULL",
     },
     {
