@@ -5,7 +5,10 @@ import { parseArgs } from "node:util";
 import { app } from "../app.js";
 import { DurableError } from "../core/errors.js";
 import { createHost, type Host } from "../host/host.js";
-import { DEFAULT_STORE_URL } from "../host/store-url.js";
+import { DEFAULT_STORE_URL, redactStore } from "../host/store-url.js";
+import { CliError, type CliIo, processIo } from "./io.js";
+import { OPERATOR_USAGE, operator } from "./operator.js";
+import { packageVersion } from "./version.js";
 
 const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [options]
 
@@ -31,15 +34,6 @@ const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1]
   --max-concurrent-orchestrations  orchestration and entity steps in flight (default 100)
   --max-concurrent-activities      activity calls in flight (default 100)`;
 
-/** A failure the user can fix: printed as one line, exit code 1 (usage errors: 2). */
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
 
 interface StartOptions {
   entry: string;
@@ -205,14 +199,30 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
   return host;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: CliIo = processIo, cwd = process.cwd()): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    console.log(USAGE);
+    io.out(`${USAGE}\n\n${OPERATOR_USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
+  if (command === "--version" || command === "-v" || command === "version") {
+    io.out(`perdure ${packageVersion()}\n`);
+    return 0;
+  }
+  if (command === "instances" || command === "entities") {
+    try {
+      return await operator(command, rest, io, env, cwd);
+    } catch (err) {
+      if (err instanceof CliError) {
+        io.err(`${err.message}\n`);
+        return err.exitCode;
+      }
+      io.err(`perdure: ${(err as Error).stack ?? String(err)}\n`);
+      return 1;
+    }
+  }
   if (command !== "start") {
-    console.error(`perdure: unknown command '${command}'.\n${USAGE}`);
+    io.err(`perdure: unknown command '${command}': use start, instances, entities or --version ('perdure --help' shows them).\n`);
     return 2;
   }
   let host: Host;
@@ -260,8 +270,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 function drainTimeoutOf(host: Host): number {
   return host.worker.drainTimeoutMs;
-}
-
-function redactStore(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }

@@ -73,6 +73,9 @@ function postgresFromUrl(url: string, options: StoreUrlOptions): StorageProvider
   });
 }
 
-function redact(url: string): string {
+/** A store URL as it may be printed: without its password. */
+export function redactStore(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
+
+const redact = redactStore;
