@@ -16,6 +16,7 @@ export type { EntityFunctionContext } from "./runtime/registry.js";
 export { OrchestrationRuntimeStatus } from "./core/status.js";
 export { createHost, type Host, type HostOptions } from "./host/host.js";
 export { DEFAULT_STORE_URL, providerFromUrl, StoreUrlError } from "./host/store-url.js";
+export { createLogger, type Logger, type LoggerOptions, type LogFields, type LogFormat, type LogLevel } from "./runtime/logger.js";
 export {
   DurableError,
   DuplicateFunctionError,

@@ -6,6 +6,7 @@ import { app } from "../app.js";
 import { DurableError } from "../core/errors.js";
 import { createHost, type Host } from "../host/host.js";
 import { DEFAULT_STORE_URL, redactStore } from "../host/store-url.js";
+import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.js";
 import { CliError, type CliIo, processIo } from "./io.js";
 import { OPERATOR_USAGE, operator } from "./operator.js";
 import { packageVersion } from "./version.js";
@@ -32,7 +33,13 @@ const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1]
   --drain-timeout-ms       grace period on SIGTERM/SIGINT: work in flight may finish, the rest is handed
                            back and the process exits (default 10000)
   --max-concurrent-orchestrations  orchestration and entity steps in flight (default 100)
-  --max-concurrent-activities      activity calls in flight (default 100)`;
+  --max-concurrent-activities      activity calls in flight (default 100)
+
+  Logs:
+  --log-format json|text   json: a JSON object per line (the default when stdout is not a terminal);
+                           text: lines for people (the default on a terminal) (env PERDURE_LOG_FORMAT)
+  --log-level debug|info|warn|error  the lowest level written (default info; debug adds the runtime's
+                           tracking events) (env PERDURE_LOG_LEVEL)`;
 
 
 interface StartOptions {
@@ -54,6 +61,8 @@ interface StartOptions {
   drainTimeoutMs: number | undefined;
   maxConcurrentOrchestrations: number | undefined;
   maxConcurrentActivities: number | undefined;
+  logFormat: LogFormat | undefined;
+  logLevel: LogLevel | undefined;
 }
 
 /** A whole number from a flag; `min` 0 allows "no limit". Undefined when the flag is absent. */
@@ -90,6 +99,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         "drain-timeout-ms": { type: "string" },
         "max-concurrent-orchestrations": { type: "string" },
         "max-concurrent-activities": { type: "string" },
+        "log-format": { type: "string" },
+        "log-level": { type: "string" },
       },
     });
   } catch (err) {
@@ -106,6 +117,10 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   if (onNondeterminism !== undefined && onNondeterminism !== "park" && onNondeterminism !== "fail") {
     throw new CliError(`perdure: invalid --on-nondeterminism '${onNondeterminism}': use park or fail.`, 2);
   }
+  const logFormat = v["log-format"] ?? env.PERDURE_LOG_FORMAT;
+  if (logFormat !== undefined && logFormat !== "json" && logFormat !== "text") throw new CliError(`perdure: invalid --log-format '${logFormat}': use json or text.`, 2);
+  const logLevel = v["log-level"] ?? env.PERDURE_LOG_LEVEL;
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) throw new CliError(`perdure: invalid --log-level '${logLevel}': use ${LOG_LEVELS.join(", ")}.`, 2);
   if (v["workers-only"] && v["http-only"]) throw new CliError("perdure: --workers-only and --http-only exclude each other: a host with neither would do nothing.", 2);
   const leaseMs = wholeNumber(v, "lease-ms", 100, "a number of milliseconds >= 100");
   const leaseRenewMs = wholeNumber(v, "lease-renew-ms", 10, "a number of milliseconds >= 10");
@@ -114,6 +129,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
     throw new CliError(`perdure: --lease-renew-ms ${leaseRenewMs} must be at most a third of the lease (${lease} ms), so a lease survives a late renewal.`, 2);
   }
   return {
+    logFormat,
+    logLevel: logLevel as LogLevel | undefined,
     workers: !v["http-only"],
     http: !v["workers-only"],
     leaseMs,
@@ -170,6 +187,7 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
       port: options.http ? options.port : false,
       workers: options.workers,
       hostname: options.hostname,
+      logger: createLogger({ ...(options.logFormat ? { format: options.logFormat } : {}), ...(options.logLevel ? { level: options.logLevel } : {}) }),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
       ...(options.leaseRenewMs !== undefined ? { leaseRenewMs: options.leaseRenewMs } : {}),
       ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),

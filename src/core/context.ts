@@ -334,7 +334,7 @@ export class DurableOrchestrationContext {
 }
 
 export interface OrchestrationLogger {
-  (level: "info" | "warn" | "error", message: string): void;
+  (level: "debug" | "info" | "warn" | "error", message: string): void;
 }
 
 /** The first argument of an orchestrator: an invocation context with `df`. */
@@ -347,15 +347,31 @@ export class OrchestrationContext {
     this.df = df;
     this.invocationId = df.instanceId;
   }
-  /** Replay-safe: prints only when the orchestrator is not replaying. */
+  /**
+   * Replay-safe logging: each line is written once, when the orchestrator runs the code after it
+   * for the first time, and not again when a replay passes it.
+   */
   log(...args: unknown[]): void {
-    if (!this.df.isReplaying) this.logger("info", args.map(String).join(" "));
+    this.write("info", args);
+  }
+  info(...args: unknown[]): void {
+    this.write("info", args);
   }
   warn(...args: unknown[]): void {
-    if (!this.df.isReplaying) this.logger("warn", args.map(String).join(" "));
+    this.write("warn", args);
   }
   error(...args: unknown[]): void {
-    if (!this.df.isReplaying) this.logger("error", args.map(String).join(" "));
+    this.write("error", args);
+  }
+  debug(...args: unknown[]): void {
+    this.write("debug", args);
+  }
+  /** As `debug` (the host's logs have no level below it). */
+  trace(...args: unknown[]): void {
+    this.write("debug", args);
+  }
+  private write(level: "debug" | "info" | "warn" | "error", args: unknown[]): void {
+    if (!this.df.isReplaying) this.logger(level, args.map(String).join(" "));
   }
 }
 

@@ -31,7 +31,8 @@ export async function runActivity(
       instanceId: item.instanceId,
       idempotencyKey: `${item.instanceId}:${item.executionId}:${item.taskScheduledId}`,
       attempt: item.dequeueCount,
-      log: (...args: unknown[]) => logger.info(`[${fn.name} ${item.instanceId}#${item.taskScheduledId}] ${args.map(String).join(" ")}`),
+      log: (...args: unknown[]) =>
+        logger.info(args.map(String).join(" "), { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId }),
     };
     Object.assign(context, contextExtras);
     const value = await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context);

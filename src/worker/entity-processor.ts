@@ -56,13 +56,12 @@ export class EntityProcessor {
 
   /** Runs the entity function for one operation; whatever it throws becomes the operation's failure. */
   private async runOperation(fn: RegisteredFunction<EntityHandler>, call: EntityOperationCall): Promise<OperationOutcome> {
-    const label = `${call.context.entityId.toString()} ${call.operation}`;
     try {
       await (fn.handler as (c: unknown) => unknown)({
         df: call.context,
         functionName: fn.name,
         invocationId: call.requestId,
-        log: (...args: unknown[]) => this.logger.info(`[${label}] ${args.map(String).join(" ")}`),
+        log: (...args: unknown[]) => this.logger.info(args.map(String).join(" "), { instanceId: call.context.entityId.toString(), functionName: fn.name, functionType: "entity", operation: call.operation }),
       });
       return { ok: true };
     } catch (err) {

@@ -152,7 +152,12 @@ export class OrchestrationProcessor {
   }
 
   private newExecutor(handler: OrchestratorFunction, started: ExecutionStartedEvent): OrchestrationExecutor {
-    const log = (level: "info" | "warn" | "error", message: string): void => this.logger[level](`[${started.name} ${started.instanceId}] ${message}`);
+    const fields = { instanceId: started.instanceId, executionId: started.executionId, functionName: started.name, functionType: "orchestration", isReplaying: false };
+    // Only called when not replaying (the context checks).
+    const log = (level: "debug" | "info" | "warn" | "error", message: string): void => {
+      if (level === "debug") this.logger.debug?.(message, fields);
+      else this.logger[level](message, fields);
+    };
     return new OrchestrationExecutor(handler, { ...this.options.executor, log });
   }
 

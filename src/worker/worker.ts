@@ -1,15 +1,17 @@
+import { performance } from "node:perf_hooks";
 import { InvalidArgumentError, LockLostError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
 import { DEFAULT_RETRY_POLICY, PARK_CODES, parkInfo, type RetryPolicy } from "../core/step-policy.js";
 import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
-import { consoleLogger, type Logger } from "../runtime/logger.js";
+import { consoleLogger, type Logger, withFields } from "../runtime/logger.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { runActivity } from "./activity-processor.js";
 import { Batcher } from "./batcher.js";
 import { OrchestrationProcessor } from "./orchestration-processor.js";
 import { newWorkerId } from "./worker-id.js";
+import { trackActivity, trackStep } from "./tracking.js";
 import { WorkSignal } from "./work-signal.js";
 
 export interface WorkerOptions {
@@ -123,9 +125,10 @@ export class Worker {
     options: WorkerOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? consoleLogger;
     this.contextExtras = options.activityContextExtras ?? {};
     this.workerId = options.workerId ?? newWorkerId();
+    // Every record of this worker says which worker wrote it: in a fleet, logs from many hosts meet.
+    this.logger = withFields(options.logger ?? consoleLogger, { workerId: this.workerId });
     this.options = {
       maxConcurrentOrchestrations: options.maxConcurrentOrchestrations ?? 100,
       maxConcurrentActivities: options.maxConcurrentActivities ?? 100,
@@ -341,7 +344,7 @@ export class Worker {
     // A lost lease belongs to someone else now; any other refusal is storage's, and parks the instance.
     if (result.error instanceof LockLostError) {
       this.stats.lockLost++;
-      this.logger.warn(`Step of '${item.instanceId}' not committed: ${result.error.message}`);
+      this.logger.warn(`Step of '${item.instanceId}' not committed: ${result.error.message}`, { instanceId: item.instanceId, functionName: item.instance.name, event: "LeaseLost" });
       return;
     }
     this.onStoreError(result.error);
@@ -357,7 +360,14 @@ export class Worker {
     const retryAfterMs = (info.retryAt ?? now) - now;
     // Waiting for a host that has the function is an operational state; anything else is broken.
     const level = code === PARK_CODES.functionNotFound ? "warn" : "error";
-    this.logger[level](`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, retry in ${Math.round(retryAfterMs / 1000)} s): ${message}`);
+    this.logger[level](`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, retry in ${Math.round(retryAfterMs / 1000)} s): ${message}`, {
+      instanceId: item.instanceId,
+      executionId: item.instance.executionId,
+      functionName: item.instance.name,
+      event: "InstanceParked",
+      code,
+      attempt: info.attempts,
+    });
     await this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs, park: info }, now).catch((err: unknown) => {
       this.logger.error(`Parking '${item.instanceId}' failed; its lease expires instead: ${failureFromError(err).errorMessage}`);
     });
@@ -370,6 +380,12 @@ export class Worker {
    * meanwhile.
    */
   private async commitWithLeases(commit: OrchestrationCommit, handedOver = 0): Promise<CommitResult> {
+    const result = await this.commitLeasing(commit, handedOver);
+    if (result.ok) trackStep(this.logger, commit);
+    return result;
+  }
+
+  private async commitLeasing(commit: OrchestrationCommit, handedOver: number): Promise<CommitResult> {
     commit.workerId = this.workerId;
     const lane = this.activities;
     const free = this.running ? Math.max(0, lane.max - lane.inflight.size - lane.reserved + handedOver) : 0;
@@ -392,8 +408,11 @@ export class Worker {
   }
 
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
+    trackActivity(this.logger, item, "start");
+    const began = performance.now();
     const event = await runActivity(item, this.registry, this.clock, this.logger, this.contextExtras);
     this.stats.activitiesRun++;
+    trackActivity(this.logger, item, "end", { ok: event.type === "TaskCompleted", durationMs: Math.round(performance.now() - began), ...(event.type === "TaskFailed" ? { error: event.failureDetails.errorMessage } : {}) });
     // Ran: its slot is held as reserved until the result is recorded, and the step recorded with it
     // may hand that slot to the next activity it leases (a lane of one still runs a sequence in one
     // transaction per step).
@@ -458,7 +477,7 @@ export class Worker {
           const result = await this.activityCommits.add({ item, event });
           if (!result.ok) {
             this.stats.lockLost++;
-            this.logger.warn(`Result of activity '${item.name}' for '${item.instanceId}' not recorded: ${result.error.message}`);
+            this.logger.warn(`Result of activity '${item.name}' for '${item.instanceId}' not recorded: ${result.error.message}`, { instanceId: item.instanceId, functionName: item.name, functionType: "activity", event: "LeaseLost" });
           }
         } catch (err) {
           this.logger.error(`Recording the result of activity '${item.name}' failed; it will run again: ${failureFromError(err).errorMessage}`);

@@ -47,6 +47,8 @@ describe("perdure CLI: bad input gets one clear line and a non-zero exit", () =>
     { name: "invalid headers timeout", args: ["start", fixture("app.ts"), "--headers-timeout-ms=1.5"], code: 2, pattern: /invalid --headers-timeout-ms '1.5': use a number of milliseconds/ },
     { name: "invalid connection cap", args: ["start", fixture("app.ts"), "--max-connections", "0"], code: 2, pattern: /invalid --max-connections '0'/ },
     { name: "invalid nondeterminism policy", args: ["start", fixture("app.ts"), "--on-nondeterminism", "explode"], code: 2, pattern: /invalid --on-nondeterminism 'explode': use park or fail/ },
+    { name: "invalid log format", args: ["start", fixture("app.ts"), "--log-format", "xml"], code: 2, pattern: /invalid --log-format 'xml': use json or text/ },
+    { name: "invalid log level", args: ["start", fixture("app.ts"), "--log-level", "loud"], code: 2, pattern: /invalid --log-level 'loud': use debug, info, warn, error/ },
     {
       name: "headers timeout longer than the request timeout",
       args: ["start", fixture("app.ts"), "--store", "memory:", "--port", "0", "--headers-timeout-ms", "5000", "--request-timeout-ms", "1000"],
@@ -131,6 +133,43 @@ describe("perdure start runs a host", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /store memory:/);
     assert.match(r.stdout, /orchestrations: echoOnce/);
+  });
+
+  it("--log-format json --log-level debug writes the runtime's tracking events as JSON lines", async () => {
+    const db = join(tmp, "logs.db");
+    const { child, url, done } = await startHost(["start", fixture("app.ts"), "--port", "0", "--store", `sqlite:${db}`, "--log-format", "json", "--log-level", "debug"]);
+    let id = "";
+    try {
+      const started = await fetch(`${url}/runtime/webhooks/durabletask/orchestrators/greetTwice`, { method: "POST", body: JSON.stringify("logs"), headers: { "content-type": "application/json" } });
+      id = ((await started.json()) as { id: string }).id;
+      for (let i = 0; i < 200; i++) {
+        const s = (await (await fetch(`${url}/runtime/webhooks/durabletask/instances/${id}`)).json()) as { runtimeStatus: string };
+        if (s.runtimeStatus === "Completed") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    const records = r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((x) => x.instanceId === id);
+    const events = records.map((x) => x.event);
+    for (const e of ["ExecutionStarted", "TaskScheduled", "ActivityStarting", "ActivityCompleted", "TaskCompleted", "ExecutionCompleted"]) assert.ok(events.includes(e), `tracking event ${e} in ${JSON.stringify(events)}`);
+    assert.equal(events.filter((e) => e === "TaskScheduled").length, 2, "each activity scheduled once");
+    for (const x of records) {
+      assert.equal(x.level, "debug");
+      assert.match(String(x.time), /^\d{4}-\d\d-\d\dT/);
+      assert.match(String(x.workerId), new RegExp(`:${child.pid}:`));
+      assert.equal(x.isReplaying, false);
+      assert.ok(typeof x.msg === "string" && x.msg.length > 0);
+    }
+    const done1 = records.find((x) => x.event === "ExecutionCompleted")!;
+    assert.deepEqual([done1.functionName, done1.functionType, done1.state], ["greetTwice", "orchestration", "Completed"]);
+    assert.equal(records.find((x) => x.event === "ActivityCompleted")?.functionName, "greet");
   });
 
   it("refuses a port that is already taken with one line", async () => {
