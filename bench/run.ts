@@ -25,6 +25,8 @@ interface Options {
   timeoutMs: number;
   inProcess: boolean;
   save: boolean;
+  /** Runs without and/or with an OpenTelemetry SDK (in-memory exporter) registered. */
+  tracing: boolean[];
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -37,6 +39,9 @@ const HELP = `Usage: npm run bench -- [options]
   --runs, -r <n>         runs of each workload on each store; the table shows medians (default 3)
   --scale <f>            multiply workload sizes (default 1 = the PERF.md sizes; 0.1 for a quick check)
   --timeout <s>          longest wait for one run's orchestrations (default 120)
+  --tracing off|on|both  run with an OpenTelemetry SDK registered (a batch processor into an in-memory
+                         exporter): "both" alternates runs without and with it, to show what tracing costs
+                         (default off)
   --in-process           run everything in this process instead of one child process per run
   --no-save              do not append to bench/results/<date>.jsonl
   --help, -h             this text
@@ -49,7 +54,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { workloads: DEFAULT_WORKLOADS, stores: DEFAULT_STORES, runs: 3, scale: 1, timeoutMs: 120_000, inProcess: false, save: true };
+  const o: Options = { workloads: DEFAULT_WORKLOADS, stores: DEFAULT_STORES, runs: 3, scale: 1, timeoutMs: 120_000, inProcess: false, save: true, tracing: [false] };
   const args = argv.flatMap((a) => (a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
   const list = (v: string): string[] =>
     v
@@ -84,6 +89,14 @@ function parseArgs(argv: string[]): Options {
         const names = list(value());
         o.stores = (names.includes("all") ? [...STORE_KINDS] : names) as StoreKind[];
         for (const n of o.stores) if (!STORE_KINDS.includes(n)) fail(`unknown store '${n}'. Known: ${STORE_KINDS.join(", ")}.`);
+        break;
+      }
+      case "--tracing": {
+        const v = args[++i];
+        if (v === "off") o.tracing = [false];
+        else if (v === "on") o.tracing = [true];
+        else if (v === "both") o.tracing = [false, true];
+        else fail(`--tracing takes off, on or both, got '${v ?? ""}'.`);
         break;
       }
       case "--runs":
@@ -212,7 +225,7 @@ const record = (line: Record<string, unknown>): void => {
 };
 
 console.log(
-  `Perdure bench: ${opts.workloads.join(", ")} on ${opts.stores.join(", ")}, ${opts.runs} run(s) each${opts.scale !== 1 ? `, scale ${opts.scale}` : ""}` +
+  `Perdure bench: ${opts.workloads.join(", ")} on ${opts.stores.join(", ")}, ${opts.runs} run(s) each${opts.scale !== 1 ? `, scale ${opts.scale}` : ""}${opts.tracing.includes(true) ? `, tracing ${opts.tracing.length > 1 ? "off and on" : "on"}` : ""}` +
     ` (node ${process.version}, ${env.cpus} CPUs, load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")}${env.commit ? `, ${env.commit}${env.dirty ? "+dirty" : ""}` : ""})`,
@@ -221,6 +234,7 @@ console.log(
 interface Collected {
   workload: string;
   store: StoreKind;
+  traced: boolean;
   values: Map<string, { unit: string; better: Measurement["better"]; values: number[]; derived?: boolean }>;
   skipped?: string;
   errors: string[];
@@ -228,26 +242,34 @@ interface Collected {
 const collected: Collected[] = [];
 const failures: string[] = [];
 
+const storeLabel = (store: StoreKind, traced: boolean): string => `${store}${traced ? " +otel" : ""}`;
+
 for (const workload of opts.workloads) {
   for (const store of opts.stores) {
-    const c: Collected = { workload, store, values: new Map(), errors: [] };
-    collected.push(c);
-    for (let run = 1; run <= opts.runs; run++) {
-      const spec: RunSpec = { workload, store, scale: opts.scale, timeoutMs: opts.timeoutMs };
-      const label = `${workload} on ${store}${opts.runs > 1 ? ` run ${run}/${opts.runs}` : ""}`;
+    const modes = opts.tracing.map((traced) => {
+      const c: Collected = { workload, store, traced, values: new Map(), errors: [] };
+      collected.push(c);
+      return c;
+    });
+    // With tracing off and on, their runs alternate: drift on a noisy machine hits both alike.
+    runs: for (let run = 1; run <= opts.runs; run++) for (const c of modes) {
+      if (c.skipped !== undefined) break runs;
+      const traced = c.traced;
+      const spec: RunSpec = { workload, store, scale: opts.scale, timeoutMs: opts.timeoutMs, tracing: traced };
+      const label = `${workload} on ${storeLabel(store, traced)}${opts.runs > 1 ? ` run ${run}/${opts.runs}` : ""}`;
       const outcome = opts.inProcess ? await runOne(spec) : await runInChild(spec);
       if (outcome.kind === "skipped") {
         console.log(`  ${label}: skipped (${outcome.reason})`);
         c.skipped = outcome.reason;
-        record({ workload, store, run, skipped: outcome.reason });
-        break;
+        record({ workload, store, tracing: traced, run, skipped: outcome.reason });
+        break runs;
       }
       if (outcome.kind === "error") {
         const what = outcome.failure;
         console.error(`\n  ${label}: ${what}\n    ${outcome.message.split("\n").join("\n    ")}\n`);
         c.errors.push(outcome.failure);
         failures.push(`${label}: ${what}: ${outcome.message.split("\n")[0]}`);
-        record({ workload, store, run, failure: outcome.failure, error: outcome.message });
+        record({ workload, store, tracing: traced, run, failure: outcome.failure, error: outcome.message });
         continue;
       }
       const { result } = outcome;
@@ -258,7 +280,7 @@ for (const workload of opts.workloads) {
         const entry = c.values.get(m.metric) ?? { unit: m.unit, better: m.better, values: [] };
         entry.values.push(m.value);
         c.values.set(m.metric, entry);
-        record({ workload, store, run, metric: m.metric, value: m.value, unit: m.unit, params: result.params, diagnostics: result.diagnostics, storeUrl: outcome.storeUrl, wallMs: Math.round(outcome.wallMs) });
+        record({ workload, store, tracing: traced, run, metric: m.metric, value: m.value, unit: m.unit, params: result.params, diagnostics: result.diagnostics, storeUrl: outcome.storeUrl, wallMs: Math.round(outcome.wallMs) });
       }
     }
   }
@@ -266,8 +288,8 @@ for (const workload of opts.workloads) {
 
 // Derived: the engine's sequential step rate against the raw commit rate of the same store.
 for (const store of opts.stores) {
-  const seq = collected.find((c) => c.workload === "sequence" && c.store === store)?.values.get("steps/s");
-  const lim = collected.find((c) => c.workload === "limit" && c.store === store);
+  const seq = collected.find((c) => c.workload === "sequence" && c.store === store && !c.traced)?.values.get("steps/s");
+  const lim = collected.find((c) => c.workload === "limit" && c.store === store && !c.traced);
   const raw = lim?.values.get("commits/s");
   if (lim && seq?.values.length && raw?.values.length) {
     const ratio = median(seq.values) / median(raw.values);
@@ -279,21 +301,21 @@ for (const store of opts.stores) {
 const rows: string[][] = [["workload", "store", "metric", "median", "range", "unit", "runs", "target (PERF.md)"]];
 for (const c of collected) {
   if (c.skipped !== undefined && c.values.size === 0) {
-    rows.push([c.workload, c.store, "skipped", "-", "", "", "0", ""]);
+    rows.push([c.workload, storeLabel(c.store, c.traced), "skipped", "-", "", "", "0", ""]);
     continue;
   }
   if (c.values.size === 0) {
-    rows.push([c.workload, c.store, [...new Set(c.errors)].join(", "), "-", "", "", "0", ""]);
+    rows.push([c.workload, storeLabel(c.store, c.traced), [...new Set(c.errors)].join(", "), "-", "", "", "0", ""]);
     continue;
   }
   for (const [metric, v] of c.values) {
     const med = median(v.values);
     const range = v.values.length > 1 ? `${fmt(Math.min(...v.values))}–${fmt(Math.max(...v.values))}` : "";
-    const t = targetFor(c.workload, c.store, metric, opts.scale);
+    const t = c.traced ? undefined : targetFor(c.workload, c.store, metric, opts.scale);
     const met = t ? (t.op === ">=" ? med >= t.value : med <= t.value) : undefined;
     const target = t ? `${t.op} ${fmt(t.value)} ${met ? "ok" : "MISSED"}` : "";
     const runs = v.derived ? "medians" : `${v.values.length}${c.errors.length ? ` (+${c.errors.length} failed)` : ""}`;
-    rows.push([c.workload, c.store, metric, fmt(med), range, v.unit, runs, target]);
+    rows.push([c.workload, storeLabel(c.store, c.traced), metric, fmt(med), range, v.unit, runs, target]);
   }
 }
 console.log(`\n${table(rows)}\n`);

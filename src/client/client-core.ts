@@ -25,6 +25,7 @@ import { createCheckStatus, httpManagementPayload } from "./http-helpers.js";
 import type { HttpManagementPayload } from "./management-urls.js";
 import { type DurableOrchestrationStatus, type GetStatusOptions, payloadFromStatus, statusFromPayload } from "./status.js";
 import type { ClientTransport, ControlOperation } from "./transport.js";
+import { defaultTelemetry, endSpan, SpanKind, type Telemetry } from "../runtime/telemetry.js";
 
 /** Default and largest page sizes, as the management API. */
 const DEFAULT_PAGE_SIZE = 100;
@@ -65,7 +66,30 @@ function reasonText(reason: unknown): string {
  * and the remote client validate alike, raise the same typed errors, and return the same objects.
  */
 export class DurableClientCore implements DurableClient {
-  constructor(protected readonly transport: ClientTransport) {}
+  constructor(
+    protected readonly transport: ClientTransport,
+    private readonly telemetry: Telemetry = defaultTelemetry,
+  ) {}
+
+  /**
+   * A client call as a span: what it starts or sends carries the span's context, so the steps and
+   * operations it causes join the caller's trace.
+   */
+  private traced<T>(operation: string, instanceId: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const t = this.telemetry;
+    const parent = t.active();
+    const span = t.start(`perdure.client ${operation}`, parent, SpanKind.PRODUCER, instanceId === undefined ? { "perdure.operation": operation } : { "perdure.operation": operation, "perdure.instance_id": instanceId });
+    return t.within(span, parent, fn).then(
+      (v) => {
+        endSpan(span);
+        return v;
+      },
+      (err: unknown) => {
+        endSpan(span, err);
+        throw err;
+      },
+    );
+  }
 
   // ---- orchestrations ----
 
@@ -73,7 +97,7 @@ export class DurableClientCore implements DurableClient {
     if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");
     const instanceId = options.instanceId === undefined ? undefined : validateInstanceId(options.instanceId);
     const input = serializePayload(options.input, "The orchestration input");
-    return this.transport.startNew(orchestratorFunctionName, instanceId, input);
+    return this.traced(`startNew ${orchestratorFunctionName}`, instanceId, () => this.transport.startNew(orchestratorFunctionName, instanceId, input));
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<DurableOrchestrationStatus> {
@@ -128,7 +152,8 @@ export class DurableClientCore implements DurableClient {
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
     validateEventName(eventName);
     validateInstanceId(instanceId);
-    await this.transport.raiseEvent(instanceId, eventName, serializePayload(eventData, `The data of event '${eventName}'`));
+    const data = serializePayload(eventData, `The data of event '${eventName}'`);
+    await this.traced(`raiseEvent ${eventName}`, instanceId, () => this.transport.raiseEvent(instanceId, eventName, data));
   }
 
   async terminate(instanceId: string, reason: string): Promise<void> {
@@ -147,12 +172,13 @@ export class DurableClientCore implements DurableClient {
 
   private async control(instanceId: string, op: ControlOperation, reason: unknown): Promise<void> {
     validateInstanceId(instanceId);
-    await this.transport.control(instanceId, op, reasonText(reason));
+    const text = reasonText(reason);
+    await this.traced(op, instanceId, () => this.transport.control(instanceId, op, text));
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
     validateInstanceId(instanceId);
-    return this.transport.restart(instanceId, options.restartWithNewInstanceId !== false);
+    return this.traced("restart", instanceId, () => this.transport.restart(instanceId, options.restartWithNewInstanceId !== false));
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeHistoryResult> {
@@ -243,7 +269,7 @@ export class DurableClientCore implements DurableClient {
     if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
     const input = serializePayload(operationInput, `The input of entity operation '${operationName}'`);
     const signalTime = options.signalTime === undefined ? undefined : dateOf(options.signalTime, "signalTime");
-    await this.transport.signalEntity(id, operationName, input, signalTime);
+    await this.traced(`signalEntity ${operationName}`, id.toString(), () => this.transport.signalEntity(id, operationName, input, signalTime));
   }
 
   async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {

@@ -10,6 +10,7 @@ import { rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
 import type { InstanceQuery, InstanceRecord, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
+import { carryActive, type Telemetry } from "../runtime/telemetry.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { DurableClientCore } from "./client-core.js";
 import type { CleanEntityStorageResult } from "./durable-client.js";
@@ -49,6 +50,9 @@ export class LocalTransport implements ClientTransport {
   }
 
   private async send(message: OutgoingMessage): Promise<void> {
+    // The caller's trace goes with the message: the step or operation it causes continues it.
+    const trace = carryActive();
+    if (trace) message.message.metadata = { ...message.message.metadata, ...trace };
     await this.provider.sendMessages([message], this.clock.now());
   }
 
@@ -62,6 +66,8 @@ export class LocalTransport implements ClientTransport {
     const id = instanceId ?? newInstanceId();
     const now = this.clock.now();
     const startedEvent = executionStarted({ name: functionName, instanceId: id, executionId: newInstanceId(), input, timestamp: new Date(now).toISOString() });
+    const trace = carryActive();
+    if (trace) startedEvent.traceContext = trace;
     await this.provider.createInstance({ startedEvent, now });
     return id;
   }
@@ -250,7 +256,7 @@ export class LocalTransport implements ClientTransport {
 
 /** The client over a provider in this process. */
 export class LocalDurableClient extends DurableClientCore {
-  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint) {
-    super(new LocalTransport(provider, clock, registry, endpoint));
+  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint, telemetry?: Telemetry) {
+    super(new LocalTransport(provider, clock, registry, endpoint), telemetry);
   }
 }

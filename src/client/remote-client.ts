@@ -14,6 +14,7 @@ import type { CleanEntityStorageResult } from "./durable-client.js";
 import type { HttpEndpoint } from "./http-helpers.js";
 import { DEFAULT_TASK_HUB, WEBHOOK_BASE_PATH } from "./management-urls.js";
 import type { ClientTransport, ControlOperation, EntityListQuery, EntityRow, InstanceListQuery, InstanceWatch } from "./transport.js";
+import { traceHeaders } from "../runtime/telemetry.js";
 import type { StatusPayload } from "./wire.js";
 
 export interface RemoteClientOptions {
@@ -241,7 +242,7 @@ export class RemoteTransport implements ClientTransport {
     const path = segments.map((s) => encodeURIComponent(s)).join("/");
     const search = options.query && Object.keys(options.query).length > 0 ? `?${new URLSearchParams(options.query).toString()}` : "";
     const url = `${this.base}${WEBHOOK_BASE_PATH}/${path}${search}`;
-    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    const headers: Record<string, string> = { accept: "application/json", ...traceHeaders(), ...options.headers };
     if (this.key !== undefined) headers["x-functions-key"] = this.key;
     if (options.body !== undefined) headers["content-type"] = "application/json";
     let res: Response;

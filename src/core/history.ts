@@ -31,6 +31,17 @@ export interface ExecutionStartedEvent extends EventBase {
   generation: number;
   /** Bumped when replay semantics change, so old histories keep replaying the old way. */
   historyFormatVersion: number;
+  /**
+   * W3C trace context of the span that started this execution (a client call, or the parent's
+   * step): every step of the execution is traced as its child, whichever host runs it.
+   */
+  traceContext?: TraceContext;
+}
+
+/** A W3C trace context as stored with events and messages. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
 }
 export type CompletedStatus = "Completed" | "Failed" | "ContinuedAsNew" | "Terminated";
 export interface ExecutionCompletedEvent extends EventBase {

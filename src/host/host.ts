@@ -11,6 +11,7 @@ import { createHttpServer, edgeLimits, listen } from "../http/server.js";
 import type { StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { consoleLogger, type Logger } from "../runtime/logger.js";
+import { defaultTelemetry, Telemetry } from "../runtime/telemetry.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
 import { type HealthReport, HealthMonitor } from "./health.js";
 import { StoreClock } from "./store-clock.js";
@@ -83,6 +84,7 @@ class PerdureHost implements Host {
   private readonly storeClock: StoreClock | undefined;
   private readonly monitor: HealthMonitor;
   private readonly logger: Logger;
+  private readonly telemetry: Telemetry;
 
   constructor(private readonly options: HostOptions) {
     this.app = options.app ?? defaultApp;
@@ -95,11 +97,18 @@ class PerdureHost implements Host {
     const heartbeatMs = options.heartbeatMs ?? 2_000;
     if (!(Number.isFinite(heartbeatMs) && heartbeatMs >= 10)) throw new DurableError("INVALID_ARGUMENT", `heartbeatMs must be a number of milliseconds >= 10, got ${String(options.heartbeatMs)}.`);
     const key = options.key === "" ? undefined : options.key;
-    this.client = new LocalDurableClient(this.provider, clock, this.app.registry, () => ({
-      origin: this.baseUrl,
-      key,
-      taskHub: options.taskHub ?? DEFAULT_TASK_HUB,
-    }));
+    this.telemetry = options.tracerProvider ? new Telemetry({ tracerProvider: options.tracerProvider }) : defaultTelemetry;
+    this.client = new LocalDurableClient(
+      this.provider,
+      clock,
+      this.app.registry,
+      () => ({
+        origin: this.baseUrl,
+        key,
+        taskHub: options.taskHub ?? DEFAULT_TASK_HUB,
+      }),
+      this.telemetry,
+    );
     // Checked now, so a bad limit fails before the store and workers start.
     edgeLimits(this.edgeOptions());
     this.worker = new Worker(this.provider, this.app.registry, {
@@ -166,6 +175,7 @@ class PerdureHost implements Host {
         health: () => this.health(),
         onStoreError: () => this.monitor.suspect(),
         client: this.client,
+        telemetry: this.telemetry,
         registry: this.app.registry,
         key: this.options.key || undefined,
         ...this.edgeOptions(),

@@ -7,6 +7,7 @@ import type { HttpEndpoint } from "../client/http-helpers.js";
 import { WEBHOOK_BASE_PATH } from "../client/management-urls.js";
 import { InvalidArgumentError, StoreUnavailableError } from "../core/errors.js";
 import type { Logger } from "../runtime/logger.js";
+import { defaultTelemetry, endSpan, SpanKind, type Telemetry } from "../runtime/telemetry.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { KeyCheck } from "./auth.js";
 import { compileRoutes, serveClientFunction } from "./client-functions.js";
@@ -21,6 +22,8 @@ export interface HealthBody {
 
 export interface HttpServerOptions {
   health: () => HealthBody;
+  /** Where request spans go (default: the global OpenTelemetry API). */
+  telemetry?: Telemetry;
   /** Told when a request failed because the store is unavailable (the host checks the store at once). */
   onStoreError?: () => void;
   /** The host's client: the management API and client functions call it and nothing else. */
@@ -149,7 +152,35 @@ export function createHttpServer(options: HttpServerOptions): Server {
     // Pipelined behind a request whose answer closes the connection: it will never be answered, so it must not run.
     if (closing.has(req.socket)) return;
     latest.set(req.socket, { req, res });
-    handle(req, res).catch((err: unknown) => fail(req, res, err));
+    traced(req, res);
+  }
+
+  const telemetry = options.telemetry ?? defaultTelemetry;
+
+  /**
+   * Handles the request in a server span that continues the caller's W3C trace context, so a start
+   * made over HTTP and everything it causes are one trace. Health probes are not traced.
+   */
+  function traced(req: IncomingMessage, res: ServerResponse): void {
+    const path = safePath(req);
+    if (path === "/healthz") {
+      handle(req, res).catch((err: unknown) => fail(req, res, err));
+      return;
+    }
+    const header = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return typeof v === "string" ? v : undefined;
+    };
+    const traceparent = header("traceparent");
+    const tracestate = header("tracestate");
+    const parent = telemetry.resume(traceparent ? (tracestate ? { traceparent, tracestate } : { traceparent }) : undefined);
+    const method = req.method ?? "GET";
+    const span = telemetry.start(method, parent, SpanKind.SERVER, { "http.request.method": method, "url.path": path });
+    res.once("close", () => {
+      span.setAttribute("http.response.status_code", res.statusCode);
+      endSpan(span, res.statusCode >= 500 ? `HTTP ${res.statusCode}` : undefined);
+    });
+    telemetry.within(span, parent, () => handle(req, res)).catch((err: unknown) => fail(req, res, err));
   }
 
   // Node answers every `Expect: 100-continue` with 100 Continue unless this event has a listener:
@@ -164,7 +195,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       return;
     }
     res.writeContinue();
-    handle(req, res).catch((err: unknown) => fail(req, res, err));
+    traced(req, res);
   });
 
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {

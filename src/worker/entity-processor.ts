@@ -9,6 +9,7 @@ import { planEntityStep } from "../core/step-plan.js";
 import type { OrchestrationWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
+import { endSpan, SpanKind, type Telemetry } from "../runtime/telemetry.js";
 import type { EntityHandler, FunctionRegistry, RegisteredFunction } from "../runtime/registry.js";
 import type { StepOutcome } from "./step-outcome.js";
 
@@ -21,6 +22,7 @@ export class EntityProcessor {
     private readonly registry: FunctionRegistry,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly telemetry: Telemetry,
   ) {}
 
   async process(item: OrchestrationWorkItem, policy: Pick<RetryPolicy, "maxDequeueCount">): Promise<StepOutcome> {
@@ -46,8 +48,14 @@ export class EntityProcessor {
       now: this.clock.now(),
       newRequestId: () => randomUUID(),
     });
+    // Each operation's span continues the trace of the message that asked for it.
+    const traces = new Map<string, Readonly<Record<string, string>> | undefined>();
+    for (const m of item.messages) {
+      const e = m.message.event as { requestId?: unknown };
+      if (typeof e.requestId === "string") traces.set(e.requestId, m.message.metadata);
+    }
     let step = batch.next();
-    while (!step.done) step = batch.next(await this.runOperation(fn, step.value));
+    while (!step.done) step = batch.next(await this.runOperation(fn, step.value, traces.get(step.value.requestId)));
     const result = step.value;
     for (const s of result.failedSignals) this.logger.warn(`Entity ${id.toString()}: signalled operation '${s.operation}' failed: ${s.failure.errorMessage}`);
     for (const what of result.ignored) this.logger.warn(`Entity ${id.toString()}: ignored ${what}.`);
@@ -55,17 +63,30 @@ export class EntityProcessor {
   }
 
   /** Runs the entity function for one operation; whatever it throws becomes the operation's failure. */
-  private async runOperation(fn: RegisteredFunction<EntityHandler>, call: EntityOperationCall): Promise<OperationOutcome> {
+  private async runOperation(fn: RegisteredFunction<EntityHandler>, call: EntityOperationCall, trace: Readonly<Record<string, string>> | undefined): Promise<OperationOutcome> {
+    const entity = call.context.entityId.toString();
+    const parent = this.telemetry.resume(trace);
+    const span = this.telemetry.start(`entity ${fn.name} ${call.operation}`, parent, SpanKind.INTERNAL, {
+      "perdure.instance_id": entity,
+      "perdure.function": fn.name,
+      "perdure.operation": call.operation,
+      "perdure.signal": call.isSignal,
+    });
     try {
-      await (fn.handler as (c: unknown) => unknown)({
-        df: call.context,
-        functionName: fn.name,
-        invocationId: call.requestId,
-        log: (...args: unknown[]) => this.logger.info(args.map(String).join(" "), { instanceId: call.context.entityId.toString(), functionName: fn.name, functionType: "entity", operation: call.operation }),
-      });
+      await this.telemetry.within(span, parent, () =>
+        (fn.handler as (c: unknown) => unknown)({
+          df: call.context,
+          functionName: fn.name,
+          invocationId: call.requestId,
+          log: (...args: unknown[]) => this.logger.info(args.map(String).join(" "), { instanceId: entity, functionName: fn.name, functionType: "entity", operation: call.operation }),
+        }),
+      );
+      endSpan(span);
       return { ok: true };
     } catch (err) {
-      return { ok: false, failure: failureFromError(err) };
+      const failure = failureFromError(err);
+      endSpan(span, new Error(failure.errorMessage));
+      return { ok: false, failure };
     }
   }
 }

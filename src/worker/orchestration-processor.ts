@@ -12,21 +12,25 @@ import type { StepCommit } from "../core/step-commit.js";
 import type { ActivityResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
+import { contextOf, endSpan, type Span, SpanKind, type Telemetry } from "../runtime/telemetry.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { EntityProcessor } from "./entity-processor.js";
 import { ExecutorCache } from "./executor-cache.js";
 import { StepError, type StepOutcome } from "./step-outcome.js";
+import { traceCommit } from "./step-tracing.js";
 
 export interface ProcessorOptions {
   cacheSize: number;
   policy: RetryPolicy;
   executor: Pick<ExecutorOptions, "httpPollingDefaultDelayMs">;
+  telemetry: Telemetry;
 }
 
 /** A step run on a cached executor without a lease: an activity result with the next step, one commit. */
 export interface LocalStep {
   commit: OrchestrationCommit;
   after: (ok: boolean) => void;
+  span: Span;
 }
 
 /**
@@ -46,7 +50,7 @@ export class OrchestrationProcessor {
     private readonly options: ProcessorOptions,
   ) {
     this.cache = new ExecutorCache(options.cacheSize);
-    this.entities = new EntityProcessor(registry, clock, logger);
+    this.entities = new EntityProcessor(registry, clock, logger, options.telemetry);
   }
 
   async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
@@ -105,8 +109,10 @@ export class OrchestrationProcessor {
     if (plan.kind === "terminateWithoutCode" || !fn) return this.terminate(item, consumed, ctx, history, events);
     const executor = cached?.executor ?? this.newExecutor(fn.handler, started);
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
-    const result = executor.execute(history, newEvents);
+    const { span, parent } = this.stepSpan(started, history.length);
+    const result = this.options.telemetry.within(span, parent, () => executor.execute(history, newEvents));
     if (result.replayFailure) {
+      endSpan(span, result.replayFailure);
       this.cache.delete(item.instanceId);
       const f = failureFromError(result.replayFailure);
       const next = planReplayFailure({ code: f.code, isNondeterminism: result.replayFailure instanceof NonDeterminismError }, events.some((e) => e.type === "ExecutionTerminated"), this.options.policy);
@@ -117,10 +123,32 @@ export class OrchestrationProcessor {
       return this.failOnReplay(item, consumed, ctx, f, newEvents, await stored());
     }
     const commit = orchestrationStep(ctx, result);
+    traceCommit(commit, this.options.telemetry.carry(contextOf(span, parent)), started.traceContext);
     const length = (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length;
-    return this.commit(item, consumed, commit, (ok) => {
-      if (ok && !result.completion) this.cache.put(item.instanceId, { executor, executionId: started.executionId, started, historyLength: length, customStatus: commit.instance.customStatus });
+    return {
+      kind: "commit",
+      commit: { ...commit, fence: { kind: "lease", item, consumedMessageIds: consumed } },
+      span,
+      after: (r) => {
+        if (r.ok && !result.completion) this.cache.put(item.instanceId, { executor, executionId: started.executionId, started, historyLength: length, customStatus: commit.instance.customStatus });
+      },
+    };
+  }
+
+  /**
+   * The span of one execution step, a child of the context that started the execution. `replayed`
+   * counts the history events the step replayed first (0 on a cached executor).
+   */
+  private stepSpan(started: ExecutionStartedEvent, replayed: number): { span: Span; parent: ReturnType<Telemetry["resume"]> } {
+    const t = this.options.telemetry;
+    const parent = t.resume(started.traceContext);
+    const span = t.start(`orchestration ${started.name}`, parent, SpanKind.INTERNAL, {
+      "perdure.instance_id": started.instanceId,
+      "perdure.execution_id": started.executionId,
+      "perdure.function": started.name,
+      "perdure.replayed_events": replayed,
     });
+    return { span, parent };
   }
 
   /**
@@ -138,13 +166,19 @@ export class OrchestrationProcessor {
     // The orchestration's clock never runs backwards: the cached executor knows the last episode's time.
     const at = Math.max(this.clock.now(), cached.executor.currentUtcDateTime.getTime());
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(at).toISOString() }, ...results.map((r) => r.event)];
-    const result = cached.executor.execute([], newEvents);
-    if (result.replayFailure) return undefined;
+    const { span, parent } = this.stepSpan(cached.started, 0);
+    const result = this.options.telemetry.within(span, parent, () => cached.executor.execute([], newEvents));
+    if (result.replayFailure) {
+      endSpan(span, result.replayFailure);
+      return undefined;
+    }
     const step = orchestrationStep({ instanceId, started: cached.started, now: at, newId: newExecutionId, previousCustomStatus: cached.customStatus }, result);
     const commit: OrchestrationCommit = { ...step, fence: { kind: "optimistic", instanceId, executionId, historyLength: cached.historyLength }, activityResults: results };
+    traceCommit(commit, this.options.telemetry.carry(contextOf(span, parent)), cached.started.traceContext);
     const length = (step.replaceHistory ? 0 : cached.historyLength) + step.newHistory.length;
     return {
       commit,
+      span,
       after: (ok) => {
         if (ok && !result.completion) this.cache.put(instanceId, { ...cached, historyLength: length, customStatus: step.instance.customStatus });
       },

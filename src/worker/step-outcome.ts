@@ -1,4 +1,5 @@
 import type { CommitResult, OrchestrationCommit } from "../providers/provider.js";
+import type { Span } from "../runtime/telemetry.js";
 
 /**
  * The three outcomes of processing one orchestration or entity work item (user exceptions are a
@@ -8,7 +9,8 @@ import type { CommitResult, OrchestrationCommit } from "../providers/provider.js
  * - `abandon`: release the item unchanged, to be taken again after `retryAfterMs` (nothing is wrong).
  */
 export type StepOutcome =
-  | { kind: "commit"; commit: OrchestrationCommit; after: (result: CommitResult) => void }
+  /** `span`: the step's span, ended once the step is committed (never for a step that was not). */
+  | { kind: "commit"; commit: OrchestrationCommit; after: (result: CommitResult) => void; span?: Span }
   | { kind: "park"; code: string; message: string }
   | { kind: "abandon"; retryAfterMs: number };
 

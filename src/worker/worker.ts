@@ -12,6 +12,8 @@ import { Batcher } from "./batcher.js";
 import { OrchestrationProcessor } from "./orchestration-processor.js";
 import { newWorkerId } from "./worker-id.js";
 import { trackActivity, trackStep } from "./tracking.js";
+import { endSpan, type Span, SpanKind, Telemetry } from "../runtime/telemetry.js";
+import type { TracerProvider } from "@opentelemetry/api";
 import { WorkSignal } from "./work-signal.js";
 
 export interface WorkerOptions {
@@ -55,6 +57,8 @@ export interface WorkerOptions {
   strandedAfterMs?: number;
   /** This worker's identity in leases and logs. Default: hostname, pid and a random suffix. */
   workerId?: string;
+  /** Where spans go. Default: the global OpenTelemetry tracer provider (no spans until an SDK is registered). */
+  tracerProvider?: TracerProvider;
   clock?: Clock;
   logger?: Logger;
   /** Added to every activity context (the host puts the durable client here for `df.getClient`). */
@@ -64,7 +68,7 @@ export interface WorkerOptions {
 /** How long after stop() hands back work still running another host may take it. */
 const RELEASE_MARGIN_MS = 250;
 
-type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId">>;
+type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId" | "tracerProvider">>;
 
 /** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
 interface Lane<T> {
@@ -101,6 +105,7 @@ export class Worker {
   private readonly options: Resolved;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly telemetry: Telemetry;
   private readonly contextExtras: Record<symbol, unknown>;
   private readonly orchestrations: Lane<OrchestrationWorkItem>;
   private readonly activities: Lane<ActivityWorkItem>;
@@ -182,7 +187,9 @@ export class Worker {
         }),
       handle: (item) => this.handleActivity(item),
     };
+    this.telemetry = new Telemetry(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {});
     this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, {
+      telemetry: this.telemetry,
       cacheSize: this.options.executorCacheSize,
       policy: this.policy,
       executor: { httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs },
@@ -336,6 +343,7 @@ export class Worker {
       result = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
     }
     outcome.after(result);
+    if (outcome.span && result.ok) endStepSpan(outcome.span, outcome.commit);
     if (result.ok) {
       this.stats.orchestrationSteps++;
       return;
@@ -410,7 +418,16 @@ export class Worker {
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
     trackActivity(this.logger, item, "start");
     const began = performance.now();
-    const event = await runActivity(item, this.registry, this.clock, this.logger, this.contextExtras);
+    const parent = this.telemetry.resume(item.metadata);
+    const span = this.telemetry.start(`activity ${item.name}`, parent, SpanKind.INTERNAL, {
+      "perdure.instance_id": item.instanceId,
+      "perdure.execution_id": item.executionId,
+      "perdure.function": item.name,
+      "perdure.task_id": item.taskScheduledId,
+      "perdure.attempt": item.dequeueCount,
+    });
+    const event = await this.telemetry.within(span, parent, () => runActivity(item, this.registry, this.clock, this.logger, this.contextExtras));
+    endSpan(span, event.type === "TaskFailed" ? new Error(event.failureDetails.errorMessage) : undefined);
     this.stats.activitiesRun++;
     trackActivity(this.logger, item, "end", { ok: event.type === "TaskCompleted", durationMs: Math.round(performance.now() - began), ...(event.type === "TaskFailed" ? { error: event.failureDetails.errorMessage } : {}) });
     // Ran: its slot is held as reserved until the result is recorded, and the step recorded with it
@@ -461,6 +478,7 @@ export class Worker {
       result = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
     }
     local.after(result.ok);
+    if (result.ok) endStepSpan(local.span, local.commit);
     if (!result.ok) {
       this.processor.cache.delete(instanceId);
       return this.recordInInbox(pending);
@@ -552,4 +570,10 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))))]);
   clearTimeout(timer);
+}
+
+/** Ends a committed step's span; a step that failed its orchestration ends it as failed. */
+function endStepSpan(span: Span, commit: OrchestrationCommit): void {
+  const f = commit.instance.runtimeStatus === "Failed" ? commit.instance.failureDetails : undefined;
+  endSpan(span, f ? new Error(f.errorMessage) : undefined);
 }
