@@ -176,6 +176,7 @@ class PerdureHost implements Host {
         onStoreError: () => this.monitor.suspect(),
         client: this.client,
         telemetry: this.telemetry,
+        metrics: () => this.worker.metrics.prometheus(),
         registry: this.app.registry,
         key: this.options.key || undefined,
         ...this.edgeOptions(),

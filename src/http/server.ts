@@ -24,6 +24,8 @@ export interface HttpServerOptions {
   health: () => HealthBody;
   /** Where request spans go (default: the global OpenTelemetry API). */
   telemetry?: Telemetry;
+  /** `GET /metrics` in the Prometheus text format (absent: no such route). */
+  metrics?: () => Promise<string>;
   /** Told when a request failed because the store is unavailable (the host checks the store at once). */
   onStoreError?: () => void;
   /** The host's client: the management API and client functions call it and nothing else. */
@@ -159,11 +161,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
   /**
    * Handles the request in a server span that continues the caller's W3C trace context, so a start
-   * made over HTTP and everything it causes are one trace. Health probes are not traced.
+   * made over HTTP and everything it causes are one trace. Health probes and scrapes are not traced.
    */
   function traced(req: IncomingMessage, res: ServerResponse): void {
     const path = safePath(req);
-    if (path === "/healthz") {
+    if (path === "/healthz" || path === "/metrics") {
       handle(req, res).catch((err: unknown) => fail(req, res, err));
       return;
     }
@@ -303,6 +305,19 @@ export function createHttpServer(options: HttpServerOptions): Server {
       }
       const health = options.health();
       sendJson(res, health.status === "ok" ? 200 : 503, health, { "cache-control": "no-store" });
+      return;
+    }
+    if (path === "/metrics" && options.metrics) {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        sendJson(res, 405, errorBody("METHOD_NOT_ALLOWED", "Use GET /metrics."), { allow: "GET, HEAD" });
+        return;
+      }
+      if (!keys.allows(req, url.searchParams)) {
+        throw new HttpError(401, "UNAUTHORIZED", "A management key is required: pass it as ?code=<key> or in the x-functions-key header.");
+      }
+      const text = await options.metrics();
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+      res.end(req.method === "HEAD" ? undefined : text);
       return;
     }
     if (path === WEBHOOK_BASE_PATH || path.startsWith(`${WEBHOOK_BASE_PATH}/`)) {

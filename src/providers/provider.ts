@@ -119,6 +119,12 @@ export interface StorageProvider {
   /** Earliest time after `now` at which a message, task or retry becomes due, for timer wake-ups. */
   nextVisibleAt(now: number): Promise<number | undefined>;
   /**
+   * The backlog at `now`, for metrics: instances of each kind with a visible message that no one
+   * holds (nor holds back for a retry), activity tasks visible and not leased, and parked instances.
+   * Read-only; may count a state a moment old.
+   */
+  workCounts(now: number): Promise<WorkCounts>;
+  /**
    * Work that has waited since before `visibleBefore` for a function none of `functions` names: the
    * instances (orchestrations and entities; not those leased or held back for a retry, nor messages
    * that need no code) and the activity tasks (with the orchestration that waits for them).
@@ -248,6 +254,13 @@ export interface CreateInstanceRequest {
   /** Start later: the ExecutionStarted message becomes visible at this time. */
   visibleAt?: number;
   metadata?: MessageMetadata;
+}
+
+export interface WorkCounts {
+  orchestrations: number;
+  entities: number;
+  activities: number;
+  parked: number;
 }
 
 export interface QueuedMessage {

@@ -13,7 +13,8 @@ import { OrchestrationProcessor } from "./orchestration-processor.js";
 import { newWorkerId } from "./worker-id.js";
 import { trackActivity, trackStep } from "./tracking.js";
 import { endSpan, type Span, SpanKind, Telemetry } from "../runtime/telemetry.js";
-import type { TracerProvider } from "@opentelemetry/api";
+import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import { RuntimeMetrics } from "../runtime/metrics.js";
 import { WorkSignal } from "./work-signal.js";
 
 export interface WorkerOptions {
@@ -59,6 +60,8 @@ export interface WorkerOptions {
   workerId?: string;
   /** Where spans go. Default: the global OpenTelemetry tracer provider (no spans until an SDK is registered). */
   tracerProvider?: TracerProvider;
+  /** Where metrics go besides GET /metrics. Default: the global OpenTelemetry meter provider. */
+  meterProvider?: MeterProvider;
   clock?: Clock;
   logger?: Logger;
   /** Added to every activity context (the host puts the durable client here for `df.getClient`). */
@@ -68,7 +71,7 @@ export interface WorkerOptions {
 /** How long after stop() hands back work still running another host may take it. */
 const RELEASE_MARGIN_MS = 250;
 
-type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId" | "tracerProvider">>;
+type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId" | "tracerProvider" | "meterProvider">>;
 
 /** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
 interface Lane<T> {
@@ -106,6 +109,8 @@ export class Worker {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly telemetry: Telemetry;
+  /** This host's counters, and the store's backlog when asked (GET /metrics, an OpenTelemetry SDK). */
+  readonly metrics: RuntimeMetrics;
   private readonly contextExtras: Record<symbol, unknown>;
   private readonly orchestrations: Lane<OrchestrationWorkItem>;
   private readonly activities: Lane<ActivityWorkItem>;
@@ -188,6 +193,7 @@ export class Worker {
       handle: (item) => this.handleActivity(item),
     };
     this.telemetry = new Telemetry(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {});
+    this.metrics = new RuntimeMetrics(() => provider.workCounts(this.clock.now()), options.meterProvider);
     this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, {
       telemetry: this.telemetry,
       cacheSize: this.options.executorCacheSize,
@@ -326,6 +332,9 @@ export class Worker {
   }
 
   private async handleOrchestration(item: OrchestrationWorkItem): Promise<void> {
+    const began = performance.now();
+    const kind = item.instance.kind === "entity" ? "entity" : "orchestration";
+    this.metrics.workItem(kind, item.takeover === true);
     const outcome = await this.processor.process(item).catch((err: unknown) => ({ kind: "park" as const, code: PARK_CODES.internal, message: failureFromError(err).errorMessage }));
     if (outcome.kind === "abandon") {
       this.stats.abandoned++;
@@ -344,6 +353,7 @@ export class Worker {
     }
     outcome.after(result);
     if (outcome.span && result.ok) endStepSpan(outcome.span, outcome.commit);
+    if (result.ok) this.metrics.step(kind, (performance.now() - began) / 1000);
     if (result.ok) {
       this.stats.orchestrationSteps++;
       return;
@@ -362,6 +372,7 @@ export class Worker {
   /** Releases the item with its reason stored and a retry delay that grows with its attempts. */
   private async park(item: OrchestrationWorkItem, code: string, message: string): Promise<void> {
     this.stats.parked++;
+    this.metrics.parked();
     this.processor.cache.delete(item.instanceId);
     const now = this.clock.now();
     const info = parkInfo(code, message, item.dequeueCount, now, item.instance.parked, this.policy);
@@ -416,6 +427,8 @@ export class Worker {
   }
 
   private async handleActivity(item: ActivityWorkItem): Promise<void> {
+    this.metrics.workItem("activity", false);
+    if (item.dequeueCount > 1) this.metrics.activityRerun();
     trackActivity(this.logger, item, "start");
     const began = performance.now();
     const parent = this.telemetry.resume(item.metadata);
@@ -469,6 +482,7 @@ export class Worker {
   }
 
   private async recordLocally(instanceId: string, executionId: string, pending: PendingResult[]): Promise<void> {
+    const began = performance.now();
     const local = this.running ? this.processor.localStep(instanceId, executionId, pending.map((p) => p.result)) : undefined;
     if (!local) return this.recordInInbox(pending);
     let result: CommitResult;
@@ -478,7 +492,11 @@ export class Worker {
       result = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
     }
     local.after(result.ok);
-    if (result.ok) endStepSpan(local.span, local.commit);
+    if (result.ok) {
+      endStepSpan(local.span, local.commit);
+      this.metrics.workItem("orchestration", false);
+      this.metrics.step("orchestration", (performance.now() - began) / 1000);
+    }
     if (!result.ok) {
       this.processor.cache.delete(instanceId);
       return this.recordInInbox(pending);

@@ -7,6 +7,7 @@ import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/st
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
 import {
+  type WorkCounts,
   type AbandonOptions,
   type ActivityLockRequest,
   type ActivityResult,
@@ -557,6 +558,21 @@ export class MemoryProvider implements StorageProvider {
       else if ((this.s.messagesOf.get(id)?.size ?? 0) > 0) consider(row.lockedUntil);
     }
     return min;
+  }
+
+  async workCounts(now: number): Promise<WorkCounts> {
+    const counts: WorkCounts = { orchestrations: 0, entities: 0, activities: 0, parked: 0 };
+    const ready = new Set<string>();
+    for (const m of this.s.messages.values()) if (m.visibleAt <= now) ready.add(m.instanceId);
+    for (const id of ready) {
+      const row = this.s.instances.get(id);
+      if (!row || row.lockedUntil > now) continue;
+      if (row.record.kind === "entity") counts.entities++;
+      else counts.orchestrations++;
+    }
+    for (const t of this.s.tasks.values()) if (t.visibleAt <= now && (t.lockToken === undefined || t.lockedUntil <= now)) counts.activities++;
+    for (const row of this.s.instances.values()) if (row.record.parked !== undefined) counts.parked++;
+    return counts;
   }
 
   async findStrandedWork(req: StrandedWorkRequest): Promise<StrandedWork> {

@@ -152,6 +152,14 @@ export function statements(s: string) {
       UPDATE ${s}.activity_tasks a SET locked_until = $3 WHERE a.id = ANY(ARRAY(SELECT id FROM l)) RETURNING a.id`,
 
     // A retry delay's end is in ready_at (the instance's messages may be visible already).
+    /** The backlog at $1 (metrics): ready instances by kind, ready activity tasks, parked instances. */
+    workCounts: `
+      SELECT i.kind AS k, count(*)::int AS n FROM ${s}.instances i
+        WHERE i.ready_at <= $1 AND i.locked_until <= $1
+          AND EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id AND m.visible_at <= $1)
+        GROUP BY i.kind
+      UNION ALL SELECT 'activity', count(*)::int FROM ${s}.activity_tasks WHERE visible_at <= $1 AND locked_until <= $1
+      UNION ALL SELECT 'parked', count(*)::int FROM ${s}.instances WHERE parked IS NOT NULL`,
     nextVisible: `
       SELECT LEAST(
         (SELECT min(visible_at) FROM ${s}.messages WHERE visible_at > $1),

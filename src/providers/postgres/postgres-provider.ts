@@ -29,6 +29,7 @@ import {
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
+  type WorkCounts,
   type WorkKind,
 } from "../provider.js";
 import { SchemaPermissionError, SchemaVersionError } from "../schema-version.js";
@@ -871,6 +872,18 @@ export class PostgresProvider implements StorageProvider {
   async nextVisibleAt(now: number): Promise<number | undefined> {
     const r = await this.c.run("looking for the next due work", "fenced", (q) => q.query<{ t: number | null }>({ name: `next-visible:${this.schema}`, text: this.sqlText.nextVisible, values: [now] }));
     return r.rows[0]?.t ?? undefined;
+  }
+
+  async workCounts(now: number): Promise<WorkCounts> {
+    const r = await this.c.run("counting the backlog", "fenced", (q) => q.query<{ k: string; n: number }>(this.sqlText.workCounts, [now]));
+    const counts: WorkCounts = { orchestrations: 0, entities: 0, activities: 0, parked: 0 };
+    for (const row of r.rows) {
+      if (row.k === "orchestration") counts.orchestrations = row.n;
+      else if (row.k === "entity") counts.entities = row.n;
+      else if (row.k === "activity") counts.activities = row.n;
+      else if (row.k === "parked") counts.parked = row.n;
+    }
+    return counts;
   }
 
   async findStrandedWork(req: StrandedWorkRequest): Promise<StrandedWork> {

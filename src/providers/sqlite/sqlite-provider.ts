@@ -30,6 +30,7 @@ import {
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
+  type WorkCounts,
   type WorkKind,
 } from "../provider.js";
 import { SchemaVersionError } from "../schema-version.js";
@@ -264,6 +265,11 @@ export class SqliteProvider implements StorageProvider {
       renewTask: db.prepare("UPDATE activity_tasks SET locked_until = ? WHERE id = ? AND lock_token = ?"),
       instanceExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM instances WHERE instance_id = ?"),
       nextMessage: db.prepare<[number], { t: number | null }>("SELECT MIN(visible_at) AS t FROM messages WHERE visible_at > ?"),
+      readyInstances: db.prepare<[number, number], { kind: string; n: number }>(
+        "SELECT i.kind AS kind, COUNT(*) AS n FROM instances i WHERE i.locked_until <= ? AND EXISTS (SELECT 1 FROM messages m WHERE m.instance_id = i.instance_id AND m.visible_at <= ?) GROUP BY i.kind",
+      ),
+      readyTasks: db.prepare<[number, number], { n: number }>("SELECT COUNT(*) AS n FROM activity_tasks WHERE visible_at <= ? AND locked_until <= ?"),
+      parkedCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM instances WHERE parked IS NOT NULL"),
       nextTask: db.prepare<[number], { t: number | null }>("SELECT MIN(visible_at) AS t FROM activity_tasks WHERE visible_at > ?"),
       // "locked_until > 0" lets the planner use the partial index instances_by_retry.
       nextRetry: db.prepare<[number], { t: number | null }>("SELECT MIN(locked_until) AS t FROM instances WHERE lock_token IS NULL AND locked_until > 0 AND locked_until > ?"),
@@ -770,6 +776,15 @@ export class SqliteProvider implements StorageProvider {
   async nextVisibleAt(now: number): Promise<number | undefined> {
     const times = [this.s.nextMessage.get(now)?.t, this.s.nextTask.get(now)?.t, this.s.nextRetry.get(now)?.t].filter((t): t is number => typeof t === "number");
     return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  async workCounts(now: number): Promise<WorkCounts> {
+    const counts: WorkCounts = { orchestrations: 0, entities: 0, activities: this.s.readyTasks.get(now, now)?.n ?? 0, parked: this.s.parkedCount.get()?.n ?? 0 };
+    for (const r of this.s.readyInstances.all(now, now)) {
+      if (r.kind === "entity") counts.entities = r.n;
+      else counts.orchestrations = r.n;
+    }
+    return counts;
   }
 
   async findStrandedWork(req: StrandedWorkRequest): Promise<StrandedWork> {

@@ -19,7 +19,7 @@ import { deliveryTests, sendMessagesTests } from "./messages.js";
 import { onInstanceChangeTests, onWorkTests, statsTests } from "./notifications.js";
 import { abandonTests, parkTests, strandedWorkTests } from "./parking.js";
 import { purgeTests } from "./purge.js";
-import { instanceReadTests, nextVisibleAtTests, queryInstancesTests } from "./queries.js";
+import { instanceReadTests, nextVisibleAtTests, queryInstancesTests, workCountsTests } from "./queries.js";
 
 export type { MakeProvider, ProviderHandle } from "../fixtures.js";
 
@@ -41,6 +41,7 @@ const TOPICS: [string, (test: Define) => void][] = [
   ["getInstance and getHistory", instanceReadTests],
   ["queryInstances", queryInstancesTests],
   ["nextVisibleAt", nextVisibleAtTests],
+  ["workCounts", workCountsTests],
   ["purge", purgeTests],
   ["entities", entityTests],
   ["onWork", onWorkTests],

@@ -351,3 +351,22 @@ export function nextVisibleAtTests(test: Define): void {
     assert.equal(await p.nextVisibleAt(T0 + 9_500), undefined);
   });
 }
+
+export function workCountsTests(test: Define): void {
+  test("counts ready instances by kind, ready activity tasks and parked instances", async (p) => {
+    assert.deepEqual(await p.workCounts(T0), { orchestrations: 0, entities: 0, activities: 0, parked: 0 });
+    await create(p, "ready");
+    await create(p, "leased");
+    await create(p, "later", { visibleAt: T0 + 10_000 });
+    await lockOne(p, "leased", T0);
+    await p.sendMessages([signal("@counter@k", "add", T0, 1)], T0);
+    await create(p, "work");
+    await scheduleActivities(p, "work", ["a", "b"]);
+    assert.equal((await lockActivities(p, T0, { max: 1 })).length, 1);
+    await create(p, "stuck");
+    const item = await lockOne(p, "stuck", T0);
+    await p.abandonOrchestrationWorkItem(item, { retryAfterMs: 60_000, park: { code: "STORAGE_ERROR", message: "parked", since: T0, attempts: 1 } }, T0);
+    assert.deepEqual(await p.workCounts(T0 + 1), { orchestrations: 1, entities: 1, activities: 1, parked: 1 }, "ready: 'ready', the entity, one task; 'leased', 'later' and 'stuck' wait");
+    assert.deepEqual(await p.workCounts(T0 + 10_000), { orchestrations: 2, entities: 1, activities: 1, parked: 1 }, "'later' is due");
+  });
+}
