@@ -1,4 +1,4 @@
-import { type Attributes, type Context, context as otelContext, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer, type TracerProvider } from "@opentelemetry/api";
+import { type Attributes, type Context, context as otelContext, isSpanContextValid, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer, type TracerProvider } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { TraceContext } from "../core/history.js";
 
@@ -55,7 +55,15 @@ export class Telemetry {
 
   /** Runs `fn` with `span` as the active span, so what it calls (the client, user code) nests under it. */
   within<T>(span: Span, parent: Context, fn: () => T): T {
+    // Without an SDK the span is a no-op with no context to pass on: no context to build either.
+    if (!isSpanContextValid(span.spanContext())) return fn();
     return otelContext.with(trace.setSpan(parent, span), fn);
+  }
+
+  /** The trace context of `span` as stored with events and messages (undefined: nothing traced). */
+  carrySpan(span: Span, parent: Context): TraceContext | undefined {
+    if (!isSpanContextValid(span.spanContext())) return undefined;
+    return this.carry(trace.setSpan(parent, span));
   }
 }
 
@@ -72,10 +80,6 @@ export function endSpan(span: Span, error?: unknown): void {
     }
   }
   span.end();
-}
-
-export function contextOf(span: Span, parent: Context = ROOT_CONTEXT): Context {
-  return trace.setSpan(parent, span);
 }
 
 export const defaultTelemetry = new Telemetry();

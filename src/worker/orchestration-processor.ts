@@ -12,7 +12,7 @@ import type { StepCommit } from "../core/step-commit.js";
 import type { ActivityResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
-import { contextOf, endSpan, type Span, SpanKind, type Telemetry } from "../runtime/telemetry.js";
+import { endSpan, type Span, SpanKind, type Telemetry } from "../runtime/telemetry.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { EntityProcessor } from "./entity-processor.js";
 import { ExecutorCache } from "./executor-cache.js";
@@ -123,7 +123,7 @@ export class OrchestrationProcessor {
       return this.failOnReplay(item, consumed, ctx, f, newEvents, await stored());
     }
     const commit = orchestrationStep(ctx, result);
-    traceCommit(commit, this.options.telemetry.carry(contextOf(span, parent)), started.traceContext);
+    traceCommit(commit, this.options.telemetry.carrySpan(span, parent), started.traceContext);
     const length = (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length;
     return {
       kind: "commit",
@@ -174,7 +174,7 @@ export class OrchestrationProcessor {
     }
     const step = orchestrationStep({ instanceId, started: cached.started, now: at, newId: newExecutionId, previousCustomStatus: cached.customStatus }, result);
     const commit: OrchestrationCommit = { ...step, fence: { kind: "optimistic", instanceId, executionId, historyLength: cached.historyLength }, activityResults: results };
-    traceCommit(commit, this.options.telemetry.carry(contextOf(span, parent)), cached.started.traceContext);
+    traceCommit(commit, this.options.telemetry.carrySpan(span, parent), cached.started.traceContext);
     const length = (step.replaceHistory ? 0 : cached.historyLength) + step.newHistory.length;
     return {
       commit,
