@@ -10,6 +10,7 @@ export const OPERATOR_USAGE = `Operator commands, against a running host (--url 
 
   perdure instances list [--status Running,Failed] [--prefix <id prefix>] [--created-from <time>] [--created-to <time>]
                          [--top 100] [--all] [--continuation <token>]
+  perdure instances count [--status ...] [--prefix ...] [--created-from ...] [--created-to ...] [--name <orchestrator>]
   perdure instances show <id>
   perdure instances history <id>
   perdure instances raise <id> <event> [--data <json>]
@@ -222,6 +223,22 @@ const INSTANCE_COMMANDS: Record<string, Command> = {
         ),
       );
       ctx.io.err(`${rows.length} instance${rows.length === 1 ? "" : "s"}${token ? `; more with --continuation ${token} (or --all)` : ""}\n`);
+      return 0;
+    },
+  },
+  count: {
+    options: { ...FILTER, name: { type: "string" } },
+    async run(ctx) {
+      args(ctx, []);
+      const name = text(ctx.values, "name");
+      const counts = await ctx.client.client.countInstances({ ...filterOf(ctx.command, ctx.values), ...(name ? { name } : {}) });
+      if (ctx.json) {
+        printJson(ctx.io, counts);
+        return 0;
+      }
+      const rows = Object.entries(counts).filter(([, n]) => n > 0);
+      const total = rows.reduce((a, [, n]) => a + n, 0);
+      ctx.io.out(table(ctx.io, ["STATUS", "INSTANCES"], [...rows.map(([s, n]) => [s, String(n)]), ["total", String(total)]]));
       return 0;
     },
   },

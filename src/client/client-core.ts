@@ -148,6 +148,26 @@ export class DurableClientCore implements DurableClient {
     return out;
   }
 
+  /**
+   * How many orchestration instances match, per runtime status (every status, 0 included), counted
+   * by the store: the filters of `listInstances` plus the orchestrator's name. Perdure's own.
+   */
+  async countInstances(filter: Omit<OrchestrationFilter, "showInput"> & { name?: string } = {}): Promise<Record<OrchestrationRuntimeStatus, number>> {
+    const runtimeStatus = statusesOf(filter.runtimeStatus);
+    const counts = Object.fromEntries(ALL_RUNTIME_STATUSES.map((s) => [s, 0])) as Record<OrchestrationRuntimeStatus, number>;
+    if (runtimeStatus && runtimeStatus.length === 0) return counts;
+    if (filter.name !== undefined && (typeof filter.name !== "string" || filter.name === "")) throw new InvalidArgumentError("name must be a non-empty string (an orchestrator function's name).");
+    const found = await this.transport.countInstances({
+      ...(runtimeStatus ? { runtimeStatus } : {}),
+      ...(filter.createdTimeFrom !== undefined ? { createdTimeFrom: dateOf(filter.createdTimeFrom, "createdTimeFrom") } : {}),
+      ...(filter.createdTimeTo !== undefined ? { createdTimeTo: dateOf(filter.createdTimeTo, "createdTimeTo") } : {}),
+      ...(filter.instanceIdPrefix ? { instanceIdPrefix: filter.instanceIdPrefix } : {}),
+      ...(filter.name !== undefined ? { name: filter.name } : {}),
+    });
+    for (const s of ALL_RUNTIME_STATUSES) counts[s] = found[s] ?? 0;
+    return counts;
+  }
+
   /** Events for a finished instance are discarded (durable-functions treats that 410 as success). */
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
     validateEventName(eventName);

@@ -16,7 +16,7 @@ import { DurableClientCore } from "./client-core.js";
 import type { CleanEntityStorageResult } from "./durable-client.js";
 import type { HttpEndpoint } from "./http-helpers.js";
 import { DEFAULT_TASK_HUB } from "./management-urls.js";
-import type { ClientTransport, ControlOperation, EntityListQuery, EntityRow, InstanceListQuery, InstanceWatch } from "./transport.js";
+import type { ClientTransport, ControlOperation, EntityListQuery, EntityRow, InstanceCountQuery, InstanceListQuery, InstanceWatch } from "./transport.js";
 import { dfTime, statusPayloadOf, type StatusPayload } from "./wire.js";
 
 const newInstanceId = (): string => randomUUID().replace(/-/g, "");
@@ -77,6 +77,17 @@ export class LocalTransport implements ClientTransport {
     if (!r || r.kind !== "orchestration") return undefined;
     const history = o.showHistory ? await this.provider.getHistory(instanceId) : undefined;
     return statusPayloadOf(r, history, o);
+  }
+
+  async countInstances(q: InstanceCountQuery): Promise<Partial<Record<OrchestrationRuntimeStatus, number>>> {
+    return this.provider.countInstances({
+      kind: "orchestration",
+      ...(q.runtimeStatus ? { runtimeStatus: q.runtimeStatus } : {}),
+      ...(q.createdTimeFrom ? { createdFrom: q.createdTimeFrom.getTime() } : {}),
+      ...(q.createdTimeTo ? { createdTo: q.createdTimeTo.getTime() } : {}),
+      ...(q.instanceIdPrefix !== undefined ? { instanceIdPrefix: q.instanceIdPrefix } : {}),
+      ...(q.name !== undefined ? { name: q.name } : {}),
+    });
   }
 
   async listInstances(q: InstanceListQuery): Promise<{ rows: StatusPayload[]; continuationToken?: string }> {

@@ -13,7 +13,7 @@ import { DurableClientCore } from "./client-core.js";
 import type { CleanEntityStorageResult } from "./durable-client.js";
 import type { HttpEndpoint } from "./http-helpers.js";
 import { DEFAULT_TASK_HUB, WEBHOOK_BASE_PATH } from "./management-urls.js";
-import type { ClientTransport, ControlOperation, EntityListQuery, EntityRow, InstanceListQuery, InstanceWatch } from "./transport.js";
+import type { ClientTransport, ControlOperation, EntityListQuery, EntityRow, InstanceCountQuery, InstanceListQuery, InstanceWatch } from "./transport.js";
 import { traceHeaders } from "../runtime/telemetry.js";
 import type { StatusPayload } from "./wire.js";
 
@@ -114,6 +114,20 @@ export class RemoteTransport implements ClientTransport {
     if (answer.status === 200 || answer.status === 202) return this.json<StatusPayload>(answer);
     if (answer.status === 404 && isInstanceNotFound(answer)) return undefined;
     throw this.failure(answer, { instanceId });
+  }
+
+  async countInstances(q: InstanceCountQuery): Promise<Partial<Record<OrchestrationRuntimeStatus, number>>> {
+    const query: Record<string, string> = {};
+    if (q.runtimeStatus && q.runtimeStatus.length > 0) query.runtimeStatus = q.runtimeStatus.join(",");
+    if (q.createdTimeFrom) query.createdTimeFrom = q.createdTimeFrom.toISOString();
+    if (q.createdTimeTo) query.createdTimeTo = q.createdTimeTo.toISOString();
+    if (q.instanceIdPrefix) query.instanceIdPrefix = q.instanceIdPrefix;
+    if (q.name) query.name = q.name;
+    const answer = await this.request("GET", ["counts"], { query });
+    if (answer.status !== 200) throw this.failure(answer, {});
+    const counts = this.json<Partial<Record<OrchestrationRuntimeStatus, number>>>(answer);
+    if (!counts || typeof counts !== "object" || Array.isArray(counts)) throw this.unexpected(answer);
+    return counts;
   }
 
   async listInstances(q: InstanceListQuery): Promise<{ rows: StatusPayload[]; continuationToken?: string }> {

@@ -15,6 +15,16 @@ export interface InstanceListQuery {
   showInput: boolean;
 }
 
+/** The filters of a count of orchestration instances per status. */
+export interface InstanceCountQuery {
+  runtimeStatus?: OrchestrationRuntimeStatus[];
+  createdTimeFrom?: Date;
+  createdTimeTo?: Date;
+  instanceIdPrefix?: string;
+  /** The orchestrator function's name, case-insensitive. */
+  name?: string;
+}
+
 export interface EntityListQuery {
   entityName?: string;
   lastOperationTimeFrom?: Date;
@@ -57,6 +67,8 @@ export interface ClientTransport {
   /** The status payload, or undefined for an unknown instance. */
   getStatus(instanceId: string, options: { showHistory: boolean; showHistoryOutput: boolean; showInput: boolean }): Promise<StatusPayload | undefined>;
   listInstances(query: InstanceListQuery): Promise<{ rows: StatusPayload[]; continuationToken?: string }>;
+  /** Orchestration instances per runtime status (statuses with none may be absent). */
+  countInstances(query: InstanceCountQuery): Promise<Partial<Record<OrchestrationRuntimeStatus, number>>>;
   /** InstanceNotFoundError for an unknown instance; an event for a finished one is discarded. */
   raiseEvent(instanceId: string, eventName: string, input: string | undefined): Promise<void>;
   /**

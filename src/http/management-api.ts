@@ -175,6 +175,27 @@ const routes: Route[] = [
     },
   },
   {
+    // Perdure's own: the counts a dashboard shows next to its list, computed by the store.
+    method: "GET",
+    pattern: ["counts"],
+    handler: async (ctx, _req, res, url) => {
+      const q = new Query(url.searchParams);
+      const statuses = runtimeStatuses(q);
+      const from = q.date("createdTimeFrom");
+      const to = q.date("createdTimeTo");
+      const prefix = q.string("instanceIdPrefix");
+      const name = q.string("name");
+      const counts = await ctx.client.countInstances({
+        ...(statuses ? { runtimeStatus: statuses } : {}),
+        ...(from ? { createdTimeFrom: from } : {}),
+        ...(to ? { createdTimeTo: to } : {}),
+        ...(prefix ? { instanceIdPrefix: prefix } : {}),
+        ...(name ? { name } : {}),
+      });
+      sendJson(res, 200, counts);
+    },
+  },
+  {
     method: "DELETE",
     pattern: ["instances", ":id"],
     handler: async (ctx, _req, res, _url, [id]) => {

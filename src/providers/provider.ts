@@ -124,6 +124,8 @@ export interface StorageProvider {
    * Read-only; may count a state a moment old.
    */
   workCounts(now: number): Promise<WorkCounts>;
+  /** How many instances match `filter`, per runtime status (for a dashboard's counts, without paging through them). */
+  countInstances(filter: InstanceFilter): Promise<StatusCounts>;
   /**
    * Work that has waited since before `visibleBefore` for a function none of `functions` names: the
    * instances (orchestrations and entities; not those leased or held back for a retry, nor messages
@@ -357,6 +359,12 @@ export interface InstanceQuery {
   pageSize?: number;
   continuationToken?: string;
 }
+
+/** A query's filters without its paging: what `countInstances` counts. */
+export type InstanceFilter = Omit<InstanceQuery, "pageSize" | "continuationToken">;
+
+/** Instances per runtime status (statuses with none are absent). */
+export type StatusCounts = Partial<Record<OrchestrationRuntimeStatus, number>>;
 
 export interface InstancePage {
   instances: InstanceRecord[];

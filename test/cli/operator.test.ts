@@ -130,6 +130,25 @@ describe("perdure instances / entities (operator CLI)", () => {
     assert.match(narrow.out, /^f-1\s+fragi…\s+Failed\s+\d{4}-…/m, "the widest columns give up characters first");
   });
 
+  it("instances count: every status counted by the store, with the list's filters and the orchestrator's name", async () => {
+    const all = json<Record<string, number>>(await cli(["instances", "count", ...remote(), "--json"]));
+    assert.deepEqual(all, { Running: 3, Pending: 0, Completed: 1, ContinuedAsNew: 0, Failed: 1, Canceled: 0, Terminated: 0, Suspended: 0 });
+    assert.deepEqual(json(await cli(["instances", "count", "--store", store, "--name", "WAITER", "--json"])), { ...all, Completed: 0, Failed: 0 });
+    assert.deepEqual(json(await cli(["instances", "count", ...remote(), "--prefix", "d-", "--status", "Completed,Failed", "--json"])), { ...all, Running: 0, Failed: 0 });
+    const t = await cli(["instances", "count", "--store", store]);
+    assert.equal(t.out, "STATUS     INSTANCES\nRunning    3\nCompleted  1\nFailed     1\ntotal      5\n");
+  });
+
+  it("GET /runtime/webhooks/durabletask/counts: 200 with every status, 400 for an unknown status, 401 without the key", async () => {
+    const base = `${url}/runtime/webhooks/durabletask/counts`;
+    const ok = await fetch(`${base}?runtimeStatus=Running&name=waiter`, { headers: { "x-functions-key": KEY } });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as Record<string, number>).Running, 3);
+    const bad = await fetch(`${base}?runtimeStatus=Nope`, { headers: { "x-functions-key": KEY } });
+    assert.equal(bad.status, 400);
+    assert.equal((await fetch(base)).status, 401);
+  });
+
   it("instances show and history: fields, values as JSON, the history as rows", async () => {
     const s = json<{ instanceId: string; runtimeStatus: string; customStatus: unknown }>(await cli(["instances", "show", "w-1", ...remote(), "--json"]));
     assert.deepEqual([s.instanceId, s.runtimeStatus, s.customStatus], ["w-1", "Running", { stage: "waiting", note: "<b>not html</b>" }]);
@@ -237,7 +256,7 @@ describe("perdure instances / entities (operator CLI)", () => {
 
   it("mistakes get one line, the way out and a non-zero exit", async () => {
     const cases: [string[], number, RegExp][] = [
-      [["instances"], 2, /missing command: use list, show, history, raise, terminate/],
+      [["instances"], 2, /missing command: use list, count, show, history, raise, terminate/],
       [["instances", "frob"], 2, /unknown command 'frob'/],
       [["entities", "list"], 2, /name the host \(--url .*\) or the store \(--store/],
       [["instances", "list", "--url", "http://x", "--store", "memory:"], 2, /--url or --store, not both/],

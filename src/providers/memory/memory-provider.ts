@@ -8,6 +8,8 @@ import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
 import {
   type WorkCounts,
+  type InstanceFilter,
+  type StatusCounts,
   type AbandonOptions,
   type ActivityLockRequest,
   type ActivityResult,
@@ -480,8 +482,23 @@ export class MemoryProvider implements StorageProvider {
   async queryInstances(q: InstanceQuery): Promise<InstancePage> {
     const size = pageSizeOf(q.pageSize);
     const cursor = decodeCursor(q.continuationToken);
+    const rows = this.matching(q)
+      .filter((r) => !cursor || r.createdAt > cursor.createdAt || (r.createdAt === cursor.createdAt && r.instanceId > cursor.instanceId))
+      .sort((a, b) => a.createdAt - b.createdAt || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+    const page = rows.slice(0, size).map(clone);
+    const last = page[page.length - 1];
+    return rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
+  }
+
+  async countInstances(filter: InstanceFilter): Promise<StatusCounts> {
+    const counts: StatusCounts = {};
+    for (const r of this.matching(filter)) counts[r.runtimeStatus] = (counts[r.runtimeStatus] ?? 0) + 1;
+    return counts;
+  }
+
+  private matching(q: InstanceFilter): InstanceRecord[] {
     const name = q.name === undefined ? undefined : functionKey(q.name);
-    const rows = [...this.s.instances.values()]
+    return [...this.s.instances.values()]
       .map((i) => i.record)
       .filter(
         (r) =>
@@ -492,13 +509,8 @@ export class MemoryProvider implements StorageProvider {
           (q.lastUpdatedTo === undefined || r.lastUpdatedAt <= q.lastUpdatedTo) &&
           (q.createdFrom === undefined || r.createdAt >= q.createdFrom) &&
           (q.createdTo === undefined || r.createdAt <= q.createdTo) &&
-          (q.instanceIdPrefix === undefined || r.instanceId.startsWith(q.instanceIdPrefix)) &&
-          (!cursor || r.createdAt > cursor.createdAt || (r.createdAt === cursor.createdAt && r.instanceId > cursor.instanceId)),
-      )
-      .sort((a, b) => a.createdAt - b.createdAt || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
-    const page = rows.slice(0, size).map(clone);
-    const last = page[page.length - 1];
-    return rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
+          (q.instanceIdPrefix === undefined || r.instanceId.startsWith(q.instanceIdPrefix)),
+      );
   }
 
   private deleteMessage(id: number): void {

@@ -30,6 +30,8 @@ import {
   type StrandedWork,
   type StrandedWorkRequest,
   type WorkCounts,
+  type InstanceFilter,
+  type StatusCounts,
   type WorkKind,
 } from "../provider.js";
 import { SchemaPermissionError, SchemaVersionError } from "../schema-version.js";
@@ -810,27 +812,9 @@ export class PostgresProvider implements StorageProvider {
   async queryInstances(query: InstanceQuery): Promise<InstancePage> {
     const size = pageSizeOf(query.pageSize);
     const cursor = decodeCursor(query.continuationToken);
-    // Only fixed fragments and placeholders: no input ever becomes SQL text.
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: (...p: string[]) => string, ...values: unknown[]): void => {
-      const placeholders = values.map((v) => {
-        params.push(v);
-        return `$${params.length}`;
-      });
-      where.push(sql(...placeholders));
-    };
-    if (query.kind !== undefined) add((a) => `i.kind = ${a}`, query.kind);
-    if (query.name !== undefined) add((a) => `i.name_key = ${a}`, functionKey(query.name));
-    if (query.lastUpdatedFrom !== undefined) add((a) => `i.last_updated_at >= ${a}`, query.lastUpdatedFrom);
-    if (query.lastUpdatedTo !== undefined) add((a) => `i.last_updated_at <= ${a}`, query.lastUpdatedTo);
-    if (query.runtimeStatus) {
-      if (query.runtimeStatus.length === 0) return { instances: [] };
-      add((a) => `i.runtime_status = ANY(${a}::text[])`, query.runtimeStatus);
-    }
-    if (query.createdFrom !== undefined) add((a) => `i.created_at >= ${a}`, query.createdFrom);
-    if (query.createdTo !== undefined) add((a) => `i.created_at <= ${a}`, query.createdTo);
-    if (query.instanceIdPrefix !== undefined && query.instanceIdPrefix !== "") add((a) => `starts_with(i.instance_id, ${a})`, query.instanceIdPrefix);
+    const f = filterSql(query);
+    if (!f) return { instances: [] };
+    const { where, params, add } = f;
     if (cursor) add((a, b) => `(i.created_at, i.instance_id) > (${a}::bigint, ${b}::text)`, cursor.createdAt, cursor.instanceId);
     params.push(size + 1);
     const sql = `${this.sqlText.getInstance.replace(/ WHERE i\.instance_id = \$1$/, "")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY i.created_at, i.instance_id LIMIT $${params.length}`;
@@ -838,6 +822,16 @@ export class PostgresProvider implements StorageProvider {
     const page = r.rows.slice(0, size).map(toRecord);
     const last = page[page.length - 1];
     return r.rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
+  }
+
+  async countInstances(filter: InstanceFilter): Promise<StatusCounts> {
+    const f = filterSql(filter);
+    if (!f) return {};
+    const sql = `SELECT i.runtime_status AS s, count(*)::int AS n FROM "${this.schema}".instances i ${f.where.length ? `WHERE ${f.where.join(" AND ")}` : ""} GROUP BY i.runtime_status`;
+    const r = await this.c.run("counting instances", "fenced", (q) => q.query<{ s: OrchestrationRuntimeStatus; n: number }>(sql, f.params));
+    const counts: StatusCounts = {};
+    for (const row of r.rows) counts[row.s] = row.n;
+    return counts;
   }
 
   async purgeInstance(instanceId: string): Promise<number> {
@@ -951,3 +945,32 @@ function withLeased(r: CommitResult & { ok: true }, leased: ActivityWorkItem[]):
   return kept.length > 0 ? { ok: true, leasedActivities: kept } : { ok: true };
 }
 
+
+/**
+ * The WHERE fragments of a query's filters over `instances i`, with their values (and `add` for
+ * more); undefined when nothing can match (an empty status list). Only fixed fragments and
+ * placeholders: no input ever becomes SQL text.
+ */
+function filterSql(query: InstanceFilter): { where: string[]; params: unknown[]; add: (sql: (...p: string[]) => string, ...values: unknown[]) => void } | undefined {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: (...p: string[]) => string, ...values: unknown[]): void => {
+    const placeholders = values.map((v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
+    where.push(sql(...placeholders));
+  };
+  if (query.kind !== undefined) add((a) => `i.kind = ${a}`, query.kind);
+  if (query.name !== undefined) add((a) => `i.name_key = ${a}`, functionKey(query.name));
+  if (query.lastUpdatedFrom !== undefined) add((a) => `i.last_updated_at >= ${a}`, query.lastUpdatedFrom);
+  if (query.lastUpdatedTo !== undefined) add((a) => `i.last_updated_at <= ${a}`, query.lastUpdatedTo);
+  if (query.runtimeStatus) {
+    if (query.runtimeStatus.length === 0) return undefined;
+    add((a) => `i.runtime_status = ANY(${a}::text[])`, query.runtimeStatus);
+  }
+  if (query.createdFrom !== undefined) add((a) => `i.created_at >= ${a}`, query.createdFrom);
+  if (query.createdTo !== undefined) add((a) => `i.created_at <= ${a}`, query.createdTo);
+  if (query.instanceIdPrefix !== undefined && query.instanceIdPrefix !== "") add((a) => `starts_with(i.instance_id, ${a})`, query.instanceIdPrefix);
+  return { where, params, add };
+}

@@ -31,6 +31,8 @@ import {
   type StrandedWork,
   type StrandedWorkRequest,
   type WorkCounts,
+  type InstanceFilter,
+  type StatusCounts,
   type WorkKind,
 } from "../provider.js";
 import { SchemaVersionError } from "../schema-version.js";
@@ -715,30 +717,27 @@ export class SqliteProvider implements StorageProvider {
   async queryInstances(q: InstanceQuery): Promise<InstancePage> {
     const size = pageSizeOf(q.pageSize);
     const cursor = decodeCursor(q.continuationToken);
-    // Only fixed fragments and placeholders: no input ever becomes SQL text.
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const add = (sql: string, ...values: (string | number)[]): void => {
-      where.push(sql);
-      params.push(...values);
-    };
-    if (q.kind !== undefined) add("kind = ?", q.kind);
-    if (q.name !== undefined) add("name_key = ?", functionKey(q.name));
-    if (q.lastUpdatedFrom !== undefined) add("last_updated_at >= ?", q.lastUpdatedFrom);
-    if (q.lastUpdatedTo !== undefined) add("last_updated_at <= ?", q.lastUpdatedTo);
-    if (q.runtimeStatus) {
-      if (q.runtimeStatus.length === 0) return { instances: [] };
-      add(`runtime_status IN (${q.runtimeStatus.map(() => "?").join(", ")})`, ...q.runtimeStatus);
+    const f = filterSql(q);
+    if (!f) return { instances: [] };
+    const { where, params } = f;
+    if (cursor) {
+      where.push("(created_at > ? OR (created_at = ? AND instance_id > ?))");
+      params.push(cursor.createdAt, cursor.createdAt, cursor.instanceId);
     }
-    if (q.createdFrom !== undefined) add("created_at >= ?", q.createdFrom);
-    if (q.createdTo !== undefined) add("created_at <= ?", q.createdTo);
-    if (q.instanceIdPrefix !== undefined && q.instanceIdPrefix !== "") add("substr(instance_id, 1, length(?)) = ?", q.instanceIdPrefix, q.instanceIdPrefix);
-    if (cursor) add("(created_at > ? OR (created_at = ? AND instance_id > ?))", cursor.createdAt, cursor.createdAt, cursor.instanceId);
     const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at, instance_id LIMIT ?`;
     const rows = this.database.prepare<(string | number)[], InstanceRow>(sql).all(...params, size + 1);
     const page = rows.slice(0, size).map(toRecord);
     const last = page[page.length - 1];
     return rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
+  }
+
+  async countInstances(filter: InstanceFilter): Promise<StatusCounts> {
+    const f = filterSql(filter);
+    if (!f) return {};
+    const sql = `SELECT runtime_status AS s, COUNT(*) AS n FROM instances ${f.where.length ? `WHERE ${f.where.join(" AND ")}` : ""} GROUP BY runtime_status`;
+    const counts: StatusCounts = {};
+    for (const r of this.database.prepare<(string | number)[], { s: OrchestrationRuntimeStatus; n: number }>(sql).all(...f.params)) counts[r.s] = r.n;
+    return counts;
   }
 
   async purgeInstance(instanceId: string): Promise<number> {
@@ -832,4 +831,29 @@ function storeError(err: unknown, file: string): unknown {
 
 function activityLockLost(item: ActivityWorkItem): LockLostError {
   return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
+}
+
+/**
+ * The WHERE fragments of a query's filters, with their values; undefined when nothing can match
+ * (an empty status list). Only fixed fragments and placeholders: no input ever becomes SQL text.
+ */
+function filterSql(q: InstanceFilter): { where: string[]; params: (string | number)[] } | undefined {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const add = (sql: string, ...values: (string | number)[]): void => {
+    where.push(sql);
+    params.push(...values);
+  };
+  if (q.kind !== undefined) add("kind = ?", q.kind);
+  if (q.name !== undefined) add("name_key = ?", functionKey(q.name));
+  if (q.lastUpdatedFrom !== undefined) add("last_updated_at >= ?", q.lastUpdatedFrom);
+  if (q.lastUpdatedTo !== undefined) add("last_updated_at <= ?", q.lastUpdatedTo);
+  if (q.runtimeStatus) {
+    if (q.runtimeStatus.length === 0) return undefined;
+    add(`runtime_status IN (${q.runtimeStatus.map(() => "?").join(", ")})`, ...q.runtimeStatus);
+  }
+  if (q.createdFrom !== undefined) add("created_at >= ?", q.createdFrom);
+  if (q.createdTo !== undefined) add("created_at <= ?", q.createdTo);
+  if (q.instanceIdPrefix !== undefined && q.instanceIdPrefix !== "") add("substr(instance_id, 1, length(?)) = ?", q.instanceIdPrefix, q.instanceIdPrefix);
+  return { where, params };
 }

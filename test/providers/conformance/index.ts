@@ -19,7 +19,7 @@ import { deliveryTests, sendMessagesTests } from "./messages.js";
 import { onInstanceChangeTests, onWorkTests, statsTests } from "./notifications.js";
 import { abandonTests, parkTests, strandedWorkTests } from "./parking.js";
 import { purgeTests } from "./purge.js";
-import { instanceReadTests, nextVisibleAtTests, queryInstancesTests, workCountsTests } from "./queries.js";
+import { countInstancesTests, instanceReadTests, nextVisibleAtTests, queryInstancesTests, workCountsTests } from "./queries.js";
 
 export type { MakeProvider, ProviderHandle } from "../fixtures.js";
 
@@ -42,6 +42,7 @@ const TOPICS: [string, (test: Define) => void][] = [
   ["queryInstances", queryInstancesTests],
   ["nextVisibleAt", nextVisibleAtTests],
   ["workCounts", workCountsTests],
+  ["countInstances", countInstancesTests],
   ["purge", purgeTests],
   ["entities", entityTests],
   ["onWork", onWorkTests],

@@ -370,3 +370,31 @@ export function workCountsTests(test: Define): void {
     assert.deepEqual(await p.workCounts(T0 + 10_000), { orchestrations: 2, entities: 1, activities: 1, parked: 1 }, "'later' is due");
   });
 }
+
+export function countInstancesTests(test: Define): void {
+  test("counts per runtime status with the filters of queryInstances, without paging", async (p) => {
+    const statuses: OrchestrationRuntimeStatus[] = ["Pending", "Running", "Completed", "Failed", "Terminated", "Running", "Completed", "Completed"];
+    const made: { id: string; status: OrchestrationRuntimeStatus; createdAt: number; name: string }[] = [];
+    for (let i = 0; i < 150; i++) {
+      const status = statuses[i % statuses.length]!;
+      const id = `${i % 2 === 0 ? "even" : "odd"}-${String(i).padStart(3, "0")}`;
+      const name = i % 3 === 0 ? "Fizz" : "other";
+      await runTo(p, id, status, { now: T0 + i, name });
+      made.push({ id, status, createdAt: T0 + i, name });
+    }
+    await p.sendMessages([signal("@counter@k", "add", T0, 1)], T0);
+    const expect = (xs: typeof made): Record<string, number> => {
+      const c: Record<string, number> = {};
+      for (const m of xs) c[m.status] = (c[m.status] ?? 0) + 1;
+      return c;
+    };
+    assert.deepEqual(await p.countInstances({ kind: "orchestration" }), expect(made), "more than a page of instances, all counted");
+    assert.deepEqual(await p.countInstances({ kind: "orchestration", instanceIdPrefix: "even-" }), expect(made.filter((m) => m.id.startsWith("even-"))));
+    assert.deepEqual(await p.countInstances({ kind: "orchestration", name: "fizz" }), expect(made.filter((m) => m.name === "Fizz")), "names match case-insensitively");
+    assert.deepEqual(await p.countInstances({ kind: "orchestration", createdFrom: T0 + 100, createdTo: T0 + 119 }), expect(made.filter((m) => m.createdAt >= T0 + 100 && m.createdAt <= T0 + 119)));
+    assert.deepEqual(await p.countInstances({ kind: "orchestration", runtimeStatus: ["Failed", "Pending"] }), expect(made.filter((m) => m.status === "Failed" || m.status === "Pending")));
+    assert.deepEqual(await p.countInstances({ runtimeStatus: [] }), {});
+    assert.deepEqual(await p.countInstances({ kind: "entity" }), { Running: 1 });
+    assert.deepEqual(await p.countInstances({ kind: "orchestration", instanceIdPrefix: "none-" }), {});
+  });
+}
