@@ -153,19 +153,13 @@ const routes: Route[] = [
     pattern: ["instances"],
     handler: async (ctx, req, res, url) => {
       const q = new Query(url.searchParams);
-      const statuses = runtimeStatuses(q);
-      const from = q.date("createdTimeFrom");
-      const to = q.date("createdTimeTo");
-      const prefix = q.string("instanceIdPrefix");
+      const filter = listFilter(q);
       const top = q.positiveInt("top");
       const showInput = q.boolean("showInput", true);
       const header = req.headers["x-ms-continuation-token"];
       const token = (Array.isArray(header) ? header[0] : header) || undefined;
       const page = await ctx.client.listInstances({
-        ...(statuses ? { runtimeStatus: statuses } : {}),
-        ...(from ? { createdTimeFrom: from } : {}),
-        ...(to ? { createdTimeTo: to } : {}),
-        ...(prefix ? { instanceIdPrefix: prefix } : {}),
+        ...filter,
         ...(token ? { continuationToken: token } : {}),
         pageSize: top ?? 100,
         showInput,
@@ -180,18 +174,8 @@ const routes: Route[] = [
     pattern: ["counts"],
     handler: async (ctx, _req, res, url) => {
       const q = new Query(url.searchParams);
-      const statuses = runtimeStatuses(q);
-      const from = q.date("createdTimeFrom");
-      const to = q.date("createdTimeTo");
-      const prefix = q.string("instanceIdPrefix");
       const name = q.string("name");
-      const counts = await ctx.client.countInstances({
-        ...(statuses ? { runtimeStatus: statuses } : {}),
-        ...(from ? { createdTimeFrom: from } : {}),
-        ...(to ? { createdTimeTo: to } : {}),
-        ...(prefix ? { instanceIdPrefix: prefix } : {}),
-        ...(name ? { name } : {}),
-      });
+      const counts = await ctx.client.countInstances({ ...listFilter(q), ...(name ? { name } : {}) });
       sendJson(res, 200, counts);
     },
   },
@@ -375,4 +359,18 @@ export function matchRoute(method: string, segments: string[]): { handler: Handl
     if (ok) return { handler: r.handler, params };
   }
   return undefined;
+}
+
+/** The list's filters from its query parameters (the list and the counts read them alike). */
+function listFilter(q: Query): { runtimeStatus?: OrchestrationRuntimeStatus[]; createdTimeFrom?: Date; createdTimeTo?: Date; instanceIdPrefix?: string } {
+  const statuses = runtimeStatuses(q);
+  const from = q.date("createdTimeFrom");
+  const to = q.date("createdTimeTo");
+  const prefix = q.string("instanceIdPrefix");
+  return {
+    ...(statuses ? { runtimeStatus: statuses } : {}),
+    ...(from ? { createdTimeFrom: from } : {}),
+    ...(to ? { createdTimeTo: to } : {}),
+    ...(prefix ? { instanceIdPrefix: prefix } : {}),
+  };
 }
