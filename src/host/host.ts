@@ -208,6 +208,7 @@ class PerdureHost implements Host {
     // Forgotten first: instances whose executors this host caches go to the others at once.
     await this.monitor.stop();
     await this.worker.stop();
+    this.worker.metrics.close();
     this.storeClock?.stop();
     await this.provider.close();
     this.state = "stopped";

@@ -1,4 +1,4 @@
-import { type Counter, type Histogram, type MeterProvider, metrics } from "@opentelemetry/api";
+import { type BatchObservableResult, type Counter, type Histogram, type MeterProvider, metrics } from "@opentelemetry/api";
 
 /** The store-wide figures a scrape reads (a provider's workCounts). */
 export interface Backlog {
@@ -40,17 +40,23 @@ export class RuntimeMetrics {
     };
     const gauge = meter.createObservableGauge("perdure.backlog", { description: "Work ready to run in the store and not taken, by kind." });
     const parked = meter.createObservableGauge("perdure.instances.parked", { description: "Instances parked in the store." });
-    meter.addBatchObservableCallback(
-      async (result) => {
-        const b = await this.backlog().catch(() => undefined);
-        if (!b) return;
-        result.observe(gauge, b.orchestrations, { kind: "orchestration" });
-        result.observe(gauge, b.entities, { kind: "entity" });
-        result.observe(gauge, b.activities, { kind: "activity" });
-        result.observe(parked, b.parked);
-      },
-      [gauge, parked],
-    );
+    const observe = async (result: BatchObservableResult): Promise<void> => {
+      const b = await this.backlog().catch(() => undefined);
+      if (!b) return;
+      result.observe(gauge, b.orchestrations, { kind: "orchestration" });
+      result.observe(gauge, b.entities, { kind: "entity" });
+      result.observe(gauge, b.activities, { kind: "activity" });
+      result.observe(parked, b.parked);
+    };
+    meter.addBatchObservableCallback(observe, [gauge, parked]);
+    this.unobserve = () => meter.removeBatchObservableCallback(observe, [gauge, parked]);
+  }
+
+  private readonly unobserve: () => void;
+
+  /** Stops reporting the store's figures (a stopped host no longer reads its store). */
+  close(): void {
+    this.unobserve();
   }
 
   workItem(kind: WorkKindLabel, takeover: boolean): void {
