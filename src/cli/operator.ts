@@ -8,9 +8,9 @@ import { fields, show, table, time } from "./table.js";
 
 export const OPERATOR_USAGE = `Operator commands, against a running host (--url http://host:port [--key <secret>]) or a store (--store <url>):
 
-  perdure instances list [--status Running,Failed] [--prefix <id prefix>] [--created-from <time>] [--created-to <time>]
+  perdure instances list [--status Running,Failed] [--prefix <id prefix>] [--name <orchestrator>] [--created-from <time>] [--created-to <time>]
                          [--top 100] [--all] [--continuation <token>]
-  perdure instances count [--status ...] [--prefix ...] [--created-from ...] [--created-to ...] [--name <orchestrator>]
+  perdure instances count [the filters of list]
   perdure instances show <id>
   perdure instances history <id>
   perdure instances raise <id> <event> [--data <json>]
@@ -22,7 +22,7 @@ export const OPERATOR_USAGE = `Operator commands, against a running host (--url 
   perdure entities signal <name> <key> <operation> [--data <json>] [--at <time>]
 
   terminate, suspend, resume, rewind and purge also take the instances a filter selects instead of
-  IDs (--status, --prefix, --created-from, --created-to), with --yes.
+  IDs (--status, --prefix, --name, --created-from, --created-to), with --yes.
   --json      print JSON for scripts instead of tables
   --url       the host's URL (env PERDURE_URL); --key its management key (env PERDURE_KEY)
   --store     a store URL (env PERDURE_STORE): sqlite:<path>, postgres://...`;
@@ -37,6 +37,7 @@ const COMMON = {
 const FILTER = {
   status: { type: "string" },
   prefix: { type: "string" },
+  name: { type: "string" },
   "created-from": { type: "string" },
   "created-to": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
@@ -118,9 +119,10 @@ function dataFlag(command: string, v: Values): unknown {
   }
 }
 
-function filterOf(command: string, v: Values): { runtimeStatus?: Status[]; instanceIdPrefix?: string; createdTimeFrom?: Date; createdTimeTo?: Date } {
+function filterOf(command: string, v: Values): { runtimeStatus?: Status[]; instanceIdPrefix?: string; createdTimeFrom?: Date; createdTimeTo?: Date; name?: string } {
   const runtimeStatus = statusFlag(command, v);
   const prefix = text(v, "prefix");
+  const name = text(v, "name");
   const from = dateFlag(command, v, "created-from");
   const to = dateFlag(command, v, "created-to");
   return {
@@ -128,6 +130,7 @@ function filterOf(command: string, v: Values): { runtimeStatus?: Status[]; insta
     ...(prefix ? { instanceIdPrefix: prefix } : {}),
     ...(from ? { createdTimeFrom: from } : {}),
     ...(to ? { createdTimeTo: to } : {}),
+    ...(name ? { name } : {}),
   };
 }
 
@@ -227,11 +230,10 @@ const INSTANCE_COMMANDS: Record<string, Command> = {
     },
   },
   count: {
-    options: { ...FILTER, name: { type: "string" } },
+    options: FILTER,
     async run(ctx) {
       args(ctx, []);
-      const name = text(ctx.values, "name");
-      const counts = await ctx.client.client.countInstances({ ...filterOf(ctx.command, ctx.values), ...(name ? { name } : {}) });
+      const counts = await ctx.client.client.countInstances(filterOf(ctx.command, ctx.values));
       if (ctx.json) {
         printJson(ctx.io, counts);
         return 0;
@@ -350,9 +352,9 @@ function control(verb: string, done: string, op: (c: ClientOf, id: string, reaso
 async function selection(ctx: Ctx): Promise<string[]> {
   const filter = filterOf(ctx.command, ctx.values);
   const filtered = Object.keys(filter).length > 0;
-  if (ctx.args.length > 0 && filtered) throw new CliError(`perdure ${ctx.command}: give instance IDs or a filter (--status, --prefix, --created-from, --created-to), not both.`, 2);
+  if (ctx.args.length > 0 && filtered) throw new CliError(`perdure ${ctx.command}: give instance IDs or a filter (--status, --prefix, --name, --created-from, --created-to), not both.`, 2);
   if (ctx.args.length > 0) return ctx.args;
-  if (!filtered) throw new CliError(`perdure ${ctx.command}: missing <id>, or a filter (--status, --prefix, --created-from, --created-to) with --yes.`, 2);
+  if (!filtered) throw new CliError(`perdure ${ctx.command}: missing <id>, or a filter (--status, --prefix, --name, --created-from, --created-to) with --yes.`, 2);
   const ids = (await ctx.client.client.getStatusBy({ ...filter, showInput: false })).map((s) => s.instanceId);
   if (ctx.values.yes !== true) {
     throw new CliError(`perdure ${ctx.command}: the filter selects ${ids.length} instance${ids.length === 1 ? "" : "s"}; add --yes to go ahead.`, 2);

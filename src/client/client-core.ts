@@ -46,6 +46,13 @@ function pageSizeOf(n: number | undefined): number {
   return Math.min(n, MAX_PAGE_SIZE);
 }
 
+/** An orchestrator name filter: a non-empty string, or absent. */
+function nameOf(name: unknown): string | undefined {
+  if (name === undefined) return undefined;
+  if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name must be a non-empty string (an orchestrator function's name).");
+  return name;
+}
+
 function statusesOf(list: readonly unknown[] | undefined): OrchestrationRuntimeStatus[] | undefined {
   if (list === undefined) return undefined;
   if (!Array.isArray(list)) throw new InvalidArgumentError(`runtimeStatus must be an array of statuses (${ALL_RUNTIME_STATUSES.join(", ")}).`);
@@ -139,6 +146,7 @@ export class DurableClientCore implements DurableClient {
       ...(request.createdTimeFrom !== undefined ? { createdTimeFrom: dateOf(request.createdTimeFrom, "createdTimeFrom") } : {}),
       ...(request.createdTimeTo !== undefined ? { createdTimeTo: dateOf(request.createdTimeTo, "createdTimeTo") } : {}),
       ...(request.instanceIdPrefix ? { instanceIdPrefix: request.instanceIdPrefix } : {}),
+      ...(nameOf(request.name) !== undefined ? { name: request.name! } : {}),
       ...(token ? { continuationToken: token } : {}),
       pageSize: pageSizeOf(request.pageSize),
       showInput: request.showInput ?? true,
@@ -156,7 +164,7 @@ export class DurableClientCore implements DurableClient {
     const runtimeStatus = statusesOf(filter.runtimeStatus);
     const counts = Object.fromEntries(ALL_RUNTIME_STATUSES.map((s) => [s, 0])) as Record<OrchestrationRuntimeStatus, number>;
     if (runtimeStatus && runtimeStatus.length === 0) return counts;
-    if (filter.name !== undefined && (typeof filter.name !== "string" || filter.name === "")) throw new InvalidArgumentError("name must be a non-empty string (an orchestrator function's name).");
+    nameOf(filter.name);
     const found = await this.transport.countInstances({
       ...(runtimeStatus ? { runtimeStatus } : {}),
       ...(filter.createdTimeFrom !== undefined ? { createdTimeFrom: dateOf(filter.createdTimeFrom, "createdTimeFrom") } : {}),

@@ -13,6 +13,8 @@ export interface OrchestrationFilter {
   createdTimeFrom?: Date;
   createdTimeTo?: Date;
   instanceIdPrefix?: string;
+  /** Perdure's own: only instances of this orchestrator function (case-insensitive). */
+  name?: string;
   /** Include each instance's input (default true). */
   showInput?: boolean;
 }

@@ -96,6 +96,7 @@ export class LocalTransport implements ClientTransport {
     if (q.createdTimeFrom) query.createdFrom = q.createdTimeFrom.getTime();
     if (q.createdTimeTo) query.createdTo = q.createdTimeTo.getTime();
     if (q.instanceIdPrefix !== undefined) query.instanceIdPrefix = q.instanceIdPrefix;
+    if (q.name !== undefined) query.name = q.name;
     if (q.continuationToken !== undefined) query.continuationToken = q.continuationToken;
     const page = await this.provider.queryInstances(query);
     const rows = page.instances.map((r) => statusPayloadOf(r, undefined, { showInput: q.showInput, showHistory: false, showHistoryOutput: false }));

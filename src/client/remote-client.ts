@@ -136,6 +136,7 @@ export class RemoteTransport implements ClientTransport {
     if (q.createdTimeFrom) query.createdTimeFrom = q.createdTimeFrom.toISOString();
     if (q.createdTimeTo) query.createdTimeTo = q.createdTimeTo.toISOString();
     if (q.instanceIdPrefix) query.instanceIdPrefix = q.instanceIdPrefix;
+    if (q.name) query.name = q.name;
     if (!q.showInput) query.showInput = "false";
     const headers: Record<string, string> = q.continuationToken ? { "x-ms-continuation-token": q.continuationToken } : {};
     // "instances/" with the trailing slash, as Durable Functions' own client calls it.

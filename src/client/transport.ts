@@ -10,6 +10,8 @@ export interface InstanceListQuery {
   createdTimeFrom?: Date;
   createdTimeTo?: Date;
   instanceIdPrefix?: string;
+  /** The orchestrator function's name, case-insensitive. */
+  name?: string;
   pageSize: number;
   continuationToken?: string;
   showInput: boolean;

@@ -173,9 +173,7 @@ const routes: Route[] = [
     method: "GET",
     pattern: ["counts"],
     handler: async (ctx, _req, res, url) => {
-      const q = new Query(url.searchParams);
-      const name = q.string("name");
-      const counts = await ctx.client.countInstances({ ...listFilter(q), ...(name ? { name } : {}) });
+      const counts = await ctx.client.countInstances(listFilter(new Query(url.searchParams)));
       sendJson(res, 200, counts);
     },
   },
@@ -362,15 +360,18 @@ export function matchRoute(method: string, segments: string[]): { handler: Handl
 }
 
 /** The list's filters from its query parameters (the list and the counts read them alike). */
-function listFilter(q: Query): { runtimeStatus?: OrchestrationRuntimeStatus[]; createdTimeFrom?: Date; createdTimeTo?: Date; instanceIdPrefix?: string } {
+function listFilter(q: Query): { runtimeStatus?: OrchestrationRuntimeStatus[]; createdTimeFrom?: Date; createdTimeTo?: Date; instanceIdPrefix?: string; name?: string } {
   const statuses = runtimeStatuses(q);
   const from = q.date("createdTimeFrom");
   const to = q.date("createdTimeTo");
   const prefix = q.string("instanceIdPrefix");
+  // Perdure's own: the orchestrator's name (Durable Functions' list has no such filter).
+  const name = q.string("name");
   return {
     ...(statuses ? { runtimeStatus: statuses } : {}),
     ...(from ? { createdTimeFrom: from } : {}),
     ...(to ? { createdTimeTo: to } : {}),
     ...(prefix ? { instanceIdPrefix: prefix } : {}),
+    ...(name ? { name } : {}),
   };
 }

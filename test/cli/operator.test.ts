@@ -108,6 +108,10 @@ describe("perdure instances / entities (operator CLI)", () => {
     assert.deepEqual(running.instances.map((s) => s.instanceId).sort(), ["w-1", "w-2", "w-3"]);
     const prefixed = json<{ instances: { instanceId: string }[] }>(await cli(["instances", "list", "--store", store, "--prefix", "f-", "--json"]));
     assert.deepEqual(prefixed.instances.map((s) => s.instanceId), ["f-1"]);
+    for (const where of [remote(), ["--store", store]]) {
+      const byName = json<{ instances: { instanceId: string }[] }>(await cli(["instances", "list", ...where, "--name", "Waiter", "--json"]));
+      assert.deepEqual(byName.instances.map((s) => s.instanceId).sort(), ["w-1", "w-2", "w-3"], "by orchestrator name, case-insensitively");
+    }
 
     const page = json<{ instances: unknown[]; continuationToken?: string }>(await cli(["instances", "list", ...remote(), "--top", "2", "--json"]));
     assert.equal(page.instances.length, 2);
