@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { InvalidArgumentError, LockLostError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
@@ -6,15 +7,14 @@ import { DEFAULT_RETRY_POLICY, PARK_CODES, parkInfo, type RetryPolicy } from "..
 import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { consoleLogger, type Logger, withFields } from "../runtime/logger.js";
+import { RuntimeMetrics } from "../runtime/metrics.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
+import { endSpan, type Span, SpanKind, Telemetry } from "../runtime/telemetry.js";
 import { runActivity } from "./activity-processor.js";
 import { Batcher } from "./batcher.js";
 import { OrchestrationProcessor } from "./orchestration-processor.js";
-import { newWorkerId } from "./worker-id.js";
 import { trackActivity, trackStep } from "./tracking.js";
-import { endSpan, type Span, SpanKind, Telemetry } from "../runtime/telemetry.js";
-import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
-import { RuntimeMetrics } from "../runtime/metrics.js";
+import { newWorkerId } from "./worker-id.js";
 import { WorkSignal } from "./work-signal.js";
 
 export interface WorkerOptions {
