@@ -1,3 +1,4 @@
+import type { HistoryEvent } from "../core/history.js";
 import { EntityId } from "../core/entity-id.js";
 import { InstanceNotFoundError, InvalidArgumentError, WaitTimeoutError } from "../core/errors.js";
 import { validateEventName, validateInstanceId } from "../core/instance-id.js";
@@ -154,6 +155,24 @@ export class DurableClientCore implements DurableClient {
     const out: StatusPage = { instances: page.rows.map(statusFromPayload) };
     if (page.continuationToken) out.continuationToken = page.continuationToken;
     return out;
+  }
+
+  /**
+   * A page of an orchestration's stored history (its current execution), as Perdure stores it: the
+   * events from position `from` (0-based), at most `limit` (default 500, at most 5,000). `nextFrom`
+   * is where the next page starts; absent on the last page. Perdure's own: long histories in pages,
+   * for a timeline.
+   */
+  async getHistoryPage(instanceId: string, options: { from?: number; limit?: number } = {}): Promise<{ events: HistoryEvent[]; nextFrom?: number }> {
+    validateInstanceId(instanceId);
+    const from = options.from ?? 0;
+    const limit = options.limit ?? 500;
+    if (!Number.isSafeInteger(from) || from < 0) throw new InvalidArgumentError("from must be a whole number from 0 (a position in the history).");
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 5_000) throw new InvalidArgumentError("limit must be a whole number from 1 to 5000.");
+    // One more than asked tells whether another page follows.
+    const events = await this.transport.historyPage(instanceId, from, limit + 1);
+    if (!events) throw new InstanceNotFoundError(instanceId);
+    return events.length > limit ? { events: events.slice(0, limit), nextFrom: from + limit } : { events };
   }
 
   /**

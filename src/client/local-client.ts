@@ -79,6 +79,12 @@ export class LocalTransport implements ClientTransport {
     return statusPayloadOf(r, history, o);
   }
 
+  async historyPage(instanceId: string, from: number, limit: number): Promise<HistoryEvent[] | undefined> {
+    const r = await this.provider.getInstance(instanceId);
+    if (!r || r.kind !== "orchestration") return undefined;
+    return this.provider.getHistory(instanceId, { fromSeq: from, limit });
+  }
+
   async countInstances(q: InstanceCountQuery): Promise<Partial<Record<OrchestrationRuntimeStatus, number>>> {
     return this.provider.countInstances({
       kind: "orchestration",

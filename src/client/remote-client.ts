@@ -1,3 +1,4 @@
+import type { HistoryEvent } from "../core/history.js";
 import {
   DurableError,
   FunctionNotFoundError,
@@ -114,6 +115,15 @@ export class RemoteTransport implements ClientTransport {
     if (answer.status === 200 || answer.status === 202) return this.json<StatusPayload>(answer);
     if (answer.status === 404 && isInstanceNotFound(answer)) return undefined;
     throw this.failure(answer, { instanceId });
+  }
+
+  async historyPage(instanceId: string, from: number, limit: number): Promise<HistoryEvent[] | undefined> {
+    const answer = await this.request("GET", ["instances", instanceId, "history"], { query: { from: String(from), limit: String(limit) } });
+    if (answer.status === 404 && isInstanceNotFound(answer)) return undefined;
+    if (answer.status !== 200) throw this.failure(answer, { instanceId });
+    const page = this.json<{ events?: unknown }>(answer);
+    if (!page || !Array.isArray(page.events)) throw this.unexpected(answer);
+    return page.events as HistoryEvent[];
   }
 
   async countInstances(q: InstanceCountQuery): Promise<Partial<Record<OrchestrationRuntimeStatus, number>>> {

@@ -1,3 +1,4 @@
+import type { HistoryEvent } from "../core/history.js";
 import type { EntityId } from "../core/entity-id.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { CleanEntityStorageResult } from "./durable-client.js";
@@ -68,6 +69,8 @@ export interface ClientTransport {
   startNew(name: string, instanceId: string | undefined, input: string | undefined): Promise<string>;
   /** The status payload, or undefined for an unknown instance. */
   getStatus(instanceId: string, options: { showHistory: boolean; showHistoryOutput: boolean; showInput: boolean }): Promise<StatusPayload | undefined>;
+  /** A page of an orchestration's stored history (the current execution), from position `from`; undefined: no such instance. */
+  historyPage(instanceId: string, from: number, limit: number): Promise<HistoryEvent[] | undefined>;
   listInstances(query: InstanceListQuery): Promise<{ rows: StatusPayload[]; continuationToken?: string }>;
   /** Orchestration instances per runtime status (statuses with none may be absent). */
   countInstances(query: InstanceCountQuery): Promise<Partial<Record<OrchestrationRuntimeStatus, number>>>;

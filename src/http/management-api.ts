@@ -169,6 +169,19 @@ const routes: Route[] = [
     },
   },
   {
+    // Perdure's own: a long history in pages, as stored (a timeline reads it so).
+    method: "GET",
+    pattern: ["instances", ":id", "history"],
+    handler: async (ctx, _req, res, url, [id]) => {
+      const q = new Query(url.searchParams);
+      const from = q.position("from") ?? 0;
+      const limit = q.positiveInt("limit") ?? 500;
+      if (limit > 5_000) throw new HttpError(400, "INVALID_QUERY_PARAMETER", "Query parameter 'limit' must be at most 5000.");
+      const page = await ctx.client.getHistoryPage(id!, { from, limit });
+      sendJson(res, 200, page.nextFrom === undefined ? { events: page.events } : { events: page.events, nextFrom: page.nextFrom });
+    },
+  },
+  {
     // Perdure's own: the counts a dashboard shows next to its list, computed by the store.
     method: "GET",
     pattern: ["counts"],

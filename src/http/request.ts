@@ -180,6 +180,14 @@ export class Query {
     return n;
   }
 
+  /** A whole number from 0 (a position), or undefined when absent. */
+  position(name: string): number | undefined {
+    const v = this.params.get(name);
+    if (v === null || v === "") return undefined;
+    if (!/^\d{1,9}$/.test(v)) throw new HttpError(400, "INVALID_QUERY_PARAMETER", `Query parameter '${name}' must be a whole number from 0 (got ${JSON.stringify(truncate(v))}).`);
+    return Number(v);
+  }
+
   positiveInt(name: string): number | undefined {
     const v = this.params.get(name);
     if (v === null || v === "") return undefined;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { createApp, createHost, EntityId, type Host } from "../../src/index.js";
+import { createApp, createHost, createRemoteClient, EntityId, type Host } from "../../src/index.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { eventually } from "../helpers/hosts.js";
@@ -151,6 +151,29 @@ describe("perdure instances / entities (operator CLI)", () => {
     const bad = await fetch(`${base}?runtimeStatus=Nope`, { headers: { "x-functions-key": KEY } });
     assert.equal(bad.status, 400);
     assert.equal((await fetch(base)).status, 401);
+  });
+
+  it("a history in pages, as stored, in process and over HTTP (GET /instances/{id}/history)", async () => {
+    const full = await host.provider.getHistory("d-1");
+    assert.ok(full.length >= 6);
+    for (const client of [host.client, createRemoteClient(url, { key: KEY })]) {
+      const pages: unknown[] = [];
+      let from: number | undefined = 0;
+      let count = 0;
+      while (from !== undefined) {
+        const page: { events: unknown[]; nextFrom?: number } = await client.getHistoryPage("d-1", { from, limit: 4 });
+        assert.ok(page.events.length <= 4);
+        pages.push(...page.events);
+        from = page.nextFrom;
+        count++;
+      }
+      assert.deepEqual(pages, JSON.parse(JSON.stringify(full)), "the pages put together are the stored history");
+      assert.equal(count, Math.ceil(full.length / 4), "no empty last page");
+      await assert.rejects(client.getHistoryPage("nope"), (e: Error & { code?: string }) => e.code === "INSTANCE_NOT_FOUND");
+      await assert.rejects(client.getHistoryPage("d-1", { limit: 0 }), /limit must be a whole number from 1 to 5000/);
+    }
+    const bad = await fetch(`${url}/runtime/webhooks/durabletask/instances/d-1/history?from=-1`, { headers: { "x-functions-key": KEY } });
+    assert.equal(bad.status, 400);
   });
 
   it("instances show and history: fields, values as JSON, the history as rows", async () => {
