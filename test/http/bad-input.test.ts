@@ -291,7 +291,9 @@ function buildBarrage(): BarrageRequest[] {
     ["PROPFIND", "/instances/"],
     ["POST", "/instances/pre-run/terminate/extra"],
     ["POST", "/instances/pre-run/raiseEvent/go/extra"],
-    ["GET", "/instances/pre-run/history"],
+    ["POST", "/instances/pre-run/history"],
+    ["GET", "/instances/pre-run/history/extra"],
+    ["POST", "/counts"],
   ] as const) {
     add({ label: `${method} ${path}`, method, path: m(path) });
   }
