@@ -42,6 +42,7 @@
  * - Reads (getInstance, getHistory, queryInstances, nextVisibleAt, findStrandedWork) take no locks and
  *   may see a state a moment old; nothing relies on them for exclusion.
  */
+import { LockLostError } from "../core/errors.js";
 import type { FailureDetails } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent, TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
 import type { MessageMetadata, OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
@@ -400,3 +401,8 @@ export function commitInstanceId(c: Pick<OrchestrationCommit, "fence">): string 
 
 /** Reads a name for a lock filter: function names are case-insensitive. */
 export const functionKey = (name: string): string => name.toLowerCase();
+
+/** The refusal of an activity result whose task lease was lost (expired and taken, or the task is gone). */
+export function activityLockLost(item: ActivityWorkItem): LockLostError {
+  return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
+}

@@ -7,6 +7,7 @@ import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/st
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
 import {
+  activityLockLost,
   type WorkCounts,
   type InstanceFilter,
   type StatusCounts,
@@ -33,6 +34,7 @@ import {
   type StrandedWorkRequest,
   type WorkKind,
 } from "../provider.js";
+import { notifySafely } from "../listeners.js";
 
 interface InstanceRow {
   record: InstanceRecord;
@@ -82,13 +84,7 @@ class MemoryStore {
 }
 
 function notifyAll<A extends unknown[]>(listeners: Iterable<(...args: A) => void>, ...args: A): void {
-  for (const l of listeners) {
-    try {
-      l(...args);
-    } catch {
-      // Notifications are hints; polling is the floor.
-    }
-  }
+  for (const l of listeners) notifySafely(l, ...args);
 }
 
 function handles(functions: FunctionNames | undefined, record: InstanceRecord): boolean {
@@ -625,6 +621,3 @@ export class MemoryProvider implements StorageProvider {
   }
 }
 
-function activityLockLost(item: ActivityWorkItem): LockLostError {
-  return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
-}

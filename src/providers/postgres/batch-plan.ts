@@ -12,6 +12,7 @@ import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.
 import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/status.js";
 import {
+  activityLockLost,
   type ActivityResult,
   type ActivityWorkItem,
   type CommitResult,
@@ -153,10 +154,6 @@ export function lockSet(ops: readonly BatchOp[]): { instanceIds: string[]; taskI
   }
   // Bytewise, as the database sorts them (COLLATE "C"): every transaction locks rows in this order.
   return { instanceIds: [...ids].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b)))), taskIds: [...tasks] };
-}
-
-export function activityLockLost(item: ActivityWorkItem): LockLostError {
-  return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
 }
 
 /** Applies a batch's operations to the locked rows, in order, and collects the writes. */

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { DurableError, InvalidArgumentError, StoreUnavailableError } from "../../core/errors.js";
-import type { FailureDetails } from "../../core/failure.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
 import type { InstanceKind } from "../../core/outbox.js";
@@ -34,6 +33,8 @@ import {
   type StatusCounts,
   type WorkKind,
 } from "../provider.js";
+import { ProviderListeners } from "../listeners.js";
+import { instanceFromRow, type InstanceRow } from "../sql-rows.js";
 import { SchemaPermissionError, SchemaVersionError } from "../schema-version.js";
 import { type BatchOp, BatchPlanner, lockSet, type RowState, type Snapshot } from "./batch-plan.js";
 import { PG_MIGRATIONS } from "./migrations.js";
@@ -59,26 +60,6 @@ export interface PostgresProviderOptions {
 
 export const DEFAULT_SCHEMA = "perdure";
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
-interface InstanceRow {
-  instance_id: string;
-  kind: string;
-  name: string;
-  execution_id: string;
-  runtime_status: string;
-  input: string | null;
-  output: string | null;
-  custom_status: string | null;
-  failure_details: string | null;
-  parent_instance_id: string | null;
-  created_at: number;
-  last_updated_at: number;
-  history_length: number;
-  entity_state: string | null;
-  parked: string | null;
-  lock_token: string | null;
-  locked_until: number;
-}
 
 interface ClaimRow extends InstanceRow {
   takeover: boolean;
@@ -113,27 +94,6 @@ interface WorkNotice {
 /** NOTIFY payloads must stay under 8,000 bytes; the list of finished instances is dropped beyond this. */
 const MAX_NOTICE_BYTES = 7_000;
 
-function toRecord(r: InstanceRow): InstanceRecord {
-  const rec: InstanceRecord = {
-    instanceId: r.instance_id,
-    kind: r.kind as InstanceKind,
-    name: r.name,
-    executionId: r.execution_id,
-    runtimeStatus: r.runtime_status as OrchestrationRuntimeStatus,
-    createdAt: r.created_at,
-    lastUpdatedAt: r.last_updated_at,
-    historyLength: r.history_length,
-  };
-  if (r.input !== null) rec.input = r.input;
-  if (r.output !== null) rec.output = r.output;
-  if (r.custom_status !== null) rec.customStatus = r.custom_status;
-  if (r.failure_details !== null) rec.failureDetails = JSON.parse(r.failure_details) as FailureDetails;
-  if (r.parent_instance_id !== null) rec.parentInstanceId = r.parent_instance_id;
-  if (r.entity_state !== null) rec.entityState = r.entity_state;
-  if (r.parked !== null) rec.parked = JSON.parse(r.parked) as ParkInfo;
-  return rec;
-}
-
 function toTaskItem(t: TaskRow): ActivityWorkItem {
   const item: ActivityWorkItem = {
     id: t.id,
@@ -148,15 +108,6 @@ function toTaskItem(t: TaskRow): ActivityWorkItem {
   if (t.input !== null) item.input = t.input;
   if (t.metadata !== null) item.metadata = JSON.parse(t.metadata) as Record<string, string>;
   return item;
-}
-
-/** A listener's failure must not make a committed write look failed. */
-function notifySafely<A extends unknown[]>(listener: (...args: A) => void, ...args: A): void {
-  try {
-    listener(...args);
-  } catch {
-    // Notifications are hints; polling is the floor.
-  }
 }
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
@@ -177,8 +128,7 @@ export class PostgresProvider implements StorageProvider {
   private readonly channel: string;
   /** Tells this process's notices from others' on the shared channel. */
   private readonly senderId = randomBytes(6).toString("hex");
-  private readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
-  private readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
+  private readonly listeners = new ProviderListeners();
   private initializing: Promise<void> | undefined;
 
   constructor(private readonly options: PostgresProviderOptions) {
@@ -272,8 +222,7 @@ export class PostgresProvider implements StorageProvider {
   }
 
   async close(): Promise<void> {
-    this.workListeners.clear();
-    this.changeListeners.clear();
+    this.listeners.clear();
     await this.initializing?.catch(() => undefined);
     const listener = this.listener;
     const conn = this.conn;
@@ -284,23 +233,16 @@ export class PostgresProvider implements StorageProvider {
   }
 
   onWork(listener: (kind: WorkKind, visibleAt: number) => void): () => void {
-    this.workListeners.add(listener);
-    return () => this.workListeners.delete(listener);
+    return this.listeners.onWork(listener);
   }
 
   onInstanceChange(listener: (instanceId: string, status: OrchestrationRuntimeStatus) => void): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
+    return this.listeners.onInstanceChange(listener);
   }
 
   /** Tells this process's listeners, after a commit: the earliest new work per kind, then status changes. */
   private publish(work: readonly [WorkKind, number][], changes: readonly [string, OrchestrationRuntimeStatus][]): void {
-    if (work.length > 0 && this.workListeners.size > 0) {
-      const earliest = new Map<WorkKind, number>();
-      for (const [k, at] of work) earliest.set(k, Math.min(at, earliest.get(k) ?? Infinity));
-      for (const [k, at] of earliest) for (const l of this.workListeners) notifySafely(l, k, at);
-    }
-    if (changes.length > 0 && this.changeListeners.size > 0) for (const [id, status] of changes) for (const l of this.changeListeners) notifySafely(l, id, status);
+    this.listeners.publish(work, changes);
   }
 
   /** The notice other processes get for a transaction's new work and finished instances (undefined: nothing to say). */
@@ -591,7 +533,7 @@ export class PostgresProvider implements StorageProvider {
       });
       return message ? [{ id, message, dequeueCount: row.counts?.[i] ?? 1 }] : [];
     });
-    const instance = readable("the instance row", () => toRecord(row)) ?? toRecord({ ...row, failure_details: null, parked: null });
+    const instance = readable("the instance row", () => instanceFromRow(row)) ?? instanceFromRow({ ...row, failure_details: null, parked: null });
     const item: OrchestrationWorkItem = {
       instanceId: row.instance_id,
       lockToken: row.lock_token!,
@@ -806,7 +748,7 @@ export class PostgresProvider implements StorageProvider {
   async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
     const r = await this.c.run("reading an instance", "fenced", (q) => q.query<InstanceRow>(this.sqlText.getInstance, [instanceId]));
     const row = r.rows[0];
-    return row ? toRecord(row) : undefined;
+    return row ? instanceFromRow(row) : undefined;
   }
 
   async queryInstances(query: InstanceQuery): Promise<InstancePage> {
@@ -819,7 +761,7 @@ export class PostgresProvider implements StorageProvider {
     params.push(size + 1);
     const sql = `${this.sqlText.getInstance.replace(/ WHERE i\.instance_id = \$1$/, "")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY i.created_at, i.instance_id LIMIT $${params.length}`;
     const r = await this.c.run("querying instances", "fenced", (q) => q.query<InstanceRow>(sql, params));
-    const page = r.rows.slice(0, size).map(toRecord);
+    const page = r.rows.slice(0, size).map(instanceFromRow);
     const last = page[page.length - 1];
     return r.rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
   }

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import { DurableError, LockLostError, StoreUnavailableError } from "../../core/errors.js";
-import type { FailureDetails } from "../../core/failure.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
 import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
@@ -9,6 +8,7 @@ import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } 
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
 import {
+  activityLockLost,
   type AbandonOptions,
   type ActivityLockRequest,
   type ActivityResult,
@@ -35,6 +35,8 @@ import {
   type StatusCounts,
   type WorkKind,
 } from "../provider.js";
+import { ProviderListeners } from "../listeners.js";
+import { instanceFromRow, type InstanceRow } from "../sql-rows.js";
 import { SchemaVersionError } from "../schema-version.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -51,26 +53,6 @@ export interface SqliteProviderOptions {
 }
 
 export { SchemaVersionError };
-
-interface InstanceRow {
-  instance_id: string;
-  kind: string;
-  name: string;
-  execution_id: string;
-  runtime_status: string;
-  input: string | null;
-  output: string | null;
-  custom_status: string | null;
-  failure_details: string | null;
-  parent_instance_id: string | null;
-  created_at: number;
-  last_updated_at: number;
-  history_length: number;
-  lock_token: string | null;
-  locked_until: number;
-  entity_state: string | null;
-  parked: string | null;
-}
 
 interface MessageRow {
   id: number;
@@ -103,36 +85,6 @@ interface FenceRow {
 
 type Announce = (kind: WorkKind, at: number) => void;
 type Changed = (instanceId: string, status: OrchestrationRuntimeStatus) => void;
-
-/** A listener's failure must not make a committed write look failed. */
-function notifySafely<A extends unknown[]>(listener: (...args: A) => void, ...args: A): void {
-  try {
-    listener(...args);
-  } catch {
-    // Notifications are hints; polling is the floor.
-  }
-}
-
-function toRecord(r: InstanceRow): InstanceRecord {
-  const rec: InstanceRecord = {
-    instanceId: r.instance_id,
-    kind: r.kind as InstanceKind,
-    name: r.name,
-    executionId: r.execution_id,
-    runtimeStatus: r.runtime_status as OrchestrationRuntimeStatus,
-    createdAt: r.created_at,
-    lastUpdatedAt: r.last_updated_at,
-    historyLength: r.history_length,
-  };
-  if (r.input !== null) rec.input = r.input;
-  if (r.output !== null) rec.output = r.output;
-  if (r.custom_status !== null) rec.customStatus = r.custom_status;
-  if (r.failure_details !== null) rec.failureDetails = JSON.parse(r.failure_details) as FailureDetails;
-  if (r.parent_instance_id !== null) rec.parentInstanceId = r.parent_instance_id;
-  if (r.entity_state !== null) rec.entityState = r.entity_state;
-  if (r.parked !== null) rec.parked = JSON.parse(r.parked) as ParkInfo;
-  return rec;
-}
 
 function toMessage(m: MessageRow): OrchestrationMessage {
   const message: OrchestrationMessage = { event: JSON.parse(m.event) as HistoryEvent };
@@ -174,8 +126,7 @@ function handlesFilter(f: FunctionNames | undefined): { sql: string; params: Rec
 export class SqliteProvider implements StorageProvider {
   readonly stats: ProviderStats = { writeTransactions: 0 };
   private db: Database.Database | undefined;
-  private readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
-  private readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
+  private readonly listeners = new ProviderListeners();
   private stmts: ReturnType<SqliteProvider["prepare"]> | undefined;
   private readonly readyTaskCache = new Map<string, Database.Statement<Record<string, unknown>, TaskRow>>();
   private readonly readyCache = new Map<string, { any: Database.Statement<Record<string, unknown>, { one: number }>; ready: Database.Statement<Record<string, unknown>, { instance_id: string; lock_token: string | null }> }>();
@@ -337,8 +288,7 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async close(): Promise<void> {
-    this.workListeners.clear();
-    this.changeListeners.clear();
+    this.listeners.clear();
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
@@ -347,13 +297,11 @@ export class SqliteProvider implements StorageProvider {
   }
 
   onWork(listener: (kind: WorkKind, visibleAt: number) => void): () => void {
-    this.workListeners.add(listener);
-    return () => this.workListeners.delete(listener);
+    return this.listeners.onWork(listener);
   }
 
   onInstanceChange(listener: (instanceId: string, status: OrchestrationRuntimeStatus) => void): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
+    return this.listeners.onInstanceChange(listener);
   }
 
   /** Runs `fn` in an IMMEDIATE transaction and announces the work and changes it wrote once committed. */
@@ -374,12 +322,7 @@ export class SqliteProvider implements StorageProvider {
     } catch (err) {
       throw storeError(err, this.options.filename);
     }
-    if (wakes.length > 0 && this.workListeners.size > 0) {
-      const earliest = new Map<WorkKind, number>();
-      for (const [k, at] of wakes) earliest.set(k, Math.min(at, earliest.get(k) ?? Infinity));
-      for (const [k, at] of earliest) for (const l of this.workListeners) notifySafely(l, k, at);
-    }
-    if (changes.length > 0 && this.changeListeners.size > 0) for (const [id, status] of changes) for (const l of this.changeListeners) notifySafely(l, id, status);
+    this.listeners.publish(wakes, changes);
     return result;
   }
 
@@ -486,7 +429,7 @@ export class SqliteProvider implements StorageProvider {
       const message = readable(`message ${m.id}`, () => toMessage(m));
       return message ? [{ id: m.id, message, dequeueCount: m.dequeue_count }] : [];
     });
-    const instance = readable("the instance row", () => toRecord(row)) ?? toRecord({ ...row, failure_details: null, parked: null });
+    const instance = readable("the instance row", () => instanceFromRow(row)) ?? instanceFromRow({ ...row, failure_details: null, parked: null });
     const item: OrchestrationWorkItem = {
       instanceId,
       lockToken,
@@ -711,7 +654,7 @@ export class SqliteProvider implements StorageProvider {
 
   async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
     const r = this.s.getInstance.get(instanceId);
-    return r ? toRecord(r) : undefined;
+    return r ? instanceFromRow(r) : undefined;
   }
 
   async queryInstances(q: InstanceQuery): Promise<InstancePage> {
@@ -726,7 +669,7 @@ export class SqliteProvider implements StorageProvider {
     }
     const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at, instance_id LIMIT ?`;
     const rows = this.database.prepare<(string | number)[], InstanceRow>(sql).all(...params, size + 1);
-    const page = rows.slice(0, size).map(toRecord);
+    const page = rows.slice(0, size).map(instanceFromRow);
     const last = page[page.length - 1];
     return rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
   }
@@ -827,10 +770,6 @@ function storeError(err: unknown, file: string): unknown {
   const reason = UNAVAILABLE[code] ?? UNAVAILABLE[code.replace(/_[A-Z_]+$/, "")] ?? UNAVAILABLE[code.split("_").slice(0, 2).join("_")];
   if (!reason) return err;
   return new StoreUnavailableError(`${reason} (${file}: ${err instanceof Error ? err.message : code})`, { cause: err });
-}
-
-function activityLockLost(item: ActivityWorkItem): LockLostError {
-  return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
 }
 
 /**
