@@ -144,12 +144,12 @@ export function statements(s: string) {
     renew: `
       WITH l AS (SELECT instance_id FROM ${s}.instances i JOIN unnest($1::text[], $2::text[]) AS x(id, token) ON i.instance_id = x.id AND i.lock_token = x.token
                  WHERE i.instance_id = ANY($1::text[]) ORDER BY i.instance_id FOR UPDATE OF i)
-      UPDATE ${s}.instances i SET locked_until = $3 WHERE i.instance_id = ANY(ARRAY(SELECT instance_id FROM l)) RETURNING i.instance_id`,
+      UPDATE ${s}.instances i SET locked_until = $3 WHERE i.instance_id = ANY(ARRAY(SELECT instance_id FROM l)) RETURNING i.instance_id AS k`,
     abandonTask: `UPDATE ${s}.activity_tasks SET lock_token = NULL, locked_until = 0, worker_id = NULL, visible_at = $3 WHERE id = $1 AND lock_token = $2`,
     renewTasks: `
       WITH l AS (SELECT a.id FROM ${s}.activity_tasks a JOIN unnest($1::bigint[], $2::text[]) AS x(id, token) ON a.id = x.id AND a.lock_token = x.token
                  WHERE a.id = ANY($1::bigint[]) ORDER BY a.id FOR UPDATE OF a)
-      UPDATE ${s}.activity_tasks a SET locked_until = $3 WHERE a.id = ANY(ARRAY(SELECT id FROM l)) RETURNING a.id`,
+      UPDATE ${s}.activity_tasks a SET locked_until = $3 WHERE a.id = ANY(ARRAY(SELECT id FROM l)) RETURNING a.id AS k`,
 
     // A retry delay's end is in ready_at (the instance's messages may be visible already).
     /** The backlog at $1 (metrics): ready instances by kind, ready activity tasks, parked instances. */

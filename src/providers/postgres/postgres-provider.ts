@@ -660,18 +660,17 @@ export class PostgresProvider implements StorageProvider {
   }
 
   async renewOrchestrationWorkItems(items: readonly OrchestrationWorkItem[], leaseMs: number, now: number): Promise<boolean[]> {
+    return this.renew("renewing leases", this.sqlText.renew, items, (i) => i.instanceId, now + leaseMs);
+  }
+
+  /** Extends the leases of `items` still held (their tokens) to `until`, in one statement; which were. */
+  private async renew<T extends { lockToken: string; lockedUntil: number }, K extends string | number>(what: string, sql: string, items: readonly T[], key: (item: T) => K, until: number): Promise<boolean[]> {
     if (items.length === 0) return [];
-    const until = now + leaseMs;
-    const r = await this.c.run("renewing leases", "fenced", (q) =>
-      q.query<{ instance_id: string }>(
-        this.sqlText.renew,
-        [items.map((i) => i.instanceId), items.map((i) => i.lockToken), until],
-      ),
-    );
+    const r = await this.c.run(what, "fenced", (q) => q.query<{ k: K }>(sql, [items.map(key), items.map((i) => i.lockToken), until]));
     this.stats.writeTransactions++;
-    const renewed = new Set(r.rows.map((row) => row.instance_id));
+    const renewed = new Set(r.rows.map((row) => row.k));
     return items.map((item) => {
-      const ok = renewed.has(item.instanceId);
+      const ok = renewed.has(key(item));
       if (ok) item.lockedUntil = until;
       return ok;
     });
@@ -726,21 +725,7 @@ export class PostgresProvider implements StorageProvider {
   }
 
   async renewActivityWorkItems(items: readonly ActivityWorkItem[], leaseMs: number, now: number): Promise<boolean[]> {
-    if (items.length === 0) return [];
-    const until = now + leaseMs;
-    const r = await this.c.run("renewing activity leases", "fenced", (q) =>
-      q.query<{ id: number }>(
-        this.sqlText.renewTasks,
-        [items.map((i) => i.id), items.map((i) => i.lockToken), until],
-      ),
-    );
-    this.stats.writeTransactions++;
-    const renewed = new Set(r.rows.map((row) => row.id));
-    return items.map((item) => {
-      const ok = renewed.has(item.id);
-      if (ok) item.lockedUntil = until;
-      return ok;
-    });
+    return this.renew("renewing activity leases", this.sqlText.renewTasks, items, (i) => i.id, now + leaseMs);
   }
 
   // ---- queries and maintenance ----

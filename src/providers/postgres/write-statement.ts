@@ -8,7 +8,7 @@
  * ready_at (an instance's earliest message due time) is kept here, from what the statement writes:
  * an instance's rows are locked, so no other transaction changes its messages meanwhile.
  */
-import type { BatchPlanner, TaskRow } from "./batch-plan.js";
+import type { BatchPlanner, NewRow, TaskRow } from "./batch-plan.js";
 
 interface Part {
   /** CTE name. */
@@ -52,6 +52,24 @@ export interface Gate {
 }
 
 const ONE: readonly object[] = [{}];
+
+/** A new instance row (a start, or a finished instance replaced), as a json_to_recordset record. */
+const NEW_ROW_RECORD = "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, at bigint, due bigint";
+
+function newRowRecord(id: string, n: NewRow, due: Map<string, number>): object {
+  return {
+    instance_id: id,
+    kind: n.kind,
+    name: n.name,
+    name_key: n.nameKey,
+    execution_id: n.executionId,
+    status: n.runtimeStatus,
+    input: n.input,
+    parent: n.parentInstanceId,
+    at: n.at,
+    due: due.get(id) ?? null,
+  };
+}
 
 const TASK_RECORD =
   "instance_id text, execution_id text, task_scheduled_id int, name text, name_key text, input text, metadata text, visible_at bigint, lock_token text, locked_until bigint, dequeue_count int, worker_id text, origin text";
@@ -171,19 +189,8 @@ export function writeStatement(
       // A finished instance replaced by a new one (its old data was dropped before this statement).
       name: "ur",
       scalars: [["text[]", [...p.resets.keys()]]],
-      rows: [...p.resets].map(([id, n]) => ({
-        instance_id: id,
-        kind: n.kind,
-        name: n.name,
-        name_key: n.nameKey,
-        execution_id: n.executionId,
-        status: n.runtimeStatus,
-        input: n.input,
-        parent: n.parentInstanceId,
-        at: n.at,
-        due: due.get(id) ?? null,
-      })),
-      record: "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, at bigint, due bigint",
+      rows: [...p.resets].map(([id, n]) => newRowRecord(id, n, due)),
+      record: NEW_ROW_RECORD,
       sql: (src, g, [ids]) => `UPDATE ${s}.instances i SET kind = x.kind, name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
           input = x.input, output = NULL, custom_status = NULL, failure_details = NULL, parent_instance_id = x.parent, created_at = x.at,
           last_updated_at = x.at, history_length = 0, entity_state = NULL, parked = NULL, lock_token = NULL, locked_until = 0, worker_id = NULL,
@@ -193,19 +200,8 @@ export function writeStatement(
     },
     {
       name: "ic",
-      rows: [...p.creates].map(([id, n]) => ({
-        instance_id: id,
-        kind: n.kind,
-        name: n.name,
-        name_key: n.nameKey,
-        execution_id: n.executionId,
-        status: n.runtimeStatus,
-        input: n.input,
-        parent: n.parentInstanceId,
-        at: n.at,
-        due: due.get(id) ?? null,
-      })),
-      record: "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, at bigint, due bigint",
+      rows: [...p.creates].map(([id, n]) => newRowRecord(id, n, due)),
+      record: NEW_ROW_RECORD,
       sql: (src, g) => `INSERT INTO ${s}.instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at, ready_at)
         SELECT x.instance_id, x.kind, x.name, x.name_key, x.execution_id, x.status, x.input, x.parent, x.at, x.at, x.due
         FROM ${src}
