@@ -18,7 +18,7 @@ import { createHost, type Host } from "../../src/host/host.js";
 import { PostgresProvider } from "../../src/providers/postgres/postgres-provider.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 import { PG_URL } from "../helpers/pg.js";
-import { type Effect, registerFleet } from "./fixtures/fleet-functions.js";
+import { type Effect, FAN_OUT, registerFleet, SEQUENCE } from "./fixtures/fleet-functions.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin", "perdure.js");
@@ -214,6 +214,17 @@ export async function fleet(t: TestContext, store: string): Promise<Fleet> {
     },
     effects: () => readEffects(effectsFile),
   };
+}
+
+/**
+ * Starts `sequences` sequences (`seq-<i>`, input `s<i>`) at once and then one fan-out (`fan-out`)
+ * of `fanOut.n` activities that take `fanOut.ms` each; returns their IDs.
+ */
+export async function startSequencesAndFanOut(f: Fleet, sequences: number, fanOut: { n: number; ms: number }): Promise<string[]> {
+  const ids = Array.from({ length: sequences }, (_, i) => `seq-${i}`);
+  await Promise.all(ids.map((id, i) => f.client.client.startNew(SEQUENCE, { instanceId: id, input: `s${i}` })));
+  await f.client.client.startNew(FAN_OUT, { instanceId: "fan-out", input: fanOut });
+  return [...ids, "fan-out"];
 }
 
 export function readEffects(file: string): Effect[] {

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";
 import { withPostgres } from "../helpers/pg.js";
-import { assertRecordedOnce, executionsPerRun, fleet, ownDatabase, until } from "./fleet.js";
-import { COUNTER_ID, FAN_OUT, SENDER, SEQUENCE, sequenceOutput, SEQUENCE_STEPS } from "./fixtures/fleet-functions.js";
+import { assertRecordedOnce, executionsPerRun, fleet, ownDatabase, startSequencesAndFanOut, until } from "./fleet.js";
+import { COUNTER_ID, SENDER, sequenceOutput, SEQUENCE_STEPS } from "./fixtures/fleet-functions.js";
 
 const SEQUENCES = 200;
 const FAN_OUT_SIZE = 1_000;
@@ -22,15 +22,7 @@ await withPostgres("fleet: SIGKILL one of three hosts", () => {
     const f = await fleet(t, db);
     const [a, b, c] = await Promise.all([f.start("A"), f.start("B"), f.start("C")]);
 
-    const ids: string[] = [];
-    await Promise.all(
-      Array.from({ length: SEQUENCES }, (_, i) => {
-        ids.push(`seq-${i}`);
-        return f.client.client.startNew(SEQUENCE, { instanceId: `seq-${i}`, input: `s${i}` });
-      }),
-    );
-    ids.push("fan-out");
-    await f.client.client.startNew(FAN_OUT, { instanceId: "fan-out", input: { n: FAN_OUT_SIZE, ms: 5 } });
+    const ids = await startSequencesAndFanOut(f, SEQUENCES, { n: FAN_OUT_SIZE, ms: 5 });
     for (let i = 0; i < SENDERS; i++) {
       ids.push(`sender-${i}`);
       await f.client.client.startNew(SENDER, { instanceId: `sender-${i}`, input: SIGNALS_PER_SENDER });

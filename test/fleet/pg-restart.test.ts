@@ -8,8 +8,8 @@ import { it } from "node:test";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";
 import { PrivateCluster, privateClusterProblem } from "../helpers/pg-cluster.js";
 import { withPostgres } from "../helpers/pg.js";
-import { assertRecordedOnce, fleet, ownDatabase, sleep, until } from "./fleet.js";
-import { FAN_OUT, SEQUENCE, sequenceOutput, SEQUENCE_STEPS } from "./fixtures/fleet-functions.js";
+import { assertRecordedOnce, fleet, ownDatabase, sleep, startSequencesAndFanOut, until } from "./fleet.js";
+import { sequenceOutput, SEQUENCE_STEPS } from "./fixtures/fleet-functions.js";
 
 const SEQUENCES = 100;
 const FAN_OUT_SIZE = 300;
@@ -28,15 +28,7 @@ await withPostgres("fleet: PostgreSQL restarted", () => {
     const db = await ownDatabase(t, cluster.url);
     const f = await fleet(t, db);
     const [a, b] = await Promise.all([f.start("A"), f.start("B")]);
-    const ids: string[] = [];
-    await Promise.all(
-      Array.from({ length: SEQUENCES }, (_, i) => {
-        ids.push(`seq-${i}`);
-        return f.client.client.startNew(SEQUENCE, { instanceId: `seq-${i}`, input: `s${i}` });
-      }),
-    );
-    ids.push("fan-out");
-    await f.client.client.startNew(FAN_OUT, { instanceId: "fan-out", input: { n: FAN_OUT_SIZE, ms: 20 } });
+    const ids = await startSequencesAndFanOut(f, SEQUENCES, { n: FAN_OUT_SIZE, ms: 20 });
     const total = SEQUENCES * SEQUENCE_STEPS + FAN_OUT_SIZE;
     await until("a third of the activities to have run", 60_000, [a, b], async () => f.effects().filter((e) => e.phase === "end").length >= total / 3);
 
