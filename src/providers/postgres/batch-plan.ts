@@ -124,6 +124,11 @@ export interface MessageRow {
   metadata: string | null;
 }
 
+/** The order of instance IDs in the database (COLLATE "C", byte order): the lock order of every transaction. */
+export function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
 /** The rows and tasks a batch must lock before planning: every instance it may read or write. */
 export function lockSet(ops: readonly BatchOp[]): { instanceIds: string[]; taskIds: number[] } {
   const ids = new Set<string>();
@@ -153,7 +158,7 @@ export function lockSet(ops: readonly BatchOp[]): { instanceIds: string[]; taskI
     }
   }
   // Bytewise, as the database sorts them (COLLATE "C"): every transaction locks rows in this order.
-  return { instanceIds: [...ids].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b)))), taskIds: [...tasks] };
+  return { instanceIds: [...ids].sort(byteOrder), taskIds: [...tasks] };
 }
 
 /** Applies a batch's operations to the locked rows, in order, and collects the writes. */

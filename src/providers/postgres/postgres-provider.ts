@@ -36,7 +36,7 @@ import {
 import { ProviderListeners } from "../listeners.js";
 import { instanceFromRow, type InstanceRow } from "../sql-rows.js";
 import { SchemaPermissionError, SchemaVersionError } from "../schema-version.js";
-import { type BatchOp, BatchPlanner, lockSet, type RowState, type Snapshot } from "./batch-plan.js";
+import { type BatchOp, BatchPlanner, byteOrder, lockSet, type RowState, type Snapshot } from "./batch-plan.js";
 import { PG_MIGRATIONS } from "./migrations.js";
 import { PgConnection, type Querier, type Replay, RetryTransaction } from "./pg-connection.js";
 import { PgListener } from "./pg-listener.js";
@@ -611,7 +611,7 @@ export class PostgresProvider implements StorageProvider {
         taskGates.push({ id: r.item.id, lockToken: r.item.lockToken });
       }
     }
-    instances.sort((a, b) => Buffer.compare(Buffer.from(a.instanceId), Buffer.from(b.instanceId)));
+    instances.sort((a, b) => byteOrder(a.instanceId, b.instanceId));
     const gate: Gate = { instances, tasks: taskGates, now };
     const p = new BatchPlanner({ rows, tasks, dbNow: Infinity }, now, randomUUID);
     const out = commits.map((commit) => p.apply({ kind: "step", commit }));
