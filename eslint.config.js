@@ -19,6 +19,8 @@ const LAYERS = {
   http: { uses: ["core", "runtime", "client"] },
   host: { uses: ["core", "runtime", "providers", "worker", "client", "http", "app.ts"] },
   cli: { uses: ["core", "runtime", "host", "app.ts"] },
+  // The browser page: it reaches the runtime only through the HTTP API, so it may use core's types and nothing else.
+  dashboard: { uses: ["core"] },
 };
 
 /** One no-restricted-paths zone per layer: everything under src/ except the layer itself and what it uses. */
@@ -50,13 +52,13 @@ export default tseslint.config(
   {
     // The layering and the cycle rule, for every source file (one block: flat config does not merge
     // one rule's options across blocks, a later block for the same files would replace this list).
-    files: ["src/**/*.ts"],
+    files: ["src/**/*.ts", "src/**/*.tsx"],
     plugins: { "import-x": importX },
     settings: {
       "import-x/resolver-next": [createTypeScriptImportResolver({ project: "./tsconfig.json" })],
       // The cycle rule parses the modules it follows: with the TypeScript parser, as the linted files.
-      "import-x/extensions": [".ts", ".js"],
-      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/extensions": [".ts", ".tsx", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts", ".tsx"] },
     },
     rules: {
       "import-x/no-restricted-paths": ["error", { zones: layerZones }],
@@ -93,6 +95,21 @@ export default tseslint.config(
         { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: "core/ has no clock: time comes from history." },
         { selector: "MemberExpression[object.name='Math'][property.name='random']", message: "core/ has no randomness." },
         { selector: "MemberExpression[object.name='performance']", message: "core/ has no clock." },
+      ],
+    },
+  },
+  {
+    // The dashboard runs in a browser: no node modules, no drivers.
+    files: ["src/dashboard/**/*.ts", "src/dashboard/**/*.tsx"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*", "fs", "fs/*", "path", "crypto", "os", "http", "https", "net", "child_process", "worker_threads", "util", "events", "stream", "timers", "process"], message: "The dashboard runs in a browser: no node modules." },
+            NOT_A_DRIVER,
+          ],
+        },
       ],
     },
   },

@@ -11,6 +11,7 @@ import { defaultTelemetry, endSpan, SpanKind, type Telemetry } from "../runtime/
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { KeyCheck } from "./auth.js";
 import { compileRoutes, serveClientFunction } from "./client-functions.js";
+import { DASHBOARD_PATH, defaultDashboardDir, serveDashboard } from "./dashboard.js";
 import { errorBody, HttpError, sendError, sendJson, statusOf } from "./http-error.js";
 import { matchRoute } from "./management-api.js";
 import { abandonRequest, refuseDeclaredLength } from "./request.js";
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   telemetry?: Telemetry;
   /** `GET /metrics` in the Prometheus text format (absent: no such route). */
   metrics?: () => Promise<string>;
+  /** The built dashboard's files (default: the package's dist/dashboard). */
+  dashboardDir?: string;
   /** Told when a request failed because the store is unavailable (the host checks the store at once). */
   onStoreError?: () => void;
   /** The host's client: the management API and client functions call it and nothing else. */
@@ -134,6 +137,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const limits = edgeLimits(options);
   const keys = new KeyCheck(options.key);
   const clientRoutes = compileRoutes(options.registry.httpRoutes);
+  const dashboardDir = options.dashboardDir ?? defaultDashboardDir();
   /** Each connection's latest request and its answer: the parser's errors must not write over an answer. */
   const latest = new WeakMap<object, { req: IncomingMessage; res: ServerResponse }>();
   /** Connections that close once the answer in flight is out: nothing more that arrives on them is served. */
@@ -161,11 +165,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
   /**
    * Handles the request in a server span that continues the caller's W3C trace context, so a start
-   * made over HTTP and everything it causes are one trace. Health probes and scrapes are not traced.
+   * made over HTTP and everything it causes are one trace. Health probes, scrapes and the
+   * dashboard's static files are not traced (the dashboard's API calls are).
    */
   function traced(req: IncomingMessage, res: ServerResponse): void {
     const path = safePath(req);
-    if (path === "/healthz" || path === "/metrics") {
+    if (path === "/healthz" || path === "/metrics" || path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`)) {
       handle(req, res).catch((err: unknown) => fail(req, res, err));
       return;
     }
@@ -318,6 +323,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const text = await options.metrics();
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
       res.end(req.method === "HEAD" ? undefined : text);
+      return;
+    }
+    if (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`)) {
+      await serveDashboard(dashboardDir, req, res, url);
       return;
     }
     if (path === WEBHOOK_BASE_PATH || path.startsWith(`${WEBHOOK_BASE_PATH}/`)) {

@@ -4,7 +4,7 @@
  * layer table below (a copy kept here on purpose: weakening the config does not weaken this test).
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -23,13 +23,14 @@ const LAYERS: Record<string, string[]> = {
   http: ["core", "runtime", "client"],
   host: ["core", "runtime", "providers", "worker", "client", "http", "app.ts"],
   cli: ["core", "runtime", "host", "app.ts"],
+  dashboard: ["core"],
 };
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
     const p = join(dir, d.name);
     if (d.isDirectory()) return d.name.startsWith("__probe") ? [] : sourceFiles(p);
-    return d.name.endsWith(".ts") ? [p] : [];
+    return d.name.endsWith(".ts") || d.name.endsWith(".tsx") ? [p] : [];
   });
 }
 
@@ -39,6 +40,12 @@ function importsOf(file: string): string[] {
   for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;"']*?from\s*["']([^"']+)["']/g)) specs.push(m[1]!);
   for (const m of text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g)) specs.push(m[1]!);
   return specs;
+}
+
+/** The source file a relative `./x.js` import names: x.ts, or x.tsx in the dashboard. */
+function resolveSource(file: string, spec: string): string {
+  const ts = resolve(dirname(file), spec.replace(/\.js$/, ".ts"));
+  return existsSync(ts) ? ts : `${ts}x`;
 }
 
 const layerOf = (file: string): string => relative(src, file).split("/")[0]!;
@@ -54,7 +61,7 @@ describe("layering of src/ (DESIGN.md §2)", () => {
       if (!allowed) continue; // src/index.ts and src/app.ts: the package's top, may use anything
       for (const spec of importsOf(file)) {
         if (!spec.startsWith(".")) continue;
-        const target = relative(src, resolve(dirname(file), spec.replace(/\.js$/, ".ts")));
+        const target = relative(src, resolveSource(file, spec));
         const targetLayer = target.split("/")[0]!;
         if (targetLayer === layer) continue;
         if (!allowed.some((a) => target === a || target.startsWith(`${a}/`))) wrong.push(`${relative(root, file)} imports ${target}`);
@@ -77,7 +84,7 @@ describe("layering of src/ (DESIGN.md §2)", () => {
         file,
         importsOf(file)
           .filter((s) => s.startsWith("."))
-          .map((s) => resolve(dirname(file), s.replace(/\.js$/, ".ts"))),
+          .map((s) => resolveSource(file, s)),
       );
     }
     const state = new Map<string, "open" | "done">();
@@ -123,6 +130,8 @@ describe("lint rejects probes that break the guardrails", () => {
     { layer: "client", name: "worker-import.ts", text: 'import type { Worker } from "../../worker/worker.js";\nexport type W = Worker;\n', rule: "import-x/no-restricted-paths" },
     { layer: "http", name: "provider-import.ts", text: 'import type { StorageProvider } from "../../providers/provider.js";\nexport type P = StorageProvider;\n', rule: "import-x/no-restricted-paths" },
     { layer: "providers", name: "worker-import.ts", text: 'import type { Worker } from "../../worker/worker.js";\nexport type W = Worker;\n', rule: "import-x/no-restricted-paths" },
+    { layer: "dashboard", name: "client-import.ts", text: 'import type { DurableClient } from "../../client/durable-client.js";\nexport type C = DurableClient;\n', rule: "import-x/no-restricted-paths" },
+    { layer: "dashboard", name: "node-import.ts", text: 'import { readFileSync } from "node:fs";\nexport const read = (p: string): string => readFileSync(p, "utf8");\n', rule: "no-restricted-imports" },
     { layer: "runtime", name: "client-import.ts", text: 'import type { DurableClient } from "../../client/durable-client.js";\nexport type C = DurableClient;\n', rule: "import-x/no-restricted-paths" },
   ];
 
