@@ -253,6 +253,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     console.log(`  orchestrations: ${orchestrations.join(", ") || "(none)"}`);
     console.log(`  activities: ${activities.join(", ") || "(none)"}`);
     for (const fn of app.registry.httpRoutes) console.log(`  http: ${fn.name} ${fn.methods.join(",")} /api/${fn.route}`);
+    if (host.url) console.log(`  dashboard: ${host.url}/dashboard`);
   } catch (err) {
     if (err instanceof CliError) {
       console.error(err.message);

@@ -98,6 +98,10 @@ describe("perdure start runs a host", () => {
       const body = (await health.json()) as Record<string, unknown>;
       assert.equal(body.status, "ok");
       assert.equal(body.pid, child.pid, "the host says which process it is");
+      // The started host finds the package's built dashboard by itself.
+      const dashboard = await fetch(`${url}/dashboard/`);
+      assert.equal(dashboard.status, 200);
+      assert.match(await dashboard.text(), /dashboard\.js/);
       assert.match(String(body.workerId), new RegExp(`^[^:]+:${child.pid}:[0-9a-f]{6}$`), "worker id: hostname, pid and a random suffix");
       assert.equal(body.workers, true);
       assert.equal(body.http, true);

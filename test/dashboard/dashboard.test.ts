@@ -134,6 +134,18 @@ describe("dashboard", { skip: problem }, () => {
     await page.getByText("No orchestration matches.").waitFor();
     await page.getByRole("button", { name: "Clear" }).click();
     await eventually(async () => (await rows.count()) === 25, 5000, "cleared");
+
+    // Selecting everything that matches walks all the pages.
+    await page.getByRole("button", { name: "Select all 33 matching" }).click();
+    await page.getByTestId("selection").filter({ hasText: "33 selected" }).waitFor();
+    await page.getByRole("button", { name: "Clear selection" }).click();
+
+    // Live: a new instance and its status appear without a click.
+    await page.getByTestId("live").check();
+    await host.client.startNew("waitForApproval", { instanceId: "wait-3" });
+    await page.getByTestId("count-Running").filter({ hasText: "4" }).waitFor();
+    await page.getByTestId("total").filter({ hasText: "34 in all" }).waitFor();
+    await page.getByTestId("live").uncheck();
   });
 
   it("shows a fan-out with retries as a timeline, with its sub-orchestration as a link", async () => {
@@ -320,6 +332,7 @@ describe("dashboard", { skip: problem }, () => {
     // The page still answers: a click on a row opens its detail at once.
     await page.getByTestId("gantt-row").last().click();
     await page.getByTestId("row-detail").filter({ hasText: "TaskCompleted" }).waitFor();
+    await page.screenshot({ path: join(shots, "dashboard-long-history.png") });
   });
 
   it("lists entities, shows their state and signals an operation", async () => {

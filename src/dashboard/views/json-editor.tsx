@@ -38,6 +38,7 @@ export function JsonEditor({ onDraft, label, testId }: { onDraft: (draft: JsonDr
   };
   return (
     <div class="json-editor">
+      <span class="json-editor-label">{label}</span>
       <textarea
         aria-label={label}
         data-testid={testId}
