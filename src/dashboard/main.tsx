@@ -6,7 +6,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, onUnauthorized } from "./api.js";
 import { href, useRoute } from "./router.js";
-import { storedKey, storeKey, takeKeyFromUrl } from "./session.js";
+import { preference, setPreference, storedKey, storeKey } from "./session.js";
 import { EntityList, EntityPage } from "./views/entities.js";
 import { InstanceList } from "./views/instance-list.js";
 import { InstancePage } from "./views/instance-page.js";
@@ -15,7 +15,7 @@ import { Login } from "./views/login.js";
 function App() {
   const route = useRoute();
   const [auth, setAuth] = useState<"checking" | "ok" | "needed" | "refused">("checking");
-  const [live, setLive] = useState(() => localStorage.getItem("perdure.live") !== "off");
+  const [live, setLive] = useState(() => preference("live") !== "off");
 
   useEffect(() => {
     onUnauthorized((unauthorized) => {
@@ -57,7 +57,7 @@ function App() {
             data-testid="live"
             onChange={(e) => {
               setLive(e.currentTarget.checked);
-              localStorage.setItem("perdure.live", e.currentTarget.checked ? "on" : "off");
+              setPreference("live", e.currentTarget.checked ? "on" : "off");
             }}
           />{" "}
           Live
@@ -96,5 +96,4 @@ function App() {
   );
 }
 
-takeKeyFromUrl();
 render(<App />, document.getElementById("root")!);

@@ -28,9 +28,9 @@ export function parseRoute(hash: string): Route {
 }
 
 export const href = {
-  instances: (query?: URLSearchParams): string => `#/instances${query && query.size > 0 ? `?${query.toString()}` : ""}`,
+  instances: (query?: URLSearchParams): string => `#/instances${query && query.toString() !== "" ? `?${query.toString()}` : ""}`,
   instance: (id: string): string => `#/instances/${encodeURIComponent(id)}`,
-  entities: (query?: URLSearchParams): string => `#/entities${query && query.size > 0 ? `?${query.toString()}` : ""}`,
+  entities: (query?: URLSearchParams): string => `#/entities${query && query.toString() !== "" ? `?${query.toString()}` : ""}`,
   entity: (name: string, key: string): string => `#/entities/${encodeURIComponent(name)}/${encodeURIComponent(key)}`,
 };
 

@@ -1,35 +1,42 @@
 /**
  * The management key, asked once and kept for the browser session (sessionStorage: gone when the
- * tab closes, never in the page's URL, never sent anywhere but this host's API).
+ * tab closes, never in the page's URL, never sent anywhere but this host's API). Where the browser
+ * refuses storage, it is kept in memory for as long as the page is open.
  */
 const STORAGE_KEY = "perdure.key";
+let inMemory: string | undefined;
 
 export function storedKey(): string | undefined {
   try {
-    return sessionStorage.getItem(STORAGE_KEY) ?? undefined;
+    return sessionStorage.getItem(STORAGE_KEY) ?? inMemory;
+  } catch {
+    return inMemory;
+  }
+}
+
+export function storeKey(key: string | undefined): void {
+  inMemory = key;
+  try {
+    if (key === undefined) sessionStorage.removeItem(STORAGE_KEY);
+    else sessionStorage.setItem(STORAGE_KEY, key);
+  } catch {
+    // Storage refused: the in-memory copy serves until the page closes.
+  }
+}
+
+/** A preference kept across sessions (not a secret); storage refused means the default. */
+export function preference(name: string): string | undefined {
+  try {
+    return localStorage.getItem(`perdure.${name}`) ?? undefined;
   } catch {
     return undefined;
   }
 }
 
-export function storeKey(key: string | undefined): void {
+export function setPreference(name: string, value: string): void {
   try {
-    if (key === undefined) sessionStorage.removeItem(STORAGE_KEY);
-    else sessionStorage.setItem(STORAGE_KEY, key);
+    localStorage.setItem(`perdure.${name}`, value);
   } catch {
-    // Storage refused (private mode quotas): the key lives only as long as this page.
+    // Not kept: the choice holds for this page only.
   }
-}
-
-/**
- * A link such as `/dashboard/?code=<key>` (as the management URLs carry it) logs in: the key moves to
- * the session and leaves the address bar and the browser history at once.
- */
-export function takeKeyFromUrl(): void {
-  const url = new URL(location.href);
-  const code = url.searchParams.get("code");
-  if (code === null) return;
-  storeKey(code);
-  url.searchParams.delete("code");
-  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
 }

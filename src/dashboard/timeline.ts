@@ -49,10 +49,15 @@ export class TimelineBuilder {
   private readonly rows: TimelineRow[] = [];
   private readonly open = new Map<number, TimelineRow>();
   private readonly entityOpen = new Map<string, TimelineRow>();
-  /** The last failed attempt per kind, name and input: a new attempt of the same is a retry. */
-  private readonly failedAttempt = new Map<string, TimelineRow>();
+  /**
+   * Failed attempts per kind, name and input, oldest first, not yet followed by another attempt:
+   * a new attempt of the same after a delay timer is a retry (of the oldest, as the retry timers
+   * fire and the retries are scheduled in the order the failures were handled).
+   */
+  private readonly failedAttempts = new Map<string, TimelineRow[]>();
   private readonly retryKeys = new WeakMap<TimelineRow, string>();
   private readonly timers: TimelineRow[] = [];
+  private firstFreeTimer = 0;
   private readonly children: { instanceId: string; name: string }[] = [];
   private count = 0;
   private first: number | undefined;
@@ -149,21 +154,16 @@ export class TimelineBuilder {
       row.inputPreview = e.input.length > 40 ? `${e.input.slice(0, 39)}…` : e.input;
     }
     if (retryKey !== undefined) {
-      const previous = this.failedAttempt.get(retryKey);
-      if (previous && previous.end !== undefined && previous.end <= t) {
+      const waiting = this.failedAttempts.get(retryKey);
+      const previous = waiting?.[0];
+      const delay = previous?.end !== undefined ? this.delayTimer(previous.end, t) : undefined;
+      if (previous && delay) {
+        waiting.shift();
+        if (waiting.length === 0) this.failedAttempts.delete(retryKey);
         row.attempt = previous.attempt + 1;
         previous.retried = true;
-        this.failedAttempt.delete(retryKey);
-        // The delay between the attempts is the timer created after the failure that fired by now.
-        for (let i = this.timers.length - 1; i >= 0; i--) {
-          const timer = this.timers[i]!;
-          if (timer.start < previous.end) break;
-          if (timer.end !== undefined && timer.end <= t && timer.retryDelayFor === undefined) {
-            timer.retryDelayFor = `${label} attempt ${row.attempt}`;
-            timer.label = `retry delay (${label})`;
-            break;
-          }
-        }
+        delay.retryDelayFor = `${label} attempt ${row.attempt}`;
+        delay.label = `retry delay (${label})`;
       }
       this.retryKeys.set(row, retryKey);
     }
@@ -180,7 +180,26 @@ export class TimelineBuilder {
     row.state = state;
     row.events.push(e);
     const key = this.retryKeys.get(row);
-    if (key !== undefined && state === "failed") this.failedAttempt.set(key, row);
+    if (key !== undefined && state === "failed") {
+      const waiting = this.failedAttempts.get(key);
+      if (waiting) waiting.push(row);
+      else this.failedAttempts.set(key, [row]);
+    }
+  }
+
+  /**
+   * The timer that waited before a retry: the oldest one not yet taken that was created after the
+   * failure and fired before the retry. Without one, a second call with the same input is not a retry.
+   */
+  private delayTimer(failedAt: number, retryAt: number): TimelineRow | undefined {
+    // Timers taken at the front are passed over for good, so a long history stays linear.
+    while (this.timers[this.firstFreeTimer]?.retryDelayFor !== undefined) this.firstFreeTimer++;
+    for (let i = this.firstFreeTimer; i < this.timers.length; i++) {
+      const timer = this.timers[i]!;
+      if (timer.retryDelayFor !== undefined || timer.start < failedAt) continue;
+      if (timer.end !== undefined && timer.end <= retryAt) return timer;
+    }
+    return undefined;
   }
 
   private marker(e: HistoryEvent, kind: RowKind, label: string, t: number, target?: string): void {

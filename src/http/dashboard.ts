@@ -60,8 +60,9 @@ export async function serveDashboard(dir: string, req: IncomingMessage, res: Ser
   }
   const rest = url.pathname.slice(DASHBOARD_PATH.length);
   if (rest === "") {
-    // Relative asset URLs need the trailing slash; the query (a `?code=` login link) goes along.
-    res.writeHead(308, { location: `${DASHBOARD_PATH}/${url.search}`, "content-length": 0 });
+    // Relative asset URLs need the trailing slash. The query is dropped: the page reads nothing
+    // from it, and a key someone put there must not be repeated in another request line.
+    res.writeHead(308, { location: `${DASHBOARD_PATH}/`, "content-length": 0 });
     res.end();
     return;
   }

@@ -6,6 +6,8 @@ import { formatDuration, TimelineBuilder } from "../../src/dashboard/timeline.js
 
 const at = (ms: number): string => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
 const failure = { errorType: "Error", errorMessage: "no", isNonRetriable: false };
+const scheduled = (eventId: number, ms: number, name: string, input?: string): HistoryEvent => ({ type: "TaskScheduled", eventId, timestamp: at(ms), name, ...(input !== undefined ? { input } : {}) });
+const failed = (taskScheduledId: number, ms: number): HistoryEvent => ({ type: "TaskFailed", eventId: -1, timestamp: at(ms), taskScheduledId, reason: "no", failureDetails: failure });
 
 /** An activity retried twice (two failures, two delays), a sub-orchestration, an entity call and an event. */
 function history(): HistoryEvent[] {
@@ -62,15 +64,50 @@ describe("the dashboard's timeline", () => {
 
   it("does not take the same function with another input for a retry", () => {
     const b = new TimelineBuilder();
-    b.add([
-      { type: "TaskScheduled", eventId: 0, timestamp: at(0), name: "f", input: "1" },
-      { type: "TaskFailed", eventId: -1, timestamp: at(1), taskScheduledId: 0, reason: "no", failureDetails: failure },
-      { type: "TaskScheduled", eventId: 1, timestamp: at(2), name: "f", input: "2" },
-    ]);
+    b.add([scheduled(0, 0, "f", "1"), failed(0, 1), scheduled(1, 2, "f", "2")]);
     assert.deepEqual(b.snapshot().rows.map((r) => [r.attempt, r.state, r.retried ?? false]), [
       [1, "failed", false],
       [1, "running", false],
     ]);
+  });
+
+  it("pairs each retry with its own delay when several fail together", () => {
+    const b = new TimelineBuilder();
+    b.add([
+      scheduled(0, 0, "f", "1"),
+      scheduled(1, 0, "f", "1"),
+      scheduled(2, 0, "g"),
+      failed(0, 5),
+      failed(1, 5),
+      failed(2, 5),
+      { type: "TimerCreated", eventId: 3, timestamp: at(6), fireAt: at(16) },
+      { type: "TimerCreated", eventId: 4, timestamp: at(6), fireAt: at(16) },
+      { type: "TimerCreated", eventId: 5, timestamp: at(6), fireAt: at(16) },
+      { type: "TimerFired", eventId: -1, timestamp: at(17), timerId: 3, fireAt: at(16) },
+      { type: "TimerFired", eventId: -1, timestamp: at(17), timerId: 4, fireAt: at(16) },
+      { type: "TimerFired", eventId: -1, timestamp: at(17), timerId: 5, fireAt: at(16) },
+      scheduled(6, 18, "f", "1"),
+      scheduled(7, 18, "f", "1"),
+      scheduled(8, 18, "g"),
+    ]);
+    const rows = b.snapshot().rows;
+    assert.deepEqual(rows.map((r) => [r.key, r.attempt, r.retried ?? false, r.retryDelayFor ?? ""]), [
+      [0, 1, true, ""],
+      [1, 1, true, ""],
+      [2, 1, true, ""],
+      [3, 1, false, "f attempt 2"],
+      [4, 1, false, "f attempt 2"],
+      [5, 1, false, "g attempt 2"],
+      [6, 2, false, ""],
+      [7, 2, false, ""],
+      [8, 2, false, ""],
+    ]);
+  });
+
+  it("does not take a call after a failure for a retry when no delay came between", () => {
+    const b = new TimelineBuilder();
+    b.add([scheduled(0, 0, "f", "1"), failed(0, 1), scheduled(1, 2, "f", "1")]);
+    assert.deepEqual(b.snapshot().rows.map((r) => r.attempt), [1, 1]);
   });
 
   it("builds the same timeline from pages of any size", () => {

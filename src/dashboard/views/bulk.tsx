@@ -103,6 +103,7 @@ export function BulkDialog({ action, selection, onClose }: { action: BulkAction;
                   <code>{f.id}</code>: {f.message}
                 </li>
               ))}
+              {progress.failed.length > 20 && <li>and {progress.failed.length - 20} more</li>}
             </ul>
           )}
           <div class="buttons">

@@ -31,8 +31,12 @@ export function payloadValue(payload: string | undefined): unknown {
   }
 }
 
-export function StatusBadge({ status }: { status: string }) {
-  return <span class={`badge status-${status}`}>{status}</span>;
+export function StatusBadge({ status, testId }: { status: string; testId?: string }) {
+  return (
+    <span class={`badge status-${status}`} data-testid={testId}>
+      {status}
+    </span>
+  );
 }
 
 export function Time({ iso }: { iso: string | number | undefined }) {
@@ -127,16 +131,29 @@ export function Modal({ title, children, onClose }: { title: string; children: C
   );
 }
 
-/** Calls `fn` every `ms` while `enabled`, and not while the tab is hidden. */
-export function useInterval(fn: () => void, ms: number, enabled: boolean): void {
+/**
+ * Calls `fn` every `ms` while `enabled` (and not while the tab is hidden), `ms` after the previous
+ * call has finished: on a slow store the requests never pile up behind each other.
+ */
+export function useInterval(fn: () => Promise<void> | void, ms: number, enabled: boolean): void {
   const saved = useRef(fn);
   saved.current = fn;
   useEffect(() => {
     if (!enabled) return;
-    const id = setInterval(() => {
-      if (document.visibilityState === "visible") saved.current();
-    }, ms);
-    return () => clearInterval(id);
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout>;
+    const tick = async (): Promise<void> => {
+      try {
+        if (document.visibilityState === "visible") await saved.current();
+      } finally {
+        if (!stopped) timer = setTimeout(() => void tick(), ms);
+      }
+    };
+    timer = setTimeout(() => void tick(), ms);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }, [ms, enabled]);
 }
 

@@ -24,7 +24,9 @@ export function EntityList({ query, live }: { query: URLSearchParams; live: bool
   const [paging, setPaging] = useState<{ key: string; tokens: (string | undefined)[] }>({ key: filterKey, tokens: [undefined] });
   const tokens = paging.key === filterKey ? paging.tokens : [undefined];
   const token = tokens[tokens.length - 1];
-  const [page, setPage] = useState<{ items: EntityRow[]; next: string | undefined } | undefined>();
+  const answerKey = `${filterKey}|${tokens.length}`;
+  const [answer, setAnswer] = useState<{ key: string; items: EntityRow[]; next: string | undefined } | undefined>();
+  const page = answer?.key === answerKey ? answer : undefined;
   const [error, setError] = useState<unknown>();
   const generation = useRef(0);
 
@@ -37,14 +39,14 @@ export function EntityList({ query, live }: { query: URLSearchParams; live: bool
         token,
       );
       if (g !== generation.current) return;
-      setPage({ items: p.items, next: p.continuationToken });
+      setAnswer({ key: answerKey, items: p.items, next: p.continuationToken });
       setError(undefined);
     } catch (err) {
       if (g === generation.current) setError(err);
     }
-  }, [filterKey, token]);
+  }, [answerKey, token]);
   useEffect(() => void load(), [load]);
-  useInterval(() => void load(), 3000, live);
+  useInterval(load, 3000, live);
 
   return (
     <section>
@@ -116,17 +118,27 @@ export function EntityPage({ name, entityKey, live }: { name: string; entityKey:
   const [draft, setDraft] = useState<JsonDraft>({ kind: "empty" });
   const [busy, setBusy] = useState(false);
 
+  const generation = useRef(0);
   const load = useCallback(async () => {
+    // The latest read wins: a slow answer (or one for the entity shown before) is dropped.
+    const g = ++generation.current;
     try {
-      setState({ exists: true, value: await api.getEntity(name, entityKey) });
+      const value = await api.getEntity(name, entityKey);
+      if (g !== generation.current) return;
+      setState({ exists: true, value });
       setError(undefined);
     } catch (err) {
+      if (g !== generation.current) return;
       if (err instanceof ApiError && err.status === 404) setState({ exists: false });
       else setError(err);
     }
   }, [name, entityKey]);
-  useEffect(() => void load(), [load]);
-  useInterval(() => void load(), 2000, live);
+  useEffect(() => {
+    setState(undefined);
+    setNotice(undefined);
+    void load();
+  }, [load]);
+  useInterval(load, 2000, live);
 
   async function send(kind: "signal" | "delete"): Promise<void> {
     setBusy(true);

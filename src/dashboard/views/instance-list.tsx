@@ -34,15 +34,20 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
   const [paging, setPaging] = useState<{ key: string; tokens: (string | undefined)[] }>({ key: pagingKey, tokens: [undefined] });
   const tokens = paging.key === pagingKey ? paging.tokens : [undefined];
   const setTokens = (t: (string | undefined)[]): void => setPaging({ key: pagingKey, tokens: t });
-  const [page, setPage] = useState<{ items: InstanceStatus[]; next: string | undefined } | undefined>();
+  /** The page on screen, with the filter and page it answers: another one is "loading", not shown. */
+  const [answer, setAnswer] = useState<{ key: string; items: InstanceStatus[]; next: string | undefined } | undefined>();
   const [counts, setCounts] = useState<Record<RuntimeStatus, number> | undefined>();
   const [error, setError] = useState<unknown>();
   const [selected, setSelected] = useState<Map<string, InstanceStatus>>(new Map());
   const [bulk, setBulk] = useState<BulkAction | undefined>();
   const [collecting, setCollecting] = useState<string | undefined>();
   const generation = useRef(0);
+  const currentFilter = useRef(filterKey);
+  currentFilter.current = filterKey;
 
   const token = tokens[tokens.length - 1];
+  const answerKey = `${pagingKey}|${tokens.length}`;
+  const page = answer?.key === answerKey ? answer : undefined;
   const load = useCallback(async () => {
     // Only the latest request's answer is shown: a slow one must not overwrite a newer filter's.
     const g = ++generation.current;
@@ -50,19 +55,19 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
       const { runtimeStatus: _, ...countFilter } = filter;
       const [p, c] = await Promise.all([api.listInstances(filter, pageSize, token), api.countInstances(countFilter)]);
       if (g !== generation.current) return;
-      setPage({ items: p.items, next: p.continuationToken });
+      setAnswer({ key: answerKey, items: p.items, next: p.continuationToken });
       setCounts(c);
       setError(undefined);
     } catch (err) {
       if (g === generation.current) setError(err);
     }
-  }, [filterKey, pageSize, token]);
+  }, [answerKey, token]);
 
   useEffect(() => {
     void load();
   }, [load]);
   useEffect(() => setSelected(new Map()), [filterKey]);
-  useInterval(() => void load(), 3000, live && !bulk && !collecting);
+  useInterval(load, 3000, live && !bulk && !collecting);
 
   const setQuery = (changes: Record<string, string | undefined>): void => {
     const next = new URLSearchParams(query);
@@ -102,14 +107,17 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
   async function selectAllMatching(): Promise<void> {
     const all = new Map<string, InstanceStatus>();
     let t: string | undefined;
+    // The filter may change while the pages come in: then what was collected is for another view.
+    const started = filterKey;
     try {
       do {
+        if (started !== currentFilter.current) return;
         setCollecting(`Collecting ${all.size.toLocaleString()} of ${matching?.toLocaleString() ?? "?"}…`);
         const p = await api.listInstances(filter, 1000, t);
         for (const i of p.items) if (all.size < SELECT_ALL_CAP) all.set(i.instanceId, i);
         t = p.continuationToken;
       } while (t && all.size < SELECT_ALL_CAP);
-      setSelected(all);
+      if (started === currentFilter.current) setSelected(all);
     } catch (err) {
       setError(err);
     } finally {
@@ -203,6 +211,13 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
               </td>
             </tr>
           ))}
+          {!page && !error && (
+            <tr>
+              <td colSpan={6} class="muted empty">
+                Loading…
+              </td>
+            </tr>
+          )}
           {page && items.length === 0 && (
             <tr>
               <td colSpan={6} class="muted empty">

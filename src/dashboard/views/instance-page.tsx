@@ -24,28 +24,34 @@ export function InstancePage({ id, live }: { id: string; live: boolean }) {
   const [notice, setNotice] = useState<string | undefined>();
   const [now, setNow] = useState(Date.now());
   const loaded = useRef<Loaded | undefined>(undefined);
-  const busy = useRef(false);
+  /** The refresh in flight, if any: each has its own token, so an old one ending never frees a newer one's slot. */
+  const busy = useRef<object | undefined>(undefined);
   /** Bumped when the page shows another instance: answers for the previous one are dropped. */
   const generation = useRef(0);
   /** The instance shown now: a refresh scheduled for an earlier one (after an action) reads this one. */
   const shown = useRef(id);
   shown.current = id;
+  /** The status as last read, to tell whether the stored history may have been rewritten since. */
+  const lastSeen = useRef<InstanceStatus | undefined>(undefined);
 
   async function refresh(full: boolean): Promise<void> {
     if (busy.current) return;
-    busy.current = true;
+    const mine = {};
+    busy.current = mine;
     const g = generation.current;
     const id = shown.current;
     try {
       const s = await api.getInstance(id);
       if (g !== generation.current) return;
-      const before = status;
+      const before = lastSeen.current;
+      lastSeen.current = s;
       setStatus(s);
       setError(undefined);
       setNow(Date.now());
-      // A new execution (continueAsNew, restart under the same ID) or a rewind rewrites what is
-      // stored; otherwise the history only grows and only its new end is read.
-      const rewritten = before !== undefined && FINISHED.has(before.runtimeStatus) && !FINISHED.has(s.runtimeStatus);
+      // A finished instance that changes was rewound (its failure records removed) or restarted
+      // under its ID; a new execution starts a new history. Otherwise the history only grows, and
+      // only its new end is read.
+      const rewritten = before !== undefined && FINISHED.has(before.runtimeStatus) && (before.runtimeStatus !== s.runtimeStatus || before.lastUpdatedTime !== s.lastUpdatedTime);
       if (full || rewritten || !loaded.current || loaded.current.executionId !== s.executionId) {
         loaded.current = { executionId: s.executionId, builder: new TimelineBuilder(), next: 0 };
       }
@@ -64,15 +70,32 @@ export function InstancePage({ id, live }: { id: string; live: boolean }) {
     } catch (err) {
       if (g === generation.current) setError(err);
     } finally {
-      busy.current = false;
+      if (busy.current === mine) busy.current = undefined;
       if (g === generation.current) setLoadingHistory(false);
+    }
+  }
+
+  /**
+   * After an action the worker applies it within moments (its polling interval at most): look
+   * again until the instance shows the change, for a few seconds, whether or not Live is on.
+   */
+  async function settle(): Promise<void> {
+    const g = generation.current;
+    const before = lastSeen.current;
+    for (let i = 0; i < 20 && g === generation.current; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      if (g !== generation.current) return;
+      await refresh(false);
+      const after = lastSeen.current;
+      if (!before || !after || after.runtimeStatus !== before.runtimeStatus || after.lastUpdatedTime !== before.lastUpdatedTime || after.parked?.since !== before.parked?.since) return;
     }
   }
 
   useEffect(() => {
     generation.current++;
     loaded.current = undefined;
-    busy.current = false;
+    lastSeen.current = undefined;
+    busy.current = undefined;
     setStatus(undefined);
     setTimeline(undefined);
     setError(undefined);
@@ -81,7 +104,7 @@ export function InstancePage({ id, live }: { id: string; live: boolean }) {
   }, [id]);
 
   const running = status !== undefined && !FINISHED.has(status.runtimeStatus);
-  useInterval(() => void refresh(false), 2000, live && running);
+  useInterval(() => refresh(false), 2000, live && running);
 
   if (!status) {
     if (error instanceof ApiError && error.status === 404) {
@@ -106,7 +129,7 @@ export function InstancePage({ id, live }: { id: string; live: boolean }) {
         <h1 class="id" data-testid="instance-id">
           {status.instanceId}
         </h1>
-        <StatusBadge status={status.runtimeStatus} />
+        <StatusBadge status={status.runtimeStatus} testId="status" />
         {status.parked && <span class="badge parked">parked</span>}
         <span class="spacer" />
         <button onClick={() => void refresh(true)}>Refresh</button>
@@ -117,8 +140,7 @@ export function InstancePage({ id, live }: { id: string; live: boolean }) {
         status={status}
         onDone={(message) => {
           setNotice(message);
-          // The worker applies the request within moments: look again shortly.
-          setTimeout(() => void refresh(false), 300);
+          void settle();
         }}
       />
       <dl class="facts">

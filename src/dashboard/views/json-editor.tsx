@@ -24,8 +24,9 @@ function describeJsonError(text: string, err: Error): string {
 }
 
 /**
- * A textarea that checks its JSON as it is typed, formats it on demand, and keeps Tab for
- * indentation. The caller reads the draft through onChange and refuses to send an error.
+ * A textarea that checks its JSON as it is typed and formats it on demand (Tab still moves on,
+ * so the form stays usable from the keyboard). The caller reads the draft through onDraft and
+ * refuses to send an error.
  */
 export function JsonEditor({ onDraft, label, testId }: { onDraft: (draft: JsonDraft) => void; label: string; testId?: string }) {
   const [text, setText] = useState("");
@@ -47,15 +48,6 @@ export function JsonEditor({ onDraft, label, testId }: { onDraft: (draft: JsonDr
         value={text}
         class={draft.kind === "error" ? "invalid" : ""}
         onInput={(e) => update(e.currentTarget.value)}
-        onKeyDown={(e) => {
-          if (e.key !== "Tab") return;
-          e.preventDefault();
-          const el = e.currentTarget;
-          const { selectionStart: s, selectionEnd: end } = el;
-          const next = `${el.value.slice(0, s)}  ${el.value.slice(end)}`;
-          update(next);
-          requestAnimationFrame(() => el.setSelectionRange(s + 2, s + 2));
-        }}
       />
       <div class="json-editor-bar">
         <span class={draft.kind === "error" ? "bad" : "muted"} data-testid={testId ? `${testId}-state` : undefined}>

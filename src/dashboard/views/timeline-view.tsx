@@ -97,7 +97,15 @@ export function TimelineView({ timeline, now, running }: { timeline: Timeline; n
                 key={r.key}
                 class={`gantt-row kind-${r.kind} state-${r.state}${r.retried ? " retried" : ""}${chosen?.key === r.key ? " chosen" : ""}`}
                 style={{ top: `${(from + i) * ROW_HEIGHT}px`, height: `${ROW_HEIGHT}px` }}
+                role="button"
+                tabIndex={0}
+                aria-expanded={chosen?.key === r.key}
                 onClick={() => setChosen(chosen?.key === r.key ? undefined : r)}
+                onKeyDown={(e) => {
+                  if (e.key !== "Enter" && e.key !== " ") return;
+                  e.preventDefault();
+                  setChosen(chosen?.key === r.key ? undefined : r);
+                }}
                 data-testid="gantt-row"
                 data-kind={r.kind}
                 data-state={r.state}
@@ -108,6 +116,8 @@ export function TimelineView({ timeline, now, running }: { timeline: Timeline; n
                   {r.label}
                   {r.inputPreview !== undefined && <span class="input">{r.inputPreview}</span>}
                   {r.attempt > 1 && <span class="attempt">attempt {r.attempt}</span>}
+                  {/* The bar's colour says this to those who see it. */}
+                  <span class="sr-only">{`, ${r.state === "instant" ? "event" : r.state}${r.retried ? ", retried" : ""}`}</span>
                 </div>
                 <div class="gantt-track">
                   {r.state === "instant" ? (
