@@ -4,9 +4,13 @@
  * same figures through an OpenTelemetry meter provider.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { MeterProvider, MetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { createApp, createHost, type DurableApp, type Host } from "../../src/index.js";
+import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 import { eventually } from "../helpers/hosts.js";
 
@@ -89,6 +93,54 @@ describe("metrics", () => {
       assert.ok((activities?.value as number) >= 4);
     } finally {
       await host.stop();
+    }
+  });
+
+  it("counts a lease taken over from a host that vanished, and the activity it runs again", async () => {
+    // A "host" that leases work and is never heard of again: a second handle on the store that
+    // locks and never commits. The hosts started after it must wait out its leases.
+    const dir = mkdtempSync(join(tmpdir(), "perdure-metrics-"));
+    const store = `sqlite:${join(dir, "m.db")}`;
+    const vanished = new SqliteProvider({ filename: join(dir, "m.db") });
+    const hosts: Host[] = [];
+    const start = async (register: (app: DurableApp) => void, workers = true): Promise<Host> => {
+      const app = createApp();
+      register(app);
+      const host = createHost({ store, port: false, app, logger: silentLogger, pollIntervalMs: 20, workers });
+      await host.start();
+      hosts.push(host);
+      return host;
+    };
+    const orchestration = (app: DurableApp): void => {
+      app.orchestration("once", function* (ctx) {
+        return yield ctx.df.callActivity("work", 21);
+      });
+    };
+    try {
+      const client = await start(orchestration, false);
+      const id = await client.client.startNew("once");
+      await vanished.initialize();
+      const [step] = await vanished.lockOrchestrationWorkItems({ workerId: "vanished", now: Date.now(), leaseMs: 300, max: 1 });
+      assert.equal(step?.instanceId, id, "the vanished host holds the instance");
+
+      // This host runs orchestrations only: it takes the instance over once the lease is out.
+      const stepper = await start(orchestration);
+      const takenOver = async (): Promise<boolean> => sample(await stepper.worker.metrics.prometheus(), "perdure_lease_takeovers_total", '{kind="orchestration"}') === 1;
+      await eventually(takenOver, 10_000, "the take-over counted");
+      await eventually(async () => (await vanished.lockActivityWorkItems({ workerId: "vanished", now: Date.now(), leaseMs: 300, max: 1 })).length === 1, 10_000, "the vanished host leases the activity");
+
+      // This one has the activity: it runs it again once that lease is out too.
+      const runner = await start((app) => {
+        orchestration(app);
+        app.activity("work", { handler: (n: number) => n * 2 });
+      });
+      assert.equal((await client.client.waitForCompletion(id, { timeoutInMilliseconds: 10_000 })).output, 42);
+      assert.equal(sample(await runner.worker.metrics.prometheus(), "perdure_activity_reruns_total"), 1);
+      assert.equal(sample(await stepper.worker.metrics.prometheus(), "perdure_activity_reruns_total"), 0);
+    } finally {
+      for (const host of hosts) await host.stop();
+      await vanished.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
