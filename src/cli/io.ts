@@ -24,12 +24,25 @@ export const processIo: CliIo = {
   },
 };
 
-/** A failure the user can fix: printed as one line, exit code 1 (usage errors: 2). */
+/**
+ * A failure the user can fix: printed as one line ending in its stable code, exit code 1 (usage
+ * errors: 2). `detail` (a stack) is printed under it only with --verbose.
+ */
 export class CliError extends Error {
+  readonly code: string;
   constructor(
     message: string,
     readonly exitCode = 1,
+    code?: string,
+    readonly detail?: string,
   ) {
     super(message);
+    this.code = code ?? (exitCode === 2 ? "USAGE" : "FAILED");
   }
+}
+
+/** The line (and with `verbose`, the detail) a CliError prints; a message that already names its code keeps it. */
+export function errorText(err: CliError, verbose: boolean): string {
+  const line = /\([A-Z][A-Z_]+\)$/.test(err.message) ? err.message : `${err.message} (${err.code})`;
+  return verbose && err.detail ? `${line}\n${err.detail}\n` : `${line}\n`;
 }

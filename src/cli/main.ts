@@ -1,19 +1,19 @@
-import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { app } from "../app.js";
 import { DurableError } from "../core/errors.js";
 import { createHost, type Host } from "../host/host.js";
 import { DEFAULT_STORE_URL, redactStore } from "../host/store-url.js";
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.js";
-import { CliError, type CliIo, processIo } from "./io.js";
+import { entryFiles, loadEntryFiles } from "./entry.js";
+import { CliError, type CliIo, errorText, processIo } from "./io.js";
 import { OPERATOR_USAGE, operator } from "./operator.js";
 import { packageVersion } from "./version.js";
 
-const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [options]
+const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [options]
 
-  <entry>     a .js, .mjs or .ts module that registers functions with df.app
+  <entry>     a .js, .mjs or .ts module that registers functions with df.app, or a folder; without
+              it, the "main" of ./package.json (a file or a glob such as dist/src/functions/*.js)
+  --verbose   print the stack under an error (errors are one line with a code otherwise)
   --port      HTTP port (env PERDURE_PORT; 0 = any free port)
   --hostname  address to bind (default 127.0.0.1)
   --store     sqlite:<path> | memory: | postgres://... (env PERDURE_STORE)
@@ -43,7 +43,7 @@ const USAGE = `Usage: perdure start <entry> [--port 7071] [--hostname 127.0.0.1]
 
 
 interface StartOptions {
-  entry: string;
+  entry: string | undefined;
   port: number;
   hostname: string;
   store: string;
@@ -75,11 +75,27 @@ function wholeNumber(values: Record<string, string | boolean | undefined>, flag:
   return Number(text);
 }
 
+/** The options that take a value: `--port -1` is a (bad) value for --port, not an option named "-1". */
+const VALUE_OPTIONS = new Set(["port", "hostname", "store", "key", "max-body-bytes", "headers-timeout-ms", "request-timeout-ms", "keep-alive-timeout-ms", "max-connections", "on-nondeterminism", "lease-ms", "lease-renew-ms", "drain-timeout-ms", "max-concurrent-orchestrations", "max-concurrent-activities", "log-format", "log-level"]);
+
+function joinDashValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a.startsWith("--") && !a.includes("=") && VALUE_OPTIONS.has(a.slice(2)) && next !== undefined && next.startsWith("-")) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinDashValues(argv),
       allowPositionals: true,
       options: {
         port: { type: "string" },
@@ -101,14 +117,14 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         "max-concurrent-activities": { type: "string" },
         "log-format": { type: "string" },
         "log-level": { type: "string" },
+        verbose: { type: "boolean" },
       },
     });
   } catch (err) {
-    throw new CliError(`perdure start: ${(err as Error).message}\n${USAGE}`, 2);
+    throw new CliError(`perdure start: ${(err as Error).message.split("\n")[0]} ('perdure --help' lists the options).`, 2);
   }
   const [entry, ...extra] = parsed.positionals;
-  if (!entry) throw new CliError(`perdure start: missing <entry> (the module that registers your functions).\n${USAGE}`, 2);
-  if (extra.length > 0) throw new CliError(`perdure start: unexpected argument '${extra[0]}'.\n${USAGE}`, 2);
+  if (extra.length > 0) throw new CliError(`perdure start: unexpected argument '${extra[0]}': give one entry (a file, or a folder with a package.json) ('perdure --help' lists the options).`, 2);
   const portText = parsed.values.port ?? env.PERDURE_PORT ?? "7071";
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new CliError(`perdure: invalid port '${portText}': use a number from 0 to 65535.`, 2);
@@ -152,34 +168,9 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   };
 }
 
-async function loadEntry(entry: string, cwd: string): Promise<void> {
-  const file = resolve(cwd, entry);
-  if (!existsSync(file) || !statSync(file).isFile()) throw new CliError(`perdure: entry file '${entry}' not found (looked for ${file}).`);
-  if (!/\.(m?js|m?ts|cts|cjs)$/.test(file)) throw new CliError(`perdure: entry '${entry}' must be a .js, .mjs or .ts file.`);
-  if (/\.[mc]?ts$/.test(file)) {
-    // Lets the entry (and what it imports) be TypeScript without a build step.
-    const { register } = await import("tsx/esm/api");
-    register();
-  }
-  try {
-    await import(pathToFileURL(file).href);
-  } catch (err) {
-    if (err instanceof DurableError) throw new CliError(`perdure: ${err.message}`);
-    const code = (err as NodeJS.ErrnoException)?.code;
-    if (code === "ERR_REQUIRE_CYCLE_MODULE" || code === "ERR_REQUIRE_ESM" || code === "ERR_REQUIRE_ASYNC_MODULE") {
-      throw new CliError(
-        `perdure: entry '${entry}' was loaded as CommonJS but imports ES modules. Add "type": "module" to the nearest package.json, or name the entry .mts/.mjs.`,
-      );
-    }
-    throw new CliError(`perdure: loading entry '${entry}' failed: ${(err as Error)?.stack ?? String(err)}`);
-  }
-  if (app.registry.size === 0) {
-    throw new CliError(`perdure: entry '${entry}' registered no functions. Register them with df.app.orchestration(name, function* (context) {...}) and df.app.activity(name, { handler }).`);
-  }
-}
-
 export async function start(options: StartOptions, cwd = process.cwd()): Promise<Host> {
-  await loadEntry(options.entry, cwd);
+  const files = await entryFiles(options.entry, cwd);
+  await loadEntryFiles(files, options.entry ?? (files.length === 1 ? files[0]! : `${files.length} files of package.json "main"`));
   let host: Host;
   try {
     host = createHost({
@@ -202,23 +193,25 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
       ...(options.onNondeterminism !== undefined ? { retry: { onNondeterminism: options.onNondeterminism } } : {}),
     });
   } catch (err) {
-    throw new CliError(`perdure: ${(err as Error).message}`);
+    throw new CliError(`perdure: ${(err as Error).message}`, 1, err instanceof DurableError ? err.code : "INVALID_OPTION");
   }
   try {
     await host.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     await host.stop().catch(() => undefined);
-    if (e.code === "EADDRINUSE") throw new CliError(`perdure: cannot listen on ${options.hostname}:${options.port}: the address is in use. Pick another port with --port.`);
-    if (e.code === "EACCES") throw new CliError(`perdure: not allowed to listen on ${options.hostname}:${options.port}. Use a port above 1023.`);
-    if (err instanceof DurableError) throw new CliError(`perdure: ${err.message}`);
-    throw new CliError(`perdure: the host could not start: ${e.message}`);
+    if (e.code === "EADDRINUSE") throw new CliError(`perdure: cannot listen on ${options.hostname}:${options.port}: the address is in use. Pick another port with --port.`, 1, "ADDRESS_IN_USE");
+    if (e.code === "EACCES") throw new CliError(`perdure: not allowed to listen on ${options.hostname}:${options.port}. Use a port above 1023.`, 1, "LISTEN_NOT_ALLOWED");
+    if (e.code === "EADDRNOTAVAIL") throw new CliError(`perdure: cannot listen on ${options.hostname}: this machine has no such address. Use 127.0.0.1, 0.0.0.0 or one of its addresses.`, 1, "LISTEN_NOT_ALLOWED");
+    if (err instanceof DurableError) throw new CliError(`perdure: ${err.message}`, 1, err.code, e.stack);
+    throw new CliError(`perdure: the host could not start: ${e.message}`, 1, "HOST_START_FAILED", e.stack);
   }
   return host;
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: CliIo = processIo, cwd = process.cwd()): Promise<number> {
-  const [command, ...rest] = argv;
+  const verbose = argv.includes("--verbose");
+  const [command, ...rest] = argv.filter((a) => a !== "--verbose");
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     io.out(`${USAGE}\n\n${OPERATOR_USAGE}\n`);
     return command === undefined ? 2 : 0;
@@ -232,15 +225,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return await operator(command, rest, io, env, cwd);
     } catch (err) {
       if (err instanceof CliError) {
-        io.err(`${err.message}\n`);
+        io.err(errorText(err, verbose));
         return err.exitCode;
       }
-      io.err(`perdure: ${(err as Error).stack ?? String(err)}\n`);
+      io.err(errorText(new CliError(`perdure: ${(err as Error).message}`, 1, "INTERNAL_ERROR", (err as Error).stack), verbose));
       return 1;
     }
   }
   if (command !== "start") {
-    io.err(`perdure: unknown command '${command}': use start, instances, entities or --version ('perdure --help' shows them).\n`);
+    io.err(`perdure: unknown command '${command}': use start, instances, entities or --version ('perdure --help' shows them). (USAGE)\n`);
     return 2;
   }
   let host: Host;
@@ -252,15 +245,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     console.log(`Perdure host ${host.worker.workerId} running on ${host.url ?? "(no HTTP)"} with store ${redactStore(options.store)}${options.workers ? "" : " (HTTP only, no workers)"}`);
     console.log(`  orchestrations: ${orchestrations.join(", ") || "(none)"}`);
     console.log(`  activities: ${activities.join(", ") || "(none)"}`);
+    const entities = app.registry.entityNames();
+    if (entities.length > 0) console.log(`  entities: ${entities.join(", ")}`);
     for (const fn of app.registry.httpRoutes) console.log(`  http: ${fn.name} ${fn.methods.join(",")} /api/${fn.route}`);
     if (host.url) console.log(`  dashboard: ${host.url}/dashboard`);
   } catch (err) {
-    if (err instanceof CliError) {
-      console.error(err.message);
-      return err.exitCode;
-    }
-    console.error(`perdure: ${(err as Error).stack ?? String(err)}`);
-    return 1;
+    const e = err instanceof CliError ? err : new CliError(`perdure: ${(err as Error)?.message ?? String(err)}`, 1, "INTERNAL_ERROR", (err as Error)?.stack);
+    io.err(errorText(e, verbose));
+    return e.exitCode;
   }
   return new Promise<number>((resolveStop) => {
     let stopping = false;

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { DurableError } from "../core/errors.js";
+import { DurableError, StoreUnavailableError } from "../core/errors.js";
 import { MemoryProvider } from "../providers/memory/memory-provider.js";
 import { PostgresProvider } from "../providers/postgres/postgres-provider.js";
 import type { StorageProvider } from "../providers/provider.js";
@@ -34,7 +34,11 @@ export function providerFromUrl(url: string, cwd = process.cwd(), options: Store
     }
     if (path === ":memory:") return new SqliteProvider({ filename: ":memory:" });
     const file = resolve(cwd, path);
-    mkdirSync(dirname(file), { recursive: true });
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+    } catch (err) {
+      throw new StoreUnavailableError(`cannot create the folder of the SQLite database '${file}' (${(err as Error).message})`, { cause: err });
+    }
     return new SqliteProvider(synchronous ? { filename: file, synchronous: synchronous.toLowerCase() as "normal" | "full" } : { filename: file });
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return postgresFromUrl(url, options);

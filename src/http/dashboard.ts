@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { perdurePackage } from "../runtime/package-root.js";
 import { HttpError, sendJson, errorBody } from "./http-error.js";
 
 export const DASHBOARD_PATH = "/dashboard";
@@ -28,24 +29,10 @@ const SECURITY_HEADERS: Record<string, string> = {
   "cache-control": "no-cache",
 };
 
-/**
- * Where the built dashboard is: `dist/dashboard` of the package, found from this file whether it
- * runs from the sources (src/http) or from the build (dist/src/http).
- */
+/** Where the built dashboard is: `dist/dashboard` of the package, from the sources or from the build. */
 export function defaultDashboardDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "perdure") return join(dir, "dist", "dashboard");
-      } catch {
-        // Not ours (or unreadable): keep looking upwards.
-      }
-    }
-    dir = dirname(dir);
-  }
-  return join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dashboard");
+  const root = perdurePackage()?.root;
+  return root ? join(root, "dist", "dashboard") : join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dashboard");
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -14,6 +14,11 @@ const bin = join(root, "bin", "perdure.js");
 const fixture = (name: string): string => join(root, "test", "cli", "fixtures", name);
 const tmp = mkdtempSync(join(tmpdir(), "perdure-cli-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
+/** Written here rather than kept as a fixture: the type check of the tests would trip over it. */
+mkdirSync(join(tmp, "esm"));
+writeFileSync(join(tmp, "esm", "package.json"), JSON.stringify({ type: "module" }));
+const syntaxError = join(tmp, "esm", "syntax-error.ts");
+writeFileSync(syntaxError, "export const x = ;\n");
 
 function run(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [bin, ...args], {
@@ -35,12 +40,18 @@ const meaningful = (s: string): string[] => s.split("\n").filter((l) => l.trim()
 
 describe("perdure CLI: bad input gets one clear line and a non-zero exit", () => {
   const cases: { name: string; args: string[]; code: number; pattern: RegExp }[] = [
-    { name: "no entry", args: ["start"], code: 2, pattern: /missing <entry>/ },
     { name: "unknown command", args: ["launch"], code: 2, pattern: /unknown command 'launch'/ },
     { name: "missing entry file", args: ["start", "does-not-exist.ts"], code: 1, pattern: /entry file 'does-not-exist.ts' not found/ },
     { name: "entry registers nothing", args: ["start", fixture("empty.mjs"), "--store", "memory:"], code: 1, pattern: /registered no functions/ },
     { name: "two functions with one name", args: ["start", fixture("duplicate.mjs"), "--store", "memory:"], code: 1, pattern: /'SAME' is already registered/ },
-    { name: "entry throws while loading", args: ["start", fixture("throws.mjs"), "--store", "memory:"], code: 1, pattern: /loading entry .* failed: .*boom while loading/ },
+    { name: "entry throws while loading", args: ["start", fixture("throws.mjs"), "--store", "memory:"], code: 1, pattern: /loading entry .* failed: Error: boom while loading \(at .*throws\.mjs:1:7\) \(ENTRY_FAILED\)$/ },
+    { name: "syntax error in the entry", args: ["start", syntaxError, "--store", "memory:"], code: 1, pattern: /syntax error in .*syntax-error\.ts:1:17: Unexpected ";" \(ENTRY_SYNTAX_ERROR\)$/ },
+    { name: "a top-level await that never settles", args: ["start", fixture("never-loads.mjs"), "--store", "memory:"], code: 1, pattern: /never-loads\.mjs' never finished loading: a top-level await .* \(ENTRY_NEVER_LOADED\)$/ },
+    { name: "a folder without package.json", args: ["start", fixture("no-manifest")], code: 1, pattern: /'.*no-manifest' is a folder without a package\.json: name the file .* \(NO_ENTRY\)$/ },
+    { name: "no entry and no package.json here", args: ["start"], code: 1, pattern: /no entry given, and this folder has no package\.json/ },
+    { name: "a store that cannot be opened", args: ["start", fixture("app.ts"), "--store", `sqlite:${tmp}`, "--port", "0"], code: 1, pattern: /cannot open the SQLite database '.*perdure-cli-\w+' \(unable to open database file\).* \(STORE_UNAVAILABLE\)$/ },
+    { name: "a store whose folder cannot be made", args: ["start", fixture("app.ts"), "--store", `sqlite:${fixture("app.ts")}/x.db`, "--port", "0"], code: 1, pattern: /cannot create the folder of the SQLite database '.*app\.ts\/x\.db' \((EEXIST|ENOTDIR).* \(STORE_UNAVAILABLE\)$/ },
+    { name: "negative port", args: ["start", fixture("app.ts"), "--port", "-1"], code: 2, pattern: /invalid port '-1': use a number from 0 to 65535\. \(USAGE\)$/ },
     { name: "unknown store URL", args: ["start", fixture("app.ts"), "--store", "mongodb://x"], code: 1, pattern: /Unknown store URL 'mongodb:\/\/x'/ },
     { name: "invalid port", args: ["start", fixture("app.ts"), "--port", "http"], code: 2, pattern: /invalid port 'http'/ },
     { name: "invalid body limit", args: ["start", fixture("app.ts"), "--max-body-bytes", "lots"], code: 2, pattern: /invalid --max-body-bytes .lots./ },
@@ -68,7 +79,8 @@ describe("perdure CLI: bad input gets one clear line and a non-zero exit", () =>
       assert.equal(r.code, c.code, `exit code; stderr: ${r.stderr}`);
       const lines = meaningful(r.stderr);
       assert.match(lines[0] ?? "", c.pattern);
-      if (c.code === 1) assert.equal(lines.filter((l) => l.startsWith("perdure")).length, 1, `one error line, got: ${r.stderr}`);
+      assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+      assert.match(lines[0] ?? "", / \([A-Z][A-Z_]+\)$/, "ends with its code");
     });
   }
 });
@@ -87,6 +99,55 @@ async function startHost(args: string[], env: Record<string, string> = {}): Prom
   });
   return { child, url, done };
 }
+
+describe("perdure start: errors in detail, and apps of many files", () => {
+  it("--verbose adds the stack under the one line", async () => {
+    const r = await outcome(run(["start", fixture("throws.mjs"), "--store", "memory:", "--verbose"]));
+    assert.equal(r.code, 1);
+    const lines = meaningful(r.stderr);
+    assert.match(lines[0] ?? "", /boom while loading .*\(ENTRY_FAILED\)$/);
+    assert.match(lines[1] ?? "", /^Error: boom while loading/);
+    assert.ok(lines.some((l) => /^\s+at .*throws\.mjs:1:7/.test(l)), r.stderr);
+  });
+
+  it("with no entry, loads every file that package.json \"main\" matches (a glob), and lists what they registered", async () => {
+    const child = spawn(process.execPath, [bin, "start", "--port", "0", "--store", "memory:"], {
+      cwd: fixture("functions-app"),
+      env: { ...process.env, PERDURE_CLI_FROM_SOURCE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const done = outcome(child);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let seen = "";
+        child.stdout.on("data", (d: Buffer) => {
+          seen += d.toString();
+          if (/dashboard: /.test(seen)) resolve(seen);
+        });
+        void done.then((r) => reject(new Error(`host exited early (${String(r.code)}): ${r.stderr}`)));
+      });
+      assert.match(url, /orchestrations: hello/);
+      assert.match(url, /activities: greet/);
+      assert.match(url, /entities: counter/);
+      const base = /running on (http:\/\/\S+)/.exec(url)![1]!;
+      const started = await fetch(`${base}/runtime/webhooks/durabletask/orchestrators/hello?timeout=10&pollingInterval=0.05`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify("Ada") });
+      assert.equal(started.status, 200);
+      assert.equal(await started.json(), "Hello Ada");
+    } finally {
+      child.kill("SIGTERM");
+      await done;
+    }
+  });
+
+  it("says when package.json \"main\" matches nothing", async () => {
+    const app = join(tmp, "unbuilt");
+    mkdirSync(app);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ main: "dist/src/functions/*.js" }));
+    const r = await outcome(run(["start", app]));
+    assert.equal(r.code, 1);
+    assert.match(meaningful(r.stderr)[0] ?? "", /"main" in .*package\.json is 'dist\/src\/functions\/\*\.js', which matches no \.js or \.ts file \(not built yet\? .*\(ENTRY_NOT_FOUND\)$/);
+  });
+});
 
 describe("perdure start runs a host", () => {
   it("loads a .ts entry, serves /healthz, runs orchestrations on the SQLite store, and stops cleanly on SIGTERM", async () => {

@@ -135,7 +135,13 @@ export class SqliteProvider implements StorageProvider {
 
   async initialize(): Promise<void> {
     if (this.db) return;
-    const db = new Database(this.options.filename);
+    let db: Database.Database;
+    try {
+      db = new Database(this.options.filename);
+    } catch (err) {
+      // SQLite's own message ("unable to open database file") does not say which file.
+      throw new StoreUnavailableError(`cannot open the SQLite database '${this.options.filename}' (${(err as Error).message}): check that its folder exists and is writable`, { cause: err });
+    }
     try {
       // The busy timeout first: switching a new file to WAL takes a lock another process may hold.
       db.pragma(`busy_timeout = ${this.options.busyTimeoutMs ?? 5000}`);
