@@ -1,4 +1,5 @@
 import type { OrchestratorFunction } from "./core/context.js";
+import { type RegisteredActivity, registeredActivity, type RegisteredOrchestration, registeredOrchestration } from "./core/registered-function.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
 import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./runtime/registry.js";
 
@@ -10,13 +11,16 @@ import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, typ
 export class DurableApp {
   readonly registry = new FunctionRegistry();
 
-  orchestration(name: string, handler: OrchestratorFunction | OrchestrationOptions): void {
+  /** Registers an orchestrator; the handle it returns calls it as a sub-orchestration (`yield handle(input)`). */
+  orchestration(name: string, handler: OrchestratorFunction | OrchestrationOptions): RegisteredOrchestration {
     this.registry.addOrchestration(name, handler);
+    return registeredOrchestration(name);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- activity inputs are whatever the orchestrator passed
-  activity<TInput = any>(name: string, options: { handler: (input: TInput, context: ActivityContext) => unknown }): void {
+  activity<TInput = any>(name: string, options: { handler: (input: TInput, context: ActivityContext) => unknown }): RegisteredActivity {
     this.registry.addActivity(name, options);
+    return registeredActivity(name);
   }
 
   /**

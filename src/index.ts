@@ -42,6 +42,19 @@ export { HTTP_ACTIVITY_NAME, type CallHttpOptions, type DurableHttpRequest, type
 export { HttpRequestError } from "./runtime/builtin-http-activity.js";
 export type { OrchestrationContext, DurableOrchestrationContext, OrchestratorFunction, ContinueAsNewOptions } from "./core/context.js";
 export type { ActivityContext } from "./runtime/registry.js";
+export type { RegisteredActivity, RegisteredActivityTask, RegisteredOrchestration, RegisteredOrchestrationTask } from "./core/registered-function.js";
+export {
+  InvocationContext,
+  type InvocationContextInit,
+  type EffectiveFunctionOptions,
+  type FunctionInput,
+  type FunctionOutput,
+  type FunctionTrigger,
+  type LogHandler,
+  type RetryContext,
+  type TraceContext,
+  type TriggerMetadata,
+} from "./runtime/invocation-context.js";
 export type {
   DurableClient,
   OrchestrationFilter,

@@ -92,7 +92,7 @@ function requireOperation(name: unknown): string {
   return name;
 }
 
-function requireRetryOptions(o: unknown): RetryOptions {
+export function requireRetryOptions(o: unknown): RetryOptions {
   if (typeof o !== "object" || o === null) {
     throw new InvalidArgumentError("retryOptions must be created with new df.RetryOptions(firstRetryIntervalInMilliseconds, maxNumberOfAttempts).");
   }
@@ -169,11 +169,14 @@ export class DurableOrchestrationContext {
   private subOrchestrationTask(name: string, payload: string | undefined, instanceId: string | undefined): SubOrchestrationTask {
     // The child's ID follows the same rules as any instance ID (an '@' ID would be taken for an entity).
     if (instanceId !== undefined) validateInstanceId(instanceId);
-    const parent = this.host.instanceId;
-    const generation = this.host.generation;
-    // Documented Durable Functions form `<parent id>:<n>`; later executions of a continued-as-new
-    // instance add the generation so they never collide with children of earlier executions.
-    return new SubOrchestrationTask(name, payload, instanceId, (seq) => (generation === 0 ? `${parent}:${seq}` : `${parent}:${generation}:${seq}`));
+    const task = new SubOrchestrationTask(name, payload, instanceId);
+    task.checkedAtCall = true;
+    return task;
+  }
+
+  /** @internal Throws inside a critical section: sub-orchestrations may not be started there. */
+  checkSubOrchestration(): void {
+    this.noSubOrchestrationInCriticalSection();
   }
 
   createTimer(fireAt: Date): TimerTask {

@@ -428,6 +428,14 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   now(): Date {
     return this.currentUtcDateTime;
   }
+  childInstanceId(sequence: number): string {
+    // Durable Functions' form `<parent id>:<n>`; later executions of a continued-as-new instance
+    // add the generation, so they never collide with the children of earlier executions.
+    return this.generation === 0 ? `${this.instanceId}:${sequence}` : `${this.instanceId}:${this.generation}:${sequence}`;
+  }
+  checkSubOrchestration(): void {
+    this.context?.checkSubOrchestration();
+  }
   scheduleAtomic(task: AtomicTask): void {
     const id = this.sequence++;
     task.id = id;

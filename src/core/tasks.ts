@@ -17,6 +17,10 @@ export interface TaskScheduler {
   waitForEntityResponse(task: { readonly requestId: string; deliver(response: EntityResponseEvent): void }): void;
   /** The orchestration's deterministic clock. */
   now(): Date;
+  /** The ID of a sub-orchestration started without one (`<parent id>:<sequence number>`). */
+  childInstanceId(sequence: number): string;
+  /** Throws when the orchestration may not start a sub-orchestration now (inside a critical section). */
+  checkSubOrchestration(): void;
 }
 
 type TaskState = "pending" | "completed" | "failed";
@@ -113,17 +117,26 @@ export class ActivityTask extends AtomicTask {
 }
 
 export class SubOrchestrationTask extends AtomicTask {
+  private childId: ((id: number) => string) | undefined;
+  /** @internal Set when context.df made it: the critical-section rule was checked at the call, as in Durable Functions. */
+  checkedAtCall = false;
   constructor(
     readonly name: string,
     readonly input: string | undefined,
     /** Fixed child id, or undefined to derive one from the sequence number. */
     readonly requestedInstanceId: string | undefined,
-    private readonly defaultInstanceId: (id: number) => string,
   ) {
     super();
   }
+  protected override onStart(scheduler: TaskScheduler): void {
+    // Checked when scheduled, not when created: a task made by a registered function's handle
+    // (`yield child(input)`) meets its orchestration only here.
+    if (!this.checkedAtCall) scheduler.checkSubOrchestration();
+    this.childId = (id) => scheduler.childInstanceId(id);
+    scheduler.scheduleAtomic(this);
+  }
   toAction(id: number): OrchestratorAction {
-    const action: OrchestratorAction = { kind: "CreateSubOrchestration", id, name: this.name, instanceId: this.requestedInstanceId ?? this.defaultInstanceId(id) };
+    const action: OrchestratorAction = { kind: "CreateSubOrchestration", id, name: this.name, instanceId: this.requestedInstanceId ?? this.childId!(id) };
     if (this.input !== undefined) action.input = this.input;
     return action;
   }

@@ -4,18 +4,19 @@ import { classEntityHandler, isClass } from "../core/entity-class.js";
 import { DuplicateFunctionError, InvalidArgumentError, OrchestratorConstraintError } from "../core/errors.js";
 import { HTTP_ACTIVITY_NAME } from "../core/http-task.js";
 import { httpActivity } from "./builtin-http-activity.js";
+import type { InvocationContext } from "./invocation-context.js";
 
-export interface ActivityContext {
-  functionName: string;
-  /** Unique per attempt of this activity call. */
-  invocationId: string;
+/**
+ * What an activity receives: the invocation context of `@azure/functions` (log methods, extra
+ * bindings, options), and Perdure's facts about the call.
+ */
+export interface ActivityContext extends InvocationContext {
   /** The orchestration that called the activity. */
   instanceId: string;
   /** Stable across re-executions of the same call: an idempotency key for side effects. */
   idempotencyKey: string;
   /** 1 on the first delivery; higher after a crash or lease expiry re-delivered the same call. */
   attempt: number;
-  log(...args: unknown[]): void;
 }
 
 export type ActivityHandler = (input: never, context: ActivityContext) => unknown;
@@ -50,11 +51,9 @@ export interface RegisteredHttpFunction {
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /** The first argument of an entity function: an invocation context whose `df` is the entity context. */
-export interface EntityFunctionContext<TState = unknown> {
+/** What an entity function receives: the invocation context of `@azure/functions`, and `df`. */
+export interface EntityFunctionContext<TState = unknown> extends InvocationContext {
   df: DurableEntityContext<TState>;
-  functionName: string;
-  invocationId: string;
-  log(...args: unknown[]): void;
 }
 
 export type EntityHandler = (context: EntityFunctionContext<never>) => unknown;

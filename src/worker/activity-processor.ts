@@ -4,6 +4,7 @@ import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { ActivityWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
+import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ActivityContext, FunctionRegistry } from "../runtime/registry.js";
 
@@ -25,15 +26,17 @@ export async function runActivity(
   const base = { eventId: -1, taskScheduledId: item.taskScheduledId };
   try {
     if (!fn) throw new FunctionNotFoundError("activity", item.name, registry.activityNames());
-    const context: ActivityContext = {
+    const invocation = new InvocationContext({
       functionName: fn.name,
       invocationId: `${item.instanceId}:${item.taskScheduledId}:${item.dequeueCount}`,
+      logHandler: loggerHandler(logger, { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId }),
+      options: { trigger: { type: "activityTrigger", name: "input" } },
+    });
+    const context: ActivityContext = Object.assign(invocation, {
       instanceId: item.instanceId,
       idempotencyKey: `${item.instanceId}:${item.executionId}:${item.taskScheduledId}`,
       attempt: item.dequeueCount,
-      log: (...args: unknown[]) =>
-        logger.info(args.map(String).join(" "), { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId }),
-    };
+    });
     Object.assign(context, contextExtras);
     const value = await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context);
     const result = serializePayload(value, `The result of activity '${fn.name}'`);

@@ -8,6 +8,7 @@ import { PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
 import { planEntityStep } from "../core/step-plan.js";
 import type { OrchestrationWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
+import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
 import type { Logger } from "../runtime/logger.js";
 import { endSpan, SpanKind, type Telemetry } from "../runtime/telemetry.js";
 import type { EntityHandler, FunctionRegistry, RegisteredFunction } from "../runtime/registry.js";
@@ -74,12 +75,17 @@ export class EntityProcessor {
     });
     try {
       await this.telemetry.within(span, parent, () =>
-        (fn.handler as (c: unknown) => unknown)({
-          df: call.context,
-          functionName: fn.name,
-          invocationId: call.requestId,
-          log: (...args: unknown[]) => this.logger.info(args.map(String).join(" "), { instanceId: entity, functionName: fn.name, functionType: "entity", operation: call.operation }),
-        }),
+        (fn.handler as (c: unknown) => unknown)(
+          Object.assign(
+            new InvocationContext({
+              functionName: fn.name,
+              invocationId: call.requestId,
+              logHandler: loggerHandler(this.logger, { instanceId: entity, functionName: fn.name, functionType: "entity", operation: call.operation }),
+              options: { trigger: { type: "entityTrigger", name: "context" } },
+            }),
+            { df: call.context },
+          ),
+        ),
       );
       endSpan(span);
       return { ok: true };
