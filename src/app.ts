@@ -1,4 +1,15 @@
 import type { OrchestratorFunction } from "./core/context.js";
+import { DurableError } from "./core/errors.js";
+import type {
+  CosmosDBDurableClientOptions,
+  DurableClientOptions,
+  EventGridDurableClientOptions,
+  EventHubDurableClientOptions,
+  ServiceBusQueueDurableClientOptions,
+  ServiceBusTopicDurableClientOptions,
+  StorageBlobDurableClientOptions,
+  StorageQueueDurableClientOptions,
+} from "./durable-functions.js";
 import { type RegisteredActivity, registeredActivity, type RegisteredOrchestration, registeredOrchestration } from "./core/registered-function.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
 import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./runtime/registry.js";
@@ -47,7 +58,26 @@ export class DurableApp {
     ): void => {
       this.registry.addHttpFunction(name, options);
     },
+    storageBlob: (name: string, _options: StorageBlobDurableClientOptions): never => unsupportedTrigger("storageBlob", name),
+    storageQueue: (name: string, _options: StorageQueueDurableClientOptions): never => unsupportedTrigger("storageQueue", name),
+    serviceBusQueue: (name: string, _options: ServiceBusQueueDurableClientOptions): never => unsupportedTrigger("serviceBusQueue", name),
+    serviceBusTopic: (name: string, _options: ServiceBusTopicDurableClientOptions): never => unsupportedTrigger("serviceBusTopic", name),
+    eventHub: (name: string, _options: EventHubDurableClientOptions): never => unsupportedTrigger("eventHub", name),
+    eventGrid: (name: string, _options: EventGridDurableClientOptions): never => unsupportedTrigger("eventGrid", name),
+    cosmosDB: (name: string, _options: CosmosDBDurableClientOptions): never => unsupportedTrigger("cosmosDB", name),
+    generic: (name: string, _options: DurableClientOptions): never => unsupportedTrigger("generic", name),
   };
+}
+
+/**
+ * Client functions on Azure's own triggers have no trigger outside Azure: registering one says so at
+ * start-up, with the way out, rather than leaving a function that never runs.
+ */
+function unsupportedTrigger(kind: string, name: string): never {
+  throw new DurableError(
+    "UNSUPPORTED_TRIGGER",
+    `df.app.client.${kind}('${name}'): Perdure has no ${kind} trigger (it exists only on Azure). Start orchestrations from an HTTP client function (df.app.client.http), or from your own consumer of that service with a client (createHost(...).client or df.createRemoteClient(url)).`,
+  );
 }
 
 export function createApp(): DurableApp {

@@ -67,9 +67,11 @@ export type {
   EntityMetadata,
   EntityPage,
   EntityQuery,
-  EntityStateResponse,
   SignalEntityOptions,
+  WaitOrCheckStatusOptions,
 } from "./client/durable-client.js";
+export { EntityStateResponse } from "./client/durable-client.js";
+export * from "./durable-functions.js";
 export type { DurableOrchestrationStatus, GetStatusOptions, ParkedStatus } from "./client/status.js";
 export type { HistoryRow, StatusPayload } from "./client/wire.js";
 export { PARK_CODES, type RetryPolicy } from "./core/step-policy.js";

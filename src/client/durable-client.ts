@@ -60,9 +60,17 @@ export interface WaitOrCheckStatusOptions {
   retryIntervalInMilliseconds?: number;
 }
 
-export interface EntityStateResponse<T> {
+/**
+ * A read entity's state. A class, as in durable-functions (`new df.EntityStateResponse(true, 3)` in
+ * tests); the clients answer with plain objects of this shape.
+ */
+export class EntityStateResponse<T = unknown> {
   entityExists: boolean;
   entityState?: T;
+  constructor(entityExists: boolean, entityState?: T) {
+    this.entityExists = entityExists;
+    if (entityState !== undefined) this.entityState = entityState;
+  }
 }
 
 export interface EntityQuery {

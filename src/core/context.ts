@@ -1,5 +1,5 @@
 import { EntityId } from "./entity-id.js";
-import { EntityCallTask, EntityMessageTask, EntityResponseTask, LockHandle, LockTask } from "./entity-tasks.js";
+import { EntityCallTask, EntityMessageTask, EntityResponseTask, LockHandle, LockState, LockTask } from "./entity-tasks.js";
 import { InvalidArgumentError, LockingRulesViolationError } from "./errors.js";
 import { validateInstanceId } from "./instance-id.js";
 import { nameBasedUuid } from "./guid.js";
@@ -319,6 +319,12 @@ export class DurableOrchestrationContext {
   get lockedEntities(): EntityId[] {
     return [...(this.criticalSection?.entities ?? [])].map((e) => EntityId.fromInstanceId(e));
   }
+  /** durable-functions 3.5: whether this orchestration holds locks (a critical section), and which. */
+  isLocked(): LockState {
+    const owned = this.lockedEntities;
+    return new LockState(owned.length > 0, owned);
+  }
+
 
   /** Sends the release to every entity of the section (held or still queued) and ends it. */
   private releaseLocks(lockId: string): void {

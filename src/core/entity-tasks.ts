@@ -75,10 +75,27 @@ export class LockHandle {
   constructor(
     readonly entities: readonly EntityId[],
     private readonly releaser: () => void,
-  ) {}
+  ) {
+    // `using lock = yield context.df.lock(...)` (explicit resource management) releases at the end
+    // of the block, where the runtime has Symbol.dispose.
+    const dispose = (Symbol as { dispose?: symbol }).dispose;
+    if (dispose) Object.defineProperty(this, dispose, { value: () => this.release() });
+  }
+  /** durable-functions 3.5's name for `entities`. */
+  get ownedLocks(): readonly EntityId[] {
+    return this.entities;
+  }
   release(): void {
     this.releaser();
   }
+}
+
+/** What `context.df.isLocked()` answers: whether a critical section is open, and on which entities. */
+export class LockState {
+  constructor(
+    readonly isLocked: boolean,
+    readonly ownedLocks: EntityId[],
+  ) {}
 }
 
 /** Waits for the grant of a lock request that travels through the entities in their global order. */

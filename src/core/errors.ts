@@ -42,12 +42,15 @@ export class TaskFailedError extends DurableError {
   readonly taskName: string;
   readonly taskKind: "activity" | "orchestrator";
   readonly failureDetails: FailureDetails;
-  constructor(taskKind: "activity" | "orchestrator", taskName: string, failureDetails: FailureDetails) {
+  /** The failed task's sequence number in the orchestration (durable-functions 3.5's `taskId`). */
+  readonly taskId?: number;
+  constructor(taskKind: "activity" | "orchestrator", taskName: string, failureDetails: FailureDetails, taskId?: number) {
     const label = taskKind === "activity" ? "Activity" : "Orchestrator";
     super("TASK_FAILED", `${label} function '${taskName}' failed: ${failureDetails.errorMessage}`);
     this.taskKind = taskKind;
     this.taskName = taskName;
     this.failureDetails = failureDetails;
+    if (taskId !== undefined) this.taskId = taskId;
     // Keep the original stack visible: the orchestrator's own stack says little about the activity.
     if (failureDetails.stackTrace) this.stack = `${this.name}: ${this.message}\n--- original error ---\n${failureDetails.stackTrace}`;
   }

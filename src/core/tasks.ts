@@ -112,7 +112,7 @@ export class ActivityTask extends AtomicTask {
     this.resolve(parsePayload(result));
   }
   fail(failure: FailureDetails): void {
-    this.reject(new TaskFailedError("activity", this.name, failure));
+    this.reject(new TaskFailedError("activity", this.name, failure, this.id));
   }
 }
 
@@ -144,7 +144,7 @@ export class SubOrchestrationTask extends AtomicTask {
     this.resolve(parsePayload(result));
   }
   fail(failure: FailureDetails): void {
-    this.reject(new TaskFailedError("orchestrator", this.name, failure));
+    this.reject(new TaskFailedError("orchestrator", this.name, failure, this.id));
   }
 }
 
@@ -166,7 +166,7 @@ export class SendEventTask extends AtomicTask {
     this.resolve(undefined);
   }
   fail(failure: FailureDetails): void {
-    this.reject(new TaskFailedError("activity", this.name, failure));
+    this.reject(new TaskFailedError("activity", this.name, failure, this.id));
   }
 }
 
