@@ -12,6 +12,7 @@ import type {
 } from "./durable-functions.js";
 import { type RegisteredActivity, registeredActivity, type RegisteredOrchestration, registeredOrchestration } from "./core/registered-function.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
+import type { FunctionInput, FunctionOutput } from "./runtime/invocation-context.js";
 import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./runtime/registry.js";
 
 /**
@@ -52,7 +53,9 @@ export class DurableApp {
       options: {
         route?: string;
         methods?: string[];
-        authLevel?: "anonymous" | "function";
+        authLevel?: "anonymous" | "function" | "admin";
+        extraInputs?: FunctionInput[];
+        extraOutputs?: FunctionOutput[];
         handler: (request: TReq, client: HostDurableClient, context: ClientFunctionContext) => unknown;
       },
     ): void => {

@@ -1,3 +1,4 @@
+import { HttpResponse } from "../runtime/http-messages.js";
 import type { HistoryEvent } from "../core/history.js";
 import { EntityId } from "../core/entity-id.js";
 import { InstanceNotFoundError, InvalidArgumentError, WaitTimeoutError } from "../core/errors.js";
@@ -34,7 +35,7 @@ const MAX_PAGE_SIZE = 1000;
 /** A wait looks at storage at least this often even when nothing wakes it (commits in other processes). */
 const DEFAULT_WAIT_INTERVAL_MS = 500;
 
-const json = (status: number, body: unknown): Response => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } });
+const json = (status: number, body: unknown): HttpResponse => new HttpResponse({ status, jsonBody: body, headers: { "content-type": "application/json; charset=utf-8" } });
 
 function dateOf(d: unknown, what: string): Date {
   if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new InvalidArgumentError(`${what} must be a valid Date.`);
@@ -289,7 +290,7 @@ export class DurableClientCore implements DurableClient {
     return httpManagementPayload(this.transport.endpoint(), instanceId, request);
   }
 
-  createCheckStatusResponse(request: Request | undefined, instanceId: string): Response {
+  createCheckStatusResponse(request: Request | undefined, instanceId: string): HttpResponse {
     return createCheckStatus(this.transport.endpoint(), request, instanceId);
   }
 
@@ -298,7 +299,7 @@ export class DurableClientCore implements DurableClient {
    * status; Failed → 500 with the status; still running at the timeout → the 202 check-status
    * response. `signal` ends the wait early (the HTTP caller went away).
    */
-  async waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options: WaitOrCheckStatusOptions = {}, signal?: AbortSignal): Promise<Response> {
+  async waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options: WaitOrCheckStatusOptions = {}, signal?: AbortSignal): Promise<HttpResponse> {
     const timeout = options.timeoutInMilliseconds ?? 10_000;
     const interval = options.retryIntervalInMilliseconds ?? 1_000;
     if (!(timeout >= 0) || !(interval > 0)) throw new InvalidArgumentError("timeoutInMilliseconds must be >= 0 and retryIntervalInMilliseconds > 0.");

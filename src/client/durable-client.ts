@@ -1,3 +1,4 @@
+import type { HttpResponse } from "../runtime/http-messages.js";
 import type { EntityId } from "../core/entity-id.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { HttpManagementPayload } from "./management-urls.js";
@@ -134,12 +135,12 @@ export interface DurableClient {
    */
   createHttpManagementPayload(instanceId: string, request?: Request): HttpManagementPayload;
   /** `202 Accepted` with the management payload, `Location` (status URL) and `Retry-After: 10`. */
-  createCheckStatusResponse(request: Request | undefined, instanceId: string): Response;
+  createCheckStatusResponse(request: Request | undefined, instanceId: string): HttpResponse;
   /**
    * Waits up to the timeout: Completed → 200 with the output; Terminated/Canceled → 200 with the
    * status; Failed → 500 with the status; still running → the 202 check-status response.
    */
-  waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<Response>;
+  waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<HttpResponse>;
 
   /** Sends a one-way operation to an entity (created by its first operation). */
   signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options?: SignalEntityOptions): Promise<void>;

@@ -1,3 +1,4 @@
+import type { HttpResponse } from "../runtime/http-messages.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { checkStatusResponse, type HttpManagementPayload, managementPayload } from "./management-urls.js";
 
@@ -19,6 +20,6 @@ export function httpManagementPayload(endpoint: HttpEndpoint, instanceId: string
   return managementPayload(instanceId, { origin: originOf(request, endpoint), key: endpoint.key, taskHub: endpoint.taskHub });
 }
 
-export function createCheckStatus(endpoint: HttpEndpoint, request: Request | undefined, instanceId: string): Response {
+export function createCheckStatus(endpoint: HttpEndpoint, request: Request | undefined, instanceId: string): HttpResponse {
   return checkStatusResponse(instanceId, { origin: originOf(request, endpoint), key: endpoint.key, taskHub: endpoint.taskHub });
 }

@@ -1,3 +1,5 @@
+import { HttpResponse } from "../runtime/http-messages.js";
+
 /** The task hub name reported in management URLs unless the host names another. */
 export const DEFAULT_TASK_HUB = "perdure";
 
@@ -53,10 +55,11 @@ export function managementPayload(instanceId: string, o: ManagementUrlOptions): 
 }
 
 /** The 202 answer of a start: the payload, `Location` = status URL, `Retry-After: 10`. */
-export function checkStatusResponse(instanceId: string, o: ManagementUrlOptions): Response {
+export function checkStatusResponse(instanceId: string, o: ManagementUrlOptions): HttpResponse {
   const payload = managementPayload(instanceId, o);
-  return new Response(JSON.stringify(payload), {
+  return new HttpResponse({
     status: 202,
+    jsonBody: payload,
     headers: { "content-type": "application/json; charset=utf-8", location: payload.statusQueryGetUri, "retry-after": "10" },
   });
 }

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DurableClient } from "../client/durable-client.js";
 import { DurableError } from "../core/errors.js";
+import { HttpRequest } from "../runtime/http-messages.js";
+import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
 import type { Logger } from "../runtime/logger.js";
 import type { RegisteredHttpFunction } from "../runtime/registry.js";
 import { errorBody, HttpError, sendError, sendJson, statusOf } from "./http-error.js";
@@ -8,16 +10,13 @@ import { pipeResponse } from "./management-api.js";
 import { readBody } from "./request.js";
 
 /** The request a client function receives: a WHATWG Request plus route params and the parsed query. */
-export type HttpClientRequest = Request & { params: Record<string, string>; query: URLSearchParams };
+/** What an HTTP client function receives: @azure/functions' HttpRequest (a fetch Request with `params` and `query`). */
+export type HttpClientRequest = HttpRequest;
 
 export type HostDurableClient = DurableClient;
 
-/** The invocation context of a client function; `df.getClient(context)` works with it. */
-export interface ClientFunctionContext {
-  functionName: string;
-  invocationId: string;
-  log(...args: unknown[]): void;
-}
+/** The invocation context of a client function (@azure/functions'); `df.getClient(context)` works with it. */
+export type ClientFunctionContext = InvocationContext;
 
 /** What a handler may return instead of a Response (the Azure Functions v4 shape). */
 interface ResponseInit {
@@ -107,15 +106,14 @@ export async function serveClientFunction(
     if (v === undefined) continue;
     for (const value of Array.isArray(v) ? v : [v]) headers.append(k, value);
   }
-  const request = new Request(url, { method, headers, ...(body && body.length > 0 ? { body } : {}) }) as HttpClientRequest;
-  Object.defineProperty(request, "params", { value: found.params, enumerable: true });
-  Object.defineProperty(request, "query", { value: url.searchParams, enumerable: true });
-  const context: ClientFunctionContext & Record<symbol, unknown> = {
+  const request: HttpClientRequest = new HttpRequest(new Request(url, { method, headers, ...(body && body.length > 0 ? { body } : {}) }), found.params);
+  const context = new InvocationContext({
     functionName: fn.name,
     invocationId: crypto.randomUUID(),
-    log: (...args: unknown[]) => host.logger.info(`[${fn.name}] ${args.map(String).join(" ")}`),
-    [host.clientKey]: host.client,
-  };
+    logHandler: loggerHandler(host.logger, { functionName: fn.name, functionType: "client" }),
+    options: { trigger: { type: "httpTrigger", name: "request", route: fn.route, methods: fn.methods, authLevel: fn.authLevel }, extraInputs: fn.extraInputs, extraOutputs: fn.extraOutputs },
+  });
+  Object.defineProperty(context, host.clientKey, { value: host.client });
   let result: unknown;
   try {
     result = await (fn.handler as (r: HttpClientRequest, c: DurableClient, x: ClientFunctionContext) => unknown)(request, host.client, context);

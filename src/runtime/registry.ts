@@ -4,7 +4,7 @@ import { classEntityHandler, isClass } from "../core/entity-class.js";
 import { DuplicateFunctionError, InvalidArgumentError, OrchestratorConstraintError } from "../core/errors.js";
 import { HTTP_ACTIVITY_NAME } from "../core/http-task.js";
 import { httpActivity } from "./builtin-http-activity.js";
-import type { InvocationContext } from "./invocation-context.js";
+import type { FunctionInput, FunctionOutput, InvocationContext } from "./invocation-context.js";
 
 /**
  * What an activity receives: the invocation context of `@azure/functions` (log methods, extra
@@ -35,8 +35,11 @@ export interface HttpFunctionOptions {
   route?: string;
   /** Default GET and POST, as in Azure Functions. */
   methods?: string[];
-  /** `anonymous` (default) or `function`: with `function`, the host key is required as for management calls. */
-  authLevel?: "anonymous" | "function";
+  /** `anonymous` (default), or `function` (Azure's `admin` too): the host key is then required, as for management calls. */
+  authLevel?: "anonymous" | "function" | "admin";
+  /** Bindings the function declares (as in Azure Functions): the context's `options.extraInputs`. */
+  extraInputs?: FunctionInput[];
+  extraOutputs?: FunctionOutput[];
   handler: (request: never, client: never, context: never) => unknown;
 }
 
@@ -45,6 +48,8 @@ export interface RegisteredHttpFunction {
   route: string;
   methods: string[];
   authLevel: "anonymous" | "function";
+  extraInputs: FunctionInput[];
+  extraOutputs: FunctionOutput[];
   handler: HttpFunctionOptions["handler"];
 }
 
@@ -129,10 +134,12 @@ export class FunctionRegistry {
     }
     const methods = (options.methods ?? ["GET", "POST"]).map((m) => String(m).toUpperCase());
     for (const m of methods) if (!HTTP_METHODS.includes(m)) throw new InvalidArgumentError(`Unknown HTTP method '${m}' for HTTP function '${name}'.`);
-    const authLevel = options.authLevel ?? "anonymous";
-    if (authLevel !== "anonymous" && authLevel !== "function") throw new InvalidArgumentError(`authLevel must be "anonymous" or "function" (HTTP function '${name}').`);
+    const level = options.authLevel ?? "anonymous";
+    if (level !== "anonymous" && level !== "function" && level !== "admin") throw new InvalidArgumentError(`authLevel must be "anonymous", "function" or "admin" (HTTP function '${name}').`);
+    // One key guards a Perdure host: Azure's function and admin keys are both that key here.
+    const authLevel = level === "anonymous" ? "anonymous" : "function";
     this.claim(name);
-    this.httpFunctions.push({ name, route, methods, authLevel, handler: options.handler });
+    this.httpFunctions.push({ name, route, methods, authLevel, extraInputs: options.extraInputs ?? [], extraOutputs: options.extraOutputs ?? [], handler: options.handler });
   }
 
   get httpRoutes(): readonly RegisteredHttpFunction[] {
