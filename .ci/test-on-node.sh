@@ -34,7 +34,8 @@
 # with it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
+# The physical path: node reports its own path resolved, and the checks below compare the two.
+root=$(pwd -P)
 
 die() { echo "test-on-node: $*" >&2; exit 2; }
 now() { echo "${EPOCHREALTIME/,/.}"; }

@@ -30,7 +30,7 @@ export class DurableApp {
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- activity inputs are whatever the orchestrator passed
-  activity<TInput = any>(name: string, options: { handler: (input: TInput, context: ActivityContext) => unknown }): RegisteredActivity {
+  activity<TInput = any>(name: string, options: { handler: (input: TInput, context: ActivityContext) => unknown; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] }): RegisteredActivity {
     this.registry.addActivity(name, options);
     return registeredActivity(name);
   }

@@ -3,7 +3,7 @@ import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { glob } from "tinyglobby";
 import { app } from "../app.js";
-import { DurableError } from "../core/errors.js";
+import { isDurableError } from "../core/errors.js";
 import { perdurePackage } from "../runtime/package-root.js";
 import { CliError } from "./io.js";
 
@@ -94,7 +94,7 @@ export async function loadEntryFiles(files: readonly string[], label: string): P
 
 function loadFailure(err: unknown, entry: string): CliError {
   const stack = (err as Error)?.stack ?? String(err);
-  if (err instanceof DurableError) return new CliError(`perdure: ${err.message}`, 1, err.code, stack);
+  if (isDurableError(err)) return new CliError(`perdure: ${err.message}`, 1, err.code, stack);
   const code = (err as NodeJS.ErrnoException)?.code;
   const message = (err as Error)?.message ?? String(err);
   // esbuild (through tsx) reports TypeScript syntax errors as "Transform failed with 1 error:\n<file>:<line>:<col>: ERROR: <what>".

@@ -83,7 +83,8 @@ function joinDashValues(argv: readonly string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = argv[i + 1];
-    if (a.startsWith("--") && !a.includes("=") && VALUE_OPTIONS.has(a.slice(2)) && next !== undefined && next.startsWith("-")) {
+    // Only a negative number: `--key --http-only` must stay two flags (and fail: --key wants a value).
+    if (a.startsWith("--") && !a.includes("=") && VALUE_OPTIONS.has(a.slice(2)) && next !== undefined && /^-\d/.test(next)) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
@@ -239,7 +240,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   let host: Host;
   try {
     const options = parseStart(rest, env);
-    host = await start(options);
+    host = await start(options, cwd);
     const orchestrations = app.registry.orchestrationNames();
     const activities = app.registry.activityNames();
     console.log(`Perdure host ${host.worker.workerId} running on ${host.url ?? "(no HTTP)"} with store ${redactStore(options.store)}${options.workers ? "" : " (HTTP only, no workers)"}`);

@@ -4,13 +4,22 @@ import type { FailureDetails } from "./failure-details.js";
  * Base of every error Perdure raises on purpose. `code` is stable across releases so callers and the
  * HTTP layer can branch on it without parsing messages; docs/errors.md lists every code.
  */
+/** Marks Perdure's errors across copies of the package (a CLI from one install, an app importing another). */
+const DURABLE_ERROR = Symbol.for("perdure.DurableError");
+
 export class DurableError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    Object.defineProperty(this, DURABLE_ERROR, { value: true });
   }
+}
+
+/** A DurableError, also one made by another copy of Perdure in the same process (where instanceof says no). */
+export function isDurableError(err: unknown): err is DurableError {
+  return err instanceof DurableError || (typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[DURABLE_ERROR] === true);
 }
 
 /** The orchestrator code no longer matches the history it is replayed against. */

@@ -44,6 +44,14 @@ export function registeredOrchestration(name: string): RegisteredOrchestration {
   return (input?: unknown, instanceId?: string) => {
     if (instanceId !== undefined) validateInstanceId(instanceId);
     const payload = serializePayload(input, `The input of sub-orchestration '${name}'`);
-    return withRetry(new SubOrchestrationTask(name, payload, instanceId), `orchestration '${name}'`, () => new SubOrchestrationTask(name, payload, instanceId));
+    let attempts = 0;
+    const attempt = (): SubOrchestrationTask => {
+      const task = new SubOrchestrationTask(name, payload, instanceId);
+      // The rule is checked when the call is yielded (the first attempt); later attempts start while
+      // a retry timer fires, where an error could not reach the code, as context.df's retries.
+      task.checkedAtCall = attempts++ > 0;
+      return task;
+    };
+    return withRetry(new SubOrchestrationTask(name, payload, instanceId), `orchestration '${name}'`, attempt);
   };
 }

@@ -23,6 +23,9 @@ export type ActivityHandler = (input: never, context: ActivityContext) => unknow
 
 export interface ActivityOptions {
   handler: ActivityHandler;
+  /** Bindings the function declares (as in Azure Functions): the context's `options.extraInputs` and `options.extraOutputs`. */
+  extraInputs?: FunctionInput[];
+  extraOutputs?: FunctionOutput[];
 }
 
 export interface OrchestrationOptions {
@@ -66,6 +69,8 @@ export type EntityHandler = (context: EntityFunctionContext<never>) => unknown;
 export interface RegisteredFunction<T> {
   name: string;
   handler: T;
+  extraInputs?: FunctionInput[];
+  extraOutputs?: FunctionOutput[];
 }
 
 const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_\-.:]{0,127}$/;
@@ -123,7 +128,8 @@ export class FunctionRegistry {
     const handler = typeof options === "function" ? options : options?.handler;
     if (typeof handler !== "function") throw new InvalidArgumentError(`Activity '${String(name)}' needs { handler: (input, context) => result }.`);
     const key = this.claim(name);
-    this.activities.set(key, { name, handler });
+    const bindings = typeof options === "function" ? {} : { extraInputs: options.extraInputs ?? [], extraOutputs: options.extraOutputs ?? [] };
+    this.activities.set(key, { name, handler, ...bindings });
   }
 
   addHttpFunction(name: string, options: HttpFunctionOptions): void {

@@ -30,7 +30,7 @@ export async function runActivity(
       functionName: fn.name,
       invocationId: `${item.instanceId}:${item.taskScheduledId}:${item.dequeueCount}`,
       logHandler: loggerHandler(logger, { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId }),
-      options: { trigger: { type: "activityTrigger", name: "input" } },
+      options: { trigger: { type: "activityTrigger", name: "input" }, extraInputs: fn.extraInputs ?? [], extraOutputs: fn.extraOutputs ?? [] },
     });
     const context: ActivityContext = Object.assign(invocation, {
       instanceId: item.instanceId,

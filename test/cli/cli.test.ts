@@ -51,6 +51,7 @@ describe("perdure CLI: bad input gets one clear line and a non-zero exit", () =>
     { name: "no entry and no package.json here", args: ["start"], code: 1, pattern: /no entry given, and this folder has no package\.json/ },
     { name: "a store that cannot be opened", args: ["start", fixture("app.ts"), "--store", `sqlite:${tmp}`, "--port", "0"], code: 1, pattern: /cannot open the SQLite database '.*perdure-cli-\w+' \(unable to open database file\).* \(STORE_UNAVAILABLE\)$/ },
     { name: "a store whose folder cannot be made", args: ["start", fixture("app.ts"), "--store", `sqlite:${fixture("app.ts")}/x.db`, "--port", "0"], code: 1, pattern: /cannot create the folder of the SQLite database '.*app\.ts\/x\.db' \((EEXIST|ENOTDIR).* \(STORE_UNAVAILABLE\)$/ },
+    { name: "a flag where a value belongs", args: ["start", fixture("app.ts"), "--key", "--http-only"], code: 2, pattern: /--key.* argument is ambiguous.* \(USAGE\)$/ },
     { name: "negative port", args: ["start", fixture("app.ts"), "--port", "-1"], code: 2, pattern: /invalid port '-1': use a number from 0 to 65535\. \(USAGE\)$/ },
     { name: "unknown store URL", args: ["start", fixture("app.ts"), "--store", "mongodb://x"], code: 1, pattern: /Unknown store URL 'mongodb:\/\/x'/ },
     { name: "invalid port", args: ["start", fixture("app.ts"), "--port", "http"], code: 2, pattern: /invalid port 'http'/ },

@@ -107,6 +107,7 @@ forEachStore("registered-function handles", (start) => {
     const seen: Record<string, unknown>[] = [];
     const host = await start((app) => {
       app.activity("inspect", {
+        extraOutputs: [{ type: "blob", name: "note", path: "out/{x}" }],
         handler: (_: unknown, context: ActivityContext) => {
           context.extraOutputs.set("note", "kept");
           for (const level of LEVELS) context[level]("from", "activity");
@@ -115,6 +116,7 @@ forEachStore("registered-function handles", (start) => {
             invocationId: typeof context.invocationId,
             trigger: context.options.trigger.type,
             extraInputs: context.options.extraInputs.length,
+            extraOutputs: context.options.extraOutputs.map((o) => o.name),
             note: context.extraOutputs.get({ type: "generic", name: "note" }),
             attempt: context.attempt,
           });
@@ -134,7 +136,7 @@ forEachStore("registered-function handles", (start) => {
     const id = await host.client.startNew("inspectAll");
     assert.equal((await host.client.waitForCompletion(id, { timeoutInMilliseconds: 15_000 })).runtimeStatus, "Completed");
     assert.deepEqual(seen, [
-      { functionName: "inspect", invocationId: "string", trigger: "activityTrigger", extraInputs: 0, note: "kept", attempt: 1 },
+      { functionName: "inspect", invocationId: "string", trigger: "activityTrigger", extraInputs: 0, extraOutputs: ["note"], note: "kept", attempt: 1 },
       { functionName: "probe", trigger: "entityTrigger", key: "k" },
     ]);
   });
