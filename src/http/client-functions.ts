@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DurableClient } from "../client/durable-client.js";
 import { DurableError } from "../core/errors.js";
-import { HttpRequest } from "../runtime/http-messages.js";
+import { HttpRequest, HttpResponse } from "../runtime/http-messages.js";
 import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
 import type { Logger } from "../runtime/logger.js";
 import type { RegisteredHttpFunction } from "../runtime/registry.js";
@@ -17,14 +17,6 @@ export type HostDurableClient = DurableClient;
 
 /** The invocation context of a client function (@azure/functions'); `df.getClient(context)` works with it. */
 export type ClientFunctionContext = InvocationContext;
-
-/** What a handler may return instead of a Response (the Azure Functions v4 shape). */
-interface ResponseInit {
-  status?: number;
-  jsonBody?: unknown;
-  body?: string | Uint8Array | ArrayBuffer | null;
-  headers?: Record<string, string>;
-}
 
 interface CompiledRoute {
   fn: RegisteredHttpFunction;
@@ -154,18 +146,7 @@ async function writeResult(res: ServerResponse, result: unknown, name: string, l
     sendError(res, new Error("invalid handler result"));
     return;
   }
-  const init = result as ResponseInit;
-  const status = init.status ?? 200;
-  // Lower-case names, so a handler's Content-Type replaces the default instead of joining it.
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(init.headers ?? {})) headers[k.toLowerCase()] = String(v);
-  if (init.jsonBody !== undefined) {
-    const text = JSON.stringify(init.jsonBody);
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers, "content-length": String(Buffer.byteLength(text)) });
-    res.end(text);
-    return;
-  }
-  const body = init.body === undefined || init.body === null ? Buffer.alloc(0) : Buffer.from(typeof init.body === "string" ? init.body : new Uint8Array(init.body as ArrayBuffer));
-  res.writeHead(status, { ...headers, "content-length": String(body.length) });
-  res.end(body);
+  // As @azure/functions does: an object is the init of an HttpResponse (status, headers in any
+  // form, body of any kind, jsonBody, cookies).
+  await pipeResponse(new HttpResponse(result), res);
 }

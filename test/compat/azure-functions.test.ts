@@ -35,6 +35,7 @@ app.http("durableOrchestrationStart1", {
   handler: httpStart,
 });
 app.get("ping", async (request: HttpRequest) => new HttpResponse({ jsonBody: { pong: request.query.get("x") }, headers: { "x-seen": "yes" } }));
+app.post("withCookie", () => ({ status: 201, jsonBody: { ok: true }, headers: new Headers({ "x-h": "1" }), cookies: [{ name: "session", value: "s1", path: "/", httpOnly: true }] }));
 // ---- end of the sample ----
 
 describe("perdure/azure-functions", () => {
@@ -61,6 +62,14 @@ describe("perdure/azure-functions", () => {
     assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
     assert.deepEqual(await res.json(), { pong: "7" });
     assert.equal((await fetch(`${host.url!}/api/ping`, { method: "POST" })).status, 405);
+  });
+
+  it("a plain object returned is sent as an HttpResponse would be: headers in any form, cookies", async () => {
+    const res = await fetch(`${host.url!}/api/withCookie`, { method: "POST" });
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get("x-h"), "1");
+    assert.equal(res.headers.get("set-cookie"), "session=s1; Path=/; HttpOnly");
+    assert.deepEqual(await res.json(), { ok: true });
   });
 
   it("HttpRequest and HttpResponse behave as @azure/functions' for handlers tested alone", async () => {

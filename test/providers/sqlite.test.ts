@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -225,5 +226,33 @@ describe("SqliteProvider specifics", () => {
       await b.close();
       await a.cleanup();
     }
+  });
+});
+
+describe("SQLite: processes opening a new store at once", () => {
+  const dir = mkdtempSync(join(tmpdir(), "perdure-sqlite-race-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("all of them open it: switching a new file to WAL and migrating it wait for each other", async () => {
+    const script = new URL("./open-sqlite.fixture.ts", import.meta.url).pathname;
+    const outcomes: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const file = join(dir, `race-${round}.db`);
+      const startAt = Date.now() + 2_000;
+      outcomes.push(
+        ...(await Promise.all(
+          Array.from({ length: 6 }, () =>
+            new Promise<string>((resolve) => {
+              const child = spawn(process.execPath, ["--import", "tsx", script, file, String(startAt)], { stdio: ["ignore", "pipe", "inherit"] });
+              let out = "";
+              child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+              child.on("close", () => resolve(out.trim()));
+            }),
+          ),
+        )),
+      );
+    }
+    assert.deepEqual(outcomes.filter((o) => o !== "ok"), [], "every process opened the store");
+    assert.equal(outcomes.length, 18);
   });
 });

@@ -123,6 +123,21 @@ function handlesFilter(f: FunctionNames | undefined): { sql: string; params: Rec
  * Embedded storage on one SQLite file (WAL). Every step is one transaction; several processes may
  * open the same file, coordinated by SQLite's write lock (BEGIN IMMEDIATE) and by leases.
  */
+/** Runs `fn`, again after a short pause while it fails with SQLITE_BUSY, for up to `timeoutMs`. */
+async function untilNotBusy(timeoutMs: number, fn: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+    try {
+      fn();
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if ((code !== "SQLITE_BUSY" && code !== "SQLITE_BUSY_RECOVERY") || Date.now() >= deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, pause));
+  }
+}
+
 export class SqliteProvider implements StorageProvider {
   readonly stats: ProviderStats = { writeTransactions: 0 };
   private db: Database.Database | undefined;
@@ -144,10 +159,16 @@ export class SqliteProvider implements StorageProvider {
     }
     try {
       // The busy timeout first: switching a new file to WAL takes a lock another process may hold.
-      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs ?? 5000}`);
-      db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-      this.migrate(db);
+      const busyTimeoutMs = this.options.busyTimeoutMs ?? 5000;
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      // Two processes opening a new file at once: switching it to WAL can answer SQLITE_BUSY
+      // without waiting on the busy handler (SQLite does so where waiting could deadlock), so the
+      // switch and the migration are retried until the busy timeout is spent.
+      await untilNotBusy(busyTimeoutMs, () => {
+        db.pragma("journal_mode = WAL");
+        db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+        this.migrate(db);
+      });
     } catch (err) {
       // A failed initialize (e.g. a schema from a newer Perdure) must not leave the file open.
       db.close();
