@@ -128,10 +128,6 @@ export async function serveClientFunction(
 }
 
 async function writeResult(res: ServerResponse, result: unknown, name: string, logger: Logger): Promise<void> {
-  if (result instanceof Response) {
-    await pipeResponse(result, res);
-    return;
-  }
   if (result === undefined || result === null) {
     res.writeHead(204).end();
     return;
@@ -146,7 +142,7 @@ async function writeResult(res: ServerResponse, result: unknown, name: string, l
     sendError(res, new Error("invalid handler result"));
     return;
   }
-  // As @azure/functions does: an object is the init of an HttpResponse (status, headers in any
-  // form, body of any kind, jsonBody, cookies).
-  await pipeResponse(new HttpResponse(result), res);
+  // A Response goes as it is; any other object is, as in @azure/functions, the init of an
+  // HttpResponse (status, headers in any form, body of any kind, jsonBody, cookies).
+  await pipeResponse(result instanceof Response ? result : new HttpResponse(result), res);
 }

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, type EntityRow } from "../api.js";
 import { href, navigate } from "../router.js";
 import { ErrorBanner, Field, FilterForm, JsonView, Notice, Time, useInterval } from "./common.js";
+import { Pager, usePagedList } from "./paging.js";
 import { JsonEditor, type JsonDraft } from "./json-editor.js";
 
 const PAGE_SIZE = 50;
@@ -21,32 +22,13 @@ function preview(state: unknown): string {
 export function EntityList({ query, live }: { query: URLSearchParams; live: boolean }) {
   const filter = { name: query.get("name") ?? undefined, from: isoOf(query.get("from")), to: isoOf(query.get("to")) };
   const filterKey = JSON.stringify(filter);
-  const [paging, setPaging] = useState<{ key: string; tokens: (string | undefined)[] }>({ key: filterKey, tokens: [undefined] });
-  const tokens = paging.key === filterKey ? paging.tokens : [undefined];
-  const token = tokens[tokens.length - 1];
-  const answerKey = `${filterKey}|${tokens.length}`;
-  const [answer, setAnswer] = useState<{ key: string; items: EntityRow[]; next: string | undefined } | undefined>();
-  const page = answer?.key === answerKey ? answer : undefined;
-  const [error, setError] = useState<unknown>();
-  const generation = useRef(0);
-
-  const load = useCallback(async () => {
-    const g = ++generation.current;
-    try {
-      const p = await api.listEntities(
-        { ...(filter.name ? { name: filter.name } : {}), ...(filter.from ? { from: filter.from } : {}), ...(filter.to ? { to: filter.to } : {}) },
-        PAGE_SIZE,
-        token,
-      );
-      if (g !== generation.current) return;
-      setAnswer({ key: answerKey, items: p.items, next: p.continuationToken });
-      setError(undefined);
-    } catch (err) {
-      if (g === generation.current) setError(err);
-    }
-  }, [answerKey, token]);
-  useEffect(() => void load(), [load]);
-  useInterval(load, 3000, live);
+  const list = usePagedList<EntityRow>(
+    filterKey,
+    (token) =>
+      api.listEntities({ ...(filter.name ? { name: filter.name } : {}), ...(filter.from ? { from: filter.from } : {}), ...(filter.to ? { to: filter.to } : {}) }, PAGE_SIZE, token),
+    live,
+  );
+  const { page, error } = list;
 
   return (
     <section>
@@ -97,15 +79,7 @@ export function EntityList({ query, live }: { query: URLSearchParams; live: bool
           )}
         </tbody>
       </table>
-      <div class="pager">
-        <button disabled={tokens.length <= 1} onClick={() => setPaging({ key: filterKey, tokens: tokens.slice(0, -1) })}>
-          ← Previous
-        </button>
-        <span>Page {tokens.length}</span>
-        <button disabled={!page?.next} onClick={() => page?.next && setPaging({ key: filterKey, tokens: [...tokens, page.next] })}>
-          Next →
-        </button>
-      </div>
+      <Pager list={list} />
     </section>
   );
 }

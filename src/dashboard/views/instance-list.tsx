@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, STATUSES, type InstanceFilter, type InstanceStatus, type RuntimeStatus } from "../api.js";
 import { href, navigate } from "../router.js";
 import { BulkDialog, type BulkAction } from "./bulk.js";
-import { ErrorBanner, Field, FilterForm, StatusBadge, Time, useInterval } from "./common.js";
+import { ErrorBanner, Field, FilterForm, StatusBadge, Time } from "./common.js";
+import { Pager, usePagedList } from "./paging.js";
 
 const PAGE_SIZES = [25, 50, 100, 250];
 /** "Select all matching" stops here: a bulk action over more belongs in `perdure instances ... --yes`. */
@@ -29,45 +30,24 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
   const filter = filterOf(query);
   const filterKey = JSON.stringify(filter);
   const pageSize = PAGE_SIZES.includes(Number(query.get("top"))) ? Number(query.get("top")) : 50;
-  /** Tokens of the pages up to this one (index 0, the first page, has none); a new filter starts over. */
-  const pagingKey = `${filterKey}|${pageSize}`;
-  const [paging, setPaging] = useState<{ key: string; tokens: (string | undefined)[] }>({ key: pagingKey, tokens: [undefined] });
-  const tokens = paging.key === pagingKey ? paging.tokens : [undefined];
-  const setTokens = (t: (string | undefined)[]): void => setPaging({ key: pagingKey, tokens: t });
-  /** The page on screen, with the filter and page it answers: another one is "loading", not shown. */
-  const [answer, setAnswer] = useState<{ key: string; items: InstanceStatus[]; next: string | undefined } | undefined>();
-  const [counts, setCounts] = useState<Record<RuntimeStatus, number> | undefined>();
-  const [error, setError] = useState<unknown>();
   const [selected, setSelected] = useState<Map<string, InstanceStatus>>(new Map());
   const [bulk, setBulk] = useState<BulkAction | undefined>();
   const [collecting, setCollecting] = useState<string | undefined>();
-  const generation = useRef(0);
   const currentFilter = useRef(filterKey);
   currentFilter.current = filterKey;
-
-  const token = tokens[tokens.length - 1];
-  const answerKey = `${pagingKey}|${tokens.length}`;
-  const page = answer?.key === answerKey ? answer : undefined;
-  const load = useCallback(async () => {
-    // Only the latest request's answer is shown: a slow one must not overwrite a newer filter's.
-    const g = ++generation.current;
-    try {
+  // The counts leave the status filter out, so every status chip keeps its count.
+  const list = usePagedList<InstanceStatus, Record<RuntimeStatus, number>>(
+    `${filterKey}|${pageSize}`,
+    async (token) => {
       const { runtimeStatus: _, ...countFilter } = filter;
-      const [p, c] = await Promise.all([api.listInstances(filter, pageSize, token), api.countInstances(countFilter)]);
-      if (g !== generation.current) return;
-      setAnswer({ key: answerKey, items: p.items, next: p.continuationToken });
-      setCounts(c);
-      setError(undefined);
-    } catch (err) {
-      if (g === generation.current) setError(err);
-    }
-  }, [answerKey, token]);
+      const [p, counts] = await Promise.all([api.listInstances(filter, pageSize, token), api.countInstances(countFilter)]);
+      return { ...p, extra: counts };
+    },
+    live && !bulk && !collecting,
+  );
+  const { page, error, extra: counts } = list;
 
-  useEffect(() => {
-    void load();
-  }, [load]);
   useEffect(() => setSelected(new Map()), [filterKey]);
-  useInterval(load, 3000, live && !bulk && !collecting);
 
   const setQuery = (changes: Record<string, string | undefined>): void => {
     const next = new URLSearchParams(query);
@@ -119,7 +99,7 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
       } while (t && all.size < SELECT_ALL_CAP);
       if (started === currentFilter.current) setSelected(all);
     } catch (err) {
-      setError(err);
+      list.setError(err);
     } finally {
       setCollecting(undefined);
     }
@@ -227,14 +207,7 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
           )}
         </tbody>
       </table>
-      <div class="pager">
-        <button disabled={tokens.length <= 1} onClick={() => setTokens(tokens.slice(0, -1))}>
-          ← Previous
-        </button>
-        <span data-testid="page-number">Page {tokens.length}</span>
-        <button disabled={!page?.next} onClick={() => page?.next && setTokens([...tokens, page.next])}>
-          Next →
-        </button>
+      <Pager list={list}>
         <span class="spacer" />
         <Field label="Per page">
           <select value={String(pageSize)} onChange={(e) => setQuery({ top: e.currentTarget.value })}>
@@ -245,7 +218,7 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
             ))}
           </select>
         </Field>
-      </div>
+      </Pager>
       {bulk && (
         <BulkDialog
           action={bulk}
@@ -254,7 +227,7 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
             setBulk(undefined);
             if (changed) {
               setSelected(new Map());
-              void load();
+              void list.reload();
             }
           }}
         />
