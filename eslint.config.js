@@ -34,7 +34,7 @@ const layerZones = Object.entries(LAYERS).map(([layer, { uses }]) => ({
 const NOT_A_DRIVER = { group: ["better-sqlite3", "pg", "pg-*"], message: "Only providers/ talks to a database driver; use the StorageProvider interface." };
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".perdure/**", "bench/results/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  { ignores: ["dist/**", "node_modules/**", ".perdure/**", "bench/results/**", "compat/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -9,10 +9,12 @@ import type {
   ServiceBusTopicDurableClientOptions,
   StorageBlobDurableClientOptions,
   StorageQueueDurableClientOptions,
+  TimerDurableClientOptions,
 } from "./durable-functions.js";
 import { type RegisteredActivity, registeredActivity, type RegisteredOrchestration, registeredOrchestration } from "./core/registered-function.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
 import type { FunctionInput, FunctionOutput } from "./runtime/invocation-context.js";
+import { checkExceptionPropertiesProvider, type ExceptionPropertiesProvider } from "./runtime/exception-properties.js";
 import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./runtime/registry.js";
 
 /**
@@ -36,17 +38,29 @@ export class DurableApp {
   }
 
   /**
+   * durable-functions 3.5: `provider.getExceptionProperties(error)` is asked about every error an
+   * activity throws; what it returns is recorded as the failure's `properties`, which the orchestrator
+   * reads as `err.failureDetails.properties`. null removes it.
+   */
+  setExceptionPropertiesProvider(provider: ExceptionPropertiesProvider | null): void {
+    this.registry.exceptionPropertiesProvider = checkExceptionPropertiesProvider(provider);
+  }
+
+  /**
    * Registers an entity: a function `(context) => { context.df.getState() ... }` (sync or async), or a
    * class whose public methods are the operations and whose fields are the state.
    */
   entity<TState = unknown>(
     name: string,
-    handler: ((context: EntityFunctionContext<TState>) => unknown) | { handler: (context: EntityFunctionContext<TState>) => unknown } | (new () => object),
+    handler:
+      | ((context: EntityFunctionContext<TState>) => unknown)
+      | { handler: (context: EntityFunctionContext<TState>) => unknown; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] }
+      | (new () => object),
   ): void {
     this.registry.addEntity(name, handler);
   }
 
-  /** Client functions (durable-functions: `df.app.client.*`). Perdure serves HTTP-triggered ones. */
+  /** Client functions (durable-functions: `df.app.client.*`). Perdure serves HTTP-triggered ones and runs timer-triggered ones. */
   readonly client = {
     http: <TReq = HttpClientRequest>(
       name: string,
@@ -60,6 +74,13 @@ export class DurableApp {
       },
     ): void => {
       this.registry.addHttpFunction(name, options);
+    },
+    /**
+     * A timer-triggered client function: the host calls `handler(timer, client, context)` on the
+     * schedule (NCRONTAB or TimeSpan), once per occurrence across the hosts sharing the store.
+     */
+    timer: (name: string, options: TimerDurableClientOptions): void => {
+      this.registry.addTimerFunction(name, options);
     },
     storageBlob: (name: string, _options: StorageBlobDurableClientOptions): never => unsupportedTrigger("storageBlob", name),
     storageQueue: (name: string, _options: StorageQueueDurableClientOptions): never => unsupportedTrigger("storageQueue", name),

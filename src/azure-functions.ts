@@ -5,13 +5,16 @@
  * under `perdure start` with only their imports changed.
  */
 import { createHash } from "node:crypto";
+import { DurableError } from "./core/errors.js";
 import { app as durableApp } from "./app.js";
 import type { HttpRequest, HttpResponse, HttpResponseInit } from "./runtime/http-messages.js";
-import type { FunctionInput, FunctionOutput, FunctionTrigger, InvocationContext } from "./runtime/invocation-context.js";
+import type { FunctionBinding, FunctionInput, FunctionOutput, FunctionTrigger, InvocationContext } from "./runtime/invocation-context.js";
+import type { BindingHandler } from "./runtime/bindings.js";
 
 export { HttpRequest, HttpResponse } from "./runtime/http-messages.js";
 export type { Cookie, HttpHeadersInit, HttpRequestInit, HttpRequestUser, HttpResponseBodyInit, HttpResponseInit } from "./runtime/http-messages.js";
 export { InvocationContext } from "./runtime/invocation-context.js";
+export type { BindingHandler } from "./runtime/bindings.js";
 export type {
   EffectiveFunctionOptions,
   FunctionInput,
@@ -46,6 +49,55 @@ export interface HttpFunctionOptions extends HttpTriggerOptions {
 }
 export type HttpMethodFunctionOptions = Omit<HttpFunctionOptions, "methods">;
 
+/** What a timer function receives: times are ISO strings (`last`: the previous occurrence run, `next`: the one after this run, `lastUpdated`: now). */
+export interface ScheduleStatus {
+  last: string;
+  next: string;
+  lastUpdated: string;
+}
+export interface Timer {
+  /** The run is late: a host started after an occurrence no host ran, or several occurrences were missed and this run stands for them. */
+  isPastDue: boolean;
+  schedule: { adjustForDST: boolean };
+  scheduleStatus: ScheduleStatus;
+}
+export type TimerHandler = (myTimer: Timer, context: InvocationContext) => FunctionResult;
+export interface TimerTriggerOptions {
+  /** NCRONTAB `{second} {minute} {hour} {day} {month} {day-of-week}` (every five minutes: `0 *\/5 * * * *`) or a TimeSpan `hh:mm:ss`. */
+  schedule: string;
+  /** Run once when a host starts. */
+  runOnStartup?: boolean;
+  /** Run a missed occurrence when a host starts (default true). */
+  useMonitor?: boolean;
+}
+export type TimerTrigger = FunctionTrigger & TimerTriggerOptions;
+export interface TimerFunctionOptions extends TimerTriggerOptions {
+  handler: TimerHandler;
+  trigger?: FunctionTrigger;
+  return?: FunctionOutput;
+  extraInputs?: FunctionInput[];
+  extraOutputs?: FunctionOutput[];
+}
+
+/** A timer function: run by the host on its schedule, once per occurrence across the hosts sharing the store. */
+function timer(name: string, options: TimerFunctionOptions): void {
+  const triggerOptions: TimerTriggerOptions = {
+    schedule: options?.schedule,
+    ...(options?.runOnStartup !== undefined ? { runOnStartup: options.runOnStartup } : {}),
+    ...(options?.useMonitor !== undefined ? { useMonitor: options.useMonitor } : {}),
+  };
+  durableApp.client.timer(name, {
+    ...triggerOptions,
+    trigger: options?.trigger ?? trigger.timer(triggerOptions),
+    ...(options?.extraInputs !== undefined ? { extraInputs: options.extraInputs } : {}),
+    ...(options?.extraOutputs !== undefined ? { extraOutputs: options.extraOutputs } : {}),
+    handler:
+      typeof options?.handler === "function"
+        ? (myTimer: unknown, _client: unknown, context: InvocationContext) => options.handler(myTimer as Timer, context)
+        : options?.handler,
+  });
+}
+
 /** Azure names bindings it generates `<type><hash of the binding>`; so does this, so names are stable across runs. */
 function named<T extends { type: string; name?: string }>(binding: T): T & { name: string } {
   if (binding.name) return binding as T & { name: string };
@@ -76,7 +128,41 @@ export const app = {
   post: forMethod("POST"),
   patch: forMethod("PATCH"),
   deleteRequest: forMethod("DELETE"),
+  timer,
+  /**
+   * Perdure's own: runs the extra bindings of `type` (case-insensitive) for every function of the app
+   * (activities, entities, HTTP functions): `input` gives an extra input's value before the function
+   * runs, `output` delivers each value set in `context.extraOutputs` after it returned. `blob` is built
+   * in (a local folder); a handler registered for it replaces that. A later call for a type replaces
+   * the earlier handler.
+   */
+  setBindingHandler: (type: string, handler: BindingHandler): void => durableApp.registry.bindings.set(type, handler),
+  storageBlob: unsupportedTrigger("storageBlob", "a blob"),
+  storageQueue: unsupportedTrigger("storageQueue", "a storage queue"),
+  serviceBusQueue: unsupportedTrigger("serviceBusQueue", "a Service Bus queue"),
+  serviceBusTopic: unsupportedTrigger("serviceBusTopic", "a Service Bus topic"),
+  eventHub: unsupportedTrigger("eventHub", "an event hub"),
+  eventGrid: unsupportedTrigger("eventGrid", "Event Grid"),
+  cosmosDB: unsupportedTrigger("cosmosDB", "a Cosmos DB container"),
+  sql: unsupportedTrigger("sql", "an Azure SQL table"),
+  mySql: unsupportedTrigger("mySql", "a MySQL table"),
+  webPubSub: unsupportedTrigger("webPubSub", "Web PubSub"),
+  warmup: unsupportedTrigger("warmup", "an Azure instance's warm-up"),
+  generic: unsupportedTrigger("generic", "the trigger"),
 };
+
+/**
+ * Functions on Azure's other triggers: there is no such trigger outside Azure. Registering one fails
+ * at start-up with the way out, rather than leaving a function that never runs.
+ */
+function unsupportedTrigger(kind: string, source: string): (name: string, options: unknown) => never {
+  return (name: string) => {
+    throw new DurableError(
+      "UNSUPPORTED_TRIGGER",
+      `app.${kind}('${name}'): Perdure has no ${kind} trigger (it exists only on Azure). Read ${source} in your own consumer and start orchestrations with a client (df.createRemoteClient(url)), or run the function from app.http or app.timer.`,
+    );
+  };
+}
 
 export interface GenericBindingOptions {
   type: string;
@@ -84,16 +170,52 @@ export interface GenericBindingOptions {
   [option: string]: unknown;
 }
 
+/** `input.storageBlob` / `output.storageBlob`: a blob at `path` (`container/name`, binding expressions allowed) of the storage named by the app setting `connection`. */
+export interface StorageBlobOptions {
+  path: string;
+  connection: string;
+}
+export type StorageBlobInputOptions = StorageBlobOptions;
+export type StorageBlobOutputOptions = StorageBlobOptions;
+export type StorageBlobInput = FunctionInput & StorageBlobInputOptions;
+export type StorageBlobOutput = FunctionOutput & StorageBlobOutputOptions;
+
+/** The options of the other bindings (`queueName`, `connection`, ...), given to the handler as declared. */
+export type BindingOptions = Record<string, unknown>;
+
+/** Bindings of a type Perdure does not run itself: an app runs them with `app.setBindingHandler(type, ...)`. */
+const ofType =
+  (type: string) =>
+  (options: BindingOptions): FunctionBinding =>
+    named({ ...options, type });
+
 export const input = {
+  storageBlob: (options: StorageBlobInputOptions): StorageBlobInput => named({ ...options, type: "blob" }),
+  table: ofType("table"),
+  cosmosDB: ofType("cosmosDB"),
+  sql: ofType("sql"),
+  mySql: ofType("mysql"),
   generic: (options: GenericBindingOptions): FunctionInput => named(options),
 };
 
 export const output = {
+  storageBlob: (options: StorageBlobOutputOptions): StorageBlobOutput => named({ ...options, type: "blob" }),
   http: (options: Record<string, unknown> = {}): FunctionOutput => named({ ...options, type: "http" }),
+  table: ofType("table"),
+  storageQueue: ofType("queue"),
+  serviceBusQueue: ofType("serviceBus"),
+  serviceBusTopic: ofType("serviceBus"),
+  eventHub: ofType("eventHub"),
+  eventGrid: ofType("eventGrid"),
+  cosmosDB: ofType("cosmosDB"),
+  sql: ofType("sql"),
+  mySql: ofType("mysql"),
+  webPubSub: ofType("webPubSub"),
   generic: (options: GenericBindingOptions): FunctionOutput => named(options),
 };
 
 export const trigger = {
   http: (options: HttpTriggerOptions = {}): FunctionTrigger => named({ authLevel: "anonymous", methods: ["GET", "POST"], ...options, type: "httpTrigger" }),
+  timer: (options: TimerTriggerOptions): TimerTrigger => named({ ...options, type: "timerTrigger" }),
   generic: (options: GenericBindingOptions): FunctionTrigger => named(options),
 };

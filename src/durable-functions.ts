@@ -12,7 +12,7 @@ export { LockState } from "./core/entity-tasks.js";
 import type { DurableClient, WaitOrCheckStatusOptions } from "./client/durable-client.js";
 import type { ClientFunctionContext, HttpClientRequest } from "./http/client-functions.js";
 import { type FunctionInput, type FunctionOutput, type FunctionTrigger, InvocationContext, type LogHandler } from "./runtime/invocation-context.js";
-import type { ActivityContext, EntityFunctionContext } from "./runtime/registry.js";
+import type { EntityFunctionContext } from "./runtime/registry.js";
 
 // ---- Orchestrations ----
 
@@ -30,8 +30,13 @@ export interface OrchestrationTrigger extends FunctionTrigger {
 
 // ---- Activities ----
 
+/**
+ * As in durable-functions, the context is typed as an `InvocationContext`, so a unit test can call a
+ * handler with `new InvocationContext()`; at run time it is an `ActivityContext` (instance ID,
+ * attempt, idempotency key) — write `(input, context: ActivityContext)` to use those.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an activity's input is whatever the orchestrator passed
-export type ActivityHandler = (input: any, context: ActivityContext) => unknown;
+export type ActivityHandler = (input: any, context: InvocationContext) => unknown;
 export interface ActivityOptions {
   handler: ActivityHandler;
   extraInputs?: FunctionInput[];
@@ -136,10 +141,7 @@ export interface TaskHubOptions {
 /** durable-functions' name for the options of waitForCompletionOrCreateCheckStatusResponse. */
 export type WaitForCompletionOptions = WaitOrCheckStatusOptions;
 
-/** durable-functions 3.5: extra properties recorded with an activity's failure. */
-export interface ExceptionPropertiesProvider {
-  getExceptionProperties(error: unknown): Record<string, unknown> | undefined;
-}
+export type { ExceptionPropertiesProvider } from "./runtime/exception-properties.js";
 
 // ---- Errors ----
 
@@ -154,9 +156,10 @@ export class AggregatedError extends Error {
 // ---- Azure-only ----
 
 /**
- * An Azure managed identity, for `callHttp({ tokenSource })`. There is none outside Azure:
- * `callHttp` refuses a token source with INVALID_ARGUMENT and says to pass an `Authorization`
- * header instead. The class exists so ported code compiles and fails at that call, with that advice.
+ * An Azure managed identity, for `callHttp({ tokenSource })`: the worker gets a token for `resource`
+ * from the identity endpoint Azure App Service, Functions and Container Apps provide (IDENTITY_ENDPOINT,
+ * IDENTITY_HEADER) and sends it as `Authorization: Bearer`. Elsewhere the request fails with
+ * MANAGED_IDENTITY_UNAVAILABLE, which says to pass an Authorization header instead.
  */
 export class ManagedIdentityTokenSource {
   readonly kind = "AzureManagedIdentity";

@@ -35,7 +35,7 @@ export {
   TaskFailedError,
   WaitTimeoutError,
 } from "./core/errors.js";
-export type { FailureDetails } from "./core/failure.js";
+export type { TaskFailureDetails as FailureDetails } from "./core/failure-details.js";
 export type { HistoryEvent } from "./core/history.js";
 export { Task, TimerTask } from "./core/tasks.js";
 export { HTTP_ACTIVITY_NAME, type CallHttpOptions, type DurableHttpRequest, type DurableHttpResponse } from "./core/http-task.js";

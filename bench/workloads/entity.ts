@@ -92,8 +92,8 @@ export const entity: Workload = {
     };
     const bench = await startHost(tapped, (app) => {
       app.entity<CounterState>(COUNTER, (ctx) => {
-        const s = ctx.df.getState(() => ({ count: 0, sum: 0, last: -1, disorder: 0 }))!;
-        const v = ctx.df.getInput<number>()!;
+        const s = ctx.df.getState(() => ({ count: 0, sum: 0, last: -1, disorder: 0 }));
+        const v = ctx.df.getInput<number>();
         ctx.df.setState({ count: s.count + 1, sum: s.sum + v, last: v, disorder: s.disorder + (v < s.last ? 1 : 0) });
       });
     });

@@ -103,11 +103,11 @@ export function applyReading(s: MetricState, reading: Reading): MetricState {
 /** The operations of `metric`. Anything else fails (only that operation) with a clear message. */
 function metricEntity(context: { df: DurableEntityContext<MetricState> }): void {
   const ctx = context.df;
-  const state = ctx.getState(emptyMetric)!;
+  const state = ctx.getState(emptyMetric);
   switch (ctx.operationName) {
     case "record": {
       // A bad reading throws before setState: the operation fails alone and nothing changes.
-      ctx.setState(applyReading(state, ctx.getInput<Reading>()!));
+      ctx.setState(applyReading(state, ctx.getInput<Reading>()));
       // The first reading of a metric registers it with the catalog (entity-to-entity signal; it
       // goes out only because this operation succeeds, in the same commit as the new state).
       if (ctx.isNewlyConstructed) ctx.signalEntity(CATALOG_ID, "add", ctx.entityKey);

@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { app } from "../app.js";
 import { DurableError } from "../core/errors.js";
@@ -5,6 +7,8 @@ import { createHost, type Host } from "../host/host.js";
 import { DEFAULT_STORE_URL, redactStore } from "../host/store-url.js";
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.js";
 import { entryFiles, loadEntryFiles } from "./entry.js";
+import { hostJsonDefaultVersion, versionOption } from "./host-json.js";
+import { installPackageAliases } from "./package-aliases.js";
 import { CliError, type CliIo, errorText, processIo } from "./io.js";
 import { OPERATOR_USAGE, operator } from "./operator.js";
 import { packageVersion } from "./version.js";
@@ -24,6 +28,8 @@ const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.
   --keep-alive-timeout-ms  idle keep-alive connections are closed after it (default 5000)
   --max-connections        HTTP connections open at once (default 1000)
   --on-nondeterminism      park (default: keep the instance, retry, show why) | fail (as Durable Functions)
+  --app-version <v>        the version stamped on new instances, read as context.df.version (env
+                           PERDURE_APP_VERSION; default: extensions.durableTask.defaultVersion of ./host.json)
 
   Fleet (several hosts on one PostgreSQL store):
   --workers-only           run workers, no HTTP listener
@@ -54,6 +60,7 @@ interface StartOptions {
   keepAliveTimeoutMs: number | undefined;
   maxConnections: number | undefined;
   onNondeterminism: "park" | "fail" | undefined;
+  appVersion: string | undefined;
   workers: boolean;
   http: boolean;
   leaseMs: number | undefined;
@@ -109,6 +116,7 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         "keep-alive-timeout-ms": { type: "string" },
         "max-connections": { type: "string" },
         "on-nondeterminism": { type: "string" },
+        "app-version": { type: "string" },
         "workers-only": { type: "boolean" },
         "http-only": { type: "boolean" },
         "lease-ms": { type: "string" },
@@ -161,6 +169,7 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
     keepAliveTimeoutMs: wholeNumber(v, "keep-alive-timeout-ms", 0, "a number of milliseconds"),
     maxConnections: wholeNumber(v, "max-connections", 1, "a positive number of connections"),
     onNondeterminism,
+    appVersion: v["app-version"] ?? env.PERDURE_APP_VERSION,
     entry,
     port,
     hostname: parsed.values.hostname ?? "127.0.0.1",
@@ -171,6 +180,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
 
 export async function start(options: StartOptions, cwd = process.cwd()): Promise<Host> {
   const files = await entryFiles(options.entry, cwd);
+  installPackageAliases();
+  const appVersion = options.appVersion ?? (await hostJsonDefaultVersion(await appFolder(options.entry, cwd)));
   await loadEntryFiles(files, options.entry ?? (files.length === 1 ? files[0]! : `${files.length} files of package.json "main"`));
   let host: Host;
   try {
@@ -192,6 +203,7 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
       ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
       ...(options.onNondeterminism !== undefined ? { retry: { onNondeterminism: options.onNondeterminism } } : {}),
+      ...versionOption(appVersion),
     });
   } catch (err) {
     throw new CliError(`perdure: ${(err as Error).message}`, 1, err instanceof DurableError ? err.code : "INVALID_OPTION");
@@ -248,7 +260,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     console.log(`  activities: ${activities.join(", ") || "(none)"}`);
     const entities = app.registry.entityNames();
     if (entities.length > 0) console.log(`  entities: ${entities.join(", ")}`);
+    if (host.version !== undefined) console.log(`  app version: ${host.version} (context.df.version of new instances)`);
     for (const fn of app.registry.httpRoutes) console.log(`  http: ${fn.name} ${fn.methods.join(",")} /api/${fn.route}`);
+    for (const fn of app.registry.timerFunctions) console.log(`  timer: ${fn.name} '${fn.schedule.expression}'${options.workers ? "" : " (not run here: no workers)"}`);
     if (host.url) console.log(`  dashboard: ${host.url}/dashboard`);
   } catch (err) {
     const e = err instanceof CliError ? err : new CliError(`perdure: ${(err as Error)?.message ?? String(err)}`, 1, "INTERNAL_ERROR", (err as Error)?.stack);
@@ -282,4 +296,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
 
 function drainTimeoutOf(host: Host): number {
   return host.worker.drainTimeoutMs;
+}
+
+/** Where host.json is looked for: the entry when it is a folder, else the directory perdure runs in. */
+async function appFolder(entry: string | undefined, cwd: string): Promise<string> {
+  if (entry === undefined) return cwd;
+  const path = resolve(cwd, entry);
+  return (await stat(path).catch(() => undefined))?.isDirectory() ? path : cwd;
 }

@@ -106,7 +106,9 @@ export class DurableClientCore implements DurableClient {
     if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");
     const instanceId = options.instanceId === undefined ? undefined : validateInstanceId(options.instanceId);
     const input = serializePayload(options.input, "The orchestration input");
-    return this.traced(`startNew ${orchestratorFunctionName}`, instanceId, () => this.transport.startNew(orchestratorFunctionName, instanceId, input));
+    const version = options.version;
+    if (version !== undefined && typeof version !== "string") throw new InvalidArgumentError(`The version must be a string (got ${typeof version}).`);
+    return this.traced(`startNew ${orchestratorFunctionName}`, instanceId, () => this.transport.startNew(orchestratorFunctionName, instanceId, input, version));
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<DurableOrchestrationStatus> {
@@ -326,7 +328,7 @@ export class DurableClientCore implements DurableClient {
   }
 
   async listEntities(query: EntityQuery = {}): Promise<EntityPage> {
-    const entityName = query.entityName === undefined ? undefined : new EntityId(query.entityName, "x").name;
+    const entityName = query.entityName === undefined ? undefined : new EntityId(query.entityName, "x").name.toLowerCase();
     const page = await this.transport.listEntities({
       ...(entityName !== undefined ? { entityName } : {}),
       ...(query.lastOperationTimeFrom !== undefined ? { lastOperationTimeFrom: dateOf(query.lastOperationTimeFrom, "lastOperationTimeFrom") } : {}),

@@ -7,6 +7,8 @@ import type { DurableOrchestrationStatus, GetStatusOptions } from "./status.js";
 export interface StartNewOptions {
   instanceId?: string;
   input?: unknown;
+  /** The instance's version (`context.df.version`); default: the host's version. */
+  version?: string;
 }
 
 export interface OrchestrationFilter {

@@ -33,6 +33,8 @@ export class LocalTransport implements ClientTransport {
     /** When given, starts and signals are refused for functions this app does not define. */
     private readonly registry?: FunctionRegistry,
     private readonly endpointOf: () => HttpEndpoint = () => ({ origin: undefined, key: undefined, taskHub: DEFAULT_TASK_HUB }),
+    /** The host's app version, stamped on instances started without one. */
+    private readonly defaultVersion?: string,
   ) {}
 
   endpoint(): HttpEndpoint {
@@ -56,7 +58,7 @@ export class LocalTransport implements ClientTransport {
     await this.provider.sendMessages([message], this.clock.now());
   }
 
-  async startNew(name: string, instanceId: string | undefined, input: string | undefined): Promise<string> {
+  async startNew(name: string, instanceId: string | undefined, input: string | undefined, version?: string): Promise<string> {
     let functionName = name;
     if (this.registry) {
       const fn = this.registry.getOrchestration(name);
@@ -65,7 +67,7 @@ export class LocalTransport implements ClientTransport {
     }
     const id = instanceId ?? newInstanceId();
     const now = this.clock.now();
-    const startedEvent = executionStarted({ name: functionName, instanceId: id, executionId: newInstanceId(), input, timestamp: new Date(now).toISOString() });
+    const startedEvent = executionStarted({ name: functionName, instanceId: id, executionId: newInstanceId(), input, version: version ?? this.defaultVersion, timestamp: new Date(now).toISOString() });
     const trace = carryActive();
     if (trace) startedEvent.traceContext = trace;
     await this.provider.createInstance({ startedEvent, now });
@@ -274,7 +276,7 @@ export class LocalTransport implements ClientTransport {
 
 /** The client over a provider in this process. */
 export class LocalDurableClient extends DurableClientCore {
-  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint, telemetry?: Telemetry) {
-    super(new LocalTransport(provider, clock, registry, endpoint), telemetry);
+  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint, telemetry?: Telemetry, version?: string) {
+    super(new LocalTransport(provider, clock, registry, endpoint, version), telemetry);
   }
 }

@@ -97,10 +97,10 @@ export class RemoteTransport implements ClientTransport {
     return { origin: this.base, key: this.key, taskHub: this.taskHubName };
   }
 
-  async startNew(name: string, instanceId: string | undefined, input: string | undefined): Promise<string> {
+  async startNew(name: string, instanceId: string | undefined, input: string | undefined, version?: string): Promise<string> {
     const segments = ["orchestrators", pathSafe(name, "Function name")];
     if (instanceId !== undefined) segments.push(instanceId);
-    const answer = await this.request("POST", segments, { body: input ?? "" });
+    const answer = await this.request("POST", segments, { body: input ?? "", ...(version !== undefined ? { query: { version } } : {}) });
     if (answer.status !== 202 && answer.status !== 200) throw this.failure(answer, { instanceId, functionName: name });
     return this.payloadId(answer);
   }

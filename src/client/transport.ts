@@ -65,8 +65,8 @@ export interface InstanceWatch {
 export interface ClientTransport {
   /** Where the host's management API is, for the management URLs. */
   endpoint(): HttpEndpoint;
-  /** Starts an orchestration (InstanceAlreadyExistsError, FunctionNotFoundError); returns its ID. */
-  startNew(name: string, instanceId: string | undefined, input: string | undefined): Promise<string>;
+  /** Starts an orchestration (InstanceAlreadyExistsError, FunctionNotFoundError); returns its ID. Version undefined: the host's. */
+  startNew(name: string, instanceId: string | undefined, input: string | undefined, version?: string): Promise<string>;
   /** The status payload, or undefined for an unknown instance. */
   getStatus(instanceId: string, options: { showHistory: boolean; showHistoryOutput: boolean; showInput: boolean }): Promise<StatusPayload | undefined>;
   /** A page of an orchestration's stored history (the current execution), from position `from`; undefined: no such instance. */

@@ -10,7 +10,7 @@ export type EntityRequest = WithoutEventFields<EntityRequestEvent>;
  */
 export interface ScheduleTaskAction { kind: "ScheduleTask"; id: number; name: string; input?: string }
 export interface CreateTimerAction { kind: "CreateTimer"; id: number; fireAt: string }
-export interface CreateSubOrchestrationAction { kind: "CreateSubOrchestration"; id: number; name: string; instanceId: string; input?: string }
+export interface CreateSubOrchestrationAction { kind: "CreateSubOrchestration"; id: number; name: string; instanceId: string; input?: string; version?: string }
 export interface SendEventAction { kind: "SendEvent"; id: number; instanceId: string; name: string; input?: string }
 export interface SendEntityMessageAction { kind: "SendEntityMessage"; id: number; request: EntityRequest }
 

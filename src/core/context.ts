@@ -39,6 +39,8 @@ export interface ContextHost {
   readonly currentUtcDateTime: Date;
   readonly rawInput: string | undefined;
   readonly generation: number;
+  /** The version stamped on the execution when it started; "" when none was. */
+  readonly version: string;
   nextGuidCounter(): number;
   setCustomStatus(json: string | undefined): void;
   requestContinueAsNew(input: string | undefined, preserveUnprocessedEvents: boolean): void;
@@ -130,6 +132,13 @@ export class DurableOrchestrationContext {
   get customStatus(): unknown {
     return this.customStatusValue;
   }
+  /**
+   * The app version stamped on this instance when it started (the host's version, or the one the
+   * caller passed); "" when none. Branch on it to keep old instances on the code path they began with.
+   */
+  get version(): string {
+    return this.host.version;
+  }
 
   getInput<T = unknown>(): T {
     if (!this.parsedInput) this.parsedInput = { value: parsePayload(this.host.rawInput) };
@@ -148,28 +157,30 @@ export class DurableOrchestrationContext {
     return new RetryableTask(options, () => new ActivityTask(name, payload));
   }
 
-  callSubOrchestrator(name: string, input?: unknown, instanceId?: string): Task {
+  /** `version` overrides the child's version; by default it gets the host's, as in Durable Functions. */
+  callSubOrchestrator(name: string, input?: unknown, instanceId?: string, version?: string): Task {
     this.noSubOrchestrationInCriticalSection();
     requireName(name, "sub-orchestration");
-    return this.subOrchestrationTask(name, serializePayload(input, `The input of sub-orchestration '${name}'`), instanceId);
+    return this.subOrchestrationTask(name, serializePayload(input, `The input of sub-orchestration '${name}'`), instanceId, version);
   }
 
   private noSubOrchestrationInCriticalSection(): void {
     if (this.criticalSection) throw new LockingRulesViolationError("Sub-orchestrations cannot be called inside a critical section: release the locks first.");
   }
 
-  callSubOrchestratorWithRetry(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string): Task {
+  callSubOrchestratorWithRetry(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string, version?: string): Task {
     this.noSubOrchestrationInCriticalSection();
     requireName(name, "sub-orchestration");
     const options = requireRetryOptions(retryOptions);
     const payload = serializePayload(input, `The input of sub-orchestration '${name}'`);
-    return new RetryableTask(options, () => this.subOrchestrationTask(name, payload, instanceId));
+    return new RetryableTask(options, () => this.subOrchestrationTask(name, payload, instanceId, version));
   }
 
-  private subOrchestrationTask(name: string, payload: string | undefined, instanceId: string | undefined): SubOrchestrationTask {
+  private subOrchestrationTask(name: string, payload: string | undefined, instanceId: string | undefined, version: string | undefined): SubOrchestrationTask {
     // The child's ID follows the same rules as any instance ID (an '@' ID would be taken for an entity).
     if (instanceId !== undefined) validateInstanceId(instanceId);
-    const task = new SubOrchestrationTask(name, payload, instanceId);
+    if (version !== undefined && typeof version !== "string") throw new InvalidArgumentError(`The version of sub-orchestration '${name}' must be a string (got ${typeof version}).`);
+    const task = new SubOrchestrationTask(name, payload, instanceId, version);
     task.checkedAtCall = true;
     return task;
   }
@@ -346,42 +357,51 @@ export interface OrchestrationLogger {
   (level: "debug" | "info" | "warn" | "error", message: string): void;
 }
 
+/**
+ * Where each context's logger is kept: off the class, so the class has only public members and any
+ * object with them — `DummyOrchestrationContext` in a unit test — passes where a handler wants one.
+ */
+const loggers = new WeakMap<object, OrchestrationLogger>();
+
+function write(context: OrchestrationContext, level: "debug" | "info" | "warn" | "error", args: unknown[]): void {
+  if (!context.df.isReplaying) loggers.get(context)?.(level, args.map(String).join(" "));
+}
+
 /** The first argument of an orchestrator: an invocation context with `df`. */
 export class OrchestrationContext {
   readonly df: DurableOrchestrationContext;
   readonly functionName: string;
   readonly invocationId: string;
-  constructor(functionName: string, df: DurableOrchestrationContext, private readonly logger: OrchestrationLogger) {
+  constructor(functionName: string, df: DurableOrchestrationContext, logger: OrchestrationLogger) {
     this.functionName = functionName;
     this.df = df;
     this.invocationId = df.instanceId;
+    loggers.set(this, logger);
   }
   /**
    * Replay-safe logging: each line is written once, when the orchestrator runs the code after it
    * for the first time, and not again when a replay passes it.
    */
   log(...args: unknown[]): void {
-    this.write("info", args);
+    write(this, "info", args);
   }
   info(...args: unknown[]): void {
-    this.write("info", args);
+    write(this, "info", args);
   }
   warn(...args: unknown[]): void {
-    this.write("warn", args);
+    write(this, "warn", args);
   }
   error(...args: unknown[]): void {
-    this.write("error", args);
+    write(this, "error", args);
   }
   debug(...args: unknown[]): void {
-    this.write("debug", args);
+    write(this, "debug", args);
   }
   /** As `debug` (the host's logs have no level below it). */
   trace(...args: unknown[]): void {
-    this.write("debug", args);
+    write(this, "debug", args);
   }
-  private write(level: "debug" | "info" | "warn" | "error", args: unknown[]): void {
-    if (!this.df.isReplaying) this.logger(level, args.map(String).join(" "));
-  }
+
 }
 
 /**

@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from "./errors.js";
 
 /**
- * Identifies a durable entity: a name (case-insensitive, stored lower-case) and a key
- * (case-sensitive). Its instance ID in storage is `@<name>@<key>`, as in Durable Functions.
+ * Identifies a durable entity: a name (case-insensitive: kept as given, lower-cased in the instance
+ * ID) and a key (case-sensitive). Its instance ID in storage is `@<name>@<key>`, as in Durable Functions.
  */
 export class EntityId {
   readonly name: string;
@@ -20,13 +20,13 @@ export class EntityId {
     const bad = /[/\\#?\u0000-\u001f\u007f-\u009f]/.exec(key);
     if (bad) throw new InvalidArgumentError(`Entity key ${JSON.stringify(key)} contains ${JSON.stringify(bad[0])}; keys must not contain '/', '\\', '#', '?' or control characters.`);
     if (key === "." || key === "..") throw new InvalidArgumentError(`Entity key '${key}' is not allowed: '.' and '..' cannot be used in URLs.`);
-    this.name = name.toLowerCase();
+    this.name = name;
     this.key = key;
   }
 
   /** The instance ID the entity is stored under: `@name@key`. */
   toString(): string {
-    return `@${this.name}@${this.key}`;
+    return `@${this.name.toLowerCase()}@${this.key}`;
   }
 
   static isEntityInstanceId(instanceId: string): boolean {
@@ -36,7 +36,8 @@ export class EntityId {
   static fromInstanceId(instanceId: string): EntityId {
     const at = instanceId.indexOf("@", 1);
     if (!instanceId.startsWith("@") || at < 2) throw new InvalidArgumentError(`'${instanceId}' is not an entity instance ID (@name@key).`);
-    return new EntityId(instanceId.slice(1, at), instanceId.slice(at + 1));
+    // The stored identity: an ID written by hand with upper case names the same entity.
+    return new EntityId(instanceId.slice(1, at).toLowerCase(), instanceId.slice(at + 1));
   }
 
   /** Accepts an EntityId, or any `{ name, key }` (an EntityId from another copy of the package, or plain data). */

@@ -1,4 +1,4 @@
-import type { FailureDetails } from "./failure-details.js";
+import { type FailureDetails, type TaskFailureDetails, taskFailureDetails } from "./failure-details.js";
 
 /**
  * Base of every error Perdure raises on purpose. `code` is stable across releases so callers and the
@@ -50,7 +50,7 @@ export class OrchestratorConstraintError extends DurableError {
 export class TaskFailedError extends DurableError {
   readonly taskName: string;
   readonly taskKind: "activity" | "orchestrator";
-  readonly failureDetails: FailureDetails;
+  readonly failureDetails: TaskFailureDetails;
   /** The failed task's sequence number in the orchestration (durable-functions 3.5's `taskId`). */
   readonly taskId?: number;
   constructor(taskKind: "activity" | "orchestrator", taskName: string, failureDetails: FailureDetails, taskId?: number) {
@@ -58,7 +58,7 @@ export class TaskFailedError extends DurableError {
     super("TASK_FAILED", `${label} function '${taskName}' failed: ${failureDetails.errorMessage}`);
     this.taskKind = taskKind;
     this.taskName = taskName;
-    this.failureDetails = failureDetails;
+    this.failureDetails = taskFailureDetails(failureDetails);
     if (taskId !== undefined) this.taskId = taskId;
     // Keep the original stack visible: the orchestrator's own stack says little about the activity.
     if (failureDetails.stackTrace) this.stack = `${this.name}: ${this.message}\n--- original error ---\n${failureDetails.stackTrace}`;

@@ -65,6 +65,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   currentUtcDateTime: Date = new Date(0);
   rawInput: string | undefined = undefined;
   generation = 0;
+  version = "";
   readonly httpPollingDefaultDelayMs: number | undefined;
 
   /** Set once a replay failed: the in-memory state no longer follows the history. */
@@ -313,6 +314,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     this.parentInstanceId = e.parentInstance?.instanceId;
     this.rawInput = e.input;
     this.generation = e.generation;
+    this.version = e.version ?? "";
     this.context = new DurableOrchestrationContext(this);
     const ctx = new OrchestrationContext(e.name, this.context, this.log);
     try {

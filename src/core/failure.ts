@@ -61,6 +61,7 @@ export function normalizeFailure(value: unknown, depth = 0): FailureDetails {
   if (stack !== undefined) f.stackTrace = stack;
   const code = text(v.code);
   if (code !== undefined) f.code = code;
+  if (typeof v.properties === "object" && v.properties !== null && !Array.isArray(v.properties)) f.properties = v.properties as Record<string, unknown>;
   if (v.innerFailure !== undefined && v.innerFailure !== null && depth < MAX_INNER_DEPTH) f.innerFailure = normalizeFailure(v.innerFailure, depth + 1);
   return f;
 }

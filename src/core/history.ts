@@ -31,6 +31,8 @@ export interface ExecutionStartedEvent extends EventBase {
   generation: number;
   /** Bumped when replay semantics change, so old histories keep replaying the old way. */
   historyFormatVersion: number;
+  /** The app's version when the instance started (`context.df.version`); absent: none set. */
+  version?: string;
   /**
    * W3C trace context of the span that started this execution (a client call, or the parent's
    * step): every step of the execution is traced as its child, whichever host runs it.
@@ -67,6 +69,8 @@ export interface SubOrchestrationInstanceCreatedEvent extends EventBase {
   name: string;
   instanceId: string;
   input?: string;
+  /** The version the child was started with. */
+  version?: string;
 }
 export interface SubOrchestrationInstanceCompletedEvent extends EventBase {
   type: "SubOrchestrationInstanceCompleted";

@@ -26,7 +26,11 @@ export interface CallHttpOptions {
   enablePolling?: boolean;
   /** @deprecated Use `enablePolling`. */
   asynchronousPatternEnabled?: boolean;
-  /** Managed identity tokens are not available on a self-hosted host; passing one throws. */
+  /**
+   * A managed identity (`new ManagedIdentityTokenSource(resource)`): the worker gets a token for the
+   * resource from the machine's identity endpoint and sends it as `Authorization: Bearer`. The token
+   * is never recorded, only the resource.
+   */
   tokenSource?: unknown;
   /** Timeout of each request (the first one and each poll), in ms. Default 100,000. */
   timeoutMs?: number;
@@ -40,6 +44,8 @@ export interface DurableHttpRequest {
   /** The body as sent (already JSON-encoded when the caller gave an object). */
   body?: string;
   timeoutMs: number;
+  /** Get a bearer token for this resource from the managed identity when the request is sent. */
+  tokenSource?: { kind: "AzureManagedIdentity"; resource: string };
 }
 
 /** The result of the built-in HTTP activity and of `callHttp` (durable-functions' `DurableHttpResponse`). */
@@ -60,11 +66,7 @@ export function buildHttpRequest(options: unknown): { request: DurableHttpReques
     throw new InvalidArgumentError("callHttp needs an options object: { method, url, body?, headers?, enablePolling?, timeoutMs? }.");
   }
   const o = options as Partial<Record<keyof CallHttpOptions, unknown>>;
-  if (o.tokenSource !== undefined && o.tokenSource !== null) {
-    throw new InvalidArgumentError(
-      "callHttp: tokenSource (managed identity) is not supported on a self-hosted Perdure host, which has no Azure identity to get tokens from. Get a token yourself (in an activity, say) and pass it as an Authorization header instead.",
-    );
-  }
+  const tokenSource = o.tokenSource === undefined || o.tokenSource === null ? undefined : readTokenSource(o.tokenSource);
   if (typeof o.method !== "string" || o.method === "") {
     throw new InvalidArgumentError(`callHttp: method is required: one of ${HTTP_METHODS.join(", ")}.`);
   }
@@ -117,7 +119,20 @@ export function buildHttpRequest(options: unknown): { request: DurableHttpReques
   const request: DurableHttpRequest = { method, url, timeoutMs };
   if (Object.keys(headers).length > 0) request.headers = headers;
   if (body !== undefined) request.body = body;
+  if (tokenSource) {
+    if (findHeader(headers, "authorization") !== undefined) throw new InvalidArgumentError("callHttp: pass either a tokenSource or an Authorization header, not both.");
+    request.tokenSource = tokenSource;
+  }
   return { request, enablePolling };
+}
+
+/** A ManagedIdentityTokenSource, or its recorded shape `{ kind, resource }` (from any copy of the package). */
+function readTokenSource(v: unknown): { kind: "AzureManagedIdentity"; resource: string } {
+  const t = v as { kind?: unknown; resource?: unknown };
+  if (typeof v !== "object" || t.kind !== "AzureManagedIdentity" || typeof t.resource !== "string" || t.resource === "") {
+    throw new InvalidArgumentError('callHttp: tokenSource must be new df.ManagedIdentityTokenSource("<resource URI>"), e.g. "https://management.core.windows.net/".');
+  }
+  return { kind: "AzureManagedIdentity", resource: t.resource };
 }
 
 function optionalBoolean(v: unknown, what: string): boolean | undefined {
@@ -192,6 +207,7 @@ export function retryAfterMs(value: string | undefined, nowMs: number): number |
 /** The GET of a Location, carrying the original headers except those about the body and the function key. */
 export function pollRequest(original: DurableHttpRequest, url: string): DurableHttpRequest {
   const request: DurableHttpRequest = { method: "GET", url, timeoutMs: original.timeoutMs };
+  if (original.tokenSource) request.tokenSource = original.tokenSource;
   if (original.headers) {
     const dropped = new Set(["content-type", "content-length", "x-functions-key"]);
     const headers = Object.fromEntries(Object.entries(original.headers).filter(([k]) => !dropped.has(k.toLowerCase())));

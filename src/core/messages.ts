@@ -55,6 +55,7 @@ export interface ExecutionStartSpec {
   input?: string | undefined;
   parentInstance?: ParentInstanceInfo | undefined;
   generation?: number;
+  version?: string | undefined;
   timestamp: string;
 }
 
@@ -72,6 +73,7 @@ export function executionStarted(spec: ExecutionStartSpec): ExecutionStartedEven
   };
   if (spec.input !== undefined) e.input = spec.input;
   if (spec.parentInstance) e.parentInstance = spec.parentInstance;
+  if (spec.version !== undefined && spec.version !== "") e.version = spec.version;
   return e;
 }
 

@@ -29,6 +29,8 @@ export interface StepContext {
   newId: () => string;
   /** The custom status stored before this step (it carries over until the code sets another). */
   previousCustomStatus: string | undefined;
+  /** The host's app version: children started without an explicit version get it, as in Durable Functions. */
+  defaultVersion?: string | undefined;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -68,8 +70,10 @@ export function orchestrationStep(ctx: StepContext, result: ExecutionResult): St
         history.push({ type: "TimerCreated", eventId: a.id, timestamp: ts, fireAt: a.fireAt });
         if (dispatch(a)) messages.push(timerMessage(instanceId, executionId, a.id, a.fireAt));
         break;
-      case "CreateSubOrchestration":
-        history.push(withInput({ type: "SubOrchestrationInstanceCreated", eventId: a.id, timestamp: ts, name: a.name, instanceId: a.instanceId }, a.input));
+      case "CreateSubOrchestration": {
+        const version = a.version ?? ctx.defaultVersion;
+        const created = withInput({ type: "SubOrchestrationInstanceCreated" as const, eventId: a.id, timestamp: ts, name: a.name, instanceId: a.instanceId }, a.input);
+        history.push(version ? { ...created, version } : created);
         if (dispatch(a)) {
           const child = executionStarted({
             name: a.name,
@@ -77,11 +81,13 @@ export function orchestrationStep(ctx: StepContext, result: ExecutionResult): St
             executionId: ctx.newId(),
             input: a.input,
             parentInstance: { name: started.name, instanceId, executionId, taskScheduledId: a.id },
+            version,
             timestamp: ts,
           });
           messages.push(startChildMessage(child));
         }
         break;
+      }
       case "SendEvent":
         history.push(withInput({ type: "EventSent", eventId: a.id, timestamp: ts, instanceId: a.instanceId, name: a.name }, a.input));
         if (dispatch(a)) messages.push(eventMessage(a.instanceId, a.name, a.input, ts));
@@ -114,6 +120,8 @@ export function orchestrationStep(ctx: StepContext, result: ExecutionResult): St
         input: completion.result,
         parentInstance: parent,
         generation: started.generation + 1,
+        // An eternal orchestration keeps the version it started with, as in the Durable Task Framework.
+        version: started.version,
         timestamp: ts,
       });
       messages.push(selfMessage(instanceId, next.executionId, next));

@@ -125,6 +125,8 @@ export class SubOrchestrationTask extends AtomicTask {
     readonly input: string | undefined,
     /** Fixed child id, or undefined to derive one from the sequence number. */
     readonly requestedInstanceId: string | undefined,
+    /** The child's version; undefined: the host's default version, as Durable Functions does. */
+    readonly version?: string,
   ) {
     super();
   }
@@ -138,6 +140,7 @@ export class SubOrchestrationTask extends AtomicTask {
   toAction(id: number): OrchestratorAction {
     const action: OrchestratorAction = { kind: "CreateSubOrchestration", id, name: this.name, instanceId: this.requestedInstanceId ?? this.childId!(id) };
     if (this.input !== undefined) action.input = this.input;
+    if (this.version !== undefined) action.version = this.version;
     return action;
   }
   complete(result: string | undefined): void {

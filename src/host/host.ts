@@ -7,6 +7,7 @@ import { DEFAULT_TASK_HUB } from "../client/management-urls.js";
 import { isLoopback } from "../http/auth.js";
 import { DEFAULT_MAX_BODY_BYTES } from "../http/request.js";
 import { DurableError } from "../core/errors.js";
+import { checkTimeZone } from "../core/ncrontab.js";
 import { createHttpServer, edgeLimits, listen } from "../http/server.js";
 import type { StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
@@ -15,6 +16,7 @@ import { defaultTelemetry, Telemetry } from "../runtime/telemetry.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
 import { type HealthReport, HealthMonitor } from "./health.js";
 import { StoreClock } from "./store-clock.js";
+import { TimerScheduler } from "./timer-scheduler.js";
 import { DEFAULT_STORE_URL, providerFromUrl } from "./store-url.js";
 
 export interface HostOptions extends WorkerOptions {
@@ -57,6 +59,11 @@ export interface HostOptions extends WorkerOptions {
    * shared by several machines (PostgreSQL). A clock passed here is used as it is.
    */
   clock?: Clock;
+  /**
+   * The time zone of timer functions' schedules: an IANA name (`Europe/Paris`). Default: the
+   * environment's WEBSITE_TIME_ZONE (as on Azure), else UTC.
+   */
+  timeZone?: string;
   logger?: Logger;
 }
 
@@ -69,11 +76,14 @@ export interface Host {
   readonly provider: StorageProvider;
   readonly worker: Worker;
   readonly app: DurableApp;
+  /** The app version stamped on new instances (`HostOptions.version`); undefined when none. */
+  readonly version: string | undefined;
   /** What GET /healthz answers. */
   health(): HealthReport;
 }
 
 class PerdureHost implements Host {
+  readonly version: string | undefined;
   readonly client: DurableClientCore;
   readonly provider: StorageProvider;
   readonly worker: Worker;
@@ -85,6 +95,9 @@ class PerdureHost implements Host {
   private readonly monitor: HealthMonitor;
   private readonly logger: Logger;
   private readonly telemetry: Telemetry;
+  private readonly clock: Clock;
+  private readonly timeZone: string | undefined;
+  private timers: TimerScheduler | undefined;
 
   constructor(private readonly options: HostOptions) {
     this.app = options.app ?? defaultApp;
@@ -108,6 +121,7 @@ class PerdureHost implements Host {
         taskHub: options.taskHub ?? DEFAULT_TASK_HUB,
       }),
       this.telemetry,
+      (this.version = validVersion(options.version)),
     );
     // Checked now, so a bad limit fails before the store and workers start.
     edgeLimits(this.edgeOptions());
@@ -130,6 +144,9 @@ class PerdureHost implements Host {
       clockOffset: () => this.storeClock?.offsetMs,
     });
     this.worker.onStoreError = () => this.monitor.suspect();
+    this.clock = clock;
+    // Checked now, so a time zone Intl does not know fails before anything starts.
+    this.timeZone = timeZoneOf(options);
   }
 
   health(): HealthReport {
@@ -185,6 +202,21 @@ class PerdureHost implements Host {
       });
       this.baseUrl = await listen(this.server, port, hostname);
     }
+    // Timer functions run where workers run (not on --http-only hosts), each occurrence on one host.
+    if (this.options.workers !== false && this.app.registry.timerFunctions.length > 0) {
+      this.timers = new TimerScheduler({
+        provider: this.provider,
+        timers: this.app.registry.timerFunctions,
+        bindings: this.app.registry.bindings,
+        client: this.client,
+        clock: this.clock,
+        logger: this.logger,
+        workerId: this.worker.workerId,
+        ...(this.timeZone !== undefined ? { timeZone: this.timeZone } : {}),
+        pollIntervalMs: this.options.pollIntervalMs ?? 500,
+      });
+      this.timers.start();
+    }
     this.state = "started";
   }
 
@@ -205,6 +237,8 @@ class PerdureHost implements Host {
         server.closeAllConnections();
       });
     }
+    // No new timer runs; the runs in progress finish while the store and workers are still there.
+    await this.timers?.stop();
     // Forgotten first: instances whose executors this host caches go to the others at once.
     await this.monitor.stop();
     await this.worker.stop();
@@ -217,4 +251,22 @@ class PerdureHost implements Host {
 
 export function createHost(options: HostOptions = {}): Host {
   return new PerdureHost(options);
+}
+
+/** The schedules' time zone: the option, else WEBSITE_TIME_ZONE (Azure's setting); undefined for UTC. */
+function timeZoneOf(options: HostOptions): string | undefined {
+  if (options.timeZone !== undefined && options.timeZone !== "") return checkTimeZone(options.timeZone, "time zone");
+  const fromEnv = process.env.WEBSITE_TIME_ZONE;
+  if (fromEnv !== undefined && fromEnv.trim() !== "") return checkTimeZone(fromEnv.trim(), "WEBSITE_TIME_ZONE");
+  return undefined;
+}
+
+/** A version is free text (Durable Functions compares dotted numbers, else strings); only its type and size are checked. */
+function validVersion(version: unknown): string | undefined {
+  if (version === undefined || version === "") return undefined;
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (typeof version !== "string" || version.length > 100 || /[\u0000-\u001f]/.test(version)) {
+    throw new DurableError("INVALID_ARGUMENT", `version must be a string of at most 100 printable characters, got ${JSON.stringify(version)}. Use one like "1.0" or "2026-12-07".`);
+  }
+  return version;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DurableClient } from "../client/durable-client.js";
 import { DurableError } from "../core/errors.js";
+import { type BindingHandlers, invokeWithBindings } from "../runtime/bindings.js";
 import { HttpRequest, HttpResponse } from "../runtime/http-messages.js";
 import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
 import type { Logger } from "../runtime/logger.js";
@@ -56,6 +57,8 @@ export interface ClientFunctionHost {
   client: DurableClient;
   clientKey: symbol;
   logger: Logger;
+  /** The app's binding handlers (`registry.bindings`): extra inputs before the handler, extra outputs after it. */
+  bindings: BindingHandlers;
   maxBodyBytes: number;
   keyAllows: (req: IncomingMessage, url: URL) => boolean;
 }
@@ -106,9 +109,17 @@ export async function serveClientFunction(
     options: { trigger: { type: "httpTrigger", name: "request", route: fn.route, methods: fn.methods, authLevel: fn.authLevel }, extraInputs: fn.extraInputs, extraOutputs: fn.extraOutputs },
   });
   Object.defineProperty(context, host.clientKey, { value: host.client });
+  const params = found.params;
   let result: unknown;
   try {
-    result = await (fn.handler as (r: HttpClientRequest, c: DurableClient, x: ClientFunctionContext) => unknown)(request, host.client, context);
+    result = await invokeWithBindings(context, () => (fn.handler as (r: HttpClientRequest, c: DurableClient, x: ClientFunctionContext) => unknown)(request, host.client, context), {
+      handlers: host.bindings,
+      logger: host.logger,
+      kind: "HTTP function",
+      triggerData: () => httpTriggerData(params, url, headers, body),
+      triggerDataLabel: "the request (route parameters, Query, Headers, and a JSON body's properties)",
+      fields: { functionName: fn.name, functionType: "client" },
+    });
   } catch (err) {
     if (err instanceof DurableError && statusOf(err) !== 500) {
       sendError(res, err);
@@ -145,4 +156,21 @@ async function writeResult(res: ServerResponse, result: unknown, name: string, l
   // A Response goes as it is; any other object is, as in @azure/functions, the init of an
   // HttpResponse (status, headers in any form, body of any kind, jsonBody, cookies).
   await pipeResponse(result instanceof Response ? result : new HttpResponse(result), res);
+}
+
+/**
+ * What `{name}` expressions in an HTTP function's bindings read, as in Azure: the route parameters, the
+ * properties of a JSON body, and `Query.<name>` and `Headers.<name>`.
+ */
+function httpTriggerData(params: Record<string, string>, url: URL, headers: Headers, body: Buffer | undefined): Record<string, unknown> {
+  let json: unknown;
+  if (body && body.length > 0) {
+    try {
+      json = JSON.parse(body.toString("utf8"));
+    } catch {
+      json = undefined;
+    }
+  }
+  const fromBody = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+  return { ...fromBody, Query: Object.fromEntries(url.searchParams), Headers: Object.fromEntries(headers), ...params };
 }

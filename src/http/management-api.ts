@@ -120,8 +120,11 @@ const routes: Route[] = [
         const started = startOptions(new Query(url.searchParams));
         if (instanceId !== undefined) validateInstanceId(instanceId);
         const body = parseJsonBody(await readBody(req, ctx.maxBodyBytes));
-        const options: { instanceId?: string; input?: unknown } = {};
+        const options: { instanceId?: string; input?: unknown; version?: string } = {};
         if (instanceId !== undefined) options.instanceId = instanceId;
+        // Perdure's own: the instance's version, for remote clients that pass one (default: the host's).
+        const version = url.searchParams.get("version");
+        if (version !== null) options.version = version;
         if (body.present) options.input = body.value;
         const id = await ctx.client.startNew(name!, options);
         await startedAnswer(ctx, originRequest(req, url), res, id, started);

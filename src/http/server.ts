@@ -357,6 +357,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
           client: options.client,
           clientKey: CLIENT_KEY,
           logger: options.logger,
+          bindings: options.registry.bindings,
           maxBodyBytes: options.maxBodyBytes,
           keyAllows: (r, u) => keys.allows(r, u.searchParams),
         },

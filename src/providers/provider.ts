@@ -154,6 +154,24 @@ export interface StorageProvider {
    */
   storeTime?(): Promise<number>;
 
+  // ---- timer triggers ----
+  /**
+   * One small record per timer function (`name`, case-insensitive): the last occurrence (ms since
+   * the epoch) that a host claimed. Creates the record with `baseline` when there is none (insert if
+   * absent; never moves an existing one) and returns the stored value: the baseline just written, or
+   * what was there. A host calls it when it starts, to learn whether an occurrence was missed while
+   * no host ran (Azure's past-due check); the baseline is its start time.
+   */
+  initTimerOccurrence(name: string, baseline: number, workerId: string, now: number): Promise<number>;
+  /**
+   * Compare-and-set: claims `occurrence` for `workerId` when no occurrence at or after it was claimed
+   * (the stored one is older, or there is none), by storing it; `claimed` says whether this call did.
+   * `last` is the stored occurrence before the call (undefined: none): the one replaced when
+   * claimed, the one that won otherwise. Atomic across every handle on the store, so each
+   * occurrence of a timer runs on one host of a fleet, whatever their clocks.
+   */
+  claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }>;
+
   /** Push notification of new work written by this process (or, for PostgreSQL, any process). */
   onWork?(listener: (kind: WorkKind, visibleAt: number) => void): () => void;
   /** Push notification of a committed change of an instance's runtime status (for waits). */

@@ -1,4 +1,5 @@
 import { DurableError, InvalidArgumentError } from "../core/errors.js";
+import { managedIdentityToken } from "./managed-identity.js";
 import { DEFAULT_HTTP_TIMEOUT_MS, type DurableHttpRequest, type DurableHttpResponse, HTTP_ACTIVITY_NAME } from "../core/http-task.js";
 
 /** A request of `callHttp` got no answer: connection refused, DNS failure, TLS error, timeout. */
@@ -21,6 +22,8 @@ export async function httpActivity(input: unknown): Promise<DurableHttpResponse>
   const { method, url, timeoutMs } = request;
   const init: RequestInit = { method, signal: AbortSignal.timeout(timeoutMs), redirect: "follow" };
   if (request.headers) init.headers = request.headers;
+  // The token is fetched here, on the worker, and never recorded: history holds only the resource.
+  if (request.tokenSource) init.headers = { ...request.headers, Authorization: `Bearer ${await managedIdentityToken(request.tokenSource.resource)}` };
   if (request.body !== undefined) init.body = request.body;
   try {
     const response = await fetch(url, init);
@@ -69,5 +72,7 @@ function readRequest(input: unknown): DurableHttpRequest {
   };
   if (r.headers && typeof r.headers === "object") request.headers = r.headers;
   if (typeof r.body === "string") request.body = r.body;
+  const t = r.tokenSource;
+  if (t && typeof t === "object" && t.kind === "AzureManagedIdentity" && typeof t.resource === "string") request.tokenSource = { kind: t.kind, resource: t.resource };
   return request;
 }

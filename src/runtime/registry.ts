@@ -3,8 +3,11 @@ import type { DurableEntityContext } from "../core/entities/entity-context.js";
 import { classEntityHandler, isClass } from "../core/entity-class.js";
 import { DuplicateFunctionError, InvalidArgumentError, OrchestratorConstraintError } from "../core/errors.js";
 import { HTTP_ACTIVITY_NAME } from "../core/http-task.js";
+import { isSubMinuteSchedule, parseSchedule, type TimerSchedule } from "../core/ncrontab.js";
+import { BindingHandlers } from "./bindings.js";
+import type { ExceptionPropertiesProvider } from "./exception-properties.js";
 import { httpActivity } from "./builtin-http-activity.js";
-import type { FunctionInput, FunctionOutput, InvocationContext } from "./invocation-context.js";
+import type { FunctionInput, FunctionOutput, FunctionTrigger, InvocationContext } from "./invocation-context.js";
 
 /**
  * What an activity receives: the invocation context of `@azure/functions` (log methods, extra
@@ -56,6 +59,47 @@ export interface RegisteredHttpFunction {
   handler: HttpFunctionOptions["handler"];
 }
 
+/**
+ * A timer-triggered function (`app.timer` of @azure/functions, `df.app.client.timer`): the host runs
+ * it on its schedule, once per occurrence across the hosts that share a store.
+ */
+export interface TimerFunctionOptions {
+  /** NCRONTAB (`{second} {minute} {hour} {day} {month} {day-of-week}`) or a TimeSpan (`hh:mm:ss`); `%NAME%` is read from the environment, as an app setting. */
+  schedule: string;
+  /** Run once when a host starts (each host, as in Azure). Default false. */
+  runOnStartup?: boolean;
+  /** Run a missed occurrence when a host starts (past due). Default true; always false for schedules more frequent than once a minute, as in Azure. */
+  useMonitor?: boolean;
+  /** The trigger binding `context.options.trigger` shows (default: a `timerTrigger` binding named `myTimer`). */
+  trigger?: FunctionTrigger;
+  extraInputs?: FunctionInput[];
+  extraOutputs?: FunctionOutput[];
+  /** `(timer, client, context)`; what it returns is ignored. */
+  handler: (timer: never, client: never, context: never) => unknown;
+}
+
+export interface RegisteredTimerFunction {
+  name: string;
+  schedule: TimerSchedule;
+  runOnStartup: boolean;
+  useMonitor: boolean;
+  trigger: FunctionTrigger;
+  extraInputs: FunctionInput[];
+  extraOutputs: FunctionOutput[];
+  handler: TimerFunctionOptions["handler"];
+}
+
+/** Azure's `%Name%` in a schedule: the app setting (here, the environment variable) of that name. */
+function resolveAppSettings(text: string, fn: string): string {
+  return text.replace(/%([^%\s]+)%/g, (_, setting: string) => {
+    const value = process.env[setting];
+    if (value === undefined) {
+      throw new InvalidArgumentError(`Timer function '${fn}': its schedule '${text}' names the app setting ${setting}, which is not set. Set the environment variable ${setting} (e.g. ${setting}="0 */5 * * * *"), or write the schedule itself.`);
+    }
+    return value;
+  });
+}
+
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /** The first argument of an entity function: an invocation context whose `df` is the entity context. */
@@ -88,8 +132,13 @@ export class FunctionRegistry {
   private readonly orchestrations = new Map<string, RegisteredFunction<OrchestratorFunction>>();
   private readonly activities = new Map<string, RegisteredFunction<ActivityHandler>>();
   private readonly httpFunctions: RegisteredHttpFunction[] = [];
+  private readonly timers: RegisteredTimerFunction[] = [];
   private readonly entities = new Map<string, RegisteredFunction<EntityHandler>>();
   private readonly taken = new Set<string>();
+  /** Handlers of extra input and output bindings, by type (`app.setBindingHandler` of perdure/azure-functions). */
+  readonly bindings = new BindingHandlers();
+  /** What adds `properties` to activity failures (`df.app.setExceptionPropertiesProvider`). */
+  exceptionPropertiesProvider: ExceptionPropertiesProvider | undefined;
 
   private claim(name: unknown): string {
     if (typeof name !== "string" || !FUNCTION_NAME.test(name)) {
@@ -152,13 +201,48 @@ export class FunctionRegistry {
     return this.httpFunctions;
   }
 
+  /** A timer function; its schedule is checked now, so a bad one fails at start-up with the field and the problem. */
+  addTimerFunction(name: string, options: TimerFunctionOptions): void {
+    if (typeof options?.handler !== "function") throw new InvalidArgumentError(`Timer function '${String(name)}' needs { schedule: "0 */5 * * * *", handler: (timer, context) => ... }.`);
+    for (const flag of ["runOnStartup", "useMonitor"] as const) {
+      const v = options[flag];
+      if (v !== undefined && typeof v !== "boolean") throw new InvalidArgumentError(`Timer function '${String(name)}': ${flag} must be true or false, got ${JSON.stringify(v)}.`);
+    }
+    let schedule: TimerSchedule;
+    try {
+      schedule = parseSchedule(typeof options.schedule === "string" ? resolveAppSettings(options.schedule, String(name)) : options.schedule);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError && !err.message.startsWith("Timer function")) throw new InvalidArgumentError(`Timer function '${String(name)}': ${err.message}`);
+      throw err;
+    }
+    const runOnStartup = options.runOnStartup ?? false;
+    const useMonitor = (options.useMonitor ?? true) && !isSubMinuteSchedule(schedule);
+    this.claim(name);
+    this.timers.push({
+      name,
+      schedule,
+      runOnStartup,
+      useMonitor,
+      trigger: options.trigger ?? { type: "timerTrigger", name: "myTimer", schedule: options.schedule, runOnStartup, useMonitor },
+      extraInputs: options.extraInputs ?? [],
+      extraOutputs: options.extraOutputs ?? [],
+      handler: options.handler,
+    });
+  }
+
+  /** The timer functions, in registration order. */
+  get timerFunctions(): readonly RegisteredTimerFunction[] {
+    return this.timers;
+  }
+
   /** A function `(context) => ...` or a class whose public methods are the operations and whose fields are the state. */
-  addEntity(name: string, handlerOrClass: EntityHandler | { handler: EntityHandler } | (new () => object)): void {
+  addEntity(name: string, handlerOrClass: EntityHandler | { handler: EntityHandler; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] } | (new () => object)): void {
     const fn = typeof handlerOrClass === "function" ? handlerOrClass : handlerOrClass?.handler;
     if (typeof fn !== "function") throw new InvalidArgumentError(`Entity '${String(name)}' needs a handler (context) => ... or a class.`);
     if (name.includes("@")) throw new InvalidArgumentError(`Entity name '${name}' must not contain '@'.`);
     const key = this.claim(name);
-    this.entities.set(key, { name, handler: isClass(fn) ? classEntityHandler(fn as new () => object) : (fn as EntityHandler) });
+    const bindings = typeof handlerOrClass === "function" ? {} : { extraInputs: handlerOrClass.extraInputs ?? [], extraOutputs: handlerOrClass.extraOutputs ?? [] };
+    this.entities.set(key, { name, handler: isClass(fn) ? classEntityHandler(fn as new () => object) : (fn as EntityHandler), ...bindings });
   }
 
   getEntity(name: string): RegisteredFunction<EntityHandler> | undefined {

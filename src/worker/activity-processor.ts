@@ -1,9 +1,11 @@
 import { FunctionNotFoundError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
+import { withExceptionProperties } from "../runtime/exception-properties.js";
 import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { ActivityWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
+import { invokeWithBindings } from "../runtime/bindings.js";
 import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ActivityContext, FunctionRegistry } from "../runtime/registry.js";
@@ -26,10 +28,11 @@ export async function runActivity(
   const base = { eventId: -1, taskScheduledId: item.taskScheduledId };
   try {
     if (!fn) throw new FunctionNotFoundError("activity", item.name, registry.activityNames());
+    const fields = { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId };
     const invocation = new InvocationContext({
       functionName: fn.name,
       invocationId: `${item.instanceId}:${item.taskScheduledId}:${item.dequeueCount}`,
-      logHandler: loggerHandler(logger, { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId }),
+      logHandler: loggerHandler(logger, fields),
       options: { trigger: { type: "activityTrigger", name: "input" }, extraInputs: fn.extraInputs ?? [], extraOutputs: fn.extraOutputs ?? [] },
     });
     const context: ActivityContext = Object.assign(invocation, {
@@ -38,13 +41,23 @@ export async function runActivity(
       attempt: item.dequeueCount,
     });
     Object.assign(context, contextExtras);
-    const value = await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context);
-    const result = serializePayload(value, `The result of activity '${fn.name}'`);
+    // Output bindings are delivered only for a result that can be recorded. Binding expressions
+    // ({backupPath}) read the input as it was sent, whatever the handler did to its copy.
+    const run = async (): Promise<string | undefined> =>
+      serializePayload(await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context), `The result of activity '${fn.name}'`);
+    const result = await invokeWithBindings(context, run, {
+      handlers: registry.bindings,
+      logger,
+      kind: "Activity",
+      triggerData: () => parsePayload(item.input),
+      triggerDataLabel: "the activity's input",
+      fields,
+    });
     const done: TaskCompletedEvent = { ...base, type: "TaskCompleted", timestamp: new Date(clock.now()).toISOString() };
     if (result !== undefined) done.result = result;
     return done;
   } catch (err) {
-    const failureDetails = failureFromError(err);
+    const failureDetails = withExceptionProperties(failureFromError(err), err, registry.exceptionPropertiesProvider, logger, fn?.name ?? item.name);
     return {
       ...base,
       type: "TaskFailed",

@@ -8,6 +8,7 @@ import { PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
 import { planEntityStep } from "../core/step-plan.js";
 import type { OrchestrationWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
+import { invokeWithBindings } from "../runtime/bindings.js";
 import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
 import type { Logger } from "../runtime/logger.js";
 import { endSpan, SpanKind, type Telemetry } from "../runtime/telemetry.js";
@@ -74,18 +75,25 @@ export class EntityProcessor {
       "perdure.signal": call.isSignal,
     });
     try {
+      const fields = { instanceId: entity, functionName: fn.name, functionType: "entity", operation: call.operation };
+      const context = Object.assign(
+        new InvocationContext({
+          functionName: fn.name,
+          invocationId: call.requestId,
+          logHandler: loggerHandler(this.logger, fields),
+          options: { trigger: { type: "entityTrigger", name: "context" }, extraInputs: fn.extraInputs ?? [], extraOutputs: fn.extraOutputs ?? [] },
+        }),
+        { df: call.context },
+      );
       await this.telemetry.within(span, parent, () =>
-        (fn.handler as (c: unknown) => unknown)(
-          Object.assign(
-            new InvocationContext({
-              functionName: fn.name,
-              invocationId: call.requestId,
-              logHandler: loggerHandler(this.logger, { instanceId: entity, functionName: fn.name, functionType: "entity", operation: call.operation }),
-              options: { trigger: { type: "entityTrigger", name: "context" } },
-            }),
-            { df: call.context },
-          ),
-        ),
+        invokeWithBindings(context, () => (fn.handler as (c: unknown) => unknown)(context), {
+          handlers: this.registry.bindings,
+          logger: this.logger,
+          kind: "Entity",
+          triggerData: () => call.context.getInput(),
+          triggerDataLabel: `the input of operation '${call.operation}'`,
+          fields,
+        }),
       );
       endSpan(span);
       return { ok: true };

@@ -24,6 +24,8 @@ export interface ProcessorOptions {
   policy: RetryPolicy;
   executor: Pick<ExecutorOptions, "httpPollingDefaultDelayMs">;
   telemetry: Telemetry;
+  /** The host's app version, for sub-orchestrations started without one. */
+  defaultVersion?: string | undefined;
 }
 
 /** A step run on a cached executor without a lease: an activity result with the next step, one commit. */
@@ -105,7 +107,7 @@ export class OrchestrationProcessor {
       // Events raised to an instance whose start is not visible yet (a scheduled start): leave them queued.
       return { kind: "abandon", retryAfterMs: 1000 };
     }
-    const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: inst.customStatus };
+    const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: inst.customStatus, defaultVersion: this.options.defaultVersion };
     if (plan.kind === "terminateWithoutCode" || !fn) return this.terminate(item, consumed, ctx, history, events);
     const executor = cached?.executor ?? this.newExecutor(fn.handler, started);
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
@@ -172,7 +174,7 @@ export class OrchestrationProcessor {
       endSpan(span, result.replayFailure);
       return undefined;
     }
-    const step = orchestrationStep({ instanceId, started: cached.started, now: at, newId: newExecutionId, previousCustomStatus: cached.customStatus }, result);
+    const step = orchestrationStep({ instanceId, started: cached.started, now: at, newId: newExecutionId, previousCustomStatus: cached.customStatus, defaultVersion: this.options.defaultVersion }, result);
     const commit: OrchestrationCommit = { ...step, fence: { kind: "optimistic", instanceId, executionId, historyLength: cached.historyLength }, activityResults: results };
     traceCommit(commit, this.options.telemetry.carrySpan(span, parent), cached.started.traceContext);
     const length = (step.replaceHistory ? 0 : cached.historyLength) + step.newHistory.length;
@@ -253,7 +255,7 @@ export class OrchestrationProcessor {
       const r = await this.provider.getInstance(child);
       children.set(child, r ? { runtimeStatus: r.runtimeStatus, ...(r.output !== undefined ? { output: r.output } : {}) } : undefined);
     }
-    const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: item.instance.customStatus };
+    const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: item.instance.customStatus, defaultVersion: this.options.defaultVersion };
     return this.commit(item, consumed, rewindStep(ctx, plan, result, rewound, children));
   }
 }

@@ -56,6 +56,11 @@ export interface WorkerOptions {
    * (FUNCTION_NOT_FOUND) so an operator sees it; the work itself is left for a host that has it. Default 30 s.
    */
   strandedAfterMs?: number;
+  /**
+   * The app's version: stamped on every instance this host starts and on sub-orchestrations started
+   * without an explicit one, readable as `context.df.version`. Default: none ("").
+   */
+  version?: string;
   /** This worker's identity in leases and logs. Default: hostname, pid and a random suffix. */
   workerId?: string;
   /** Where spans go. Default: the global OpenTelemetry tracer provider (no spans until an SDK is registered). */
@@ -71,7 +76,7 @@ export interface WorkerOptions {
 /** How long after stop() hands back work still running another host may take it. */
 const RELEASE_MARGIN_MS = 250;
 
-type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId" | "tracerProvider" | "meterProvider">>;
+type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId" | "tracerProvider" | "meterProvider" | "version">>;
 
 /** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
 interface Lane<T> {
@@ -199,6 +204,7 @@ export class Worker {
       cacheSize: this.options.executorCacheSize,
       policy: this.policy,
       executor: { httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs },
+      defaultVersion: options.version,
     });
     this.orchestrationCommits = new Batcher((commits) => this.provider.completeOrchestrationWorkItems(commits, this.clock.now()));
     this.activityCommits = new Batcher((results) => this.provider.completeActivityWorkItems(results, this.clock.now()));

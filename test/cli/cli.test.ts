@@ -140,6 +140,33 @@ describe("perdure start: errors in detail, and apps of many files", () => {
     }
   });
 
+  it("the app version: --app-version, else PERDURE_APP_VERSION, else host.json's defaultVersion; a bad host.json is one line", async () => {
+    const app = join(tmp, "versioned");
+    mkdirSync(app);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ type: "module", main: "app.mjs" }));
+    writeFileSync(join(app, "app.mjs"), 'import * as df from "durable-functions";\ndf.app.orchestration("v", function* (context) { return context.df.version; });\n');
+    writeFileSync(join(app, "host.json"), JSON.stringify({ version: "2.0", extensions: { durableTask: { defaultVersion: "1.0" } } }));
+    const versionOf = async (args: string[], env: Record<string, string> = {}): Promise<string> => {
+      const { child, url, done } = await startHost(["start", app, "--port", "0", "--store", "memory:", ...args], env);
+      try {
+        const r = await fetch(`${url}/runtime/webhooks/durabletask/orchestrators/v?timeout=10&pollingInterval=0.05`, { method: "POST" });
+        assert.equal(r.status, 200);
+        return (await r.json()) as string;
+      } finally {
+        child.kill("SIGTERM");
+        await done;
+      }
+    };
+    assert.equal(await versionOf([]), "1.0");
+    assert.equal(await versionOf([], { PERDURE_APP_VERSION: "2.0" }), "2.0");
+    assert.equal(await versionOf(["--app-version", "3.0"], { PERDURE_APP_VERSION: "2.0" }), "3.0");
+    writeFileSync(join(app, "host.json"), "{ not json");
+    const bad = await outcome(run(["start", app, "--store", "memory:"]));
+    assert.equal(bad.code, 1);
+    assert.match(meaningful(bad.stderr)[0] ?? "", /host\.json is not valid JSON .*pass --app-version to set the version without it\. \(HOST_JSON_INVALID\)$/);
+    assert.equal(meaningful(bad.stderr).length, 1, bad.stderr);
+  });
+
   it("says when package.json \"main\" matches nothing", async () => {
     const app = join(tmp, "unbuilt");
     mkdirSync(app);

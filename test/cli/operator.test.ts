@@ -70,8 +70,8 @@ describe("perdure instances / entities (operator CLI)", () => {
       return yield ctx.df.callActivity("flaky");
     });
     app.entity<number>("counter", (ctx) => {
-      const v = ctx.df.getState(() => 0)!;
-      if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>()!);
+      const v = ctx.df.getState(() => 0);
+      if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>());
     });
     host = createHost({ store, port: 0, app, key: KEY, logger: { info() {}, warn() {}, error() {} } });
     await host.start();

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { app, HttpRequest, HttpResponse, InvocationContext, output, type HttpHandler } from "../../src/azure-functions.js";
+import { app, HttpRequest, HttpResponse, input, InvocationContext, output, type HttpHandler } from "../../src/azure-functions.js";
 import * as df from "../../src/index.js";
 import { createHost, type Host } from "../../src/host/host.js";
 import { silentLogger } from "../../src/runtime/logger.js";
@@ -95,5 +95,21 @@ describe("perdure/azure-functions", () => {
     ctx.extraOutputs.set(out, new HttpResponse({ body: "x" }));
     assert.ok(ctx.extraOutputs.get(out) instanceof HttpResponse);
     assert.match(out.name, /^http[0-9a-f]{10}$/, "a generated, stable binding name");
+  });
+
+  it("triggers that exist only on Azure are refused with the way out; their output bindings are for the hook", () => {
+    for (const kind of ["storageBlob", "storageQueue", "serviceBusQueue", "serviceBusTopic", "eventHub", "eventGrid", "cosmosDB", "sql", "mySql", "webPubSub", "warmup", "generic"] as const) {
+      assert.throws(
+        () => app[kind]("onSomething", { handler: () => undefined }),
+        (e: df.DurableError) => e.code === "UNSUPPORTED_TRIGGER" && e.message.startsWith(`app.${kind}('onSomething'): Perdure has no ${kind} trigger`) && /df\.createRemoteClient\(url\).*app\.http or app\.timer/.test(e.message),
+        kind,
+      );
+    }
+    const queue = output.storageQueue({ queueName: "orders", connection: "Storage" });
+    assert.equal(queue.type, "queue");
+    assert.equal(queue.queueName, "orders");
+    assert.match(queue.name, /^queue[0-9a-f]{10}$/);
+    assert.equal(output.serviceBusTopic({ topicName: "t", connection: "c" }).type, "serviceBus");
+    assert.equal(input.cosmosDB({ databaseName: "d", containerName: "c", connection: "c" }).type, "cosmosDB");
   });
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as df from "../../src/index.js";
 import { createApp } from "../../src/app.js";
+import { InvocationContext } from "../../src/azure-functions.js";
 import { createHost } from "../../src/host/host.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 
@@ -204,6 +205,17 @@ describe("the durable-functions 3.x surface", () => {
     assert.equal(e.functionName, "dummyContextFunctionName");
     assert.match(e.invocationId, /^[0-9a-f-]{36}$/);
     assert.equal(new df.EntityStateResponse(true, 3).entityState, 3);
+    // A handler unit-tested as with durable-functions: a dummy context where the handler's type wants one.
+    const orchestrator: df.OrchestrationHandler = function* (context: df.OrchestrationContext) {
+      context.log("running in", context.df.instanceId);
+      return context.df.instanceId;
+    };
+    const dummy = new df.DummyOrchestrationContext("orch", "id-2", (level, ...args) => lines.push(`${level} ${args.join(" ")}`));
+    dummy.df = { instanceId: "abc", isReplaying: false } as df.DurableOrchestrationContext;
+    assert.deepEqual(orchestrator(dummy).next(), { done: true, value: "abc" });
+    assert.equal(lines.at(-1), "information running in abc");
+    const activity: df.ActivityHandler = (input: string, context: InvocationContext) => `${context.functionName}:${input}`;
+    assert.equal(activity("x", new InvocationContext({ functionName: "act" })), "act:x");
     assert.match(new df.AggregatedError([new Error("a"), new Error("b")]).message, /Message: a[\s\S]*Message: b/);
   });
 

@@ -196,7 +196,8 @@ describe("callHttp: building the request", () => {
     ["GET with a body", { method: "GET", url: "http://h/", body: { a: 1 } }, /a GET request cannot have a body/],
     ["enablePolling not boolean", { method: "GET", url: "http://h/", enablePolling: "yes" }, /enablePolling must be true or false/],
     ["bad timeout", { method: "GET", url: "http://h/", timeoutMs: -1 }, /timeoutMs must be a whole number of milliseconds/],
-    ["tokenSource", { method: "GET", url: "http://h/", tokenSource: { resource: "https://management.core.windows.net" } }, /tokenSource \(managed identity\) is not supported on a self-hosted Perdure host.*Authorization header/],
+    ["tokenSource", { method: "GET", url: "http://h/", tokenSource: { resource: "https://management.core.windows.net" } }, /tokenSource must be new df.ManagedIdentityTokenSource/],
+    ["tokenSource and Authorization", { method: "GET", url: "http://h/", headers: { authorization: "Bearer x" }, tokenSource: { kind: "AzureManagedIdentity", resource: "r" } }, /either a tokenSource or an Authorization header/],
   ];
   for (const [what, options, message] of bad) {
     test(`${what}: InvalidArgumentError at the call site`, () => {

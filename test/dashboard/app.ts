@@ -73,10 +73,10 @@ export function registerDashboardApp(app: DurableApp): void {
 
   app.entity("counter", (context: { df: DurableEntityContext<number> }) => {
     const ctx = context.df;
-    const value = ctx.getState(() => 0)!;
+    const value = ctx.getState(() => 0);
     switch (ctx.operationName) {
       case "add":
-        ctx.setState(value + ctx.getInput<number>()!);
+        ctx.setState(value + ctx.getInput<number>());
         break;
       case "reset":
         ctx.setState(0);

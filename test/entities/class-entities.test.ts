@@ -165,9 +165,9 @@ forEachStore("class-based entities", (start) => {
 });
 
 describe("EntityId", () => {
-  it("lower-cases the name, keeps the key, and prints @name@key", () => {
+  it("keeps the name as given, keeps the key, and prints @name@key with the name lower-cased", () => {
     const id = new df.EntityId("MyCounter", "Key-A");
-    assert.equal(id.name, "mycounter");
+    assert.equal(id.name, "MyCounter");
     assert.equal(id.key, "Key-A");
     assert.equal(id.toString(), "@mycounter@Key-A");
   });

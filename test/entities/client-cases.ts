@@ -8,13 +8,13 @@ import { completed, eid, stateEventually } from "./helpers.js";
 
 export function registerClientEntities(app: DurableApp): void {
   app.entity<{ n: number; at?: number; notBefore?: number }>("counter", (ctx) => {
-    const s = ctx.df.getState(() => ({ n: 0 }))!;
+    const s = ctx.df.getState(() => ({ n: 0 }));
     switch (ctx.df.operationName) {
       case "add":
         s.n += ctx.df.getInput<number>() ?? 1;
         break;
       case "addLater": {
-        const { amount, notBefore } = ctx.df.getInput<{ amount: number; notBefore: number }>()!;
+        const { amount, notBefore } = ctx.df.getInput<{ amount: number; notBefore: number }>();
         s.n += amount;
         s.at = Date.now();
         s.notBefore = notBefore;

@@ -31,12 +31,12 @@ forEachStore("entity concurrency", (start) => {
   it("10 clients x 100 signals and 20 orchestrations x 10 calls on one counter: exact sum, each sender's order kept", { timeout: 60_000 }, async () => {
     const host = await start((app) => {
       app.entity<Ledger>("ledger", (ctx) => {
-        const s = ctx.df.getState(() => ({ sum: 0, ops: 0, seqs: {}, outOfOrder: [] }))!;
+        const s = ctx.df.getState(() => ({ sum: 0, ops: 0, seqs: {}, outOfOrder: [] }));
         if (ctx.df.operationName === "get") {
           ctx.df.return(s);
           return;
         }
-        const { sender, seq, amount } = ctx.df.getInput<AddInput>()!;
+        const { sender, seq, amount } = ctx.df.getInput<AddInput>();
         const seen = (s.seqs[sender] ??= []);
         if (seq !== (seen.at(-1) ?? -1) + 1 && !s.outOfOrder.includes(sender)) s.outOfOrder.push(sender);
         seen.push(seq);

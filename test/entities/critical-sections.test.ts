@@ -21,7 +21,7 @@ const acct = (key: string): EntityId => new EntityId("account", key);
 
 function registerAccounts(app: DurableApp): void {
   app.entity<Account>("account", (ctx) => {
-    const s = ctx.df.getState(() => ({ balance: 0, pending: false, audits: 0, sawPending: 0 }))!;
+    const s = ctx.df.getState(() => ({ balance: 0, pending: false, audits: 0, sawPending: 0 }));
     const input = ctx.df.getInput<unknown>();
     switch (ctx.df.operationName) {
       case "get":

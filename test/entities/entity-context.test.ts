@@ -38,7 +38,7 @@ function registerProbe(app: DurableApp): void {
         df.return(probe);
         break;
       case "set":
-        df.setState({ value: df.getInput<number>()! });
+        df.setState({ value: df.getInput<number>() });
         df.return(probe);
         break;
       case "getNoInit":
@@ -49,7 +49,7 @@ function registerProbe(app: DurableApp): void {
         df.return({ state: df.getState(() => ({ value: 42 })) });
         break;
       case "incrWithInit": {
-        const s = df.getState(() => ({ value: 100 }))!;
+        const s = df.getState(() => ({ value: 100 }));
         s.value += 1;
         df.setState(s);
         df.return(s.value);
@@ -160,11 +160,11 @@ forEachStore("entity context", (start) => {
   it("sync and async handlers (an async handler awaiting a timer) both work and run serially", async () => {
     const host = await start((app) => {
       app.entity<number>("syncCounter", (ctx) => {
-        ctx.df.setState((ctx.df.getState(() => 0) ?? 0) + ctx.df.getInput<number>()!);
+        ctx.df.setState((ctx.df.getState(() => 0) ?? 0) + ctx.df.getInput<number>());
         ctx.df.return(ctx.df.getState());
       });
       app.entity<{ log: string[] }>("slowLog", async (ctx) => {
-        const s = ctx.df.getState(() => ({ log: [] }))!;
+        const s = ctx.df.getState(() => ({ log: [] }));
         s.log.push(`start ${ctx.df.getInput<number>()}`);
         await new Promise((r) => setTimeout(r, 5));
         s.log.push(`end ${ctx.df.getInput<number>()}`);
@@ -191,13 +191,13 @@ forEachStore("entity context", (start) => {
   it("signalEntity from an entity, immediate and scheduled (arrives later, never earlier)", async () => {
     const host = await start((app) => {
       app.entity<{ got: unknown[]; at: number[] }>("sink", (ctx) => {
-        const s = ctx.df.getState(() => ({ got: [], at: [] }))!;
+        const s = ctx.df.getState(() => ({ got: [], at: [] }));
         s.got.push(ctx.df.getInput());
         s.at.push(Date.now());
         ctx.df.setState(s);
       });
       app.entity<number>("relay", (ctx) => {
-        const { to, value, delayMs } = ctx.df.getInput<{ to: string; value: unknown; delayMs?: number }>()!;
+        const { to, value, delayMs } = ctx.df.getInput<{ to: string; value: unknown; delayMs?: number }>();
         if (delayMs === undefined) {
           ctx.df.signalEntity(new EntityId("sink", to), "take", value);
         } else {
@@ -223,9 +223,9 @@ forEachStore("entity context", (start) => {
 
   it("signals from one entity to another arrive in the order they were sent, also to itself", async () => {
     const host = await start((app) => {
-      app.entity<number[]>("seqSink", (ctx) => ctx.df.setState([...(ctx.df.getState(() => []) ?? []), ctx.df.getInput<number>()!]));
+      app.entity<number[]>("seqSink", (ctx) => ctx.df.setState([...(ctx.df.getState(() => []) ?? []), ctx.df.getInput<number>()]));
       app.entity<number>("burst", (ctx) => {
-        const round = ctx.df.getInput<number>()!;
+        const round = ctx.df.getInput<number>();
         for (let i = 0; i < 10; i++) ctx.df.signalEntity(new EntityId("seqSink", "s"), "append", round * 10 + i);
         // A signal to itself runs in a later batch, after this operation committed.
         if (round < 4) ctx.df.signalEntity(ctx.df.entityId, "burst", round + 1);
@@ -241,8 +241,8 @@ forEachStore("entity context", (start) => {
   it("orchestrations signal entities (one-way) and call them (two-way)", async () => {
     const host = await start((app) => {
       app.entity<number>("counter", (ctx) => {
-        const v = ctx.df.getState(() => 0)!;
-        if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>()!);
+        const v = ctx.df.getState(() => 0);
+        if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>());
         else ctx.df.return(v);
       });
       app.orchestration("signaller", function* (ctx) {
@@ -276,10 +276,10 @@ forEachStore("entity context", (start) => {
   it("an operation that throws: the caller gets EntityOperationFailedError, its state change and its signals are rolled back", async () => {
     const host = await start((app) => {
       app.entity<{ n: number }>("fragile", (ctx) => {
-        const s = ctx.df.getState(() => ({ n: 0 }))!;
+        const s = ctx.df.getState(() => ({ n: 0 }));
         switch (ctx.df.operationName) {
           case "add":
-            s.n += ctx.df.getInput<number>()!;
+            s.n += ctx.df.getInput<number>();
             ctx.df.setState(s);
             ctx.df.signalEntity(new EntityId("tally", "t"), "count", "add");
             ctx.df.return(s.n);
@@ -296,7 +296,7 @@ forEachStore("entity context", (start) => {
         }
       });
       app.entity<string[]>("tally", (ctx) => {
-        ctx.df.setState([...(ctx.df.getState(() => []) ?? []), ctx.df.getInput<string>()!]);
+        ctx.df.setState([...(ctx.df.getState(() => []) ?? []), ctx.df.getInput<string>()]);
       });
       app.orchestration("tryIt", function* (ctx) {
         const id = new EntityId("fragile", "f");
@@ -332,11 +332,11 @@ forEachStore("entity context", (start) => {
   it("an async operation that rejects after awaiting is rolled back like a sync throw", async () => {
     const host = await start((app) => {
       app.entity<number[]>("asyncList", async (ctx) => {
-        const list = ctx.df.getState(() => [])!;
-        list.push(ctx.df.getInput<number>()!);
+        const list = ctx.df.getState(() => []);
+        list.push(ctx.df.getInput<number>());
         ctx.df.setState(list);
         await new Promise((r) => setTimeout(r, 1));
-        if (ctx.df.getInput<number>()! < 0) throw new Error("no negatives");
+        if (ctx.df.getInput<number>() < 0) throw new Error("no negatives");
         ctx.df.return(list.length);
       });
       app.orchestration("pushAll", function* (ctx) {
@@ -359,8 +359,8 @@ forEachStore("entity context", (start) => {
   it("a signalled operation that throws does not break the entity; an uncaught call failure fails the orchestration", async () => {
     const host = await start((app) => {
       app.entity<number>("picky", (ctx) => {
-        const v = ctx.df.getState(() => 0)!;
-        const n = ctx.df.getInput<number>()!;
+        const v = ctx.df.getState(() => 0);
+        const n = ctx.df.getInput<number>();
         if (ctx.df.operationName === "get") return ctx.df.return(v);
         ctx.df.setState(v + n);
         if (n < 0) throw new Error("negative");

@@ -13,7 +13,7 @@ import { completed, eid, stateEventually } from "./helpers.js";
 forEachStore("entities with replay at every step (executorCacheSize 0)", (start) => {
   const register = (app: DurableApp): void => {
     app.entity<number>("counter", (ctx) => {
-      const v = ctx.df.getState(() => 0)!;
+      const v = ctx.df.getState(() => 0);
       if (ctx.df.operationName === "get") return ctx.df.return(v);
       ctx.df.setState(v + (ctx.df.getInput<number>() ?? 1));
       ctx.df.return(v + (ctx.df.getInput<number>() ?? 1));

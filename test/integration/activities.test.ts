@@ -55,6 +55,55 @@ forEachStore("activities", (start) => {
     });
   });
 
+  it("records what the exception properties provider says about an activity's error; isCausedBy walks the causes", async () => {
+    class QuotaError extends Error {
+      constructor(readonly limit: number) {
+        super("quota exceeded");
+        this.name = "QuotaError";
+      }
+    }
+    const warnings: string[] = [];
+    const host = await start(
+      (app) => {
+        app.setExceptionPropertiesProvider({
+          getExceptionProperties(error) {
+            if (error instanceof QuotaError) return { limit: error.limit, retryable: false };
+            if (error instanceof Error && error.message === "provider throws") throw new Error("bad provider");
+            if (error instanceof Error && error.message === "not storable") return { big: 1n };
+            return undefined;
+          },
+        });
+        app.activity("quota", { handler: () => { throw new Error("wrapped", { cause: new QuotaError(5) }); } });
+        app.activity("direct", { handler: () => { throw new QuotaError(7); } });
+        app.activity("providerThrows", { handler: () => { throw new Error("provider throws"); } });
+        app.activity("notStorable", { handler: () => { throw new Error("not storable"); } });
+        app.orchestration("inspectFailures", function* (ctx) {
+          const out: unknown[] = [];
+          for (const name of ["quota", "direct", "providerThrows", "notStorable"]) {
+            try {
+              yield ctx.df.callActivity(name);
+            } catch (err) {
+              const d = (err as TaskFailedError).failureDetails;
+              out.push({ name, properties: d.properties ?? null, causedByQuota: d.isCausedBy("QuotaError"), causedByRange: d.isCausedBy("RangeError"), message: d.errorMessage });
+            }
+          }
+          return out;
+        });
+      },
+      { logger: { info: () => {}, debug: () => {}, error: () => {}, warn: (m: string) => warnings.push(m) } },
+    );
+    const status = await host.client.waitForCompletion(await host.client.startNew("inspectFailures"));
+    assert.deepEqual(status.output, [
+      { name: "quota", properties: null, causedByQuota: true, causedByRange: false, message: "wrapped" },
+      { name: "direct", properties: { limit: 7, retryable: false }, causedByQuota: true, causedByRange: false, message: "quota exceeded" },
+      { name: "providerThrows", properties: null, causedByQuota: false, causedByRange: false, message: "provider throws" },
+      { name: "notStorable", properties: null, causedByQuota: false, causedByRange: false, message: "not storable" },
+    ]);
+    assert.ok(warnings.some((w) => /provider threw for a failure of 'providerThrows' \(bad provider\)/.test(w)), warnings.join("\n"));
+    assert.ok(warnings.some((w) => /exception properties of a failure of 'notStorable' cannot be stored/.test(w)), warnings.join("\n"));
+    assert.throws(() => host.app.setExceptionPropertiesProvider({} as never), { code: "INVALID_ARGUMENT", message: /getExceptionProperties/ });
+  });
+
   it("fails the instance with the activity's details when the orchestrator does not catch", async () => {
     const host = await start((app) => {
       app.activity("explode", {

@@ -7,6 +7,7 @@ import { InvalidArgumentError, TaskFailedError } from "../../src/core/errors.js"
 import type { DurableHttpResponse } from "../../src/core/http-task.js";
 import type { HistoryEventView } from "../helpers/hosts.js";
 import { ManualClock } from "../helpers/clock.js";
+import { ManagedIdentityTokenSource } from "../../src/durable-functions.js";
 import { eventually, forEachStore, storedHistory } from "../helpers/hosts.js";
 
 interface Seen {
@@ -278,6 +279,65 @@ forEachStore("callHttp", (start) => {
     assert.equal(slow.code, "HTTP_REQUEST_FAILED");
   });
 
+  it("a ManagedIdentityTokenSource gets a token from IDENTITY_ENDPOINT, sends it as a bearer token (polls too) and never records it", async () => {
+    const identity = await stubServer((req, res) => {
+      const u = new URL(req.url, "http://x");
+      if (req.headers["x-identity-header"] !== "the-secret") return send(res, 401, "no");
+      send(res, 200, JSON.stringify({ access_token: `token-for:${u.searchParams.get("resource")}`, expires_on: String(Math.floor(Date.now() / 1000) + 3600), token_type: "Bearer" }), { "Content-Type": "application/json" });
+    });
+    const api = await stubServer((req, res, n) => {
+      if (n === 1) return send(res, 202, "", { Location: "/subscriptions/poll", "Retry-After": "0" });
+      send(res, 200, JSON.stringify({ value: [{ subscriptionId: "s1", seenBearer: String(req.headers.authorization ?? "").startsWith("Bearer ") }] }), { "Content-Type": "application/json" });
+    });
+    const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+    process.env.IDENTITY_ENDPOINT = `${identity.url}/msi/token`;
+    process.env.IDENTITY_HEADER = "the-secret";
+    try {
+      const host = await start((app) => {
+        app.orchestration("listSubscriptions", function* (ctx) {
+          return yield ctx.df.callHttp({ method: "GET", url: `${ctx.df.getInput<string>()}/subscriptions`, tokenSource: new ManagedIdentityTokenSource("https://management.core.windows.net") });
+        });
+      });
+      const id = await host.client.startNew("listSubscriptions", { input: api.url });
+      const status = await host.client.waitForCompletion(id);
+      assert.equal(status.runtimeStatus, "Completed");
+      assert.deepEqual(JSON.parse((status.output as DurableHttpResponse).content), { value: [{ subscriptionId: "s1", seenBearer: true }] });
+      assert.deepEqual(api.requests.map((r) => r.headers.authorization), ["Bearer token-for:https://management.core.windows.net", "Bearer token-for:https://management.core.windows.net"]);
+      assert.match(identity.requests[0]!.url, /^\/msi\/token\?resource=https%3A%2F%2Fmanagement\.core\.windows\.net&api-version=2019-08-01$/);
+      const history = JSON.stringify(await storedHistory(host, id));
+      assert.doesNotMatch(history, /token-for/, "the token is not in history");
+      assert.match(history, /AzureManagedIdentity/);
+    } finally {
+      if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
+      else process.env.IDENTITY_ENDPOINT = saved.endpoint;
+      if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
+      else process.env.IDENTITY_HEADER = saved.header;
+    }
+  });
+
+  it("without a managed identity, a tokenSource request fails with MANAGED_IDENTITY_UNAVAILABLE and the way out", async () => {
+    const saved = process.env.IDENTITY_ENDPOINT;
+    delete process.env.IDENTITY_ENDPOINT;
+    try {
+      const host = await start((app) => {
+        app.orchestration("noIdentity", function* (ctx) {
+          try {
+            yield ctx.df.callHttp({ method: "GET", url: "http://127.0.0.1:9/", tokenSource: new ManagedIdentityTokenSource("https://management.core.windows.net") });
+            return "sent";
+          } catch (err) {
+            return { code: (err as TaskFailedError).failureDetails.code ?? null, message: (err as Error).message };
+          }
+        });
+      });
+      const status = await host.client.waitForCompletion(await host.client.startNew("noIdentity"));
+      const out = status.output as { code: string; message: string };
+      assert.equal(out.code, "MANAGED_IDENTITY_UNAVAILABLE");
+      assert.match(out.message, /no managed identity here to get a token for 'https:\/\/management\.core\.windows\.net' \(IDENTITY_ENDPOINT and IDENTITY_HEADER are not set.*Authorization header/);
+    } finally {
+      if (saved !== undefined) process.env.IDENTITY_ENDPOINT = saved;
+    }
+  });
+
   it("bad options throw InvalidArgumentError at the call site", async () => {
     const host = await start((app) => {
       app.orchestration("badOptions", function* (ctx) {
@@ -318,7 +378,7 @@ forEachStore("callHttp", (start) => {
         'callHttp: url must be an absolute http:// or https:// URL, got "/relative".',
         'callHttp: url must be an absolute http:// or https:// URL, got "file:///etc/passwd" (scheme file:).',
         "callHttp: the value of header 'X-Retries' must be a string, got number.",
-        "callHttp: tokenSource (managed identity) is not supported on a self-hosted Perdure host, which has no Azure identity to get tokens from. Get a token yourself (in an activity, say) and pass it as an Authorization header instead.",
+        'callHttp: tokenSource must be new df.ManagedIdentityTokenSource("<resource URI>"), e.g. "https://management.core.windows.net/".',
       ],
     );
   });

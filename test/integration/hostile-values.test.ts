@@ -73,12 +73,12 @@ function register(app: DurableApp): void {
     handler: (kind: string) => (kind === "nan" ? { totals: [1, Number.NaN] } : kind === "map" ? { m: new Map([["a", 1]]) } : [1, undefined]),
   });
   app.entity<number>("tally", (ctx) => {
-    const v = ctx.df.getState(() => 0)!;
+    const v = ctx.df.getState(() => 0);
     if (ctx.df.operationName === "hostile") {
       ctx.df.setState(v + 1000); // rolled back by the throw
-      throw HOSTILE[ctx.df.getInput<string>()!]!();
+      throw HOSTILE[ctx.df.getInput<string>()]!();
     }
-    if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>()!);
+    if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>());
     if (ctx.df.operationName === "get") ctx.df.return(v);
   });
   app.orchestration("survives", function* (ctx) {

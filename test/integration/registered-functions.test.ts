@@ -107,7 +107,7 @@ forEachStore("registered-function handles", (start) => {
     const seen: Record<string, unknown>[] = [];
     const host = await start((app) => {
       app.activity("inspect", {
-        extraOutputs: [{ type: "blob", name: "note", path: "out/{x}" }],
+        extraOutputs: [{ type: "note", name: "note", path: "out/{x}" }],
         handler: (_: unknown, context: ActivityContext) => {
           context.extraOutputs.set("note", "kept");
           for (const level of LEVELS) context[level]("from", "activity");

@@ -116,8 +116,8 @@ describe("OpenTelemetry traces", () => {
     const c = collector();
     const app = createApp();
     app.entity<number>("counter", (ctx) => {
-      const v = ctx.df.getState(() => 0)!;
-      if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>()!);
+      const v = ctx.df.getState(() => 0);
+      if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>());
       if (ctx.df.operationName === "get") ctx.df.return(v);
       if (ctx.df.operationName === "boom") throw new Error("entity says no");
     });

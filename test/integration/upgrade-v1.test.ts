@@ -28,7 +28,7 @@ function app() {
     const v = ctx.df.getState(() => 0) as number;
     switch (ctx.df.operationName) {
       case "add":
-        ctx.df.setState(v + (ctx.df.getInput() as number));
+        ctx.df.setState(v + (ctx.df.getInput<number>()));
         break;
       case "get":
         ctx.df.return(v);

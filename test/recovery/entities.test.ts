@@ -345,13 +345,13 @@ for (const kind of ["memory", "sqlite"] as const) {
     const released = new Promise<void>((resolve) => (release = resolve));
     const app = createApp();
     app.entity<number[]>("OrderLog", async (ctx) => {
-      const v = ctx.df.getInput<number>()!;
+      const v = ctx.df.getInput<number>();
       if (v === 0 && !firstBegun) {
         // The first run of the first operation waits until later signals have arrived.
         firstBegun = true;
         await released;
       }
-      ctx.df.setState([...ctx.df.getState(() => [])!, v]);
+      ctx.df.setState([...ctx.df.getState(() => []), v]);
     });
     const errors: string[] = [];
     const host = createHost({ store: provider, port: false, app, logger: { info: () => undefined, warn: () => undefined, error: (m) => void errors.push(m) } });

@@ -18,8 +18,8 @@ function register(app: DurableApp): void {
     },
   });
   app.entity<number>("counter", (ctx) => {
-    const v = ctx.df.getState(() => 0)!;
-    if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>()!);
+    const v = ctx.df.getState(() => 0);
+    if (ctx.df.operationName === "add") ctx.df.setState(v + ctx.df.getInput<number>());
     ctx.df.return(ctx.df.getState());
   });
   app.orchestration("child", function* (ctx) {

@@ -46,6 +46,8 @@ export class DurableEntityContext<TState = unknown> {
   }
 
   /** The stored state, or the initializer's value when the entity has none (not stored until setState). */
+  getState(initializer: () => TState): TState;
+  getState(initializer?: () => TState): TState | undefined;
   getState(initializer?: () => TState): TState | undefined {
     if (this.parsed) return this.parsed.value;
     if (this.exists && this.stateText !== undefined) {
@@ -64,8 +66,9 @@ export class DurableEntityContext<TState = unknown> {
     this.destruct = false;
   }
 
-  getInput<TInput = unknown>(): TInput | undefined {
-    return parsePayload(this.inputText) as TInput | undefined;
+  /** The operation's input (undefined when none was sent), typed as the caller declares it, as `context.df.getInput()` of orchestrations is. */
+  getInput<TInput = unknown>(): TInput {
+    return parsePayload(this.inputText) as TInput;
   }
 
   /** The value a `callEntity` caller receives. */

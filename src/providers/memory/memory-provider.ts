@@ -79,6 +79,8 @@ class MemoryStore {
   readonly delayed = new Set<string>();
   nextId = 1;
   readonly hosts = new Map<string, HostRecord & { heartbeatAt: number }>();
+  /** Timer triggers: the last occurrence claimed, by lower-case function name. */
+  readonly timerOccurrences = new Map<string, { last: number; workerId: string; claimedAt: number }>();
   readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
   readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
 }
@@ -618,6 +620,24 @@ export class MemoryProvider implements StorageProvider {
 
   async removeHost(workerId: string): Promise<void> {
     this.s.hosts.delete(workerId);
+  }
+
+  async initTimerOccurrence(name: string, baseline: number, workerId: string, now: number): Promise<number> {
+    const key = functionKey(name);
+    const row = this.s.timerOccurrences.get(key);
+    if (row) return row.last;
+    this.stats.writeTransactions++;
+    this.s.timerOccurrences.set(key, { last: baseline, workerId, claimedAt: now });
+    return baseline;
+  }
+
+  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }> {
+    const key = functionKey(name);
+    const row = this.s.timerOccurrences.get(key);
+    if (row && row.last >= occurrence) return { claimed: false, last: row.last };
+    this.stats.writeTransactions++;
+    this.s.timerOccurrences.set(key, { last: occurrence, workerId, claimedAt: now });
+    return row ? { claimed: true, last: row.last } : { claimed: true };
   }
 }
 

@@ -122,4 +122,16 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       DROP INDEX {s}.activity_tasks_by_visible;
     `,
   },
+  {
+    version: 3,
+    description: "timer triggers: the last occurrence of each timer function claimed by a host (once per occurrence across hosts)",
+    sql: `
+      CREATE TABLE {s}.timer_occurrences (
+        name_key        text COLLATE "C" PRIMARY KEY,
+        last_occurrence bigint NOT NULL,
+        worker_id       text NOT NULL,
+        claimed_at      bigint NOT NULL
+      );
+    `,
+  },
 ];

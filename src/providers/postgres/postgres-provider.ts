@@ -846,6 +846,53 @@ export class PostgresProvider implements StorageProvider {
     const r = await this.c.run("reading the database clock", "fenced", (q) => q.query<{ now: number }>(this.sqlText.dbNow));
     return r.rows[0]!.now;
   }
+
+  // ---- timer triggers ----
+
+  private get timerTable(): string {
+    return `"${this.schema}".timer_occurrences`;
+  }
+
+  async initTimerOccurrence(name: string, baseline: number, workerId: string, now: number): Promise<number> {
+    const key = functionKey(name);
+    const read = `SELECT last_occurrence AS last FROM ${this.timerTable} WHERE name_key = $1`;
+    return this.c.run(`reading timer '${name}'`, "fenced", async (q) => {
+      const found = await q.query<{ last: number }>(read, [key]);
+      if (found.rows[0]) return found.rows[0].last;
+      this.stats.writeTransactions++;
+      // Insert if absent; a host that created it meanwhile wins, and the read after sees its row.
+      await q.query(`INSERT INTO ${this.timerTable} (name_key, last_occurrence, worker_id, claimed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name_key) DO NOTHING`, [key, baseline, workerId, now]);
+      const stored = await q.query<{ last: number }>(read, [key]);
+      return stored.rows[0]!.last;
+    });
+  }
+
+  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }> {
+    const key = functionKey(name);
+    const table = this.timerTable;
+    // Look before locking: the hosts that lost the occurrence do not queue for the row.
+    const seen = await this.c.run(`reading timer '${name}'`, "fenced", (q) => q.query<{ last: number }>(`SELECT last_occurrence AS last FROM ${table} WHERE name_key = $1`, [key]));
+    const last = seen.rows[0]?.last;
+    if (last !== undefined && last >= occurrence) return { claimed: false, last };
+    this.stats.writeTransactions++;
+    return this.c.tx(`claiming an occurrence of timer '${name}'`, "fenced", async (q, retry) => {
+      const r = await q.query<{ last: number; worker_id: string }>(`SELECT last_occurrence AS last, worker_id FROM ${table} WHERE name_key = $1 FOR UPDATE`, [key]);
+      const row = r.rows[0];
+      if (!row) {
+        const inserted = await q.query(`INSERT INTO ${table} (name_key, last_occurrence, worker_id, claimed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name_key) DO NOTHING`, [key, occurrence, workerId, now]);
+        // Another host created the row meanwhile: decide again on its row.
+        if (inserted.rowCount !== 1) throw new RetryTransaction();
+        return { claimed: true };
+      }
+      if (row.last >= occurrence) {
+        // An earlier attempt of this very claim committed, but its answer was lost on the wire.
+        if (retry.afterLostCommit && row.last === occurrence && row.worker_id === workerId) return { claimed: true };
+        return { claimed: false, last: row.last };
+      }
+      await q.query(`UPDATE ${table} SET last_occurrence = $2, worker_id = $3, claimed_at = $4 WHERE name_key = $1`, [key, occurrence, workerId, now]);
+      return { claimed: true, last: row.last };
+    });
+  }
 }
 
 

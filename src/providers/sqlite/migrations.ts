@@ -111,4 +111,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: "timer triggers: the last occurrence of each timer function claimed by a host (once per occurrence across hosts)",
+    sql: `
+      CREATE TABLE timer_occurrences (
+        name_key        TEXT PRIMARY KEY,
+        last_occurrence INTEGER NOT NULL,
+        worker_id       TEXT NOT NULL,
+        claimed_at      INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -271,6 +271,13 @@ export class SqliteProvider implements StorageProvider {
          ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, info = excluded.info`,
       ),
       removeHost: db.prepare("DELETE FROM hosts WHERE worker_id = ?"),
+      timerLast: db.prepare<[string], { last_occurrence: number }>("SELECT last_occurrence FROM timer_occurrences WHERE name_key = ?"),
+      timerInsert: db.prepare("INSERT INTO timer_occurrences (name_key, last_occurrence, worker_id, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING"),
+      timerClaim: db.prepare(
+        `INSERT INTO timer_occurrences (name_key, last_occurrence, worker_id, claimed_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name_key) DO UPDATE SET last_occurrence = excluded.last_occurrence, worker_id = excluded.worker_id, claimed_at = excluded.claimed_at
+         WHERE timer_occurrences.last_occurrence < excluded.last_occurrence`,
+      ),
     };
   }
 
@@ -776,6 +783,29 @@ export class SqliteProvider implements StorageProvider {
 
   async removeHost(workerId: string): Promise<void> {
     this.s.removeHost.run(workerId);
+  }
+
+  async initTimerOccurrence(name: string, baseline: number, workerId: string, now: number): Promise<number> {
+    const key = functionKey(name);
+    const found = this.s.timerLast.get(key);
+    if (found) return found.last_occurrence;
+    return this.write(() => {
+      this.s.timerInsert.run(key, baseline, workerId, now);
+      return this.s.timerLast.get(key)!.last_occurrence;
+    });
+  }
+
+  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }> {
+    const key = functionKey(name);
+    // Look before taking the write lock: the hosts that lost the occurrence do not queue for it.
+    const seen = this.s.timerLast.get(key)?.last_occurrence;
+    if (seen !== undefined && seen >= occurrence) return { claimed: false, last: seen };
+    return this.write(() => {
+      const before = this.s.timerLast.get(key)?.last_occurrence;
+      if (before !== undefined && before >= occurrence) return { claimed: false, last: before };
+      this.s.timerClaim.run(key, occurrence, workerId, now);
+      return before === undefined ? { claimed: true } : { claimed: true, last: before };
+    });
   }
 }
 

@@ -20,6 +20,7 @@ import { onInstanceChangeTests, onWorkTests, statsTests } from "./notifications.
 import { abandonTests, parkTests, strandedWorkTests } from "./parking.js";
 import { purgeTests } from "./purge.js";
 import { countInstancesTests, instanceReadTests, nextVisibleAtTests, queryInstancesTests, workCountsTests } from "./queries.js";
+import { timerOccurrenceTests } from "./timers.js";
 
 export type { MakeProvider, ProviderHandle } from "../fixtures.js";
 
@@ -50,6 +51,7 @@ const TOPICS: [string, (test: Define) => void][] = [
   ["stats", statsTests],
   ["durability across reopen", durabilityTests],
   ["two handles on one store", interleavingTests],
+  ["timer trigger occurrences", timerOccurrenceTests],
 ];
 
 export function runConformanceSuite(name: string, makeProvider: MakeProvider): void {
