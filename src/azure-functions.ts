@@ -10,6 +10,7 @@ import { app as durableApp } from "./app.js";
 import type { HttpRequest, HttpResponse, HttpResponseInit } from "./runtime/http-messages.js";
 import type { FunctionBinding, FunctionInput, FunctionOutput, FunctionTrigger, InvocationContext } from "./runtime/invocation-context.js";
 import type { BindingHandler } from "./runtime/bindings.js";
+import { type AppStartHandler, type AppTerminateHandler, type Disposable, unsupportedInvocationHook } from "./runtime/app-hooks.js";
 
 export { HttpRequest, HttpResponse } from "./runtime/http-messages.js";
 export type { Cookie, HttpHeadersInit, HttpRequestInit, HttpRequestUser, HttpResponseBodyInit, HttpResponseInit } from "./runtime/http-messages.js";
@@ -29,6 +30,12 @@ export type {
 } from "./runtime/invocation-context.js";
 
 export type FunctionResult<T = unknown> = T | Promise<T>;
+export type { AppStartContext, AppStartHandler, AppTerminateContext, AppTerminateHandler, Disposable, HookContext } from "./runtime/app-hooks.js";
+/** `app.setup` of @azure/functions: options of Azure's worker, with no effect here. */
+export interface SetupOptions {
+  enableHttpStream?: boolean;
+  capabilities?: Record<string, string>;
+}
 export type HttpMethod = "GET" | "POST" | "DELETE" | "HEAD" | "PATCH" | "PUT" | "OPTIONS" | "TRACE" | "CONNECT";
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => FunctionResult<HttpResponseInit | HttpResponse>;
 
@@ -137,6 +144,16 @@ export const app = {
    * the earlier handler.
    */
   setBindingHandler: (type: string, handler: BindingHandler): void => durableApp.registry.bindings.set(type, handler),
+  /** Azure's worker options (HTTP streaming, capabilities): nothing to set on a Perdure host, accepted for ported code. */
+  setup: (_options?: SetupOptions): void => undefined,
+  hook: {
+    /** Runs when a host starts, before it takes work (the host does not start if it throws). */
+    appStart: (handler: AppStartHandler): Disposable => durableApp.registry.hooks.appStart(handler),
+    /** Runs when a host stops, after its work drained (a failure is logged). */
+    appTerminate: (handler: AppTerminateHandler): Disposable => durableApp.registry.hooks.appTerminate(handler),
+    preInvocation: (_handler: unknown): never => unsupportedInvocationHook("preInvocation"),
+    postInvocation: (_handler: unknown): never => unsupportedInvocationHook("postInvocation"),
+  },
   storageBlob: unsupportedTrigger("storageBlob", "a blob"),
   storageQueue: unsupportedTrigger("storageQueue", "a storage queue"),
   serviceBusQueue: unsupportedTrigger("serviceBusQueue", "a Service Bus queue"),

@@ -34,7 +34,8 @@ const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.
   Fleet (several hosts on one PostgreSQL store):
   --workers-only           run workers, no HTTP listener
   --http-only              serve HTTP (management API, client functions), run no workers
-  --lease-ms               lease on work in flight; a crashed host's work is taken over after it (default 5000)
+  --lease-ms               lease on work in flight (timer runs too); a crashed host's work is taken over
+                           after it (default 5000)
   --lease-renew-ms         how often leases of work in flight are renewed (default 1000; at most lease/3)
   --drain-timeout-ms       grace period on SIGTERM/SIGINT: work in flight may finish, the rest is handed
                            back and the process exits (default 10000)
@@ -180,7 +181,7 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
 
 export async function start(options: StartOptions, cwd = process.cwd()): Promise<Host> {
   const files = await entryFiles(options.entry, cwd);
-  installPackageAliases();
+  await installPackageAliases();
   const appVersion = options.appVersion ?? (await hostJsonDefaultVersion(await appFolder(options.entry, cwd)));
   await loadEntryFiles(files, options.entry ?? (files.length === 1 ? files[0]! : `${files.length} files of package.json "main"`));
   let host: Host;

@@ -456,10 +456,10 @@ const ENTITY_COMMANDS: Record<string, Command> = {
         return r.entityExists ? 0 : 1;
       }
       if (!r.entityExists) {
-        ctx.io.err(`perdure ${ctx.command}: entity @${id.name}@${id.key} does not exist (or holds no state).\n`);
+        ctx.io.err(`perdure ${ctx.command}: entity ${id.toString()} does not exist (or holds no state).\n`);
         return 1;
       }
-      ctx.io.out(fields([["Entity", `@${id.name}@${id.key}`], ["State", show(r.entityState, ctx.io.isTTY)]]));
+      ctx.io.out(fields([["Entity", id.toString()], ["State", show(r.entityState, ctx.io.isTTY)]]));
       return 0;
     },
   },
@@ -470,7 +470,7 @@ const ENTITY_COMMANDS: Record<string, Command> = {
       const id = entity(ctx, name!, key!);
       const at = dateFlag(ctx.command, ctx.values, "at");
       await ctx.client.client.signalEntity(id, operation!, dataFlag(ctx.command, ctx.values), at ? { signalTime: at } : {});
-      const what = `@${id.name}@${id.key}`;
+      const what = id.toString();
       if (ctx.json) printJson(ctx.io, { signaled: { name: id.name, key: id.key, operation, ...(at ? { signalTime: at } : {}) } });
       else ctx.io.out(`signaled ${what} ${operation}${at ? ` at ${time(at)}` : ""}\n`);
       return 0;

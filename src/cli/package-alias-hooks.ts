@@ -11,6 +11,6 @@ type NextResolve = (specifier: string, context: unknown) => Promise<{ url: strin
 
 /** The target goes on down the chain as a file URL, so the loaders after this one (tsx, in a source checkout) load it as their own. */
 export async function resolve(specifier: string, context: unknown, nextResolve: NextResolve): Promise<{ url: string }> {
-  const target = aliases[specifier];
+  const target = Object.hasOwn(aliases, specifier) ? aliases[specifier] : undefined;
   return nextResolve(target === undefined ? specifier : pathToFileURL(target).href, context);
 }

@@ -19,15 +19,19 @@ let installed = false;
 
 type ResolveFilename = (request: string, parent: unknown, isMain: boolean, options?: unknown) => string;
 
-export function installPackageAliases(): void {
+export async function installPackageAliases(): Promise<void> {
   if (installed) return;
   installed = true;
+  // Running from the sources (a checkout without a build): a CommonJS app's require() of an alias
+  // reaches a .ts file, which only tsx's CommonJS loader can read.
+  if (EXT === ".ts") (await import("tsx/cjs/api")).register();
   // require(): CommonJS apps (tsc's default output for Azure Functions projects).
   const cjs = Module as unknown as { _resolveFilename: ResolveFilename };
   const resolveFilename = cjs._resolveFilename;
   cjs._resolveFilename = function (request, parent, isMain, options) {
-    return PACKAGE_ALIASES[request] ?? resolveFilename.call(this, request, parent, isMain, options);
+    // Own keys only: a module named "constructor" must not resolve to Object.prototype's.
+    return Object.hasOwn(PACKAGE_ALIASES, request) ? PACKAGE_ALIASES[request]! : resolveFilename.call(this, request, parent, isMain, options);
   };
   // import: ES module apps, through a resolve hook (it runs on the loader's thread, so it gets the map as data).
-  register(new URL(`./package-alias-hooks${EXT === ".ts" ? ".ts" : ".js"}`, import.meta.url), { data: PACKAGE_ALIASES });
+  register(new URL(`./package-alias-hooks${EXT}`, import.meta.url), { data: PACKAGE_ALIASES });
 }

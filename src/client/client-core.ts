@@ -3,6 +3,7 @@ import type { HistoryEvent } from "../core/history.js";
 import { EntityId } from "../core/entity-id.js";
 import { InstanceNotFoundError, InvalidArgumentError, WaitTimeoutError } from "../core/errors.js";
 import { validateEventName, validateInstanceId } from "../core/instance-id.js";
+import { checkVersion } from "../core/version.js";
 import { serializePayload } from "../core/payload.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
 import type {
@@ -106,8 +107,7 @@ export class DurableClientCore implements DurableClient {
     if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");
     const instanceId = options.instanceId === undefined ? undefined : validateInstanceId(options.instanceId);
     const input = serializePayload(options.input, "The orchestration input");
-    const version = options.version;
-    if (version !== undefined && typeof version !== "string") throw new InvalidArgumentError(`The version must be a string (got ${typeof version}).`);
+    const version = checkVersion(options.version, "The version of the new instance");
     return this.traced(`startNew ${orchestratorFunctionName}`, instanceId, () => this.transport.startNew(orchestratorFunctionName, instanceId, input, version));
   }
 

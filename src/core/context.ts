@@ -2,6 +2,7 @@ import { EntityId } from "./entity-id.js";
 import { EntityCallTask, EntityMessageTask, EntityResponseTask, LockHandle, LockState, LockTask } from "./entity-tasks.js";
 import { InvalidArgumentError, LockingRulesViolationError } from "./errors.js";
 import { validateInstanceId } from "./instance-id.js";
+import { checkVersion } from "./version.js";
 import { nameBasedUuid } from "./guid.js";
 import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
 import { parsePayload, serializePayload } from "./payload.js";
@@ -179,8 +180,7 @@ export class DurableOrchestrationContext {
   private subOrchestrationTask(name: string, payload: string | undefined, instanceId: string | undefined, version: string | undefined): SubOrchestrationTask {
     // The child's ID follows the same rules as any instance ID (an '@' ID would be taken for an entity).
     if (instanceId !== undefined) validateInstanceId(instanceId);
-    if (version !== undefined && typeof version !== "string") throw new InvalidArgumentError(`The version of sub-orchestration '${name}' must be a string (got ${typeof version}).`);
-    const task = new SubOrchestrationTask(name, payload, instanceId, version);
+    const task = new SubOrchestrationTask(name, payload, instanceId, checkVersion(version, `The version of sub-orchestration '${name}'`));
     task.checkedAtCall = true;
     return task;
   }

@@ -16,6 +16,7 @@ import { defaultTelemetry, Telemetry } from "../runtime/telemetry.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
 import { type HealthReport, HealthMonitor } from "./health.js";
 import { StoreClock } from "./store-clock.js";
+import { checkVersion } from "../core/version.js";
 import { TimerScheduler } from "./timer-scheduler.js";
 import { DEFAULT_STORE_URL, providerFromUrl } from "./store-url.js";
 
@@ -121,7 +122,7 @@ class PerdureHost implements Host {
         taskHub: options.taskHub ?? DEFAULT_TASK_HUB,
       }),
       this.telemetry,
-      (this.version = validVersion(options.version)),
+      (this.version = checkVersion(options.version, "The host's version")),
     );
     // Checked now, so a bad limit fails before the store and workers start.
     edgeLimits(this.edgeOptions());
@@ -129,6 +130,7 @@ class PerdureHost implements Host {
       // A host counts as gone after three missed heartbeats: its instances' affinity ends then.
       hostTimeoutMs: 3 * heartbeatMs,
       ...options,
+      ...(this.version !== undefined ? { version: this.version } : {}),
       clock,
       logger: this.logger,
       activityContextExtras: { [CLIENT_KEY]: this.client },
@@ -146,7 +148,9 @@ class PerdureHost implements Host {
     this.worker.onStoreError = () => this.monitor.suspect();
     this.clock = clock;
     // Checked now, so a time zone Intl does not know fails before anything starts.
-    this.timeZone = timeZoneOf(options);
+    // WEBSITE_TIME_ZONE is read only for an app with timers: on Windows App Service it holds a Windows
+    // name, which must not stop an app that has no schedule to read in it.
+    this.timeZone = timeZoneOf(options, this.app.registry.timerFunctions.length > 0);
   }
 
   health(): HealthReport {
@@ -184,6 +188,15 @@ class PerdureHost implements Host {
     this.state = "starting";
     await this.provider.initialize();
     await this.storeClock?.start();
+    // The app's start hooks run before any work is taken, as in Azure Functions; one that throws stops the start.
+    try {
+      await this.app.registry.hooks.runStart();
+    } catch (err) {
+      await this.provider.close().catch(() => undefined);
+      this.storeClock?.stop();
+      this.state = "stopped";
+      throw err;
+    }
     await this.monitor.start();
     if (this.options.workers !== false) this.worker.start();
     const port = this.options.port ?? 7071;
@@ -214,6 +227,9 @@ class PerdureHost implements Host {
         workerId: this.worker.workerId,
         ...(this.timeZone !== undefined ? { timeZone: this.timeZone } : {}),
         pollIntervalMs: this.options.pollIntervalMs ?? 500,
+        // The runs' leases are the workers': a host that dies during a run loses it as fast as its work.
+        ...(this.options.leaseMs !== undefined ? { leaseMs: this.options.leaseMs } : {}),
+        ...(this.options.leaseRenewMs !== undefined ? { leaseRenewMs: this.options.leaseRenewMs } : {}),
       });
       this.timers.start();
     }
@@ -237,11 +253,13 @@ class PerdureHost implements Host {
         server.closeAllConnections();
       });
     }
-    // No new timer runs; the runs in progress finish while the store and workers are still there.
-    await this.timers?.stop();
+    // No new timer runs. The runs in progress may finish within the same grace period as the
+    // workers' drain (never longer: a stop must not wait on user code), while the store is still there.
+    const timersStopped = this.timers?.stop(this.worker.drainTimeoutMs);
     // Forgotten first: instances whose executors this host caches go to the others at once.
     await this.monitor.stop();
-    await this.worker.stop();
+    await Promise.all([this.worker.stop(), timersStopped]);
+    await this.app.registry.hooks.runTerminate((err) => this.logger.error(`An app.hook.appTerminate hook failed: ${(err as Error)?.stack ?? String(err)}`, {}));
     this.worker.metrics.close();
     this.storeClock?.stop();
     await this.provider.close();
@@ -254,19 +272,11 @@ export function createHost(options: HostOptions = {}): Host {
 }
 
 /** The schedules' time zone: the option, else WEBSITE_TIME_ZONE (Azure's setting); undefined for UTC. */
-function timeZoneOf(options: HostOptions): string | undefined {
+function timeZoneOf(options: HostOptions, hasTimers: boolean): string | undefined {
   if (options.timeZone !== undefined && options.timeZone !== "") return checkTimeZone(options.timeZone, "time zone");
+  if (!hasTimers) return undefined;
   const fromEnv = process.env.WEBSITE_TIME_ZONE;
   if (fromEnv !== undefined && fromEnv.trim() !== "") return checkTimeZone(fromEnv.trim(), "WEBSITE_TIME_ZONE");
   return undefined;
 }
 
-/** A version is free text (Durable Functions compares dotted numbers, else strings); only its type and size are checked. */
-function validVersion(version: unknown): string | undefined {
-  if (version === undefined || version === "") return undefined;
-  // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  if (typeof version !== "string" || version.length > 100 || /[\u0000-\u001f]/.test(version)) {
-    throw new DurableError("INVALID_ARGUMENT", `version must be a string of at most 100 printable characters, got ${JSON.stringify(version)}. Use one like "1.0" or "2026-12-07".`);
-  }
-  return version;
-}

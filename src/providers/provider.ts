@@ -160,17 +160,40 @@ export interface StorageProvider {
    * the epoch) that a host claimed. Creates the record with `baseline` when there is none (insert if
    * absent; never moves an existing one) and returns the stored value: the baseline just written, or
    * what was there. A host calls it when it starts, to learn whether an occurrence was missed while
-   * no host ran (Azure's past-due check); the baseline is its start time.
+   * no host ran (Azure's past-due check); the baseline is its start time. A baseline counts as done
+   * (no run of it to finish).
    */
   initTimerOccurrence(name: string, baseline: number, workerId: string, now: number): Promise<number>;
+  /** The record of a timer function (`name`, case-insensitive); undefined when there is none. Read-only. */
+  readTimerOccurrence(name: string): Promise<TimerOccurrenceRecord | undefined>;
   /**
    * Compare-and-set: claims `occurrence` for `workerId` when no occurrence at or after it was claimed
-   * (the stored one is older, or there is none), by storing it; `claimed` says whether this call did.
-   * `last` is the stored occurrence before the call (undefined: none): the one replaced when
-   * claimed, the one that won otherwise. Atomic across every handle on the store, so each
-   * occurrence of a timer runs on one host of a fleet, whatever their clocks.
+   * (the stored one is older, or there is none), by storing it with a lease until `now + leaseMs`;
+   * `claimed` says whether this call did. `last` is the stored occurrence before the call (undefined:
+   * none): the one replaced when claimed, the one that won otherwise. Atomic across every handle on
+   * the store, so each occurrence of a timer runs on one host of a fleet, whatever their clocks. The
+   * claim supersedes an earlier occurrence whose run did not end: that one is never taken over.
    */
-  claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }>;
+  claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<{ claimed: boolean; last?: number }>;
+  /**
+   * Extends the lease of `workerId` on `occurrence` to `now + leaseMs` while its run goes on; true
+   * when it still holds it (the last occurrence claimed, held by `workerId`, not done), false when it
+   * lost it (taken over, superseded or done). An expired lease that no one took over is renewed.
+   */
+  renewTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean>;
+  /**
+   * Records that the run of `occurrence` ended (whatever its outcome): `done` moves to it when it is
+   * older, and no later than the last claim. From then on the occurrence is never taken over. Not
+   * fenced by the worker: a run that ended is done, even if another host took it over meanwhile.
+   */
+  completeTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<void>;
+  /**
+   * Compare-and-set for an interrupted run: gives `occurrence` to `workerId` with a lease until
+   * `now + leaseMs` when it is still the last occurrence claimed, its run is not done and its lease
+   * expired (`leaseUntil <= now`: its holder stopped renewing it); true when this call took it.
+   * Atomic across every handle on the store: of hosts racing to take it over, exactly one does.
+   */
+  takeOverTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean>;
 
   /** Push notification of new work written by this process (or, for PostgreSQL, any process). */
   onWork?(listener: (kind: WorkKind, visibleAt: number) => void): () => void;
@@ -226,6 +249,18 @@ export interface HostRecord {
   startedAt: number;
   /** JSON text the host adds about itself (its version, whether it runs workers or HTTP). */
   info?: string;
+}
+
+/** What the store keeps per timer function: the claims of its occurrences and their leases. */
+export interface TimerOccurrenceRecord {
+  /** The last occurrence claimed (ms since the epoch), or the baseline written when the timer was first seen. */
+  last: number;
+  /** The last occurrence whose run ended (or the baseline); undefined: none. A run of `last` is in progress, or was interrupted, while `done` is older. */
+  done?: number;
+  /** The host that claimed `last` (or took it over). */
+  workerId: string;
+  /** When that host's lease on `last` ends unless renewed; a run not done whose lease ended was interrupted. */
+  leaseUntil: number;
 }
 
 export interface ActivityLockRequest extends LockRequestBase {
@@ -423,4 +458,14 @@ export const functionKey = (name: string): string => name.toLowerCase();
 /** The refusal of an activity result whose task lease was lost (expired and taken, or the task is gone). */
 export function activityLockLost(item: ActivityWorkItem): LockLostError {
   return new LockLostError(`activity task ${item.name}#${item.taskScheduledId} of '${item.instanceId}'`);
+}
+
+/** Whether the run of `occurrence` has not ended: it is the last occurrence claimed and `done` is older. */
+export function timerRunOpen(r: TimerOccurrenceRecord, occurrence: number): boolean {
+  return r.last === occurrence && (r.done === undefined || r.done < occurrence);
+}
+
+/** Whether the run of `occurrence` was interrupted: not ended, and its holder's lease expired at `now`. */
+export function timerRunInterrupted(r: TimerOccurrenceRecord, occurrence: number, now: number): boolean {
+  return timerRunOpen(r, occurrence) && r.leaseUntil <= now;
 }

@@ -2,7 +2,7 @@ import type { FailureDetails } from "../core/failure.js";
 import type { InstanceKind } from "../core/outbox.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { ParkInfo } from "../core/step-policy.js";
-import type { InstanceRecord } from "./provider.js";
+import type { InstanceRecord, TimerOccurrenceRecord } from "./provider.js";
 
 /** An `instances` row as the SQL stores (SQLite, PostgreSQL) return it: the same columns in both. */
 export interface InstanceRow {
@@ -45,4 +45,18 @@ export function instanceFromRow(r: InstanceRow): InstanceRecord {
   if (r.entity_state !== null) rec.entityState = r.entity_state;
   if (r.parked !== null) rec.parked = JSON.parse(r.parked) as ParkInfo;
   return rec;
+}
+
+/** A `timer_occurrences` row, the same columns in SQLite and PostgreSQL. */
+export interface TimerRow {
+  last_occurrence: number;
+  done_occurrence: number | null;
+  worker_id: string;
+  lease_until: number;
+}
+
+export function timerRecord(row: TimerRow): TimerOccurrenceRecord {
+  const record: TimerOccurrenceRecord = { last: row.last_occurrence, workerId: row.worker_id, leaseUntil: row.lease_until };
+  if (row.done_occurrence !== null) record.done = row.done_occurrence;
+  return record;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BindingDirection, type BindingHandler, BlobPathError, describeBinding, invocationInfoOf, resolveBindingExpressions } from "./binding-context.js";
 import type { FunctionBinding, InvocationContext } from "./invocation-context.js";
@@ -49,9 +49,15 @@ export async function blobFile(binding: FunctionBinding, direction: BindingDirec
   if (dots !== undefined) refuse(`has a '${dots}' segment, and could lead out of the blob root: refused`);
   if (segments.some((s) => s === "")) refuse("has an empty segment (a leading, trailing or double '/')");
   if (segments.length < 2) refuse("names a container but no blob");
+  if (process.platform === "win32") {
+    // On Windows a ':' opens an alternate data stream and CON, NUL, COM1, ... are devices, not files.
+    if (segments.some((s) => s.includes(":"))) refuse("has a ':' in a segment, which Windows reads as a data stream");
+    const device = segments.find((s) => /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i.test(s));
+    if (device !== undefined) refuse(`has the segment '${device}', a device name on Windows`);
+  }
   const file = resolve(root, ...segments);
   const rel = relative(root, file);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) refuse("leads out of the blob root: refused");
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) refuse("leads out of the blob root: refused");
   return file;
 }
 

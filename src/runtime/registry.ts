@@ -4,6 +4,7 @@ import { classEntityHandler, isClass } from "../core/entity-class.js";
 import { DuplicateFunctionError, InvalidArgumentError, OrchestratorConstraintError } from "../core/errors.js";
 import { HTTP_ACTIVITY_NAME } from "../core/http-task.js";
 import { isSubMinuteSchedule, parseSchedule, type TimerSchedule } from "../core/ncrontab.js";
+import { AppHooks } from "./app-hooks.js";
 import { BindingHandlers } from "./bindings.js";
 import type { ExceptionPropertiesProvider } from "./exception-properties.js";
 import { httpActivity } from "./builtin-http-activity.js";
@@ -137,6 +138,8 @@ export class FunctionRegistry {
   private readonly taken = new Set<string>();
   /** Handlers of extra input and output bindings, by type (`app.setBindingHandler` of perdure/azure-functions). */
   readonly bindings = new BindingHandlers();
+  /** `app.hook.appStart` / `appTerminate` of perdure/azure-functions: run by the host at start and stop. */
+  readonly hooks = new AppHooks();
   /** What adds `properties` to activity failures (`df.app.setExceptionPropertiesProvider`). */
   exceptionPropertiesProvider: ExceptionPropertiesProvider | undefined;
 

@@ -167,6 +167,30 @@ describe("perdure start: errors in detail, and apps of many files", () => {
     assert.equal(meaningful(bad.stderr).length, 1, bad.stderr);
   });
 
+  it("a CommonJS app that requires durable-functions and @azure/functions runs (the CLI answers both names)", async () => {
+    const app = join(tmp, "cjs-aliases");
+    mkdirSync(app);
+    writeFileSync(
+      join(app, "app.cjs"),
+      [
+        'const df = require("durable-functions");',
+        'const { app } = require("@azure/functions");',
+        'df.app.activity("hi", { handler: (name) => "hi " + name });',
+        'df.app.orchestration("greet", function* (context) { return yield context.df.callActivity("hi", context.df.getInput()); });',
+        'app.get("ping", () => ({ body: "pong" }));',
+      ].join("\n"),
+    );
+    const { child, url, done } = await startHost(["start", join(app, "app.cjs"), "--port", "0", "--store", "memory:"]);
+    try {
+      assert.equal(await (await fetch(`${url}/api/ping`)).text(), "pong");
+      const r = await fetch(`${url}/runtime/webhooks/durabletask/orchestrators/greet?timeout=10&pollingInterval=0.05`, { method: "POST", body: JSON.stringify("cjs") });
+      assert.equal(await r.json(), "hi cjs");
+    } finally {
+      child.kill("SIGTERM");
+      await done;
+    }
+  });
+
   it("says when package.json \"main\" matches nothing", async () => {
     const app = join(tmp, "unbuilt");
     mkdirSync(app);

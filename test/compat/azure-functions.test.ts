@@ -112,4 +112,34 @@ describe("perdure/azure-functions", () => {
     assert.equal(output.serviceBusTopic({ topicName: "t", connection: "c" }).type, "serviceBus");
     assert.equal(input.cosmosDB({ databaseName: "d", containerName: "c", connection: "c" }).type, "cosmosDB");
   });
+
+  it("app.hook.appStart and appTerminate run when a host starts and stops; per-invocation hooks are refused; app.setup is accepted", async () => {
+    const seen: string[] = [];
+    const start = app.hook.appStart((context) => {
+      context.appHookData.startedAt = "start";
+      seen.push("start");
+    });
+    const stop = app.hook.appTerminate((context) => void seen.push(`terminate after ${String(context.appHookData.startedAt)}`));
+    try {
+      const other = createHost({ store: "memory:", port: false, logger: silentLogger });
+      await other.start();
+      assert.deepEqual(seen, ["start"]);
+      await other.stop();
+      assert.deepEqual(seen, ["start", "terminate after start"]);
+    } finally {
+      start.dispose();
+      stop.dispose();
+    }
+    const failing = app.hook.appStart(() => {
+      throw new Error("no config");
+    });
+    try {
+      await assert.rejects(createHost({ store: "memory:", port: false, logger: silentLogger }).start(), /no config/);
+    } finally {
+      failing.dispose();
+    }
+    assert.throws(() => app.hook.preInvocation(() => undefined), (e: df.DurableError) => e.code === "UNSUPPORTED_HOOK" && /appStart/.test(e.message));
+    assert.throws(() => app.hook.postInvocation(() => undefined), { code: "UNSUPPORTED_HOOK" });
+    app.setup({ enableHttpStream: true });
+  });
 });

@@ -15,6 +15,9 @@ function register(app: DurableApp): void {
     const retried: unknown = yield ctx.df.callSubOrchestratorWithRetry("reportVersion", new RetryOptions(100, 2), undefined, undefined, "0.8");
     return { own: ctx.df.version, explicit, inherited, retried };
   });
+  app.orchestration("badChildVersion", function* (ctx) {
+    return yield ctx.df.callSubOrchestrator("reportVersion", undefined, undefined, "x".repeat(101));
+  });
   app.orchestration("eternal", function* (ctx) {
     const n = ctx.df.getInput<number>();
     if (n < 2) ctx.df.continueAsNew(n + 1);
@@ -34,7 +37,12 @@ forEachStore("versions", (start) => {
 
     const pinned = await host.client.startNew("reportVersion", { version: "2.0-beta" });
     assert.equal((await host.client.waitForCompletion(pinned)).output, "2.0-beta");
-    await assert.rejects(host.client.startNew("reportVersion", { version: 2 as never }), { code: "INVALID_ARGUMENT", message: /version must be a string/ });
+    await assert.rejects(host.client.startNew("reportVersion", { version: 2 as never }), { code: "INVALID_ARGUMENT", message: /^The version of the new instance must be a string of at most 100 printable characters, got number/ });
+    await assert.rejects(host.client.startNew("reportVersion", { version: "a\nb" }), { code: "INVALID_ARGUMENT" });
+    const badChild = await host.client.startNew("badChildVersion");
+    const failed = await host.client.waitForCompletion(badChild);
+    assert.equal(failed.runtimeStatus, "Failed");
+    assert.match(String(failed.output), /The version of sub-orchestration 'reportVersion' must be a string of at most 100 printable characters/);
   });
 
   it("a remote client's start carries its version over HTTP", async () => {
@@ -44,6 +52,8 @@ forEachStore("versions", (start) => {
     assert.equal((await remote.waitForCompletion(pinned)).output, "4.2");
     const plain = await remote.startNew("reportVersion");
     assert.equal((await remote.waitForCompletion(plain)).output, "1.0");
+    const refused = await fetch(`${host.url!}/runtime/webhooks/durabletask/orchestrators/reportVersion?version=${"v".repeat(101)}`, { method: "POST" });
+    assert.equal(refused.status, 400);
   });
 
   it("keeps the version across continueAsNew, and is empty without one", async () => {
@@ -56,7 +66,7 @@ forEachStore("versions", (start) => {
   });
 
   it("refuses a version that is not a short string", async () => {
-    await assert.rejects(start(register, { version: 7 as never }), { code: "INVALID_ARGUMENT", message: /version must be a string/ });
+    await assert.rejects(start(register, { version: 7 as never }), { code: "INVALID_ARGUMENT", message: /^The host's version must be a string/ });
     await assert.rejects(start(register, { version: "x".repeat(101) }), { code: "INVALID_ARGUMENT" });
   });
 });

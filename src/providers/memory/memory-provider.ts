@@ -32,6 +32,9 @@ import {
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
+  type TimerOccurrenceRecord,
+  timerRunInterrupted,
+  timerRunOpen,
   type WorkKind,
 } from "../provider.js";
 import { notifySafely } from "../listeners.js";
@@ -79,8 +82,8 @@ class MemoryStore {
   readonly delayed = new Set<string>();
   nextId = 1;
   readonly hosts = new Map<string, HostRecord & { heartbeatAt: number }>();
-  /** Timer triggers: the last occurrence claimed, by lower-case function name. */
-  readonly timerOccurrences = new Map<string, { last: number; workerId: string; claimedAt: number }>();
+  /** Timer triggers: the last occurrence claimed and its lease, by lower-case function name. */
+  readonly timerOccurrences = new Map<string, TimerOccurrenceRecord & { claimedAt: number }>();
   readonly workListeners = new Set<(kind: WorkKind, visibleAt: number) => void>();
   readonly changeListeners = new Set<(instanceId: string, status: OrchestrationRuntimeStatus) => void>();
 }
@@ -627,17 +630,47 @@ export class MemoryProvider implements StorageProvider {
     const row = this.s.timerOccurrences.get(key);
     if (row) return row.last;
     this.stats.writeTransactions++;
-    this.s.timerOccurrences.set(key, { last: baseline, workerId, claimedAt: now });
+    this.s.timerOccurrences.set(key, { last: baseline, done: baseline, workerId, claimedAt: now, leaseUntil: now });
     return baseline;
   }
 
-  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }> {
+  async readTimerOccurrence(name: string): Promise<TimerOccurrenceRecord | undefined> {
+    const row = this.s.timerOccurrences.get(functionKey(name));
+    if (!row) return undefined;
+    const { last, done, workerId, leaseUntil } = row;
+    return done === undefined ? { last, workerId, leaseUntil } : { last, done, workerId, leaseUntil };
+  }
+
+  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<{ claimed: boolean; last?: number }> {
     const key = functionKey(name);
     const row = this.s.timerOccurrences.get(key);
     if (row && row.last >= occurrence) return { claimed: false, last: row.last };
     this.stats.writeTransactions++;
-    this.s.timerOccurrences.set(key, { last: occurrence, workerId, claimedAt: now });
+    const claim = { last: occurrence, workerId, claimedAt: now, leaseUntil: now + leaseMs };
+    this.s.timerOccurrences.set(key, row?.done === undefined ? claim : { ...claim, done: row.done });
     return row ? { claimed: true, last: row.last } : { claimed: true };
   }
-}
 
+  async renewTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean> {
+    const row = this.s.timerOccurrences.get(functionKey(name));
+    if (!row || !timerRunOpen(row, occurrence) || row.workerId !== workerId) return false;
+    this.stats.writeTransactions++;
+    row.leaseUntil = now + leaseMs;
+    return true;
+  }
+
+  async completeTimerOccurrence(name: string, occurrence: number, _workerId: string, _now: number): Promise<void> {
+    const row = this.s.timerOccurrences.get(functionKey(name));
+    if (!row || occurrence > row.last || (row.done !== undefined && row.done >= occurrence)) return;
+    this.stats.writeTransactions++;
+    row.done = occurrence;
+  }
+
+  async takeOverTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean> {
+    const row = this.s.timerOccurrences.get(functionKey(name));
+    if (!row || !timerRunInterrupted(row, occurrence, now)) return false;
+    this.stats.writeTransactions++;
+    Object.assign(row, { workerId, claimedAt: now, leaseUntil: now + leaseMs });
+    return true;
+  }
+}

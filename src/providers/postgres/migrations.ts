@@ -124,13 +124,15 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   {
     version: 3,
-    description: "timer triggers: the last occurrence of each timer function claimed by a host (once per occurrence across hosts)",
+    description: "timer triggers: the last occurrence of each timer function claimed by a host, under a lease until its run is done (once per occurrence across hosts; a run interrupted by a host's death is taken over)",
     sql: `
       CREATE TABLE {s}.timer_occurrences (
         name_key        text COLLATE "C" PRIMARY KEY,
         last_occurrence bigint NOT NULL,
+        done_occurrence bigint,
         worker_id       text NOT NULL,
-        claimed_at      bigint NOT NULL
+        claimed_at      bigint NOT NULL,
+        lease_until     bigint NOT NULL
       );
     `,
   },

@@ -28,13 +28,16 @@ import {
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
+  type TimerOccurrenceRecord,
+  timerRunInterrupted,
+  timerRunOpen,
   type WorkCounts,
   type InstanceFilter,
   type StatusCounts,
   type WorkKind,
 } from "../provider.js";
 import { ProviderListeners } from "../listeners.js";
-import { instanceFromRow, type InstanceRow } from "../sql-rows.js";
+import { instanceFromRow, type InstanceRow, timerRecord, type TimerRow } from "../sql-rows.js";
 import { SchemaPermissionError, SchemaVersionError } from "../schema-version.js";
 import { type BatchOp, BatchPlanner, byteOrder, lockSet, type RowState, type Snapshot } from "./batch-plan.js";
 import { PG_MIGRATIONS } from "./migrations.js";
@@ -861,13 +864,22 @@ export class PostgresProvider implements StorageProvider {
       if (found.rows[0]) return found.rows[0].last;
       this.stats.writeTransactions++;
       // Insert if absent; a host that created it meanwhile wins, and the read after sees its row.
-      await q.query(`INSERT INTO ${this.timerTable} (name_key, last_occurrence, worker_id, claimed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name_key) DO NOTHING`, [key, baseline, workerId, now]);
+      // A baseline counts as done: there is no run of it to finish.
+      await q.query(
+        `INSERT INTO ${this.timerTable} (name_key, last_occurrence, done_occurrence, worker_id, claimed_at, lease_until) VALUES ($1, $2, $2, $3, $4, $4) ON CONFLICT (name_key) DO NOTHING`,
+        [key, baseline, workerId, now],
+      );
       const stored = await q.query<{ last: number }>(read, [key]);
       return stored.rows[0]!.last;
     });
   }
 
-  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }> {
+  async readTimerOccurrence(name: string): Promise<TimerOccurrenceRecord | undefined> {
+    const r = await this.c.run(`reading timer '${name}'`, "fenced", (q) => q.query<TimerRow>(`SELECT ${TIMER_COLUMNS} FROM ${this.timerTable} WHERE name_key = $1`, [functionKey(name)]));
+    return r.rows[0] && timerRecord(r.rows[0]);
+  }
+
+  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<{ claimed: boolean; last?: number }> {
     const key = functionKey(name);
     const table = this.timerTable;
     // Look before locking: the hosts that lost the occurrence do not queue for the row.
@@ -879,7 +891,10 @@ export class PostgresProvider implements StorageProvider {
       const r = await q.query<{ last: number; worker_id: string }>(`SELECT last_occurrence AS last, worker_id FROM ${table} WHERE name_key = $1 FOR UPDATE`, [key]);
       const row = r.rows[0];
       if (!row) {
-        const inserted = await q.query(`INSERT INTO ${table} (name_key, last_occurrence, worker_id, claimed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name_key) DO NOTHING`, [key, occurrence, workerId, now]);
+        const inserted = await q.query(
+          `INSERT INTO ${table} (name_key, last_occurrence, done_occurrence, worker_id, claimed_at, lease_until) VALUES ($1, $2, NULL, $3, $4, $5) ON CONFLICT (name_key) DO NOTHING`,
+          [key, occurrence, workerId, now, now + leaseMs],
+        );
         // Another host created the row meanwhile: decide again on its row.
         if (inserted.rowCount !== 1) throw new RetryTransaction();
         return { claimed: true };
@@ -889,12 +904,61 @@ export class PostgresProvider implements StorageProvider {
         if (retry.afterLostCommit && row.last === occurrence && row.worker_id === workerId) return { claimed: true };
         return { claimed: false, last: row.last };
       }
-      await q.query(`UPDATE ${table} SET last_occurrence = $2, worker_id = $3, claimed_at = $4 WHERE name_key = $1`, [key, occurrence, workerId, now]);
+      // The run of the occurrence replaced is not taken over any more: this claim supersedes it (done stays).
+      await q.query(`UPDATE ${table} SET last_occurrence = $2, worker_id = $3, claimed_at = $4, lease_until = $5 WHERE name_key = $1`, [key, occurrence, workerId, now, now + leaseMs]);
       return { claimed: true, last: row.last };
+    });
+  }
+
+  async renewTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean> {
+    // A second attempt after a lost commit matches the same row again: renewing twice is renewing.
+    const r = await this.c.run(`renewing the lease of timer '${name}'`, "fenced", (q) =>
+      q.query(
+        `UPDATE ${this.timerTable} SET lease_until = $4
+          WHERE name_key = $1 AND last_occurrence = $2 AND worker_id = $3 AND (done_occurrence IS NULL OR done_occurrence < last_occurrence)`,
+        [functionKey(name), occurrence, workerId, now + leaseMs],
+      ),
+    );
+    this.stats.writeTransactions++;
+    return r.rowCount === 1;
+  }
+
+  async completeTimerOccurrence(name: string, occurrence: number, _workerId: string, _now: number): Promise<void> {
+    // Fenced: a second attempt finds done already moved and changes nothing.
+    await this.c.run(`recording the end of a run of timer '${name}'`, "fenced", (q) =>
+      q.query(`UPDATE ${this.timerTable} SET done_occurrence = $2 WHERE name_key = $1 AND last_occurrence >= $2 AND (done_occurrence IS NULL OR done_occurrence < $2)`, [functionKey(name), occurrence]),
+    );
+    this.stats.writeTransactions++;
+  }
+
+  async takeOverTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean> {
+    const key = functionKey(name);
+    const table = this.timerTable;
+    // Look first: a run still leased (or done, or superseded) is not written to. The UPDATE decides:
+    // of two racing, the second waits for the first's row lock, then sees its lease and changes nothing.
+    // The lease counts as expired by the smaller of the caller's clock and the database's, as every
+    // lease here: a host whose clock runs ahead takes over no run early.
+    return this.c.run(`taking over an occurrence of timer '${name}'`, "fenced", async (q, retry) => {
+      const seen = await q.query<TimerRow>(`SELECT ${TIMER_COLUMNS} FROM ${table} WHERE name_key = $1`, [key]);
+      const row = seen.rows[0];
+      if (!row) return false;
+      const found = timerRecord(row);
+      // An earlier attempt of this very takeover committed, but its answer was lost on the wire.
+      if (retry.afterLostCommit && found.workerId === workerId && timerRunOpen(found, occurrence) && found.leaseUntil > now) return true;
+      if (!timerRunInterrupted(found, occurrence, now)) return false;
+      this.stats.writeTransactions++;
+      const r = await q.query(
+        `UPDATE ${table} SET worker_id = $3, claimed_at = $4, lease_until = $5
+          WHERE name_key = $1 AND last_occurrence = $2 AND (done_occurrence IS NULL OR done_occurrence < last_occurrence)
+            AND lease_until <= LEAST($4::bigint, (extract(epoch FROM statement_timestamp()) * 1000)::bigint)`,
+        [key, occurrence, workerId, now, now + leaseMs],
+      );
+      return r.rowCount === 1;
     });
   }
 }
 
+const TIMER_COLUMNS = "last_occurrence, done_occurrence, worker_id, lease_until";
 
 /** A history row: the JSON array of one step's events. */
 function parseSteps(events: string): HistoryEvent[] {
@@ -918,7 +982,6 @@ function withLeased(r: CommitResult & { ok: true }, leased: ActivityWorkItem[]):
   const kept = leased.filter((i) => i.id > 0);
   return kept.length > 0 ? { ok: true, leasedActivities: kept } : { ok: true };
 }
-
 
 /**
  * The WHERE fragments of a query's filters over `instances i`, with their values (and `add` for

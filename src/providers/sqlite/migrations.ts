@@ -113,13 +113,15 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    description: "timer triggers: the last occurrence of each timer function claimed by a host (once per occurrence across hosts)",
+    description: "timer triggers: the last occurrence of each timer function claimed by a host, under a lease until its run is done (once per occurrence across hosts; a run interrupted by a host's death is taken over)",
     sql: `
       CREATE TABLE timer_occurrences (
         name_key        TEXT PRIMARY KEY,
         last_occurrence INTEGER NOT NULL,
+        done_occurrence INTEGER,
         worker_id       TEXT NOT NULL,
-        claimed_at      INTEGER NOT NULL
+        claimed_at      INTEGER NOT NULL,
+        lease_until     INTEGER NOT NULL
       ) WITHOUT ROWID;
     `,
   },

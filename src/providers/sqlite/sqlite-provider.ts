@@ -30,13 +30,15 @@ import {
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
+  type TimerOccurrenceRecord,
+  timerRunInterrupted,
   type WorkCounts,
   type InstanceFilter,
   type StatusCounts,
   type WorkKind,
 } from "../provider.js";
 import { ProviderListeners } from "../listeners.js";
-import { instanceFromRow, type InstanceRow } from "../sql-rows.js";
+import { instanceFromRow, type InstanceRow, timerRecord, type TimerRow } from "../sql-rows.js";
 import { SchemaVersionError } from "../schema-version.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -272,11 +274,28 @@ export class SqliteProvider implements StorageProvider {
       ),
       removeHost: db.prepare("DELETE FROM hosts WHERE worker_id = ?"),
       timerLast: db.prepare<[string], { last_occurrence: number }>("SELECT last_occurrence FROM timer_occurrences WHERE name_key = ?"),
-      timerInsert: db.prepare("INSERT INTO timer_occurrences (name_key, last_occurrence, worker_id, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING"),
-      timerClaim: db.prepare(
-        `INSERT INTO timer_occurrences (name_key, last_occurrence, worker_id, claimed_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (name_key) DO UPDATE SET last_occurrence = excluded.last_occurrence, worker_id = excluded.worker_id, claimed_at = excluded.claimed_at
+      timerRow: db.prepare<[string], TimerRow>("SELECT last_occurrence, done_occurrence, worker_id, lease_until FROM timer_occurrences WHERE name_key = ?"),
+      // A baseline counts as done: there is no run of it to finish.
+      timerInsert: db.prepare<Record<string, unknown>>(
+        "INSERT INTO timer_occurrences (name_key, last_occurrence, done_occurrence, worker_id, claimed_at, lease_until) VALUES (@key, @baseline, @baseline, @workerId, @now, @now) ON CONFLICT (name_key) DO NOTHING",
+      ),
+      // The run of the occurrence replaced is not taken over any more: the later claim supersedes it (done stays).
+      timerClaim: db.prepare<[string, number, string, number, number]>(
+        `INSERT INTO timer_occurrences (name_key, last_occurrence, done_occurrence, worker_id, claimed_at, lease_until) VALUES (?, ?, NULL, ?, ?, ?)
+         ON CONFLICT (name_key) DO UPDATE SET last_occurrence = excluded.last_occurrence, worker_id = excluded.worker_id, claimed_at = excluded.claimed_at, lease_until = excluded.lease_until
          WHERE timer_occurrences.last_occurrence < excluded.last_occurrence`,
+      ),
+      timerRenew: db.prepare<Record<string, unknown>>(
+        `UPDATE timer_occurrences SET lease_until = @until
+          WHERE name_key = @key AND last_occurrence = @occurrence AND worker_id = @workerId AND (done_occurrence IS NULL OR done_occurrence < last_occurrence)`,
+      ),
+      timerComplete: db.prepare<Record<string, unknown>>(
+        `UPDATE timer_occurrences SET done_occurrence = @occurrence
+          WHERE name_key = @key AND last_occurrence >= @occurrence AND (done_occurrence IS NULL OR done_occurrence < @occurrence)`,
+      ),
+      timerTakeOver: db.prepare<Record<string, unknown>>(
+        `UPDATE timer_occurrences SET worker_id = @workerId, claimed_at = @now, lease_until = @until
+          WHERE name_key = @key AND last_occurrence = @occurrence AND (done_occurrence IS NULL OR done_occurrence < last_occurrence) AND lease_until <= @now`,
       ),
     };
   }
@@ -790,12 +809,17 @@ export class SqliteProvider implements StorageProvider {
     const found = this.s.timerLast.get(key);
     if (found) return found.last_occurrence;
     return this.write(() => {
-      this.s.timerInsert.run(key, baseline, workerId, now);
+      this.s.timerInsert.run({ key, baseline, workerId, now });
       return this.s.timerLast.get(key)!.last_occurrence;
     });
   }
 
-  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number): Promise<{ claimed: boolean; last?: number }> {
+  async readTimerOccurrence(name: string): Promise<TimerOccurrenceRecord | undefined> {
+    const row = this.s.timerRow.get(functionKey(name));
+    return row && timerRecord(row);
+  }
+
+  async claimTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<{ claimed: boolean; last?: number }> {
     const key = functionKey(name);
     // Look before taking the write lock: the hosts that lost the occurrence do not queue for it.
     const seen = this.s.timerLast.get(key)?.last_occurrence;
@@ -803,9 +827,25 @@ export class SqliteProvider implements StorageProvider {
     return this.write(() => {
       const before = this.s.timerLast.get(key)?.last_occurrence;
       if (before !== undefined && before >= occurrence) return { claimed: false, last: before };
-      this.s.timerClaim.run(key, occurrence, workerId, now);
+      this.s.timerClaim.run(key, occurrence, workerId, now, now + leaseMs);
       return before === undefined ? { claimed: true } : { claimed: true, last: before };
     });
+  }
+
+  async renewTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean> {
+    return this.write(() => this.s.timerRenew.run({ key: functionKey(name), occurrence, workerId, until: now + leaseMs }).changes === 1);
+  }
+
+  async completeTimerOccurrence(name: string, occurrence: number, _workerId: string, _now: number): Promise<void> {
+    this.write(() => this.s.timerComplete.run({ key: functionKey(name), occurrence }));
+  }
+
+  async takeOverTimerOccurrence(name: string, occurrence: number, workerId: string, now: number, leaseMs: number): Promise<boolean> {
+    const key = functionKey(name);
+    // Look before taking the write lock: a run still leased (or done, or superseded) is not queued for.
+    const seen = this.s.timerRow.get(key);
+    if (!seen || !timerRunInterrupted(timerRecord(seen), occurrence, now)) return false;
+    return this.write(() => this.s.timerTakeOver.run({ key, occurrence, workerId, now, until: now + leaseMs }).changes === 1);
   }
 }
 
