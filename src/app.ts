@@ -1,4 +1,5 @@
-import type { OrchestratorFunction } from "./core/context.js";
+import type { OrchestrationContext, OrchestratorFunction } from "./core/context.js";
+import type { Task } from "./core/tasks.js";
 import { DurableError } from "./core/errors.js";
 import type {
   CosmosDBDurableClientOptions,
@@ -17,6 +18,10 @@ import type { FunctionInput, FunctionOutput } from "./runtime/invocation-context
 import { checkExceptionPropertiesProvider, type ExceptionPropertiesProvider } from "./runtime/exception-properties.js";
 import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, type OrchestrationOptions } from "./runtime/registry.js";
 
+/** An orchestrator returning TOutput; what a `yield` receives is `any`, as in durable-functions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the value sent back into the generator is whatever the task produced
+type OrchestrationGenerator<TOutput> = (context: OrchestrationContext) => Generator<Task, TOutput, any>;
+
 /**
  * `df.app`: where an app registers its functions, with the names of durable-functions v3. The
  * default `app` is shared by the module (as in Azure Functions); `createApp()` gives an isolated one
@@ -25,16 +30,29 @@ import { type ActivityContext, type EntityFunctionContext, FunctionRegistry, typ
 export class DurableApp {
   readonly registry = new FunctionRegistry();
 
-  /** Registers an orchestrator; the handle it returns calls it as a sub-orchestration (`yield handle(input)`). */
-  orchestration(name: string, handler: OrchestratorFunction | OrchestrationOptions): RegisteredOrchestration {
-    this.registry.addOrchestration(name, handler);
-    return registeredOrchestration(name);
+  /**
+   * Registers an orchestrator; the handle it returns calls it as a sub-orchestration
+   * (`yield* handle(input)`, or `context.df.callSubOrchestrator(handle, input)`, or
+   * `client.startNew(handle, { input })`). The output type comes from the generator's return; the
+   * input type, which the generator does not declare, from the first type argument:
+   * `df.app.orchestration<Order, Receipt>("checkout", function* (context) { ... })`.
+   */
+  orchestration<TInput = unknown, TOutput = unknown>(
+    name: string,
+    handler: OrchestrationGenerator<TOutput> | { handler: OrchestrationGenerator<TOutput> },
+  ): RegisteredOrchestration<TInput, TOutput> {
+    this.registry.addOrchestration(name, handler as OrchestratorFunction | OrchestrationOptions);
+    return registeredOrchestration<TInput, TOutput>(name);
   }
 
+  /** Registers an activity; the handle it returns carries the handler's input and output types. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- activity inputs are whatever the orchestrator passed
-  activity<TInput = any>(name: string, options: { handler: (input: TInput, context: ActivityContext) => unknown; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] }): RegisteredActivity {
+  activity<TInput = any, TOutput = unknown>(
+    name: string,
+    options: { handler: (input: TInput, context: ActivityContext) => TOutput; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] },
+  ): RegisteredActivity<TInput, Awaited<TOutput>> {
     this.registry.addActivity(name, options);
-    return registeredActivity(name);
+    return registeredActivity<TInput, Awaited<TOutput>>(name);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { HistoryEvent } from "../core/history.js";
 import { EntityId } from "../core/entity-id.js";
 import { InstanceNotFoundError, InvalidArgumentError, WaitTimeoutError } from "../core/errors.js";
 import { validateEventName, validateInstanceId } from "../core/instance-id.js";
+import { functionNameOf, type RegisteredOrchestration } from "../core/registered-types.js";
 import { checkVersion } from "../core/version.js";
 import { serializePayload } from "../core/payload.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
@@ -20,6 +21,7 @@ import type {
   RestartOptions,
   SignalEntityOptions,
   StartNewOptions,
+  TypedStartOptions,
   StatusPage,
   WaitOptions,
   WaitOrCheckStatusOptions,
@@ -103,7 +105,10 @@ export class DurableClientCore implements DurableClient {
 
   // ---- orchestrations ----
 
-  async startNew(orchestratorFunctionName: string, options: StartNewOptions = {}): Promise<string> {
+  startNew<TInput, TOutput>(orchestration: RegisteredOrchestration<TInput, TOutput>, ...options: TypedStartOptions<TInput>): Promise<string>;
+  startNew(orchestratorFunctionName: string, options?: StartNewOptions): Promise<string>;
+  async startNew(nameOrHandle: string | RegisteredOrchestration, options: StartNewOptions = {}): Promise<string> {
+    const orchestratorFunctionName = functionNameOf(nameOrHandle);
     if (typeof orchestratorFunctionName !== "string" || orchestratorFunctionName === "") throw new InvalidArgumentError("orchestratorFunctionName must be a valid string.");
     const instanceId = options.instanceId === undefined ? undefined : validateInstanceId(options.instanceId);
     const input = serializePayload(options.input, "The orchestration input");

@@ -1,15 +1,19 @@
 import type { HttpResponse } from "../runtime/http-messages.js";
 import type { EntityId } from "../core/entity-id.js";
+import type { RegisteredOrchestration } from "../core/registered-types.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { HttpManagementPayload } from "./management-urls.js";
 import type { DurableOrchestrationStatus, GetStatusOptions } from "./status.js";
 
-export interface StartNewOptions {
+export interface StartNewOptions<TInput = unknown> {
   instanceId?: string;
-  input?: unknown;
+  input?: TInput;
   /** The instance's version (`context.df.version`); default: the host's version. */
   version?: string;
 }
+
+/** The options of a start by handle: `input` is required when the orchestration's input may not be undefined. */
+export type TypedStartOptions<TInput> = undefined extends TInput ? [options?: StartNewOptions<TInput>] : [options: StartNewOptions<TInput> & { input: TInput }];
 
 export interface OrchestrationFilter {
   runtimeStatus?: OrchestrationRuntimeStatus[];
@@ -111,6 +115,8 @@ export interface SignalEntityOptions {
 
 /** The durable-functions DurableClient surface, in process or over HTTP. */
 export interface DurableClient {
+  /** By name, or by the handle `df.app.orchestration` returned (then the input is typed). */
+  startNew<TInput, TOutput>(orchestration: RegisteredOrchestration<TInput, TOutput>, ...options: TypedStartOptions<TInput>): Promise<string>;
   startNew(orchestratorFunctionName: string, options?: StartNewOptions): Promise<string>;
   /** Throws InstanceNotFoundError for an unknown ID (as durable-functions does on 404). */
   getStatus(instanceId: string, options?: GetStatusOptions): Promise<DurableOrchestrationStatus>;

@@ -6,6 +6,7 @@ import { checkVersion } from "./version.js";
 import { nameBasedUuid } from "./guid.js";
 import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
 import { parsePayload, serializePayload } from "./payload.js";
+import { functionNameOf, type InputArgs, type RegisteredActivity, type RegisteredOrchestration } from "./registered-types.js";
 import { RetryOptions } from "./retry-options.js";
 import {
   ActivityTask,
@@ -81,6 +82,15 @@ function utf8Length(s: string): number {
   return n;
 }
 
+/** A handle of any types (the implementations' parameter; callers see the typed overloads). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any handle, whatever its types
+type AnyHandle = RegisteredActivity<any, any> | RegisteredOrchestration<any, any>;
+
+/** The arguments after a sub-orchestration's handle: its input (optional when it may be undefined), instance ID, version. */
+export type SubOrchestrationArgs<TInput> = undefined extends TInput
+  ? [input?: TInput, instanceId?: string, version?: string]
+  : [input: TInput, instanceId?: string, version?: string];
+
 function requireName(name: unknown, what: string): string {
   if (typeof name !== "string" || name.trim() === "") throw new InvalidArgumentError(`A${/^[aeiou]/i.test(what) ? "n" : ""} ${what} function name must be provided (a non-empty string).`);
   return name;
@@ -146,22 +156,32 @@ export class DurableOrchestrationContext {
     return this.parsedInput.value as T;
   }
 
-  callActivity(name: string, input?: unknown): Task {
-    requireName(name, "activity");
+  /** By name, or by the handle `df.app.activity` returned (then input and output are typed: `yield*` gives the output). */
+  callActivity<TInput, TOutput>(activity: RegisteredActivity<TInput, TOutput>, ...args: InputArgs<TInput>): Task<TOutput>;
+  callActivity(name: string, input?: unknown): Task;
+  callActivity(nameOrHandle: string | AnyHandle, input?: unknown): Task {
+    const name = requireName(functionNameOf(nameOrHandle), "activity");
     return new ActivityTask(name, serializePayload(input, `The input of activity '${name}'`));
   }
 
-  callActivityWithRetry(name: string, retryOptions: RetryOptions, input?: unknown): Task {
-    requireName(name, "activity");
+  callActivityWithRetry<TInput, TOutput>(activity: RegisteredActivity<TInput, TOutput>, retryOptions: RetryOptions, ...args: InputArgs<TInput>): Task<TOutput>;
+  callActivityWithRetry(name: string, retryOptions: RetryOptions, input?: unknown): Task;
+  callActivityWithRetry(nameOrHandle: string | AnyHandle, retryOptions: RetryOptions, input?: unknown): Task {
+    const name = requireName(functionNameOf(nameOrHandle), "activity");
     const options = requireRetryOptions(retryOptions);
     const payload = serializePayload(input, `The input of activity '${name}'`);
     return new RetryableTask(options, () => new ActivityTask(name, payload));
   }
 
-  /** `version` overrides the child's version; by default it gets the host's, as in Durable Functions. */
-  callSubOrchestrator(name: string, input?: unknown, instanceId?: string, version?: string): Task {
+  /**
+   * By name, or by the handle `df.app.orchestration` returned (then input and output are typed).
+   * `version` overrides the child's version; by default it gets the host's, as in Durable Functions.
+   */
+  callSubOrchestrator<TInput, TOutput>(orchestration: RegisteredOrchestration<TInput, TOutput>, ...args: SubOrchestrationArgs<TInput>): Task<TOutput>;
+  callSubOrchestrator(name: string, input?: unknown, instanceId?: string, version?: string): Task;
+  callSubOrchestrator(nameOrHandle: string | AnyHandle, input?: unknown, instanceId?: string, version?: string): Task {
     this.noSubOrchestrationInCriticalSection();
-    requireName(name, "sub-orchestration");
+    const name = requireName(functionNameOf(nameOrHandle), "sub-orchestration");
     return this.subOrchestrationTask(name, serializePayload(input, `The input of sub-orchestration '${name}'`), instanceId, version);
   }
 
@@ -169,9 +189,11 @@ export class DurableOrchestrationContext {
     if (this.criticalSection) throw new LockingRulesViolationError("Sub-orchestrations cannot be called inside a critical section: release the locks first.");
   }
 
-  callSubOrchestratorWithRetry(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string, version?: string): Task {
+  callSubOrchestratorWithRetry<TInput, TOutput>(orchestration: RegisteredOrchestration<TInput, TOutput>, retryOptions: RetryOptions, ...args: SubOrchestrationArgs<TInput>): Task<TOutput>;
+  callSubOrchestratorWithRetry(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string, version?: string): Task;
+  callSubOrchestratorWithRetry(nameOrHandle: string | AnyHandle, retryOptions: RetryOptions, input?: unknown, instanceId?: string, version?: string): Task {
     this.noSubOrchestrationInCriticalSection();
-    requireName(name, "sub-orchestration");
+    const name = requireName(functionNameOf(nameOrHandle), "sub-orchestration");
     const options = requireRetryOptions(retryOptions);
     const payload = serializePayload(input, `The input of sub-orchestration '${name}'`);
     return new RetryableTask(options, () => this.subOrchestrationTask(name, payload, instanceId, version));

@@ -8,18 +8,10 @@ import { InvalidArgumentError } from "./errors.js";
 import { validateInstanceId } from "./instance-id.js";
 import { serializePayload } from "./payload.js";
 import type { RetryOptions } from "./retry-options.js";
+import type { RegisteredActivity, RegisteredActivityTask, RegisteredOrchestration, RegisteredOrchestrationTask } from "./registered-types.js";
 import { ActivityTask, type AtomicTask, RetryableTask, SubOrchestrationTask, type Task } from "./tasks.js";
 
-export interface RegisteredActivityTask extends Task {
-  /** The same call, retried by the policy. Only before the task is yielded. */
-  withRetry(retryOptions: RetryOptions): Task;
-}
-export type RegisteredActivity = (input?: unknown) => RegisteredActivityTask;
-
-export interface RegisteredOrchestrationTask extends Task {
-  withRetry(retryOptions: RetryOptions): Task;
-}
-export type RegisteredOrchestration = (input?: unknown, instanceId?: string) => RegisteredOrchestrationTask;
+export type { InputArgs, RegisteredActivity, RegisteredActivityTask, RegisteredOrchestration, RegisteredOrchestrationTask } from "./registered-types.js";
 
 function withRetry<T extends AtomicTask>(task: T, what: string, make: () => T): T & { withRetry(retryOptions: RetryOptions): Task } {
   return Object.assign(task, {
@@ -33,15 +25,16 @@ function withRetry<T extends AtomicTask>(task: T, what: string, make: () => T): 
   });
 }
 
-export function registeredActivity(name: string): RegisteredActivity {
-  return (input?: unknown) => {
+export function registeredActivity<TInput = unknown, TOutput = unknown>(name: string): RegisteredActivity<TInput, TOutput> {
+  const call = (input?: unknown): RegisteredActivityTask<TOutput> => {
     const payload = serializePayload(input, `The input of activity '${name}'`);
-    return withRetry(new ActivityTask(name, payload), `activity '${name}'`, () => new ActivityTask(name, payload));
+    return withRetry(new ActivityTask(name, payload), `activity '${name}'`, () => new ActivityTask(name, payload)) as unknown as RegisteredActivityTask<TOutput>;
   };
+  return Object.defineProperty(call, "functionName", { value: name, enumerable: true }) as unknown as RegisteredActivity<TInput, TOutput>;
 }
 
-export function registeredOrchestration(name: string): RegisteredOrchestration {
-  return (input?: unknown, instanceId?: string) => {
+export function registeredOrchestration<TInput = unknown, TOutput = unknown>(name: string): RegisteredOrchestration<TInput, TOutput> {
+  const call = (input?: unknown, instanceId?: string): RegisteredOrchestrationTask<TOutput> => {
     if (instanceId !== undefined) validateInstanceId(instanceId);
     const payload = serializePayload(input, `The input of sub-orchestration '${name}'`);
     let attempts = 0;
@@ -52,6 +45,7 @@ export function registeredOrchestration(name: string): RegisteredOrchestration {
       task.checkedAtCall = attempts++ > 0;
       return task;
     };
-    return withRetry(new SubOrchestrationTask(name, payload, instanceId), `orchestration '${name}'`, attempt);
+    return withRetry(new SubOrchestrationTask(name, payload, instanceId), `orchestration '${name}'`, attempt) as unknown as RegisteredOrchestrationTask<TOutput>;
   };
+  return Object.defineProperty(call, "functionName", { value: name, enumerable: true }) as unknown as RegisteredOrchestration<TInput, TOutput>;
 }

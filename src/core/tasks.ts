@@ -29,7 +29,7 @@ type TaskState = "pending" | "completed" | "failed";
  * A unit of work an orchestrator can yield. Mirrors durable-functions: `isCompleted` is true only for a
  * successful completion, `isFaulted` for a failure, and `result` holds the value or the error.
  */
-export abstract class Task {
+export abstract class Task<TResult = unknown> {
   private state: TaskState = "pending";
   private value: unknown = undefined;
   private readonly parents: CompoundTask[] = [];
@@ -47,6 +47,15 @@ export abstract class Task {
   }
   get result(): unknown {
     return this.value;
+  }
+
+  /**
+   * `const value = yield* task` does what `yield task` does, with the result typed: what a plain
+   * `yield` returns is `any`, as in durable-functions (a generator has one type for all it is sent),
+   * while delegating to this one-step generator returns the task's own result type.
+   */
+  *[Symbol.iterator](): Generator<Task, TResult, unknown> {
+    return (yield this) as TResult;
   }
 
   /** @internal Called by the executor when the task (or a compound holding it) is yielded. */
