@@ -78,6 +78,7 @@ export { PARK_CODES, type RetryPolicy } from "./core/step-policy.js";
 export type { HttpManagementPayload } from "./client/management-urls.js";
 export type { ClientFunctionContext, HttpClientRequest } from "./http/client-functions.js";
 export { MemoryProvider } from "./providers/memory/memory-provider.js";
+export { replayHistories, HISTORY_EXPORT_FORMAT, type ExportedHistory, type ReplayResult, type ReplayOk, type ReplayDivergence } from "./runtime/replay-check.js";
 export { SqliteProvider, type SqliteProviderOptions } from "./providers/sqlite/sqlite-provider.js";
 export type { StorageProvider } from "./providers/provider.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";

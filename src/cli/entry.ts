@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { glob } from "tinyglobby";
 import { app } from "../app.js";
 import { isDurableError } from "../core/errors.js";
-import { perdurePackage } from "../runtime/package-root.js";
+import { appFrame } from "../runtime/package-root.js";
 import { CliError } from "./io.js";
 
 const MODULE_FILE = /\.(m?js|cjs|m?ts|cts)$/;
@@ -42,18 +42,6 @@ export async function entryFiles(entry: string | undefined, cwd: string): Promis
   return files;
 }
 
-/** "file:line:col" of the first frame of a stack in the app's code (not Node's, a package's or Perdure's). */
-function appFrame(err: unknown): string | undefined {
-  const own = perdurePackage()?.root;
-  for (const line of ((err as Error)?.stack ?? "").split("\n").slice(1)) {
-    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
-    if (!m) continue;
-    const file = m[1]!.replace(/^file:\/\//, "");
-    if (file.includes("/node_modules/") || (own !== undefined && (file.startsWith(join(own, "src")) || file.startsWith(join(own, "dist"))))) continue;
-    return `${relative(process.cwd(), file) || file}:${m[2]}:${m[3]}`;
-  }
-  return undefined;
-}
 
 /**
  * Loads the app's files (TypeScript without a build step), turning each way that can fail into one
@@ -118,7 +106,7 @@ function loadFailure(err: unknown, entry: string): CliError {
   if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
     return new CliError(`perdure: loading entry '${entry}' failed: ${message.split("\n")[0]}`, 1, "ENTRY_IMPORT_NOT_FOUND", stack);
   }
-  const at = appFrame(err);
+  const at = appFrame((err as Error | undefined)?.stack);
   const name = (err as Error)?.name ?? "Error";
   return new CliError(`perdure: loading entry '${entry}' failed: ${name}: ${message.split("\n")[0]}${at ? ` (at ${at})` : ""}`, 1, "ENTRY_FAILED", stack);
 }

@@ -7,10 +7,12 @@ import { createHost, type Host } from "../host/host.js";
 import { DEFAULT_STORE_URL, redactStore } from "../host/store-url.js";
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.js";
 import { entryFiles, loadEntryFiles } from "./entry.js";
-import { hostJsonDefaultVersion, versionOption } from "./host-json.js";
+import { hostJsonVersioning, versionOption } from "./host-json.js";
 import { installPackageAliases } from "./package-aliases.js";
+import { VERSION_FAILURE_STRATEGIES, VERSION_MATCH_STRATEGIES } from "../core/version.js";
 import { CliError, type CliIo, errorText, processIo } from "./io.js";
 import { OPERATOR_USAGE, operator } from "./operator.js";
+import { REPLAY_USAGE, replay } from "./replay.js";
 import { packageVersion } from "./version.js";
 
 const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [options]
@@ -30,6 +32,10 @@ const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.
   --on-nondeterminism      park (default: keep the instance, retry, show why) | fail (as Durable Functions)
   --app-version <v>        the version stamped on new instances, read as context.df.version (env
                            PERDURE_APP_VERSION; default: extensions.durableTask.defaultVersion of ./host.json)
+  --version-match current-or-older|strict|none   which instance versions this host runs (default
+                           current-or-older; env PERDURE_VERSION_MATCH; host.json versionMatchStrategy)
+  --version-failure reject|fail   an instance it may not run waits for another host (reject, the
+                           default) or fails (env PERDURE_VERSION_FAILURE; host.json versionFailureStrategy)
 
   Fleet (several hosts on one PostgreSQL store):
   --workers-only           run workers, no HTTP listener
@@ -62,6 +68,8 @@ interface StartOptions {
   maxConnections: number | undefined;
   onNondeterminism: "park" | "fail" | undefined;
   appVersion: string | undefined;
+  versionMatch: string | undefined;
+  versionFailure: string | undefined;
   workers: boolean;
   http: boolean;
   leaseMs: number | undefined;
@@ -118,6 +126,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         "max-connections": { type: "string" },
         "on-nondeterminism": { type: "string" },
         "app-version": { type: "string" },
+        "version-match": { type: "string" },
+        "version-failure": { type: "string" },
         "workers-only": { type: "boolean" },
         "http-only": { type: "boolean" },
         "lease-ms": { type: "string" },
@@ -171,6 +181,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
     maxConnections: wholeNumber(v, "max-connections", 1, "a positive number of connections"),
     onNondeterminism,
     appVersion: v["app-version"] ?? env.PERDURE_APP_VERSION,
+    versionMatch: v["version-match"] ?? env.PERDURE_VERSION_MATCH,
+    versionFailure: v["version-failure"] ?? env.PERDURE_VERSION_FAILURE,
     entry,
     port,
     hostname: parsed.values.hostname ?? "127.0.0.1",
@@ -182,7 +194,10 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
 export async function start(options: StartOptions, cwd = process.cwd()): Promise<Host> {
   const files = await entryFiles(options.entry, cwd);
   await installPackageAliases();
-  const appVersion = options.appVersion ?? (await hostJsonDefaultVersion(await appFolder(options.entry, cwd)));
+  const hostJson = await hostJsonVersioning(await appFolder(options.entry, cwd));
+  const appVersion = options.appVersion ?? hostJson.defaultVersion;
+  const versionMatch = strategy(options.versionMatch ?? hostJson.versionMatchStrategy, VERSION_MATCH_STRATEGIES, "--version-match");
+  const versionFailure = strategy(options.versionFailure ?? hostJson.versionFailureStrategy, VERSION_FAILURE_STRATEGIES, "--version-failure");
   await loadEntryFiles(files, options.entry ?? (files.length === 1 ? files[0]! : `${files.length} files of package.json "main"`));
   let host: Host;
   try {
@@ -205,6 +220,8 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
       ...(options.onNondeterminism !== undefined ? { retry: { onNondeterminism: options.onNondeterminism } } : {}),
       ...versionOption(appVersion),
+      ...(versionMatch !== undefined ? { versionMatch } : {}),
+      ...(versionFailure !== undefined ? { versionFailure } : {}),
     });
   } catch (err) {
     throw new CliError(`perdure: ${(err as Error).message}`, 1, err instanceof DurableError ? err.code : "INVALID_OPTION");
@@ -227,16 +244,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   const verbose = argv.includes("--verbose");
   const [command, ...rest] = argv.filter((a) => a !== "--verbose");
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    io.out(`${USAGE}\n\n${OPERATOR_USAGE}\n`);
+    io.out(`${USAGE}\n\n${OPERATOR_USAGE}\n\n${REPLAY_USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
   if (command === "--version" || command === "-v" || command === "version") {
     io.out(`perdure ${packageVersion()}\n`);
     return 0;
   }
-  if (command === "instances" || command === "entities") {
+  if (command === "instances" || command === "entities" || command === "replay") {
     try {
-      return await operator(command, rest, io, env, cwd);
+      return command === "replay" ? await replay(rest, io, cwd) : await operator(command, rest, io, env, cwd);
     } catch (err) {
       if (err instanceof CliError) {
         io.err(errorText(err, verbose));
@@ -304,4 +321,13 @@ async function appFolder(entry: string | undefined, cwd: string): Promise<string
   if (entry === undefined) return cwd;
   const path = resolve(cwd, entry);
   return (await stat(path).catch(() => undefined))?.isDirectory() ? path : cwd;
+}
+
+/** A strategy name as Durable Functions writes it (CurrentOrOlder) or as a flag (current-or-older), any case. */
+function strategy<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (value === undefined || value === "") return undefined;
+  const wanted = value.replace(/-/g, "").toLowerCase();
+  const found = allowed.find((a) => a.toLowerCase() === wanted);
+  if (!found) throw new CliError(`perdure: invalid ${flag} '${value}': use ${allowed.map((a) => a.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()).join(", ")}.`, 2, "USAGE");
+  return found;
 }

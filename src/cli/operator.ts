@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EntityId } from "../core/entity-id.js";
 import { DurableError } from "../core/errors.js";
 import { connectClient, type OperatorClient, type OperatorTarget } from "../host/operator-client.js";
+import { exportHistories } from "./export.js";
 import { CliError, type CliIo } from "./io.js";
 import { Progress } from "./progress.js";
 import { fields, show, table, time } from "./table.js";
@@ -17,6 +18,7 @@ export const OPERATOR_USAGE = `Operator commands, against a running host (--url 
   perdure instances terminate|suspend|resume|rewind <id>... [--reason <text>]
   perdure instances restart <id>... [--same-id]
   perdure instances purge <id>...
+  perdure instances export <id>... --out <dir>    (or a filter, or --all): histories to JSON files, for perdure replay
   perdure entities list [--name <entity name>] [--state] [--top 100] [--all] [--continuation <token>]
   perdure entities show <name> <key>
   perdure entities signal <name> <key> <operation> [--data <json>] [--at <time>]
@@ -152,7 +154,7 @@ export async function operator(group: "instances" | "entities", argv: string[], 
     throw new CliError(`perdure ${command}: ${(err as Error).message}`);
   }
   try {
-    return await run.run({ command, io, client, json: parsed.values.json === true, values: parsed.values, args: parsed.positionals });
+    return await run.run({ command, io, client, json: parsed.values.json === true, values: parsed.values, args: parsed.positionals, cwd });
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`perdure ${command}: ${describe(err, client.where)}`);
@@ -177,6 +179,7 @@ interface Ctx {
   json: boolean;
   values: Values;
   args: string[];
+  cwd: string;
 }
 
 interface Command {
@@ -329,6 +332,10 @@ const INSTANCE_COMMANDS: Record<string, Command> = {
         return undefined;
       });
     },
+  },
+  export: {
+    options: { ...FILTER, out: { type: "string" }, all: { type: "boolean" } },
+    run: (ctx) => exportHistories(ctx, filterOf(ctx.command, ctx.values)),
   },
 };
 

@@ -117,13 +117,22 @@ export class RemoteTransport implements ClientTransport {
     throw this.failure(answer, { instanceId });
   }
 
+  /** Up to `limit` events from `from`, in as many requests as the route's page size (5,000) takes. */
   async historyPage(instanceId: string, from: number, limit: number): Promise<HistoryEvent[] | undefined> {
-    const answer = await this.request("GET", ["instances", instanceId, "history"], { query: { from: String(from), limit: String(limit) } });
-    if (answer.status === 404 && isInstanceNotFound(answer)) return undefined;
-    if (answer.status !== 200) throw this.failure(answer, { instanceId });
-    const page = this.json<{ events?: unknown }>(answer);
-    if (!page || !Array.isArray(page.events)) throw this.unexpected(answer);
-    return page.events as HistoryEvent[];
+    const events: HistoryEvent[] = [];
+    let at = from;
+    while (events.length < limit) {
+      const want = Math.min(HISTORY_ROUTE_MAX_LIMIT, limit - events.length);
+      const answer = await this.request("GET", ["instances", instanceId, "history"], { query: { from: String(at), limit: String(want) } });
+      if (answer.status === 404 && isInstanceNotFound(answer)) return undefined;
+      if (answer.status !== 200) throw this.failure(answer, { instanceId });
+      const page = this.json<{ events?: unknown; nextFrom?: unknown }>(answer);
+      if (!page || !Array.isArray(page.events)) throw this.unexpected(answer);
+      events.push(...(page.events as HistoryEvent[]));
+      if (typeof page.nextFrom !== "number" || page.events.length === 0) break;
+      at = page.nextFrom;
+    }
+    return events;
   }
 
   async countInstances(q: InstanceCountQuery): Promise<Partial<Record<OrchestrationRuntimeStatus, number>>> {
@@ -374,6 +383,9 @@ export class RemoteDurableClient extends DurableClientCore {
     return (this.transport as RemoteTransport).taskHubName;
   }
 }
+
+/** The most events the history route answers at once. */
+const HISTORY_ROUTE_MAX_LIMIT = 5_000;
 
 export function createRemoteClient(baseUrl: string, options?: RemoteClientOptions): RemoteDurableClient {
   return new RemoteDurableClient(baseUrl, options);

@@ -20,6 +20,8 @@ export const PARK_CODES = {
   poison: "POISON_MESSAGE",
   /** Anything else the engine did not expect while preparing the step. */
   internal: "INTERNAL_ERROR",
+  /** The instance's version may not run on the host that took it (version failure strategy Reject): it waits for one that may. */
+  versionMismatch: "VERSION_MISMATCH",
 } as const;
 
 /** A parked instance's visible reason. */
@@ -56,7 +58,9 @@ export function retryDelayMs(attempts: number, policy: Pick<RetryPolicy, "initia
 
 /** The park record for a new park, keeping `since` when the instance was already parked for the same reason. */
 export function parkInfo(code: string, message: string, attempts: number, now: number, previous: ParkInfo | undefined, policy: Pick<RetryPolicy, "initialDelayMs" | "maxDelayMs">): ParkInfo {
-  return { code, message, since: previous?.code === code ? previous.since : now, attempts, retryAt: now + retryDelayMs(attempts, policy) };
+  // A version mismatch is no failure that backs off: the instance is offered again soon, for a host of the right version.
+  const delay = code === PARK_CODES.versionMismatch ? policy.initialDelayMs : retryDelayMs(attempts, policy);
+  return { code, message, since: previous?.code === code ? previous.since : now, attempts, retryAt: now + delay };
 }
 
 /**

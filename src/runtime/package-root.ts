@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 let cached: { root: string; version: string } | undefined | null = null;
@@ -25,4 +25,17 @@ export function perdurePackage(): { root: string; version: string } | undefined 
     if (dirname(dir) === dir) break;
   }
   return cached;
+}
+
+/** "file:line:col" of the first frame of a stack in the app's code (not Node's, a package's or Perdure's). */
+export function appFrame(stack: string | undefined): string | undefined {
+  const own = perdurePackage()?.root;
+  for (const line of (stack ?? "").split("\n").slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (!m) continue;
+    const file = m[1]!.replace(/^file:\/\//, "");
+    if (file.includes("/node_modules/") || (own !== undefined && (file.startsWith(join(own, "src")) || file.startsWith(join(own, "dist"))))) continue;
+    return `${relative(process.cwd(), file) || file}:${m[2]}:${m[3]}`;
+  }
+  return undefined;
 }

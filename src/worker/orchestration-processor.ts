@@ -17,6 +17,7 @@ import type { FunctionRegistry } from "../runtime/registry.js";
 import { EntityProcessor } from "./entity-processor.js";
 import { ExecutorCache } from "./executor-cache.js";
 import { StepError, type StepOutcome } from "./step-outcome.js";
+import { type VersionFailureStrategy, type VersionMatchStrategy, versionMismatch } from "../core/version.js";
 import { traceCommit } from "./step-tracing.js";
 
 export interface ProcessorOptions {
@@ -26,6 +27,14 @@ export interface ProcessorOptions {
   telemetry: Telemetry;
   /** The host's app version, for sub-orchestrations started without one. */
   defaultVersion?: string | undefined;
+  /** Which instance versions this host runs, and what it does with the others; undefined: all. */
+  versionCheck?: VersionCheck | undefined;
+}
+
+export interface VersionCheck {
+  version: string;
+  match: VersionMatchStrategy;
+  failure: VersionFailureStrategy;
 }
 
 /** A step run on a cached executor without a lease: an activity result with the next step, one commit. */
@@ -109,6 +118,16 @@ export class OrchestrationProcessor {
     }
     const ctx: StepContext = { instanceId: item.instanceId, started, now, newId: newExecutionId, previousCustomStatus: inst.customStatus, defaultVersion: this.options.defaultVersion };
     if (plan.kind === "terminateWithoutCode" || !fn) return this.terminate(item, consumed, ctx, history, events);
+    const check = this.options.versionCheck;
+    const mismatch = check && versionMismatch(started.version ?? "", check.version, check.match);
+    if (check && mismatch) {
+      this.cache.delete(item.instanceId);
+      const message = `Orchestration '${started.name}' cannot run on this host: ${mismatch}.`;
+      if (check.failure === "Reject") return { kind: "park", code: PARK_CODES.versionMismatch, message: `${message} It waits for a host that may run it.` };
+      const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
+      const f: FailureDetails = { errorType: "VersionMismatchError", errorMessage: `${message} (version failure strategy Fail)`, isNonRetriable: true, code: "VERSION_MISMATCH" };
+      return this.failOnReplay(item, consumed, ctx, f, newEvents, cached ? await this.readHistory(item.instanceId) : history);
+    }
     const executor = cached?.executor ?? this.newExecutor(fn.handler, started);
     const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
     const { span, parent } = this.stepSpan(started, history.length);

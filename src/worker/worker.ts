@@ -12,7 +12,8 @@ import type { FunctionRegistry } from "../runtime/registry.js";
 import { endSpan, type Span, SpanKind, Telemetry } from "../runtime/telemetry.js";
 import { runActivity } from "./activity-processor.js";
 import { Batcher } from "./batcher.js";
-import { OrchestrationProcessor } from "./orchestration-processor.js";
+import { OrchestrationProcessor, type VersionCheck } from "./orchestration-processor.js";
+import { checkVersion, VERSION_FAILURE_STRATEGIES, VERSION_MATCH_STRATEGIES, type VersionFailureStrategy, type VersionMatchStrategy } from "../core/version.js";
 import { trackActivity, trackStep } from "./tracking.js";
 import { newWorkerId } from "./worker-id.js";
 import { WorkSignal } from "./work-signal.js";
@@ -61,6 +62,15 @@ export interface WorkerOptions {
    * without an explicit one, readable as `context.df.version`. Default: none ("").
    */
   version?: string;
+  /**
+   * Which instances this host runs, by their version against `version` (Durable Functions'
+   * `versionMatchStrategy`): `CurrentOrOlder` (the default when the host has a version: an instance
+   * started by a newer version waits for a host of that version), `Strict` (only its own version), or
+   * `None` (any). A host without a version runs any instance.
+   */
+  versionMatch?: VersionMatchStrategy;
+  /** An instance this host may not run: `Reject` (default: left, parked as VERSION_MISMATCH, for a host that may) or `Fail` (it fails). */
+  versionFailure?: VersionFailureStrategy;
   /** This worker's identity in leases and logs. Default: hostname, pid and a random suffix. */
   workerId?: string;
   /** Where spans go. Default: the global OpenTelemetry tracer provider (no spans until an SDK is registered). */
@@ -76,7 +86,7 @@ export interface WorkerOptions {
 /** How long after stop() hands back work still running another host may take it. */
 const RELEASE_MARGIN_MS = 250;
 
-type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId" | "tracerProvider" | "meterProvider" | "version">>;
+type Resolved = Required<Omit<WorkerOptions, "clock" | "logger" | "activityContextExtras" | "retry" | "workerId" | "tracerProvider" | "meterProvider" | "version" | "versionMatch" | "versionFailure">>;
 
 /** One kind of work: how to lock it, how to run one item, and its concurrency bookkeeping. */
 interface Lane<T> {
@@ -205,6 +215,7 @@ export class Worker {
       policy: this.policy,
       executor: { httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs },
       defaultVersion: options.version,
+      versionCheck: versionCheckOf(options),
     });
     this.orchestrationCommits = new Batcher((commits) => this.provider.completeOrchestrationWorkItems(commits, this.clock.now()));
     this.activityCommits = new Batcher((results) => this.provider.completeActivityWorkItems(results, this.clock.now()));
@@ -271,6 +282,20 @@ export class Worker {
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /**
+   * Looks for work at once rather than at the next wake-up or poll: for a clock moved by hand
+   * (perdure/testing), where the time a timer becomes due is not one the worker can wait for.
+   */
+  poke(): void {
+    this.orchestrations.signal.notify();
+    this.activities.signal.notify();
+  }
+
+  /** Nothing held, being locked, or run and waiting for its result to be recorded here (perdure/testing's runUntilIdle). */
+  get isIdle(): boolean {
+    return [this.orchestrations, this.activities].every((lane) => lane.inflight.size === 0 && lane.reserved === 0) && this.pendingResults.size === 0 && !this.flushScheduled;
   }
 
   /** One dispatch loop, shared by orchestrations and activities: lock what fits, hand it out, wait. */
@@ -384,7 +409,7 @@ export class Worker {
     const info = parkInfo(code, message, item.dequeueCount, now, item.instance.parked, this.policy);
     const retryAfterMs = (info.retryAt ?? now) - now;
     // Waiting for a host that has the function is an operational state; anything else is broken.
-    const level = code === PARK_CODES.functionNotFound ? "warn" : "error";
+    const level = code === PARK_CODES.functionNotFound || code === PARK_CODES.versionMismatch ? "warn" : "error";
     this.logger[level](`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, retry in ${Math.round(retryAfterMs / 1000)} s): ${message}`, {
       instanceId: item.instanceId,
       executionId: item.instance.executionId,
@@ -600,4 +625,15 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
 function endStepSpan(span: Span, commit: OrchestrationCommit): void {
   const f = commit.instance.runtimeStatus === "Failed" ? commit.instance.failureDetails : undefined;
   endSpan(span, f ? new Error(f.errorMessage) : undefined);
+}
+
+/** The version rule of a host: none without a version of its own, else its strategies (checked here: a typo must not run everything). */
+function versionCheckOf(options: WorkerOptions): VersionCheck | undefined {
+  const match = options.versionMatch ?? "CurrentOrOlder";
+  const failure = options.versionFailure ?? "Reject";
+  if (!VERSION_MATCH_STRATEGIES.includes(match)) throw new InvalidArgumentError(`versionMatch must be one of ${VERSION_MATCH_STRATEGIES.join(", ")}, got ${JSON.stringify(match)}.`);
+  if (!VERSION_FAILURE_STRATEGIES.includes(failure)) throw new InvalidArgumentError(`versionFailure must be one of ${VERSION_FAILURE_STRATEGIES.join(", ")}, got ${JSON.stringify(failure)}.`);
+  const version = checkVersion(options.version, "The host's version");
+  if (version === undefined || match === "None") return undefined;
+  return { version, match, failure };
 }

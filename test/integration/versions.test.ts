@@ -27,7 +27,8 @@ function register(app: DurableApp): void {
 
 forEachStore("versions", (start) => {
   it("stamps the host's version on new instances and children; a start or a call may override it", async () => {
-    const host = await start(register, { version: "1.0" });
+    // Stamping, not matching: this host runs every version (the strategies are tested in version-strategies.test.ts).
+    const host = await start(register, { version: "1.0", versionMatch: "None" });
     const id = await host.client.startNew("parent");
     const status = await host.client.waitForCompletion(id);
     assert.deepEqual(status.output, { own: "1.0", explicit: "0.9", inherited: "1.0", retried: "0.8" });
@@ -46,7 +47,7 @@ forEachStore("versions", (start) => {
   });
 
   it("a remote client's start carries its version over HTTP", async () => {
-    const host = await start(register, { version: "1.0", port: 0 });
+    const host = await start(register, { version: "1.0", versionMatch: "None", port: 0 });
     const remote = createRemoteClient(host.url!);
     const pinned = await remote.startNew("reportVersion", { version: "4.2" });
     assert.equal((await remote.waitForCompletion(pinned)).output, "4.2");

@@ -145,6 +145,20 @@ forEachStore("remote client", (startHost) => {
     assert.deepEqual(await client.purgeInstanceHistory(id), { instancesDeleted: 1 });
   });
 
+  it("getHistoryPage pages the stored history, up to its largest page (5000), as the local client does", async () => {
+    const { host, client } = await start(registerBasics);
+    const id = await client.startNew("echoOnce", { input: 1 });
+    await client.waitForCompletion(id);
+    const local = await host.client.getHistoryPage(id, { limit: 5_000 });
+    const remote = await client.getHistoryPage(id, { limit: 5_000 });
+    assert.deepEqual(remote, local);
+    assert.equal(remote.nextFrom, undefined);
+    const first = await client.getHistoryPage(id, { limit: 2 });
+    assert.equal(first.events.length, 2);
+    assert.equal(first.nextFrom, 2);
+    assert.deepEqual((await client.getHistoryPage(id, { from: 2, limit: 5_000 })).events, local.events.slice(2));
+  });
+
   it("getStatus honours showInput, showHistory and showHistoryOutput", async () => {
     const { client } = await start(registerBasics);
     const id = await client.startNew("echoOnce", { input: { secret: 1 } });

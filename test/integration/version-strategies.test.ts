@@ -1,0 +1,141 @@
+/**
+ * Orchestration versioning as Durable Functions defines it, with two `perdure start` processes of
+ * different versions on one SQLite file: CurrentOrOlder + Reject (the defaults) runs every instance
+ * on a host that may run it and fails none; Strict + Fail fails a mismatched instance with a clear
+ * message. Each process is started in its own process group and only those are killed.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
+import { compareVersions, versionMismatch } from "../../src/core/version.js";
+import { eventually } from "../helpers/hosts.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const BIN = join(ROOT, "bin", "perdure.js");
+const APP = fileURLToPath(new URL("./fixtures/versioned-app.ts", import.meta.url));
+
+interface Host {
+  tag: string;
+  proc: ChildProcess;
+  out: string;
+  url?: string | undefined;
+}
+
+function startHosts(t: TestContext, specs: { tag: string; args: string[] }[]): { hosts: Host[]; output: () => string } {
+  const dir = mkdtempSync(join(tmpdir(), "perdure-versions-"));
+  const hosts: Host[] = [];
+  t.after(async () => {
+    for (const h of hosts) {
+      if (h.proc.exitCode === null && h.proc.signalCode === null) {
+        process.kill(-h.proc.pid!, "SIGKILL");
+        await new Promise((r) => h.proc.once("exit", r));
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const { tag, args } of specs) {
+    const proc = spawn(process.execPath, [BIN, "start", APP, "--store", `sqlite:${join(dir, "store.db")}`, "--port", "0", ...args], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PERDURE_CLI_FROM_SOURCE: "1", PERDURE_HOST_TAG: tag, PERDURE_LOG_FORMAT: "json" },
+    });
+    const host: Host = { tag, proc, out: "" };
+    proc.stdout.setEncoding("utf8").on("data", (d: string) => {
+      host.out += d;
+      host.url ??= /running on (http:\/\/\S+)/.exec(host.out)?.[1];
+    });
+    proc.stderr.setEncoding("utf8").on("data", (d: string) => (host.out += d));
+    hosts.push(host);
+  }
+  return { hosts, output: () => hosts.map((h) => `--- ${h.tag}\n${h.out}`).join("\n") };
+}
+
+async function start(url: string, version: string): Promise<string> {
+  const r = await fetch(`${url}/runtime/webhooks/durabletask/orchestrators/versioned?version=${encodeURIComponent(version)}`, { method: "POST" });
+  assert.equal(r.status, 202);
+  return ((await r.json()) as { id: string }).id;
+}
+
+interface Status {
+  runtimeStatus: string;
+  output: unknown;
+}
+async function status(url: string, id: string): Promise<Status> {
+  return (await (await fetch(`${url}/runtime/webhooks/durabletask/instances/${id}`)).json()) as Status;
+}
+
+describe("version order and match strategies", () => {
+  it("orders versions as Durable Functions does: none oldest, dotted numbers as numbers, else text", () => {
+    assert.ok(compareVersions("", "0.1") < 0);
+    assert.ok(compareVersions("1.10", "1.9") > 0);
+    assert.ok(compareVersions("1.0", "1.0.0") < 0, "a missing part is lower");
+    assert.equal(compareVersions("Beta", "beta"), 0);
+    assert.ok(compareVersions("alpha", "beta") < 0);
+    assert.equal(versionMismatch("2.0", "1.0", "None"), undefined);
+    assert.equal(versionMismatch("1.0", "2.0", "CurrentOrOlder"), undefined);
+    assert.match(versionMismatch("2.0", "1.0", "CurrentOrOlder")!, /newer than this host's '1\.0'/);
+    assert.match(versionMismatch("1.0", "2.0", "Strict")!, /is not this host's '2\.0' \(version match strategy Strict\)/);
+    assert.match(versionMismatch("", "2.0", "Strict")!, /version none/);
+  });
+});
+
+describe("two host processes of different versions on one SQLite file", () => {
+  it("CurrentOrOlder + Reject: each instance completes on a host that may run it; none fails", async (t) => {
+    const { hosts, output } = startHosts(t, [
+      { tag: "old", args: ["--app-version", "1.0"] },
+      { tag: "new", args: ["--app-version", "2.0"] },
+    ]);
+    await eventually(async () => hosts.every((h) => h.url), 60_000, `both hosts to start\n${output()}`);
+    const [old] = hosts as [Host, Host];
+    // Started through the old host: the newer instances must wait for the new one.
+    const ids = { "1.0": [] as string[], "2.0": [] as string[] };
+    for (let i = 0; i < 4; i++) {
+      ids["1.0"].push(await start(old.url!, "1.0"));
+      ids["2.0"].push(await start(old.url!, "2.0"));
+    }
+    for (const [version, list] of Object.entries(ids)) {
+      for (const id of list) {
+        const s = await eventually(async () => {
+          const st = await status(old.url!, id);
+          return st.runtimeStatus === "Running" || st.runtimeStatus === "Pending" ? undefined : st;
+        }, 60_000, `instance ${id} (${version}) to finish\n${output()}`);
+        assert.equal(s.runtimeStatus, "Completed", `${id}: ${JSON.stringify(s)}`);
+        const out = s.output as { version: string; ranOn: string };
+        assert.equal(out.version, version);
+        if (version === "2.0") assert.equal(out.ranOn, "new", "a 2.0 instance never runs on the 1.0 host");
+      }
+    }
+    // The old host took newer instances (it is told of its own starts first) and left them, parked as VERSION_MISMATCH.
+    assert.match(old.out, /parked: VERSION_MISMATCH .*the instance's version '2\.0' is newer than this host's '1\.0' \(version match strategy CurrentOrOlder\)/);
+  });
+
+  it("Strict + Fail: an instance of another version fails with a clear message", async (t) => {
+    const { hosts, output } = startHosts(t, [{ tag: "strict", args: ["--app-version", "1.0", "--version-match", "strict", "--version-failure", "fail"] }]);
+    await eventually(async () => hosts.every((h) => h.url), 60_000, `the host to start\n${output()}`);
+    const [host] = hosts as [Host];
+    const same = await start(host.url!, "1.0");
+    const other = await start(host.url!, "1.1");
+    const finished = async (id: string): Promise<Status> =>
+      eventually(async () => {
+        const st = await status(host.url!, id);
+        return st.runtimeStatus === "Running" || st.runtimeStatus === "Pending" ? undefined : st;
+      }, 30_000, `instance ${id} to finish\n${output()}`);
+    assert.equal((await finished(same)).runtimeStatus, "Completed");
+    const failed = await finished(other);
+    assert.equal(failed.runtimeStatus, "Failed");
+    assert.match(String(failed.output), /Orchestration 'versioned' cannot run on this host: the instance's version '1\.1' is not this host's '1\.0' \(version match strategy Strict\)\. \(version failure strategy Fail\)/);
+  });
+
+  it("a bad strategy is one line with a code", async (t) => {
+    const { hosts } = startHosts(t, [{ tag: "bad", args: ["--app-version", "1.0", "--version-match", "newest"] }]);
+    const [host] = hosts as [Host];
+    const code = await new Promise<number | null>((resolve) => host.proc.once("exit", resolve));
+    assert.equal(code, 2);
+    assert.match(host.out, /perdure: invalid --version-match 'newest': use none, strict, current-or-older\. \(USAGE\)/);
+  });
+});
