@@ -1,6 +1,6 @@
 /**
  * Orchestration versioning as Durable Functions defines it, with two `perdure start` processes of
- * different versions on one SQLite file: CurrentOrOlder + Reject (the defaults) runs every instance
+ * different versions on one SQLite file and on one PostgreSQL schema: CurrentOrOlder + Reject (the defaults) runs every instance
  * on a host that may run it and fails none; Strict + Fail fails a mismatched instance with a clear
  * message. Each process is started in its own process group and only those are killed.
  */
@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { compareVersions, versionMismatch } from "../../src/core/version.js";
-import { eventually } from "../helpers/hosts.js";
+import { eventually, postgresUrl } from "../helpers/hosts.js";
+import { newSchema, withPostgresSync } from "../helpers/pg.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin", "perdure.js");
@@ -25,8 +26,9 @@ interface Host {
   url?: string | undefined;
 }
 
-function startHosts(t: TestContext, specs: { tag: string; args: string[] }[]): { hosts: Host[]; output: () => string } {
+function startHosts(t: TestContext, specs: { tag: string; args: string[] }[], store: StoreKind = "sqlite"): { hosts: Host[]; output: () => string } {
   const dir = mkdtempSync(join(tmpdir(), "perdure-versions-"));
+  const url = store === "sqlite" ? `sqlite:${join(dir, "store.db")}` : postgresUrl(newSchema("vs"));
   const hosts: Host[] = [];
   t.after(async () => {
     for (const h of hosts) {
@@ -38,7 +40,7 @@ function startHosts(t: TestContext, specs: { tag: string; args: string[] }[]): {
     rmSync(dir, { recursive: true, force: true });
   });
   for (const { tag, args } of specs) {
-    const proc = spawn(process.execPath, [BIN, "start", APP, "--store", `sqlite:${join(dir, "store.db")}`, "--port", "0", ...args], {
+    const proc = spawn(process.execPath, [BIN, "start", APP, "--store", url, "--port", "0", ...args], {
       cwd: ROOT,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
@@ -84,12 +86,19 @@ describe("version order and match strategies", () => {
   });
 });
 
-describe("two host processes of different versions on one SQLite file", () => {
-  it("CurrentOrOlder + Reject: each instance completes on a host that may run it; none fails", async (t) => {
-    const { hosts, output } = startHosts(t, [
-      { tag: "old", args: ["--app-version", "1.0"] },
-      { tag: "new", args: ["--app-version", "2.0"] },
-    ]);
+type StoreKind = "sqlite" | "postgres";
+
+/** The rolling-deploy case, on one SQLite file and on one PostgreSQL schema. */
+function rollingDeploy(store: StoreKind): void {
+  it(`CurrentOrOlder + Reject on ${store}: each instance completes on a host that may run it; none fails`, async (t) => {
+    const { hosts, output } = startHosts(
+      t,
+      [
+        { tag: "old", args: ["--app-version", "1.0"] },
+        { tag: "new", args: ["--app-version", "2.0"] },
+      ],
+      store,
+    );
     await eventually(async () => hosts.every((h) => h.url), 60_000, `both hosts to start\n${output()}`);
     const [old] = hosts as [Host, Host];
     // Started through the old host: the newer instances must wait for the new one.
@@ -113,6 +122,14 @@ describe("two host processes of different versions on one SQLite file", () => {
     // The old host took newer instances (it is told of its own starts first) and left them, parked as VERSION_MISMATCH.
     assert.match(old.out, /parked: VERSION_MISMATCH .*the instance's version '2\.0' is newer than this host's '1\.0' \(version match strategy CurrentOrOlder\)/);
   });
+}
+
+describe("two host processes of different versions on one PostgreSQL schema", () => {
+  withPostgresSync("versions on PostgreSQL", () => rollingDeploy("postgres"));
+});
+
+describe("two host processes of different versions on one SQLite file", () => {
+  rollingDeploy("sqlite");
 
   it("Strict + Fail: an instance of another version fails with a clear message", async (t) => {
     const { hosts, output } = startHosts(t, [{ tag: "strict", args: ["--app-version", "1.0", "--version-match", "strict", "--version-failure", "fail"] }]);
