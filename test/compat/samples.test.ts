@@ -102,8 +102,9 @@ async function startHost(): Promise<void> {
   host.stderr!.setEncoding("utf8").on("data", (d: string) => (hostOut += d));
   const deadline = Date.now() + 30_000;
   for (;;) {
+    // The start-up lines may come in several chunks: the dashboard's line is the last of them.
     const m = /running on (http:\/\/\S+)/.exec(hostOut);
-    if (m) {
+    if (m && /dashboard: /.test(hostOut)) {
       base = m[1]!;
       return;
     }
