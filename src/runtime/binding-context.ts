@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DurableError } from "../core/errors.js";
 import type { FunctionBinding, FunctionInput, FunctionOutput, InvocationContext } from "./invocation-context.js";
+import { replaceAppSettings } from "./app-settings.js";
 
 /**
  * What binding handlers share: the handler type, the errors a binding raises, and the resolution of
@@ -99,13 +100,10 @@ export async function resolveBindingExpressions(
 ): Promise<string> {
   const info = invocationInfoOf(context);
   const where = `in the ${option} '${text}' of ${describeBinding(binding, direction)}`;
-  const withSettings = text.replace(/%([^%{}\s]+)%/g, (_, name: string) => {
-    const value = process.env[name];
-    if (value === undefined) {
-      throw new BindingExpressionError(binding, direction, `${info.label}: the app setting '%${name}%' ${where} is not set. Set the environment variable ${name}.`);
-    }
-    return value;
-  });
+  const withSettings = replaceAppSettings(
+    text,
+    (name) => new BindingExpressionError(binding, direction, `${info.label}: the app setting '%${name}%' ${where} is not set. Set the environment variable ${name}.`),
+  );
   let data: unknown;
   let loaded = false;
   const parts: string[] = [];

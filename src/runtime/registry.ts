@@ -9,6 +9,7 @@ import { BindingHandlers } from "./bindings.js";
 import type { ExceptionPropertiesProvider } from "./exception-properties.js";
 import { httpActivity } from "./builtin-http-activity.js";
 import type { FunctionInput, FunctionOutput, FunctionTrigger, InvocationContext } from "./invocation-context.js";
+import { replaceAppSettings } from "./app-settings.js";
 
 /**
  * What an activity receives: the invocation context of `@azure/functions` (log methods, extra
@@ -92,13 +93,11 @@ export interface RegisteredTimerFunction {
 
 /** Azure's `%Name%` in a schedule: the app setting (here, the environment variable) of that name. */
 function resolveAppSettings(text: string, fn: string): string {
-  return text.replace(/%([^%\s]+)%/g, (_, setting: string) => {
-    const value = process.env[setting];
-    if (value === undefined) {
-      throw new InvalidArgumentError(`Timer function '${fn}': its schedule '${text}' names the app setting ${setting}, which is not set. Set the environment variable ${setting} (e.g. ${setting}="0 */5 * * * *"), or write the schedule itself.`);
-    }
-    return value;
-  });
+  return replaceAppSettings(
+    text,
+    (setting) =>
+      new InvalidArgumentError(`Timer function '${fn}': its schedule '${text}' names the app setting ${setting}, which is not set. Set the environment variable ${setting} (e.g. ${setting}="0 */5 * * * *"), or write the schedule itself.`),
+  );
 }
 
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];

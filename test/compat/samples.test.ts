@@ -7,7 +7,7 @@
  * made by `npm run build`, which the test script runs first).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -77,40 +77,54 @@ function startStub(): Promise<void> {
 
 // ---- the host ----
 
-let host: ChildProcess;
-let hostOut = "";
+interface RunningHost {
+  url: string;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * `perdure start` in `cwd`, in a process group of its own: its URL once the start-up lines are all
+ * out (they may come in several chunks: the dashboard's line is the last), and a stop that ends it.
+ */
+async function spawnHost(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningHost> {
+  const proc = spawn(process.execPath, [join(ROOT, "bin", "perdure.js"), "start", ...args, "--port", "0"], { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  let out = "";
+  proc.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  proc.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    process.kill(-proc.pid!, "SIGTERM");
+    await new Promise((res) => proc.once("exit", res));
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const url = /running on (http:\/\/\S+)/.exec(out)?.[1];
+    if (url && /dashboard: /.test(out)) return { url, output: () => out, stop };
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`perdure start did not come up:\n${out}`);
+    }
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+let host: RunningHost | undefined;
 let base = "";
+const hostOut = (): string => host?.output() ?? "";
 const compiled: { status: number | null; output: string } = { status: null, output: "" };
 
 async function startHost(): Promise<void> {
-  host = spawn(process.execPath, [join(ROOT, "bin", "perdure.js"), "start", "--port", "0", "--store", `sqlite:${join(dir, "store.db")}`], {
-    cwd: appDir,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      PERDURE_LOG_FORMAT: "json",
-      StorageConnString: `file:${blobDir}`,
-      OpenWeatherMapApiUrl: stubUrl,
-      OpenWeatherMapApiKey: "test-key",
-      ArmEndpoint: stubUrl,
-      IDENTITY_ENDPOINT: `${stubUrl}/msi/token`,
-      IDENTITY_HEADER: SECRET,
-    },
+  host = await spawnHost(appDir, ["--store", `sqlite:${join(dir, "store.db")}`], {
+    PERDURE_LOG_FORMAT: "json",
+    StorageConnString: `file:${blobDir}`,
+    OpenWeatherMapApiUrl: stubUrl,
+    OpenWeatherMapApiKey: "test-key",
+    ArmEndpoint: stubUrl,
+    IDENTITY_ENDPOINT: `${stubUrl}/msi/token`,
+    IDENTITY_HEADER: SECRET,
   });
-  host.stdout!.setEncoding("utf8").on("data", (d: string) => (hostOut += d));
-  host.stderr!.setEncoding("utf8").on("data", (d: string) => (hostOut += d));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    // The start-up lines may come in several chunks: the dashboard's line is the last of them.
-    const m = /running on (http:\/\/\S+)/.exec(hostOut);
-    if (m && /dashboard: /.test(hostOut)) {
-      base = m[1]!;
-      return;
-    }
-    if (host.exitCode !== null || Date.now() > deadline) throw new Error(`perdure start did not come up:\n${hostOut}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  base = host.url;
 }
 
 // ---- talking to it over HTTP, as a user would ----
@@ -143,7 +157,7 @@ async function until(id: string, done: (s: Status) => boolean, what: string, tim
   for (;;) {
     const s = await status(id);
     if (done(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(s)}\n${hostOut.slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(s)}\n${hostOut().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -168,7 +182,7 @@ async function signalEntity(name: string, key: string, op: string, input: unknow
 
 /** The host's JSON log records whose message matches. */
 function logLines(pattern: RegExp): { level?: string; msg?: string; message?: string }[] {
-  return hostOut
+  return hostOut()
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as { level?: string; msg?: string; message?: string })
@@ -184,14 +198,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (host && host.exitCode === null) {
-    try {
-      process.kill(-host.pid!, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    await new Promise((r) => host.once("exit", r));
-  }
+  await host?.stop();
   stubServer?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -215,10 +222,10 @@ describe("the official samples, ported by changing imports", () => {
   });
 
   it("perdure start finds every function through package.json main (dist/src/functions/*.js)", () => {
-    assert.match(hostOut, /orchestrations: .*helloSequence.*weatherMonitor/);
-    assert.match(hostOut, /entities: counterEntity, transferAccount/);
-    assert.match(hostOut, /http: httpStart GET,POST \/api\/orchestrators\/\{orchestratorName\}/);
-    assert.match(hostOut, /app version: 1\.0 /, "host.json's defaultVersion");
+    assert.match(hostOut(), /orchestrations: .*helloSequence.*weatherMonitor/);
+    assert.match(hostOut(), /entities: counterEntity, transferAccount/);
+    assert.match(hostOut(), /http: httpStart GET,POST \/api\/orchestrators\/\{orchestratorName\}/);
+    assert.match(hostOut(), /app version: 1\.0 /, "host.json's defaultVersion");
   });
 
   it("sayHello: a chain, an activity, a custom status and a sub-orchestration", async () => {
@@ -391,27 +398,15 @@ describe("the official samples, ported by changing imports", () => {
   });
 });
 
-/** `perdure start` in a folder, with no stand-ins: its URL, and a stop function. */
-async function plainHost(cwd: string, args: string[] = []): Promise<{ url: string; output: () => string; stop: () => Promise<void> }> {
-  const proc = spawn(process.execPath, [join(ROOT, "bin", "perdure.js"), "start", ...args, "--port", "0", "--store", "memory:"], { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-  proc.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null) return;
-    process.kill(-proc.pid!, "SIGTERM");
-    await new Promise((res) => proc.once("exit", res));
-  };
-  const deadline = Date.now() + 30_000;
-  let url: string | undefined;
-  while (!(url = /running on (http:\/\/\S+)/.exec(out)?.[1])) {
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`perdure start did not come up:\n${out}`);
-    }
-    await new Promise((res) => setTimeout(res, 50));
+
+/** The status at `statusUrl` once Completed (30 s at most). */
+async function completedAt(statusUrl: string): Promise<Status> {
+  for (let i = 0; ; i++) {
+    const st = (await (await fetch(statusUrl)).json()) as Status;
+    if (st.runtimeStatus === "Completed") return st;
+    assert.ok(i < 300, JSON.stringify(st));
+    await new Promise((res) => setTimeout(res, 100));
   }
-  return { url, output: () => out, stop };
 }
 
 describe("the same app with its imports unchanged", () => {
@@ -436,20 +431,12 @@ describe("the same app with its imports unchanged", () => {
     assert.equal(r.status, 0, r.output);
     assert.match(readFileSync(join(unchanged, "dist", "src", "functions", "httpStart.js"), "utf8"), /require\("@azure\/functions"\)/);
 
-    const { url, stop } = await plainHost(unchanged);
+    const { url, stop } = await spawnHost(unchanged, ["--store", "memory:"]);
     try {
       const started = await fetch(`${url}/api/orchestrators/helloSequence`, { method: "POST", body: "null" });
       assert.equal(started.status, 202);
       const statusUrl = started.headers.get("location")!;
-      for (let i = 0; ; i++) {
-        const st = (await (await fetch(statusUrl)).json()) as Status;
-        if (st.runtimeStatus === "Completed") {
-          assert.deepEqual(st.output, ["Hello Tokyo", "Hello Seattle", "Hello Cairo"]);
-          break;
-        }
-        assert.ok(i < 300, JSON.stringify(st));
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      assert.deepEqual((await completedAt(statusUrl)).output, ["Hello Tokyo", "Hello Seattle", "Hello Cairo"]);
     } finally {
       await stop();
     }
@@ -472,18 +459,10 @@ describe("the same app with its imports unchanged", () => {
         "});",
       ].join("\n"),
     );
-    const { url, stop } = await plainHost(esm, ["app.mjs"]);
+    const { url, stop } = await spawnHost(esm, ["app.mjs", "--store", "memory:"]);
     try {
       const { id } = (await (await fetch(`${url}/api/ping`)).json()) as { id: string };
-      for (let i = 0; ; i++) {
-        const st = (await (await fetch(`${url}/runtime/webhooks/durabletask/instances/${id}`)).json()) as Status;
-        if (st.runtimeStatus === "Completed") {
-          assert.equal(st.output, "hi esm");
-          break;
-        }
-        assert.ok(i < 300, JSON.stringify(st));
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      assert.equal((await completedAt(`${url}/runtime/webhooks/durabletask/instances/${id}`)).output, "hi esm");
     } finally {
       await stop();
     }
