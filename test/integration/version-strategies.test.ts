@@ -26,7 +26,16 @@ interface Host {
   url?: string | undefined;
 }
 
-function startHosts(t: TestContext, specs: { tag: string; args: string[] }[], store: StoreKind = "sqlite"): { hosts: Host[]; output: () => string } {
+interface HostSpec {
+  tag: string;
+  args: string[];
+}
+
+function startHosts(
+  t: TestContext,
+  specs: HostSpec[],
+  store: StoreKind = "sqlite",
+): { hosts: Host[]; output: () => string; add: (spec: HostSpec) => Host } {
   const dir = mkdtempSync(join(tmpdir(), "perdure-versions-"));
   const url = store === "sqlite" ? `sqlite:${join(dir, "store.db")}` : postgresUrl(newSchema("vs"));
   const hosts: Host[] = [];
@@ -39,7 +48,7 @@ function startHosts(t: TestContext, specs: { tag: string; args: string[] }[], st
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  for (const { tag, args } of specs) {
+  const add = ({ tag, args }: HostSpec): Host => {
     const proc = spawn(process.execPath, [BIN, "start", APP, "--store", url, "--port", "0", ...args], {
       cwd: ROOT,
       detached: true,
@@ -53,8 +62,10 @@ function startHosts(t: TestContext, specs: { tag: string; args: string[] }[], st
     });
     proc.stderr.setEncoding("utf8").on("data", (d: string) => (host.out += d));
     hosts.push(host);
-  }
-  return { hosts, output: () => hosts.map((h) => `--- ${h.tag}\n${h.out}`).join("\n") };
+    return host;
+  };
+  for (const spec of specs) add(spec);
+  return { hosts, output: () => hosts.map((h) => `--- ${h.tag}\n${h.out}`).join("\n"), add };
 }
 
 async function start(url: string, version: string): Promise<string> {
@@ -91,18 +102,19 @@ type StoreKind = "sqlite" | "postgres";
 /** The rolling-deploy case, on one SQLite file and on one PostgreSQL schema. */
 function rollingDeploy(store: StoreKind): void {
   it(`CurrentOrOlder + Reject on ${store}: each instance completes on a host that may run it; none fails`, async (t) => {
-    const { hosts, output } = startHosts(
-      t,
-      [
-        { tag: "old", args: ["--app-version", "1.0"] },
-        { tag: "new", args: ["--app-version", "2.0"] },
-      ],
-      store,
-    );
-    await eventually(async () => hosts.every((h) => h.url), 60_000, `both hosts to start\n${output()}`);
-    const [old] = hosts as [Host, Host];
-    // Started through the old host: the newer instances must wait for the new one.
+    // The old host first, alone: a 2.0 instance started through it is claimed by it and parked as
+    // VERSION_MISMATCH, as in a rolling deploy before any new host is up.
+    const { hosts, output, add } = startHosts(t, [{ tag: "old", args: ["--app-version", "1.0"] }], store);
+    await eventually(async () => hosts.every((h) => h.url), 60_000, `the old host to start\n${output()}`);
+    const [old] = hosts as [Host];
     const ids = { "1.0": [] as string[], "2.0": [] as string[] };
+    ids["2.0"].push(await start(old.url!, "2.0"));
+    const parked = /parked: VERSION_MISMATCH .*the instance's version '2\.0' is newer than this host's '1\.0' \(version match strategy CurrentOrOlder\)/;
+    await eventually(async () => parked.test(old.out), 30_000, `the old host to park the 2.0 instance\n${output()}`);
+    assert.equal((await status(old.url!, ids["2.0"][0]!)).runtimeStatus, "Pending", "a parked instance has not run");
+    add({ tag: "new", args: ["--app-version", "2.0"] });
+    await eventually(async () => hosts.every((h) => h.url), 60_000, `the new host to start\n${output()}`);
+    // More of both, still started through the old host: the newer ones must wait for the new one.
     for (let i = 0; i < 4; i++) {
       ids["1.0"].push(await start(old.url!, "1.0"));
       ids["2.0"].push(await start(old.url!, "2.0"));
@@ -119,8 +131,6 @@ function rollingDeploy(store: StoreKind): void {
         if (version === "2.0") assert.equal(out.ranOn, "new", "a 2.0 instance never runs on the 1.0 host");
       }
     }
-    // The old host took newer instances (it is told of its own starts first) and left them, parked as VERSION_MISMATCH.
-    assert.match(old.out, /parked: VERSION_MISMATCH .*the instance's version '2\.0' is newer than this host's '1\.0' \(version match strategy CurrentOrOlder\)/);
   });
 }
 
