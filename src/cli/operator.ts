@@ -9,8 +9,8 @@ import { fields, show, table, time } from "./table.js";
 
 export const OPERATOR_USAGE = `Operator commands, against a running host (--url http://host:port [--key <secret>]) or a store (--store <url>):
 
-  perdure instances list [--status Running,Failed] [--prefix <id prefix>] [--name <orchestrator>] [--created-from <time>] [--created-to <time>]
-                         [--top 100] [--all] [--continuation <token>]
+  perdure instances list [--status Running,Failed] [--prefix <id prefix>] [--name <orchestrator>] [--app-version <v>]
+                         [--created-from <time>] [--created-to <time>] [--top 100] [--all] [--continuation <token>]
   perdure instances count [the filters of list]
   perdure instances show <id>
   perdure instances history <id>
@@ -24,7 +24,8 @@ export const OPERATOR_USAGE = `Operator commands, against a running host (--url 
   perdure entities signal <name> <key> <operation> [--data <json>] [--at <time>]
 
   terminate, suspend, resume, rewind and purge also take the instances a filter selects instead of
-  IDs (--status, --prefix, --name, --created-from, --created-to), with --yes.
+  IDs (--status, --prefix, --name, --app-version, --created-from, --created-to), with --yes.
+  --app-version selects the instances started with that orchestration version (context.df.version).
   --json      print JSON for scripts instead of tables
   --url       the host's URL (env PERDURE_URL); --key its management key (env PERDURE_KEY)
   --store     a store URL (env PERDURE_STORE): sqlite:<path>, postgres://...`;
@@ -40,6 +41,7 @@ const FILTER = {
   status: { type: "string" },
   prefix: { type: "string" },
   name: { type: "string" },
+  "app-version": { type: "string" },
   "created-from": { type: "string" },
   "created-to": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
@@ -121,10 +123,11 @@ function dataFlag(command: string, v: Values): unknown {
   }
 }
 
-function filterOf(command: string, v: Values): { runtimeStatus?: Status[]; instanceIdPrefix?: string; createdTimeFrom?: Date; createdTimeTo?: Date; name?: string } {
+function filterOf(command: string, v: Values): { runtimeStatus?: Status[]; instanceIdPrefix?: string; createdTimeFrom?: Date; createdTimeTo?: Date; name?: string; version?: string } {
   const runtimeStatus = statusFlag(command, v);
   const prefix = text(v, "prefix");
   const name = text(v, "name");
+  const version = text(v, "app-version");
   const from = dateFlag(command, v, "created-from");
   const to = dateFlag(command, v, "created-to");
   return {
@@ -133,6 +136,7 @@ function filterOf(command: string, v: Values): { runtimeStatus?: Status[]; insta
     ...(from ? { createdTimeFrom: from } : {}),
     ...(to ? { createdTimeTo: to } : {}),
     ...(name ? { name } : {}),
+    ...(version ? { version } : {}),
   };
 }
 
@@ -221,11 +225,20 @@ const INSTANCE_COMMANDS: Record<string, Command> = {
         printJson(ctx.io, { instances: rows.map(statusJson), ...(token ? { continuationToken: token } : {}) });
         return 0;
       }
+      // The version column only when some instance has one: an app that does not version reads as before.
+      const versioned = rows.some((s) => s.version !== undefined);
       ctx.io.out(
         table(
           ctx.io,
-          ["INSTANCE", "NAME", "STATUS", "CREATED", "UPDATED"],
-          rows.map((s) => [s.instanceId, s.name, s.parked ? `${s.runtimeStatus} (parked: ${s.parked.code})` : s.runtimeStatus, time(s.createdTime), time(s.lastUpdatedTime)]),
+          ["INSTANCE", "NAME", "STATUS", ...(versioned ? ["VERSION"] : []), "CREATED", "UPDATED"],
+          rows.map((s) => [
+            s.instanceId,
+            s.name,
+            s.parked ? `${s.runtimeStatus} (parked: ${s.parked.code})` : s.runtimeStatus,
+            ...(versioned ? [s.version ?? "-"] : []),
+            time(s.createdTime),
+            time(s.lastUpdatedTime),
+          ]),
         ),
       );
       ctx.io.err(`${rows.length} instance${rows.length === 1 ? "" : "s"}${token ? `; more with --continuation ${token} (or --all)` : ""}\n`);
@@ -263,6 +276,7 @@ const INSTANCE_COMMANDS: Record<string, Command> = {
           ["Name", s.name],
           ["Status", s.runtimeStatus],
           ["Execution", s.executionId],
+          ["Version", s.version],
           ["Created", time(s.createdTime)],
           ["Updated", time(s.lastUpdatedTime)],
           ["Parent", s.parentInstanceId],
@@ -359,9 +373,9 @@ function control(verb: string, done: string, op: (c: ClientOf, id: string, reaso
 async function selection(ctx: Ctx): Promise<string[]> {
   const filter = filterOf(ctx.command, ctx.values);
   const filtered = Object.keys(filter).length > 0;
-  if (ctx.args.length > 0 && filtered) throw new CliError(`perdure ${ctx.command}: give instance IDs or a filter (--status, --prefix, --name, --created-from, --created-to), not both.`, 2);
+  if (ctx.args.length > 0 && filtered) throw new CliError(`perdure ${ctx.command}: give instance IDs or a filter (--status, --prefix, --name, --app-version, --created-from, --created-to), not both.`, 2);
   if (ctx.args.length > 0) return ctx.args;
-  if (!filtered) throw new CliError(`perdure ${ctx.command}: missing <id>, or a filter (--status, --prefix, --name, --created-from, --created-to) with --yes.`, 2);
+  if (!filtered) throw new CliError(`perdure ${ctx.command}: missing <id>, or a filter (--status, --prefix, --name, --app-version, --created-from, --created-to) with --yes.`, 2);
   const ids = (await ctx.client.client.getStatusBy({ ...filter, showInput: false })).map((s) => s.instanceId);
   if (ctx.values.yes !== true) {
     throw new CliError(`perdure ${ctx.command}: the filter selects ${ids.length} instance${ids.length === 1 ? "" : "s"}; add --yes to go ahead.`, 2);

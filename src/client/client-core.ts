@@ -58,6 +58,12 @@ function nameOf(name: unknown): string | undefined {
   return name;
 }
 
+function versionOf(version: unknown): string | undefined {
+  if (version === undefined) return undefined;
+  if (typeof version !== "string" || version === "") throw new InvalidArgumentError("version must be a non-empty string (an orchestration version, as context.df.version reads it).");
+  return version;
+}
+
 function statusesOf(list: readonly unknown[] | undefined): OrchestrationRuntimeStatus[] | undefined {
   if (list === undefined) return undefined;
   if (!Array.isArray(list)) throw new InvalidArgumentError(`runtimeStatus must be an array of statuses (${ALL_RUNTIME_STATUSES.join(", ")}).`);
@@ -156,6 +162,7 @@ export class DurableClientCore implements DurableClient {
       ...(request.createdTimeTo !== undefined ? { createdTimeTo: dateOf(request.createdTimeTo, "createdTimeTo") } : {}),
       ...(request.instanceIdPrefix ? { instanceIdPrefix: request.instanceIdPrefix } : {}),
       ...(nameOf(request.name) !== undefined ? { name: request.name! } : {}),
+      ...(versionOf(request.version) !== undefined ? { version: request.version! } : {}),
       ...(token ? { continuationToken: token } : {}),
       pageSize: pageSizeOf(request.pageSize),
       showInput: request.showInput ?? true,
@@ -192,12 +199,14 @@ export class DurableClientCore implements DurableClient {
     const counts = Object.fromEntries(ALL_RUNTIME_STATUSES.map((s) => [s, 0])) as Record<OrchestrationRuntimeStatus, number>;
     if (runtimeStatus && runtimeStatus.length === 0) return counts;
     nameOf(filter.name);
+    versionOf(filter.version);
     const found = await this.transport.countInstances({
       ...(runtimeStatus ? { runtimeStatus } : {}),
       ...(filter.createdTimeFrom !== undefined ? { createdTimeFrom: dateOf(filter.createdTimeFrom, "createdTimeFrom") } : {}),
       ...(filter.createdTimeTo !== undefined ? { createdTimeTo: dateOf(filter.createdTimeTo, "createdTimeTo") } : {}),
       ...(filter.instanceIdPrefix ? { instanceIdPrefix: filter.instanceIdPrefix } : {}),
       ...(filter.name !== undefined ? { name: filter.name } : {}),
+      ...(filter.version !== undefined ? { version: filter.version } : {}),
     });
     for (const s of ALL_RUNTIME_STATUSES) counts[s] = found[s] ?? 0;
     return counts;

@@ -22,6 +22,8 @@ export interface OrchestrationFilter {
   instanceIdPrefix?: string;
   /** Perdure's own: only instances of this orchestrator function (case-insensitive). */
   name?: string;
+  /** Perdure's own: only instances started with exactly this orchestration version (`context.df.version`). */
+  version?: string;
   /** Include each instance's input (default true). */
   showInput?: boolean;
 }

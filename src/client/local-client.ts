@@ -95,6 +95,7 @@ export class LocalTransport implements ClientTransport {
       ...(q.createdTimeTo ? { createdTo: q.createdTimeTo.getTime() } : {}),
       ...(q.instanceIdPrefix !== undefined ? { instanceIdPrefix: q.instanceIdPrefix } : {}),
       ...(q.name !== undefined ? { name: q.name } : {}),
+      ...(q.version !== undefined ? { version: q.version } : {}),
     });
   }
 
@@ -105,6 +106,7 @@ export class LocalTransport implements ClientTransport {
     if (q.createdTimeTo) query.createdTo = q.createdTimeTo.getTime();
     if (q.instanceIdPrefix !== undefined) query.instanceIdPrefix = q.instanceIdPrefix;
     if (q.name !== undefined) query.name = q.name;
+    if (q.version !== undefined) query.version = q.version;
     if (q.continuationToken !== undefined) query.continuationToken = q.continuationToken;
     const page = await this.provider.queryInstances(query);
     const rows = page.instances.map((r) => statusPayloadOf(r, undefined, { showInput: q.showInput, showHistory: false, showHistoryOutput: false }));

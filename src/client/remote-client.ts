@@ -142,6 +142,7 @@ export class RemoteTransport implements ClientTransport {
     if (q.createdTimeTo) query.createdTimeTo = q.createdTimeTo.toISOString();
     if (q.instanceIdPrefix) query.instanceIdPrefix = q.instanceIdPrefix;
     if (q.name) query.name = q.name;
+    if (q.version) query.version = q.version;
     const answer = await this.request("GET", ["counts"], { query });
     if (answer.status !== 200) throw this.failure(answer, {});
     const counts = this.json<Partial<Record<OrchestrationRuntimeStatus, number>>>(answer);
@@ -156,6 +157,7 @@ export class RemoteTransport implements ClientTransport {
     if (q.createdTimeTo) query.createdTimeTo = q.createdTimeTo.toISOString();
     if (q.instanceIdPrefix) query.instanceIdPrefix = q.instanceIdPrefix;
     if (q.name) query.name = q.name;
+    if (q.version) query.version = q.version;
     if (!q.showInput) query.showInput = "false";
     const headers: Record<string, string> = q.continuationToken ? { "x-ms-continuation-token": q.continuationToken } : {};
     // "instances/" with the trailing slash, as Durable Functions' own client calls it.

@@ -36,6 +36,8 @@ export interface DurableOrchestrationStatus {
   parentInstanceId?: string;
   /** Perdure: the current execution (it changes with continueAsNew and restarts). */
   executionId?: string;
+  /** Perdure: the orchestration version the instance was started with (`context.df.version`); absent for none. */
+  version?: string;
   /** Perdure: set while the instance is parked. */
   parked?: ParkedStatus;
 }
@@ -63,6 +65,7 @@ export function statusFromPayload(p: StatusPayload): DurableOrchestrationStatus 
   if (p.failureDetails) s.failureDetails = p.failureDetails;
   if (p.parentInstanceId) s.parentInstanceId = p.parentInstanceId;
   if (p.executionId) s.executionId = p.executionId;
+  if (p.version) s.version = p.version;
   if (p.parked) {
     const parked: ParkedStatus = { code: p.parked.code, message: p.parked.message, since: new Date(p.parked.since), attempts: p.parked.attempts };
     if (p.parked.retryAt !== undefined) parked.retryAt = new Date(p.parked.retryAt);
@@ -87,6 +90,7 @@ export function payloadFromStatus(s: DurableOrchestrationStatus): StatusPayload 
   if (s.failureDetails) p.failureDetails = s.failureDetails;
   if (s.parentInstanceId) p.parentInstanceId = s.parentInstanceId;
   if (s.executionId) p.executionId = s.executionId;
+  if (s.version) p.version = s.version;
   if (s.parked) {
     p.parked = { code: s.parked.code, message: s.parked.message, since: s.parked.since.toISOString(), attempts: s.parked.attempts };
     if (s.parked.retryAt) p.parked.retryAt = s.parked.retryAt.toISOString();

@@ -13,6 +13,8 @@ export interface InstanceListQuery {
   instanceIdPrefix?: string;
   /** The orchestrator function's name, case-insensitive. */
   name?: string;
+  /** The orchestration version, exactly. */
+  version?: string;
   pageSize: number;
   continuationToken?: string;
   showInput: boolean;
@@ -26,6 +28,8 @@ export interface InstanceCountQuery {
   instanceIdPrefix?: string;
   /** The orchestrator function's name, case-insensitive. */
   name?: string;
+  /** The orchestration version, exactly. */
+  version?: string;
 }
 
 export interface EntityListQuery {

@@ -30,7 +30,8 @@ export type HistoryRow = Record<string, unknown>;
 
 /**
  * The camelCase status payload of the management API: Durable Functions' fields, then Perdure's
- * (failure details, parent, execution, park reason), present only when they have a value.
+ * (failure details, parent, execution, orchestration version, park reason), present only when they
+ * have a value.
  */
 export interface StatusPayload {
   name: string;
@@ -45,6 +46,7 @@ export interface StatusPayload {
   failureDetails?: FailureDetails;
   parentInstanceId?: string;
   executionId?: string;
+  version?: string;
   parked?: ParkedPayload;
 }
 
@@ -76,6 +78,7 @@ export function statusPayloadOf(r: InstanceRecord, history: readonly HistoryEven
   if (r.failureDetails) p.failureDetails = normalizeFailure(r.failureDetails);
   if (r.parentInstanceId) p.parentInstanceId = r.parentInstanceId;
   if (r.executionId) p.executionId = r.executionId;
+  if (r.version) p.version = r.version;
   if (r.parked) p.parked = parkedPayload(r.parked);
   return p;
 }

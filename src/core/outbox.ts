@@ -21,6 +21,8 @@ export interface NewInstanceRow {
   runtimeStatus: "Pending" | "Running";
   input?: string;
   parentInstanceId?: string;
+  /** The orchestration version the instance was started with (kept on the row so queries can filter by it). */
+  version?: string;
 }
 
 /**
@@ -47,6 +49,7 @@ function orchestrationRow(started: ExecutionStartedEvent): NewInstanceRow {
   const row: NewInstanceRow = { instanceId: started.instanceId, kind: "orchestration", name: started.name, executionId: started.executionId, runtimeStatus: "Pending" };
   if (started.input !== undefined) row.input = started.input;
   if (started.parentInstance) row.parentInstanceId = started.parentInstance.instanceId;
+  if (started.version) row.version = started.version;
   return row;
 }
 

@@ -37,6 +37,8 @@ export interface InstanceStatus {
   lastUpdatedTime: string;
   executionId?: string;
   parentInstanceId?: string;
+  /** The orchestration version the instance was started with; absent for none. */
+  version?: string;
   failureDetails?: FailureDetails;
   parked?: Parked;
 }
@@ -56,6 +58,7 @@ export interface InstanceFilter {
   runtimeStatus?: string[];
   name?: string;
   instanceIdPrefix?: string;
+  version?: string;
   createdTimeFrom?: string;
   createdTimeTo?: string;
 }
@@ -121,6 +124,7 @@ function filterQuery(f: InstanceFilter): Record<string, string | undefined> {
     runtimeStatus: f.runtimeStatus && f.runtimeStatus.length > 0 ? f.runtimeStatus.join(",") : undefined,
     name: f.name,
     instanceIdPrefix: f.instanceIdPrefix,
+    version: f.version,
     createdTimeFrom: f.createdTimeFrom,
     createdTimeTo: f.createdTimeTo,
   };

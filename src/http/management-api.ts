@@ -376,18 +376,21 @@ export function matchRoute(method: string, segments: string[]): { handler: Handl
 }
 
 /** The list's filters from its query parameters (the list and the counts read them alike). */
-function listFilter(q: Query): { runtimeStatus?: OrchestrationRuntimeStatus[]; createdTimeFrom?: Date; createdTimeTo?: Date; instanceIdPrefix?: string; name?: string } {
+function listFilter(q: Query): { runtimeStatus?: OrchestrationRuntimeStatus[]; createdTimeFrom?: Date; createdTimeTo?: Date; instanceIdPrefix?: string; name?: string; version?: string } {
   const statuses = runtimeStatuses(q);
   const from = q.date("createdTimeFrom");
   const to = q.date("createdTimeTo");
   const prefix = q.string("instanceIdPrefix");
   // Perdure's own: the orchestrator's name (Durable Functions' list has no such filter).
   const name = q.string("name");
+  // Perdure's own too: the orchestration version the instances were started with, exactly.
+  const version = q.string("version");
   return {
     ...(statuses ? { runtimeStatus: statuses } : {}),
     ...(from ? { createdTimeFrom: from } : {}),
     ...(to ? { createdTimeTo: to } : {}),
     ...(prefix ? { instanceIdPrefix: prefix } : {}),
     ...(name ? { name } : {}),
+    ...(version ? { version } : {}),
   };
 }

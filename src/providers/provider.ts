@@ -294,6 +294,8 @@ export interface InstanceRecord {
   customStatus?: string;
   failureDetails?: FailureDetails;
   parentInstanceId?: string;
+  /** Orchestrations only: the version the instance was started with (`context.df.version`); absent for none. */
+  version?: string;
   createdAt: number;
   lastUpdatedAt: number;
   /** Number of history events of the current execution (cache validation for workers). */
@@ -409,6 +411,8 @@ export interface InstanceQuery {
   createdFrom?: number;
   createdTo?: number;
   instanceIdPrefix?: string;
+  /** Only instances started with exactly this orchestration version. */
+  version?: string;
   /** Default 100. */
   pageSize?: number;
   continuationToken?: string;

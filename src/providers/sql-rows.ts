@@ -16,6 +16,7 @@ export interface InstanceRow {
   custom_status: string | null;
   failure_details: string | null;
   parent_instance_id: string | null;
+  version: string | null;
   created_at: number;
   last_updated_at: number;
   history_length: number;
@@ -42,6 +43,7 @@ export function instanceFromRow(r: InstanceRow): InstanceRecord {
   if (r.custom_status !== null) rec.customStatus = r.custom_status;
   if (r.failure_details !== null) rec.failureDetails = JSON.parse(r.failure_details) as FailureDetails;
   if (r.parent_instance_id !== null) rec.parentInstanceId = r.parent_instance_id;
+  if (r.version !== null) rec.version = r.version;
   if (r.entity_state !== null) rec.entityState = r.entity_state;
   if (r.parked !== null) rec.parked = JSON.parse(r.parked) as ParkInfo;
   return rec;

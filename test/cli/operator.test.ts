@@ -281,6 +281,30 @@ describe("perdure instances / entities (operator CLI)", () => {
     await eventually(async () => (await host.client.readEntityState<number>(new EntityId("counter", "b"))).entityState === 8);
   });
 
+  it("instances list, count and show: the version of versioned instances, and --app-version to select by it", async () => {
+    await host.client.startNew("doubler", { instanceId: "v-1", input: 1, version: "7.1" });
+    await host.client.startNew("doubler", { instanceId: "v-2", input: 2, version: "7.10" });
+    await host.client.waitForCompletion("v-1");
+    await host.client.waitForCompletion("v-2");
+    try {
+      for (const where of [remote(), ["--store", store]]) {
+        const picked = json<{ instances: { instanceId: string; version?: string }[] }>(await cli(["instances", "list", ...where, "--app-version", "7.1", "--json"]));
+        assert.deepEqual(picked.instances.map((s) => [s.instanceId, s.version]), [["v-1", "7.1"]], "exactly 7.1, not 7.10");
+        assert.deepEqual(json(await cli(["instances", "count", ...where, "--app-version", "7.10", "--json"])), { Running: 0, Pending: 0, Completed: 1, ContinuedAsNew: 0, Failed: 0, Canceled: 0, Terminated: 0, Suspended: 0 });
+      }
+      const t = await cli(["instances", "list", "--store", store, "--all"]);
+      const lines = t.out.trimEnd().split("\n");
+      assert.match(lines[0]!, /^INSTANCE\s+NAME\s+STATUS\s+VERSION\s+CREATED\s+UPDATED$/, "a version column once some instance has one");
+      assert.match(t.out, /^v-2\s+doubler\s+Completed\s+7\.10\s/m);
+      assert.match(t.out, /^d-1\s+doubler\s+Completed\s+-\s/m, "none shows as -");
+      assert.match((await cli(["instances", "show", "v-1", ...remote()])).out, /^Version: +7\.1$/m);
+      assert.doesNotMatch((await cli(["instances", "show", "d-1", ...remote()])).out, /^Version:/m);
+    } finally {
+      await host.client.purgeInstanceHistory("v-1");
+      await host.client.purgeInstanceHistory("v-2");
+    }
+  });
+
   it("mistakes get one line, the way out and a non-zero exit", async () => {
     const cases: [string[], number, RegExp][] = [
       [["instances"], 2, /missing command: use list, count, show, history, raise, terminate/],

@@ -34,7 +34,7 @@ const XSS_ID = `xss<script>window.__xss=1"><img src=x onerror=window.__xss=2>`;
 async function startHost(key?: string): Promise<Host> {
   const app = createApp();
   registerDashboardApp(app);
-  const host = createHost({ store: `sqlite:${join(dir, `${key ? "keyed" : "open"}.db`)}`, port: 0, app, pollIntervalMs: 20, logger: silentLogger, ...(key ? { key } : {}) });
+  const host = createHost({ store: `sqlite:${join(dir, `${key ? "keyed" : "open"}.db`)}`, port: 0, app, version: "2.0", pollIntervalMs: 20, logger: silentLogger, ...(key ? { key } : {}) });
   await host.start();
   return host;
 }
@@ -92,7 +92,8 @@ describe("dashboard", { skip: problem }, () => {
 
   it("lists, counts, filters and pages instances", async () => {
     for (let i = 0; i < 30; i++) await host.client.startNew("hello", { instanceId: `hello-${String(i).padStart(2, "0")}`, input: `n${i}` });
-    for (let i = 0; i < 3; i++) await host.client.startNew("waitForApproval", { instanceId: `wait-${i}` });
+    // The host stamps 2.0; these three were started as 1.0 (a host of 2.0 still runs them).
+    for (let i = 0; i < 3; i++) await host.client.startNew("waitForApproval", { instanceId: `wait-${i}`, version: "1.0" });
     await eventually(async () => (await host.client.countInstances({ name: "hello" })).Completed === 30, 15_000, "30 hellos done");
     await until(host, "wait-2", "Running");
 
@@ -124,6 +125,14 @@ describe("dashboard", { skip: problem }, () => {
     await page.getByRole("button", { name: "Apply" }).click();
     await eventually(async () => (await rows.count()) === 3, 5000, "by name");
     await page.getByLabel("Name").fill("");
+    // The version column, and the filter on it (exact).
+    await page.getByLabel("Version").fill("1.0");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await eventually(async () => (await rows.count()) === 3, 5000, "by version");
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-instance-id")).sort()), ["wait-0", "wait-1", "wait-2"]);
+    assert.deepEqual(await page.locator("[data-testid=instances] tbody [data-testid=version]").allTextContents(), ["1.0", "1.0", "1.0"]);
+    assert.match(page.url(), /version=1\.0/);
+    await page.getByLabel("Version").fill("");
     await page.getByLabel("Instance ID prefix").fill("hello-1");
     await page.getByRole("button", { name: "Apply" }).click();
     await eventually(async () => (await rows.count()) === 10, 5000, "by prefix");
@@ -157,6 +166,7 @@ describe("dashboard", { skip: problem }, () => {
     await page.getByTestId("instance-id").filter({ hasText: "fan-1" }).waitFor();
     await page.getByTestId("output").filter({ hasText: '"child": 42' }).waitFor();
     assert.match((await page.getByTestId("custom-status").textContent()) ?? "", /"stage": "done"/);
+    assert.equal(await page.locator("dl.facts [data-testid=version]").textContent(), "2.0", "the version the host stamped");
     const gantt = page.getByTestId("gantt-row");
     await gantt.first().waitFor();
     const rows = await gantt.evaluateAll((els) => els.map((e) => ({ kind: e.getAttribute("data-kind"), state: e.getAttribute("data-state"), attempt: Number(e.getAttribute("data-attempt")), text: e.textContent ?? "" })));

@@ -66,6 +66,50 @@ forEachStore("versions", (start) => {
     assert.equal((await bare.client.waitForCompletion(plain)).output, "");
   });
 
+  it("shows each instance's version in its status and filters lists and counts by it, in process and over HTTP", async () => {
+    const host = await start(register, { version: "1.0", versionMatch: "None", port: 0 });
+    const parent = await host.client.startNew("parent");
+    await host.client.waitForCompletion(parent);
+    const pinned = await host.client.startNew("reportVersion", { version: "2.0" });
+    await host.client.waitForCompletion(pinned);
+    const status = await host.client.getStatus(parent);
+    assert.equal(status.version, "1.0");
+    assert.equal((await host.client.getStatus(pinned)).version, "2.0");
+
+    const remote = createRemoteClient(host.url!);
+    assert.equal((await remote.getStatus(pinned)).version, "2.0", "the wire carries it");
+    for (const client of [host.client, remote]) {
+      const ids = async (version: string): Promise<string[]> => (await client.getStatusBy({ version })).map((s) => s.instanceId).sort();
+      // The parent and its inherited child are 1.0; the explicit children 0.9 and 0.8; the pinned start 2.0.
+      assert.equal((await ids("1.0")).length, 2);
+      assert.ok((await ids("1.0")).includes(parent));
+      assert.deepEqual(await ids("2.0"), [pinned]);
+      assert.equal((await ids("0.9")).length, 1);
+      assert.deepEqual(await ids("1"), [], "exact, not a prefix");
+      const page = await client.listInstances({ version: "1.0", runtimeStatus: ["Completed"], pageSize: 1 });
+      assert.equal(page.instances.length, 1);
+      assert.ok(page.continuationToken, "more than a page of 1.0 instances");
+      const counts = await client.countInstances({ version: "1.0" });
+      assert.equal(counts.Completed, 2);
+      assert.equal(counts.Running, 0);
+      await assert.rejects(client.getStatusBy({ version: 1 as never }), { code: "INVALID_ARGUMENT", message: /^version must be a non-empty string/ });
+    }
+    // The management API's own parameter, and the status payload.
+    const raw = (await (await fetch(`${host.url!}/runtime/webhooks/durabletask/instances?version=2.0`)).json()) as { instanceId: string; version?: string }[];
+    assert.deepEqual(raw.map((r) => [r.instanceId, r.version]), [[pinned, "2.0"]]);
+    const one = (await (await fetch(`${host.url!}/runtime/webhooks/durabletask/instances/${parent}`)).json()) as { version?: string };
+    assert.equal(one.version, "1.0");
+  });
+
+  it("an instance without a version has no version field in its status", async () => {
+    const host = await start(register, { port: 0 });
+    const id = await host.client.startNew("reportVersion");
+    await host.client.waitForCompletion(id);
+    assert.equal((await host.client.getStatus(id)).version, undefined);
+    const raw = (await (await fetch(`${host.url!}/runtime/webhooks/durabletask/instances/${id}`)).json()) as Record<string, unknown>;
+    assert.equal("version" in raw, false);
+  });
+
   it("refuses a version that is not a short string", async () => {
     await assert.rejects(start(register, { version: 7 as never }), { code: "INVALID_ARGUMENT", message: /^The host's version must be a string/ });
     await assert.rejects(start(register, { version: "x".repeat(101) }), { code: "INVALID_ARGUMENT" });

@@ -94,7 +94,7 @@ export const iso = (t: number): string => new Date(t).toISOString();
 export function startedEvent(
   instanceId: string,
   executionId: string,
-  opts: { name?: string; input?: string; parent?: ParentInstanceInfo; at?: number; generation?: number } = {},
+  opts: { name?: string; input?: string; parent?: ParentInstanceInfo; at?: number; generation?: number; version?: string } = {},
 ): ExecutionStartedEvent {
   const e: ExecutionStartedEvent = {
     type: "ExecutionStarted",
@@ -108,6 +108,7 @@ export function startedEvent(
   };
   if (opts.input !== undefined) e.input = opts.input;
   if (opts.parent !== undefined) e.parentInstance = opts.parent;
+  if (opts.version !== undefined) e.version = opts.version;
   return e;
 }
 
@@ -207,13 +208,15 @@ export interface CreateOptions {
   visibleAt?: number;
   parent?: ParentInstanceInfo;
   metadata?: MessageMetadata;
+  version?: string;
 }
 
 export async function create(p: StorageProvider, instanceId: string, opts: CreateOptions = {}): Promise<CreateInstanceRequest> {
   const executionId = opts.executionId ?? `${instanceId}-exec-1`;
   const now = opts.now ?? T0;
-  const ev: { name?: string; input?: string; parent?: ParentInstanceInfo; at: number } = { at: now };
+  const ev: { name?: string; input?: string; parent?: ParentInstanceInfo; at: number; version?: string } = { at: now };
   if (opts.name !== undefined) ev.name = opts.name;
+  if (opts.version !== undefined) ev.version = opts.version;
   if (opts.input !== undefined) ev.input = opts.input;
   if (opts.parent !== undefined) ev.parent = opts.parent;
   const req: CreateInstanceRequest = { startedEvent: startedEvent(instanceId, executionId, ev), now };
@@ -556,4 +559,27 @@ export async function race<A, B>(round: number, a: () => Promise<A>, b: () => Pr
 export function fulfilled<T>(r: PromiseSettledResult<T>, what: string): T {
   if (r.status === "rejected") assert.fail(`${what} threw: ${String(r.reason)}`);
   return r.value;
+}
+
+// ---- the instances.version migration ----
+
+/**
+ * Instances whose version lives only in their ExecutionStarted event, as a store written before the
+ * `instances.version` column holds them: in history (running, finished, continued as new) or only in
+ * the inbox (pending).
+ */
+export async function writeVersionedInstances(p: StorageProvider): Promise<void> {
+  await create(p, "pending", { version: "2.0", now: T0 });
+  await runTo(p, "running", "Running", { version: "1.0", now: T0 + 1 });
+  await runTo(p, "done", "Completed", { version: "1.5", now: T0 + 2 });
+  await runTo(p, "none", "Completed", { now: T0 + 3 });
+  await create(p, "empty", { version: "", now: T0 + 4 });
+  await p.sendMessages([signal("@counter@k", "x", T0 + 5)], T0 + 5);
+}
+
+/** What the migration must have read back into the column from those events. */
+export async function assertVersionsBackfilled(p: StorageProvider): Promise<void> {
+  const versions = Object.fromEntries((await allInstances(p)).map((r) => [r.instanceId, r.version ?? null]));
+  assert.deepEqual(versions, { pending: "2.0", running: "1.0", done: "1.5", none: null, empty: null, "@counter@k": null });
+  assert.deepEqual(ids(await allInstances(p, { version: "1.5" })), ["done"]);
 }

@@ -10,7 +10,25 @@ import { SchemaVersionError } from "../../src/providers/schema-version.js";
 import { eventually } from "../helpers/hosts.js";
 import { adminQuery, dropSchema, newSchema, PG_URL, withPostgres } from "../helpers/pg.js";
 import { runConformanceSuite } from "./conformance/index.js";
-import { T0, assertLockLost, commitFor, commitOk, commitOne, create, eventRaised, hasCode, ids, lockActivities, lockAll, lockOne, optimisticFor, orchestratorStarted, runTo } from "./fixtures.js";
+import {
+  T0,
+  assertLockLost,
+  assertVersionsBackfilled,
+  commitFor,
+  commitOk,
+  commitOne,
+  create,
+  eventRaised,
+  hasCode,
+  ids,
+  lockActivities,
+  lockAll,
+  lockOne,
+  optimisticFor,
+  orchestratorStarted,
+  runTo,
+  writeVersionedInstances,
+} from "./fixtures.js";
 
 const open = (schema: string): PostgresProvider => new PostgresProvider({ connectionString: PG_URL, schema, poolSize: 4 });
 
@@ -71,6 +89,16 @@ await withPostgres("PostgresProvider specifics", () => {
       await assert.rejects(p.initialize(), hasCode("SCHEMA_VERSION_UNSUPPORTED", SchemaVersionError));
       await p.close();
       assert.throws(() => new PostgresProvider({ connectionString: PG_URL, schema: 'x"; DROP TABLE y; --' }), hasCode("INVALID_ARGUMENT", InvalidArgumentError));
+    });
+
+    it("migration 4 reads each instance's version from its ExecutionStarted, in history or still in the inbox", async () => {
+      const schema = newSchema("mig4");
+      await writeVersionedInstances(await fresh(schema));
+      for (const p of made.splice(0)) await p.close();
+      // Back to schema 3, with the rows the current code wrote: only the column and its values go.
+      await adminQuery(`ALTER TABLE "${schema}".instances DROP COLUMN version`);
+      await adminQuery(`DELETE FROM "${schema}".schema_version WHERE version >= 4`);
+      await assertVersionsBackfilled(await fresh(schema));
     });
 
     it("takes the schema and pool size from the store URL, and refuses bad ones", () => {

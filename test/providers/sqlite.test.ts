@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import { MIGRATIONS } from "../../src/providers/sqlite/migrations.js";
 import { SqliteProvider } from "../../src/providers/sqlite/sqlite-provider.js";
 import { runConformanceSuite } from "./conformance/index.js";
-import { LEASE, T0, commitFor, commitOk, create, lockAll, lockOne, type ProviderHandle } from "./fixtures.js";
+import { LEASE, T0, assertVersionsBackfilled, commitFor, commitOk, create, lockAll, lockOne, type ProviderHandle, writeVersionedInstances } from "./fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "perdure-sqlite-conformance-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -104,6 +104,26 @@ describe("SqliteProvider specifics", () => {
       const [task] = await p.lockActivityWorkItems({ workerId: "w", now: T0, leaseMs: LEASE, max: 10, functions: ["sendemail"] });
       assert.equal(task?.name, "SendEmail");
       assert.equal(task.dequeueCount, 1);
+    } finally {
+      await p.close();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(filename + suffix, { force: true });
+    }
+  });
+
+  it("migration 6 reads each instance's version from its ExecutionStarted, in history or still in the inbox", async () => {
+    const filename = newFile();
+    const before = new SqliteProvider({ filename });
+    await before.initialize();
+    await writeVersionedInstances(before);
+    await before.close();
+    // Back to schema 5, with the rows the current code wrote: only the column and its values go.
+    const db = new Database(filename);
+    db.exec("ALTER TABLE instances DROP COLUMN version; DELETE FROM schema_version WHERE version >= 6");
+    db.close();
+    const p = new SqliteProvider({ filename });
+    await p.initialize();
+    try {
+      await assertVersionsBackfilled(p);
     } finally {
       await p.close();
       for (const suffix of ["", "-wal", "-shm"]) rmSync(filename + suffix, { force: true });

@@ -21,6 +21,7 @@ function filterOf(query: URLSearchParams): InstanceFilter {
     ...(status.length > 0 ? { runtimeStatus: status } : {}),
     ...(query.get("name") ? { name: query.get("name")! } : {}),
     ...(query.get("prefix") ? { instanceIdPrefix: query.get("prefix")! } : {}),
+    ...(query.get("version") ? { version: query.get("version")! } : {}),
     ...(iso(query.get("from")) ? { createdTimeFrom: iso(query.get("from"))! } : {}),
     ...(iso(query.get("to")) ? { createdTimeTo: iso(query.get("to"))! } : {}),
   };
@@ -123,6 +124,7 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
         fields={[
           { name: "name", label: "Name", placeholder: "orchestrator name" },
           { name: "prefix", label: "Instance ID prefix", placeholder: "starts with" },
+          { name: "version", label: "Version", placeholder: "exactly" },
           { name: "from", label: "Created from", time: true },
           { name: "to", label: "Created to", time: true },
         ]}
@@ -161,6 +163,7 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
             <th>Instance ID</th>
             <th>Name</th>
             <th>Status</th>
+            <th>Version</th>
             <th>Created</th>
             <th>Last updated</th>
           </tr>
@@ -183,6 +186,9 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
                   </span>
                 )}
               </td>
+              <td class="muted" data-testid="version">
+                {i.version ?? ""}
+              </td>
               <td>
                 <Time iso={i.createdTime} />
               </td>
@@ -193,14 +199,14 @@ export function InstanceList({ query, live }: { query: URLSearchParams; live: bo
           ))}
           {!page && !error && (
             <tr>
-              <td colSpan={6} class="muted empty">
+              <td colSpan={7} class="muted empty">
                 Loading…
               </td>
             </tr>
           )}
           {page && items.length === 0 && (
             <tr>
-              <td colSpan={6} class="muted empty">
+              <td colSpan={7} class="muted empty">
                 No orchestration matches.
               </td>
             </tr>

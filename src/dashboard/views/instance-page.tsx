@@ -154,6 +154,12 @@ export function InstancePage({ id, live }: { id: string; live: boolean }) {
         <dd>
           <Time iso={status.lastUpdatedTime} />
         </dd>
+        {status.version && (
+          <>
+            <dt>Version</dt>
+            <dd data-testid="version">{status.version}</dd>
+          </>
+        )}
         {status.executionId && (
           <>
             <dt>Execution</dt>

@@ -157,6 +157,7 @@ export class MemoryProvider implements StorageProvider {
     };
     if (row.input !== undefined) r.input = row.input;
     if (row.parentInstanceId !== undefined) r.parentInstanceId = row.parentInstanceId;
+    if (row.version !== undefined) r.version = row.version;
     return { record: r, history: [], lockToken: undefined, lockedUntil: 0, workerId: undefined, wakePending: false };
   }
 
@@ -363,6 +364,7 @@ export class MemoryProvider implements StorageProvider {
     if (u.failureDetails !== undefined) next.failureDetails = clone(u.failureDetails);
     if (u.entityState !== undefined) next.entityState = u.entityState;
     if (r.parentInstanceId !== undefined) next.parentInstanceId = r.parentInstanceId;
+    if (r.version !== undefined) next.version = r.version;
     return next;
   }
 
@@ -510,7 +512,8 @@ export class MemoryProvider implements StorageProvider {
           (q.lastUpdatedTo === undefined || r.lastUpdatedAt <= q.lastUpdatedTo) &&
           (q.createdFrom === undefined || r.createdAt >= q.createdFrom) &&
           (q.createdTo === undefined || r.createdAt <= q.createdTo) &&
-          (q.instanceIdPrefix === undefined || r.instanceId.startsWith(q.instanceIdPrefix)),
+          (q.instanceIdPrefix === undefined || r.instanceId.startsWith(q.instanceIdPrefix)) &&
+          (q.version === undefined || r.version === q.version),
       );
   }
 

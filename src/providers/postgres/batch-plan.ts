@@ -83,6 +83,7 @@ export interface NewRow {
   runtimeStatus: string;
   input: string | null;
   parentInstanceId: string | null;
+  version: string | null;
   at: number;
 }
 
@@ -400,6 +401,7 @@ export class BatchPlanner {
       runtimeStatus: row.runtimeStatus,
       input: row.input ?? null,
       parentInstanceId: row.parentInstanceId ?? null,
+      version: row.version ?? null,
       at,
     };
   }

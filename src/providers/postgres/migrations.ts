@@ -136,4 +136,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: "instances.version: the orchestration version each instance was started with, shown in status and filterable in queries (existing instances read it from their ExecutionStarted event)",
+    sql: `
+      ALTER TABLE {s}.instances ADD COLUMN version text;
+      -- A running or finished instance has its ExecutionStarted in its first history step; a pending one only in its inbox.
+      UPDATE {s}.instances i SET version = COALESCE(
+        (SELECT jsonb_path_query_first(h.events::jsonb, '$[*] ? (@.type == "ExecutionStarted").version') #>> '{}' FROM {s}.history h
+          WHERE h.instance_id = i.instance_id ORDER BY h.seq LIMIT 1),
+        (SELECT m.event::jsonb ->> 'version' FROM {s}.messages m
+          WHERE m.instance_id = i.instance_id AND m.event_type = 'ExecutionStarted' ORDER BY m.id LIMIT 1))
+      WHERE i.kind = 'orchestration';
+      UPDATE {s}.instances SET version = NULL WHERE version = '';
+    `,
+  },
 ];

@@ -16,7 +16,7 @@ export function statements(s: string) {
   // core's processableWithoutCode, on a message `m` of instance `i`.
   const withoutCode = `(m.event_type = 'ExecutionTerminated' OR (i.runtime_status IN ${terminal} AND m.event_type <> 'ExecutionRewound'))`;
   const instanceColumns =
-    "i.instance_id, i.kind, i.name, i.execution_id, i.runtime_status, i.input, i.output, i.custom_status, i.failure_details, i.parent_instance_id, i.created_at, i.last_updated_at, i.history_length, i.entity_state, i.parked, i.lock_token, i.locked_until";
+    "i.instance_id, i.kind, i.name, i.execution_id, i.runtime_status, i.input, i.output, i.custom_status, i.failure_details, i.parent_instance_id, i.version, i.created_at, i.last_updated_at, i.history_length, i.entity_state, i.parked, i.lock_token, i.locked_until";
 
   return {
     dbNow: `SELECT ${dbNow} AS now`,

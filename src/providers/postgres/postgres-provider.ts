@@ -1009,5 +1009,6 @@ function filterSql(query: InstanceFilter): { where: string[]; params: unknown[];
   if (query.createdFrom !== undefined) add((a) => `i.created_at >= ${a}`, query.createdFrom);
   if (query.createdTo !== undefined) add((a) => `i.created_at <= ${a}`, query.createdTo);
   if (query.instanceIdPrefix !== undefined && query.instanceIdPrefix !== "") add((a) => `starts_with(i.instance_id, ${a})`, query.instanceIdPrefix);
+  if (query.version !== undefined) add((a) => `i.version = ${a}`, query.version);
   return { where, params, add };
 }

@@ -54,7 +54,7 @@ export interface Gate {
 const ONE: readonly object[] = [{}];
 
 /** A new instance row (a start, or a finished instance replaced), as a json_to_recordset record. */
-const NEW_ROW_RECORD = "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, at bigint, due bigint";
+const NEW_ROW_RECORD = "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, version text, at bigint, due bigint";
 
 function newRowRecord(id: string, n: NewRow, due: Map<string, number>): object {
   return {
@@ -66,6 +66,7 @@ function newRowRecord(id: string, n: NewRow, due: Map<string, number>): object {
     status: n.runtimeStatus,
     input: n.input,
     parent: n.parentInstanceId,
+    version: n.version,
     at: n.at,
     due: due.get(id) ?? null,
   };
@@ -192,7 +193,7 @@ export function writeStatement(
       rows: [...p.resets].map(([id, n]) => newRowRecord(id, n, due)),
       record: NEW_ROW_RECORD,
       sql: (src, g, [ids]) => `UPDATE ${s}.instances i SET kind = x.kind, name = x.name, name_key = x.name_key, execution_id = x.execution_id, runtime_status = x.status,
-          input = x.input, output = NULL, custom_status = NULL, failure_details = NULL, parent_instance_id = x.parent, created_at = x.at,
+          input = x.input, output = NULL, custom_status = NULL, failure_details = NULL, parent_instance_id = x.parent, version = x.version, created_at = x.at,
           last_updated_at = x.at, history_length = 0, entity_state = NULL, parked = NULL, lock_token = NULL, locked_until = 0, worker_id = NULL,
           wake_pending = false, affinity = NULL, ready_at = x.due
         FROM ${src}
@@ -202,8 +203,8 @@ export function writeStatement(
       name: "ic",
       rows: [...p.creates].map(([id, n]) => newRowRecord(id, n, due)),
       record: NEW_ROW_RECORD,
-      sql: (src, g) => `INSERT INTO ${s}.instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at, ready_at)
-        SELECT x.instance_id, x.kind, x.name, x.name_key, x.execution_id, x.status, x.input, x.parent, x.at, x.at, x.due
+      sql: (src, g) => `INSERT INTO ${s}.instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, version, created_at, last_updated_at, ready_at)
+        SELECT x.instance_id, x.kind, x.name, x.name_key, x.execution_id, x.status, x.input, x.parent, x.version, x.at, x.at, x.due
         FROM ${src}
         WHERE true${g}
         ON CONFLICT (instance_id) DO NOTHING RETURNING instance_id`,

@@ -125,4 +125,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    description: "instances.version: the orchestration version each instance was started with, shown in status and filterable in queries (existing instances read it from their ExecutionStarted event)",
+    sql: `
+      ALTER TABLE instances ADD COLUMN version TEXT;
+      -- A running or finished instance has its ExecutionStarted in history; a pending one only in its inbox.
+      UPDATE instances SET version = COALESCE(
+        (SELECT json_extract(h.event, '$.version') FROM history h
+          WHERE h.instance_id = instances.instance_id AND h.event_type = 'ExecutionStarted' ORDER BY h.seq LIMIT 1),
+        (SELECT json_extract(m.event, '$.version') FROM messages m
+          WHERE m.instance_id = instances.instance_id AND m.event_type = 'ExecutionStarted' ORDER BY m.id LIMIT 1))
+      WHERE kind = 'orchestration';
+      UPDATE instances SET version = NULL WHERE version = '';
+    `,
+  },
 ];

@@ -200,8 +200,8 @@ export class SqliteProvider implements StorageProvider {
       getInstance: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE instance_id = ?"),
       target: db.prepare<[string], { kind: string; runtime_status: string }>("SELECT kind, runtime_status FROM instances WHERE instance_id = ?"),
       insertInstance: db.prepare(
-        `INSERT INTO instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, created_at, last_updated_at, history_length, locked_until)
-         VALUES (@instanceId, @kind, @name, @nameKey, @executionId, @status, @input, @parent, @now, @now, 0, 0)`,
+        `INSERT INTO instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, version, created_at, last_updated_at, history_length, locked_until)
+         VALUES (@instanceId, @kind, @name, @nameKey, @executionId, @status, @input, @parent, @version, @now, @now, 0, 0)`,
       ),
       deleteInstance: db.prepare("DELETE FROM instances WHERE instance_id = ?"),
       deleteHistory: db.prepare("DELETE FROM history WHERE instance_id = ?"),
@@ -407,6 +407,7 @@ export class SqliteProvider implements StorageProvider {
       status: row.runtimeStatus,
       input: row.input ?? null,
       parent: row.parentInstanceId ?? null,
+      version: row.version ?? null,
       now,
     });
   }
@@ -891,5 +892,6 @@ function filterSql(q: InstanceFilter): { where: string[]; params: (string | numb
   if (q.createdFrom !== undefined) add("created_at >= ?", q.createdFrom);
   if (q.createdTo !== undefined) add("created_at <= ?", q.createdTo);
   if (q.instanceIdPrefix !== undefined && q.instanceIdPrefix !== "") add("substr(instance_id, 1, length(?)) = ?", q.instanceIdPrefix, q.instanceIdPrefix);
+  if (q.version !== undefined) add("version = ?", q.version);
   return { where, params };
 }

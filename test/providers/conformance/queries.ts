@@ -24,6 +24,8 @@ import {
   runTo,
   scheduleActivities,
   signal,
+  startChild,
+  startedEvent,
   taskScheduled,
   timerFired,
   toEvent,
@@ -372,6 +374,35 @@ export function workCountsTests(test: Define): void {
 }
 
 export function countInstancesTests(test: Define): void {
+  test("version: stored from the ExecutionStarted of a start, a sub-orchestration and a replacing start; filters exactly", async (p) => {
+    await create(p, "v1", { version: "1.0", now: T0 });
+    await runTo(p, "v2", "Completed", { version: "2.0", now: T0 + 1 });
+    await create(p, "none", { now: T0 + 2 });
+    await create(p, "v1-long", { version: "1.0.0", now: T0 + 3 });
+    await p.sendMessages([signal("@counter@k", "x", T0 + 4)], T0 + 4);
+    // A child started by a step carries the version its ExecutionStarted names.
+    const item = await lockOne(p, "v1", T0 + 5);
+    const parent = { name: "Orch", instanceId: "v1", executionId: item.instance.executionId, taskScheduledId: 0 };
+    await commitOk(p, commitFor(item, { instance: { name: "Renamed" }, messages: [startChild(startedEvent("child", "c1", { parent, version: "0.9", at: T0 + 5 }))] }), T0 + 5);
+    assert.equal((await p.getInstance("v1"))?.version, "1.0", "a step keeps the version");
+    assert.equal((await p.getInstance("v2"))?.version, "2.0", "a finished instance keeps it");
+    assert.equal((await p.getInstance("child"))?.version, "0.9");
+    assert.equal((await p.getInstance("none"))?.version, undefined);
+    assert.equal((await p.getInstance("@counter@k"))?.version, undefined, "entities have none");
+    assert.deepEqual(ids(await allInstances(p, { version: "1.0" })), ["v1"], "exact: 1.0 is not 1.0.0");
+    assert.deepEqual(ids(await allInstances(p, { version: "0.9", kind: "orchestration" })), ["child"]);
+    assert.deepEqual(ids(await allInstances(p, { version: "2.0", runtimeStatus: ["Completed"] })), ["v2"]);
+    assert.deepEqual(ids(await allInstances(p, { version: "2.0", runtimeStatus: ["Running"] })), []);
+    assert.deepEqual(await p.countInstances({ kind: "orchestration", version: "1.0.0" }), { Pending: 1 });
+    // Starting a finished instance again replaces its version with the new start's (or none).
+    await create(p, "v2", { version: "3.0", now: T0 + 6 });
+    assert.equal((await p.getInstance("v2"))?.version, "3.0");
+    assert.deepEqual(ids(await allInstances(p, { version: "2.0" })), []);
+    await runTo(p, "v3", "Completed", { version: "3.0", now: T0 + 7 });
+    await create(p, "v3", { now: T0 + 8 });
+    assert.equal((await p.getInstance("v3"))?.version, undefined);
+  });
+
   test("counts per runtime status with the filters of queryInstances, without paging", async (p) => {
     const statuses: OrchestrationRuntimeStatus[] = ["Pending", "Running", "Completed", "Failed", "Terminated", "Running", "Completed", "Completed"];
     const made: { id: string; status: OrchestrationRuntimeStatus; createdAt: number; name: string }[] = [];
