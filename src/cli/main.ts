@@ -10,6 +10,7 @@ import { entryFiles, loadEntryFiles } from "./entry.js";
 import { hostJsonVersioning, versionOption } from "./host-json.js";
 import { installPackageAliases } from "./package-aliases.js";
 import { VERSION_FAILURE_STRATEGIES, VERSION_MATCH_STRATEGIES } from "../core/version.js";
+import { describeRetention, formatDuration, parseRetentionFlag } from "../core/retention.js";
 import { CliError, type CliIo, errorText, processIo } from "./io.js";
 import { OPERATOR_USAGE, operator } from "./operator.js";
 import { REPLAY_USAGE, replay } from "./replay.js";
@@ -36,6 +37,9 @@ const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.
                            current-or-older; env PERDURE_VERSION_MATCH; host.json versionMatchStrategy)
   --version-failure reject|fail   an instance it may not run waits for another host (reject, the
                            default) or fails (env PERDURE_VERSION_FAILURE; host.json versionFailureStrategy)
+  --retention <status=age,...>  purge finished instances after an age, per status, in the background
+                           (one host of a fleet at a time): completed=7d,failed=30d,terminated=7d,canceled=7d
+                           (ages in s, m, h, d or w; a status left out is kept) (env PERDURE_RETENTION)
 
   Fleet (several hosts on one PostgreSQL store):
   --workers-only           run workers, no HTTP listener
@@ -68,6 +72,7 @@ interface StartOptions {
   maxConnections: number | undefined;
   onNondeterminism: "park" | "fail" | undefined;
   appVersion: string | undefined;
+  retention: string | undefined;
   versionMatch: string | undefined;
   versionFailure: string | undefined;
   workers: boolean;
@@ -128,6 +133,7 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         "app-version": { type: "string" },
         "version-match": { type: "string" },
         "version-failure": { type: "string" },
+        retention: { type: "string" },
         "workers-only": { type: "boolean" },
         "http-only": { type: "boolean" },
         "lease-ms": { type: "string" },
@@ -158,6 +164,14 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   const logLevel = v["log-level"] ?? env.PERDURE_LOG_LEVEL;
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) throw new CliError(`perdure: invalid --log-level '${logLevel}': use ${LOG_LEVELS.join(", ")}.`, 2);
   if (v["workers-only"] && v["http-only"]) throw new CliError("perdure: --workers-only and --http-only exclude each other: a host with neither would do nothing.", 2);
+  const retention = v.retention ?? env.PERDURE_RETENTION;
+  if (retention !== undefined) {
+    try {
+      parseRetentionFlag(retention);
+    } catch (err) {
+      throw new CliError(`perdure: invalid --retention '${retention}': ${(err as Error).message.replace(/^--retention: /, "")}`, 2);
+    }
+  }
   const leaseMs = wholeNumber(v, "lease-ms", 100, "a number of milliseconds >= 100");
   const leaseRenewMs = wholeNumber(v, "lease-renew-ms", 10, "a number of milliseconds >= 10");
   const lease = leaseMs ?? 5_000;
@@ -181,6 +195,7 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
     maxConnections: wholeNumber(v, "max-connections", 1, "a positive number of connections"),
     onNondeterminism,
     appVersion: v["app-version"] ?? env.PERDURE_APP_VERSION,
+    retention,
     versionMatch: v["version-match"] ?? env.PERDURE_VERSION_MATCH,
     versionFailure: v["version-failure"] ?? env.PERDURE_VERSION_FAILURE,
     entry,
@@ -222,6 +237,7 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
       ...versionOption(appVersion),
       ...(versionMatch !== undefined ? { versionMatch } : {}),
       ...(versionFailure !== undefined ? { versionFailure } : {}),
+      ...(options.retention !== undefined ? { retention: options.retention } : {}),
     });
   } catch (err) {
     throw new CliError(`perdure: ${(err as Error).message}`, 1, err instanceof DurableError ? err.code : "INVALID_OPTION");
@@ -279,6 +295,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const entities = app.registry.entityNames();
     if (entities.length > 0) console.log(`  entities: ${entities.join(", ")}`);
     if (host.version !== undefined) console.log(`  app version: ${host.version} (context.df.version of new instances)`);
+    if (host.retention) console.log(`  retention: purges ${describeRetention(host.retention.ages)} (every ${formatDuration(host.retention.intervalMs)}, one host at a time)`);
     for (const fn of app.registry.httpRoutes) console.log(`  http: ${fn.name} ${fn.methods.join(",")} /api/${fn.route}`);
     for (const fn of app.registry.timerFunctions) console.log(`  timer: ${fn.name} '${fn.schedule.expression}'${options.workers ? "" : " (not run here: no workers)"}`);
     if (host.url) console.log(`  dashboard: ${host.url}/dashboard`);

@@ -18,6 +18,7 @@ import { type HealthReport, HealthMonitor } from "./health.js";
 import { StoreClock } from "./store-clock.js";
 import { checkVersion } from "../core/version.js";
 import { TimerScheduler } from "./timer-scheduler.js";
+import { type RetentionOptions, type RetentionPolicy, RetentionScheduler, retentionPolicy } from "./retention.js";
 import { DEFAULT_STORE_URL, providerFromUrl } from "./store-url.js";
 
 export interface HostOptions extends WorkerOptions {
@@ -65,6 +66,12 @@ export interface HostOptions extends WorkerOptions {
    * environment's WEBSITE_TIME_ZONE (as on Azure), else UTC.
    */
   timeZone?: string;
+  /**
+   * Purge finished instances after an age, per terminal status, in the background (one host of a
+   * fleet at a time): `{ Completed: "7d", Failed: "30d" }`, or the `--retention` text
+   * `"completed=7d,failed=30d"`. Default: keep everything.
+   */
+  retention?: RetentionOptions | string;
   logger?: Logger;
 }
 
@@ -79,12 +86,15 @@ export interface Host {
   readonly app: DurableApp;
   /** The app version stamped on new instances (`HostOptions.version`); undefined when none. */
   readonly version: string | undefined;
+  /** The retention policy (`HostOptions.retention`), checked; undefined when everything is kept. */
+  readonly retention: RetentionPolicy | undefined;
   /** What GET /healthz answers. */
   health(): HealthReport;
 }
 
 class PerdureHost implements Host {
   readonly version: string | undefined;
+  readonly retention: RetentionPolicy | undefined;
   readonly client: DurableClientCore;
   readonly provider: StorageProvider;
   readonly worker: Worker;
@@ -99,6 +109,7 @@ class PerdureHost implements Host {
   private readonly clock: Clock;
   private readonly timeZone: string | undefined;
   private timers: TimerScheduler | undefined;
+  private retentionScheduler: RetentionScheduler | undefined;
 
   constructor(private readonly options: HostOptions) {
     this.app = options.app ?? defaultApp;
@@ -124,8 +135,9 @@ class PerdureHost implements Host {
       this.telemetry,
       (this.version = checkVersion(options.version, "The host's version")),
     );
-    // Checked now, so a bad limit fails before the store and workers start.
+    // Checked now, so a bad limit or policy fails before the store and workers start.
     edgeLimits(this.edgeOptions());
+    this.retention = options.retention === undefined ? undefined : retentionPolicy(options.retention);
     this.worker = new Worker(this.provider, this.app.registry, {
       // A host counts as gone after three missed heartbeats: its instances' affinity ends then.
       hostTimeoutMs: 3 * heartbeatMs,
@@ -233,6 +245,19 @@ class PerdureHost implements Host {
       });
       this.timers.start();
     }
+    // Any host may run retention (it needs only the store); one of them at a time does.
+    if (this.retention) {
+      this.retentionScheduler = new RetentionScheduler({
+        provider: this.provider,
+        policy: this.retention,
+        clock: this.clock,
+        logger: this.logger,
+        metrics: this.worker.metrics,
+        workerId: this.worker.workerId,
+        pollIntervalMs: this.options.pollIntervalMs ?? 500,
+      });
+      this.retentionScheduler.start();
+    }
     this.state = "started";
   }
 
@@ -256,9 +281,10 @@ class PerdureHost implements Host {
     // No new timer runs. The runs in progress may finish within the same grace period as the
     // workers' drain (never longer: a stop must not wait on user code), while the store is still there.
     const timersStopped = this.timers?.stop(this.worker.drainTimeoutMs);
+    const retentionStopped = this.retentionScheduler?.stop();
     // Forgotten first: instances whose executors this host caches go to the others at once.
     await this.monitor.stop();
-    await Promise.all([this.worker.stop(), timersStopped]);
+    await Promise.all([this.worker.stop(), timersStopped, retentionStopped]);
     await this.app.registry.hooks.runTerminate((err) => this.logger.error(`An app.hook.appTerminate hook failed: ${(err as Error)?.stack ?? String(err)}`, {}));
     this.worker.metrics.close();
     this.storeClock?.stop();

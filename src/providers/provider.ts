@@ -115,7 +115,10 @@ export interface StorageProvider {
   queryInstances(query: InstanceQuery): Promise<InstancePage>;
   /** Deletes the instance with its history, messages and tasks. Returns 0 or 1. */
   purgeInstance(instanceId: string): Promise<number>;
-  /** Deletes matching instances in a terminal state; returns how many. */
+  /**
+   * Deletes matching instances in a terminal state, with their history, messages and tasks, in
+   * short transactions; returns how many. With `limit`, at most that many (retention's batches).
+   */
   purgeInstances(filter: PurgeFilter): Promise<number>;
   /** Earliest time after `now` at which a message, task or retry becomes due, for timer wake-ups. */
   nextVisibleAt(now: number): Promise<number | undefined>;
@@ -431,9 +434,23 @@ export interface InstancePage {
 }
 
 export interface PurgeFilter {
-  createdFrom: number;
+  /** Inclusive bounds on createdAt. */
+  createdFrom?: number;
   createdTo?: number;
+  /** Only instances last updated at or before this time: for a terminal one, when it finished (retention). */
+  lastUpdatedTo?: number;
+  /** Terminal statuses only (others are never purged); default all of them. */
   runtimeStatus?: OrchestrationRuntimeStatus[];
+  /** Purge at most this many (default: every match). */
+  limit?: number;
+}
+
+/** Rows deleted per purge transaction: short enough that workers are not held up during a big purge. */
+export const PURGE_BATCH = 500;
+
+/** Rows the next purge transaction may delete: a batch, or what is left of `limit`. */
+export function purgeBatchSize(filter: PurgeFilter, purged: number): number {
+  return filter.limit === undefined ? PURGE_BATCH : Math.min(PURGE_BATCH, filter.limit - purged);
 }
 
 export interface StrandedWorkRequest {

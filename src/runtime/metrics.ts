@@ -1,4 +1,5 @@
 import { type BatchObservableResult, type Counter, type Histogram, type MeterProvider, metrics } from "@opentelemetry/api";
+import { TERMINAL_STATUSES } from "../core/status.js";
 
 /** The store-wide figures a scrape reads (a provider's workCounts). */
 export interface Backlog {
@@ -23,8 +24,9 @@ export class RuntimeMetrics {
   private readonly takeovers = new Map<WorkKindLabel, number>();
   private reruns = 0;
   private parks = 0;
+  private readonly purged = new Map<string, number>();
   private readonly steps = new Map<WorkKindLabel, { buckets: number[]; sum: number; count: number }>();
-  private readonly otel: { items: Counter; steps: Histogram; takeovers: Counter; reruns: Counter; parks: Counter };
+  private readonly otel: { items: Counter; steps: Histogram; takeovers: Counter; reruns: Counter; parks: Counter; purged: Counter };
 
   constructor(
     private readonly backlog: () => Promise<Backlog>,
@@ -37,6 +39,7 @@ export class RuntimeMetrics {
       takeovers: meter.createCounter("perdure.lease.takeovers", { description: "Work items this host took over from a lease that had expired." }),
       reruns: meter.createCounter("perdure.activity.reruns", { description: "Activity runs that were not the task's first delivery (its earlier run was lost with its host or lease)." }),
       parks: meter.createCounter("perdure.instances.parked_events", { description: "Steps this host parked (the instance shows why)." }),
+      purged: meter.createCounter("perdure.retention.purged", { description: "Finished instances this host purged under the retention policy, by status." }),
     };
     const gauge = meter.createObservableGauge("perdure.backlog", { description: "Work ready to run in the store and not taken, by kind." });
     const parked = meter.createObservableGauge("perdure.instances.parked", { description: "Instances parked in the store." });
@@ -87,6 +90,11 @@ export class RuntimeMetrics {
     this.otel.parks.add(1);
   }
 
+  retentionPurged(status: string, n: number): void {
+    this.purged.set(status, (this.purged.get(status) ?? 0) + n);
+    this.otel.purged.add(n, { status });
+  }
+
   /** The Prometheus text exposition (format 0.0.4). */
   async prometheus(): Promise<string> {
     const out: string[] = [];
@@ -115,6 +123,12 @@ export class RuntimeMetrics {
     );
     metric("perdure_activity_reruns_total", "counter", "Activity runs that were not the task's first delivery (its earlier run was lost with its host or lease).", [`perdure_activity_reruns_total ${this.reruns}`]);
     metric("perdure_parked_steps_total", "counter", "Steps this host parked.", [`perdure_parked_steps_total ${this.parks}`]);
+    metric(
+      "perdure_retention_purged_total",
+      "counter",
+      "Finished instances this host purged under the retention policy, by status.",
+      TERMINAL_STATUSES.map((s) => `perdure_retention_purged_total{status="${s}"} ${this.purged.get(s) ?? 0}`),
+    );
     const b = await this.backlog().catch(() => undefined);
     if (b) {
       metric("perdure_backlog", "gauge", "Work ready to run in the store and not taken, by kind.", [

@@ -167,6 +167,30 @@ describe("perdure start: errors in detail, and apps of many files", () => {
     assert.equal(meaningful(bad.stderr).length, 1, bad.stderr);
   });
 
+  it("--retention (or PERDURE_RETENTION) is the host's retention policy, shown in the banner", async () => {
+    const banner = async (args: string[], env: Record<string, string> = {}): Promise<string> => {
+      const child = run(["start", fixture("app.ts"), "--port", "0", "--store", "memory:", ...args], env);
+      const done = outcome(child);
+      try {
+        return await new Promise<string>((resolve, reject) => {
+          let seen = "";
+          child.stdout!.on("data", (d: Buffer) => {
+            seen += d.toString();
+            if (/dashboard: /.test(seen)) resolve(seen);
+          });
+          void done.then((r) => reject(new Error(`host exited early (${String(r.code)}): ${r.stderr}`)));
+        });
+      } finally {
+        child.kill("SIGTERM");
+        await done;
+      }
+    };
+    assert.match(await banner(["--retention", "completed=7d,failed=30d"]), /^ {2}retention: purges Completed after 7d, Failed after 30d \(every 1m, one host at a time\)$/m);
+    assert.match(await banner(["--retention", "terminated=12h"], { PERDURE_RETENTION: "completed=1d" }), /^ {2}retention: purges Terminated after 12h /m, "the flag wins");
+    assert.match(await banner([], { PERDURE_RETENTION: "canceled=90m" }), /^ {2}retention: purges Canceled after 90m /m);
+    assert.doesNotMatch(await banner([]), /retention:/);
+  });
+
   it("a CommonJS app that requires durable-functions and @azure/functions runs (the CLI answers both names)", async () => {
     const app = join(tmp, "cjs-aliases");
     mkdirSync(app);

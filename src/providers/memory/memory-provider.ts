@@ -550,9 +550,11 @@ export class MemoryProvider implements StorageProvider {
     this.stats.writeTransactions++;
     let n = 0;
     for (const inst of [...this.s.instances.values()]) {
+      if (f.limit !== undefined && n >= f.limit) break;
       const r = inst.record;
       if (!isTerminalStatus(r.runtimeStatus)) continue;
-      if (r.createdAt < f.createdFrom || (f.createdTo !== undefined && r.createdAt > f.createdTo)) continue;
+      if ((f.createdFrom !== undefined && r.createdAt < f.createdFrom) || (f.createdTo !== undefined && r.createdAt > f.createdTo)) continue;
+      if (f.lastUpdatedTo !== undefined && r.lastUpdatedAt > f.lastUpdatedTo) continue;
       if (f.runtimeStatus && !f.runtimeStatus.includes(r.runtimeStatus)) continue;
       this.deleteInstanceData(r.instanceId);
       n++;

@@ -184,8 +184,13 @@ export function statements(s: string) {
       t AS (DELETE FROM ${s}.activity_tasks WHERE instance_id = ANY($1::text[]))
       DELETE FROM ${s}.instances WHERE instance_id = ANY($1::text[])`,
     purgeCandidates: `
-      SELECT instance_id FROM ${s}.instances WHERE runtime_status = ANY($1::text[]) AND created_at >= $2 AND ($3::bigint IS NULL OR created_at <= $3)
-      ORDER BY instance_id LIMIT 500 FOR UPDATE SKIP LOCKED`,
+      SELECT instance_id FROM ${s}.instances WHERE runtime_status = ANY($1::text[])
+        AND ($2::bigint IS NULL OR created_at >= $2) AND ($3::bigint IS NULL OR created_at <= $3)
+        -- A finished instance was created before it last changed: the created_at bound lets the
+        -- (runtime_status, created_at) index narrow retention's scan, with no index on
+        -- last_updated_at (which every step writes).
+        AND ($4::bigint IS NULL OR (created_at <= $4 AND last_updated_at <= $4))
+      ORDER BY instance_id LIMIT $5 FOR UPDATE SKIP LOCKED`,
 
     heartbeat: `
       INSERT INTO ${s}.hosts (worker_id, hostname, pid, started_at, heartbeat_at, info) VALUES ($1, $2, $3, $4, $5, $6)

@@ -25,6 +25,7 @@ import {
   type OrchestrationWorkItem,
   type ProviderStats,
   type PurgeFilter,
+  purgeBatchSize,
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
@@ -781,15 +782,17 @@ export class PostgresProvider implements StorageProvider {
     let total = 0;
     // Bounded batches keep each transaction short, so workers are not held up during a big purge.
     for (;;) {
+      const batch = purgeBatchSize(f, total);
+      if (batch <= 0) return total;
       const n = await this.c.tx("purging instances", "fenced", async (q) => {
-        const r = await q.query<{ instance_id: string }>(this.sqlText.purgeCandidates, [statuses, f.createdFrom, f.createdTo ?? null]);
+        const r = await q.query<{ instance_id: string }>(this.sqlText.purgeCandidates, [statuses, f.createdFrom ?? null, f.createdTo ?? null, f.lastUpdatedTo ?? null, batch]);
         const ids = r.rows.map((row) => row.instance_id);
         if (ids.length > 0) await q.query(this.sqlText.purgeRows, [ids]);
         return ids.length;
       });
       if (n > 0) this.stats.writeTransactions++;
       total += n;
-      if (n < 500) return total;
+      if (n < batch) return total;
     }
   }
 

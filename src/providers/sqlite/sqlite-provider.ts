@@ -27,6 +27,7 @@ import {
   type OrchestrationWorkItem,
   type ProviderStats,
   type PurgeFilter,
+  purgeBatchSize,
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
@@ -748,23 +749,34 @@ export class SqliteProvider implements StorageProvider {
   async purgeInstances(f: PurgeFilter): Promise<number> {
     const statuses = (f.runtimeStatus ?? TERMINAL_STATUSES).filter((s) => isTerminalStatus(s));
     if (statuses.length === 0) return 0;
-    const params: (string | number)[] = [...statuses, f.createdFrom];
-    let sql = `SELECT instance_id FROM instances WHERE runtime_status IN (${statuses.map(() => "?").join(", ")}) AND created_at >= ?`;
-    if (f.createdTo !== undefined) {
-      sql += " AND created_at <= ?";
-      params.push(f.createdTo);
-    }
-    sql += " LIMIT 500";
+    const params: (string | number)[] = [...statuses];
+    let sql = `SELECT instance_id FROM instances WHERE runtime_status IN (${statuses.map(() => "?").join(", ")})`;
+    const bound = (clause: string, value: number | undefined): void => {
+      if (value === undefined) return;
+      sql += ` AND ${clause}`;
+      params.push(value);
+    };
+    bound("created_at >= ?", f.createdFrom);
+    bound("created_at <= ?", f.createdTo);
+    // A finished instance was created before it last changed: the created_at bound lets the
+    // (runtime_status, created_at) index narrow retention's scan, with no index on last_updated_at
+    // (which every step writes).
+    bound("created_at <= ?", f.lastUpdatedTo);
+    bound("last_updated_at <= ?", f.lastUpdatedTo);
+    sql += " LIMIT ?";
+    const select = this.database.prepare<(string | number)[], { instance_id: string }>(sql);
     let total = 0;
     // Bounded batches keep each write transaction short, so workers are not starved during a big purge.
     for (;;) {
+      const batch = purgeBatchSize(f, total);
+      if (batch <= 0) return total;
       const n = this.write(() => {
-        const ids = this.database.prepare<(string | number)[], { instance_id: string }>(sql).all(...params);
+        const ids = select.all(...params, batch);
         for (const { instance_id } of ids) this.deleteInstanceData(instance_id);
         return ids.length;
       });
       total += n;
-      if (n < 500) return total;
+      if (n < batch) return total;
       await new Promise((r) => setImmediate(r));
     }
   }

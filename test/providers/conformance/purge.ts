@@ -7,7 +7,10 @@ import {
   allInstances,
   bodies,
   commitFor,
+  commitOk,
   create,
+  firstStepHistory,
+  lockOne,
   eventRaised,
   ids,
   lockActivities,
@@ -68,6 +71,31 @@ export function purgeTests(test: Define): void {
     assert.ok(results.every((r) => r.ok));
     assert.equal(await p.purgeInstances({ createdFrom: T0 }), n);
     assert.deepEqual(ids(await allInstances(p)), ["bulk-running"]);
+  });
+
+  test("purgeInstances by lastUpdatedTo (when a finished instance finished, inclusive) and at most limit", async (p) => {
+    /** Created at `createdAt`, its one step committed (and so last updated) at `at` with `status`. */
+    const finish = async (id: string, status: "Completed" | "Failed" | "Running", createdAt: number, at: number): Promise<void> => {
+      const req = await create(p, id, { now: createdAt });
+      await commitOk(p, commitFor(await lockOne(p, id, at), { status, newHistory: firstStepHistory(req.startedEvent, at) }), at);
+      assert.equal((await p.getInstance(id))?.lastUpdatedAt, at);
+    };
+    await finish("c-early", "Completed", T0, T0 + 10);
+    await finish("c-late", "Completed", T0, T0 + 1_000);
+    await finish("f-early", "Failed", T0, T0 + 10);
+    await finish("running", "Running", T0, T0 + 5);
+    await finish("c-new", "Completed", T0 + 2_000, T0 + 2_000);
+    assert.equal(await p.purgeInstances({ lastUpdatedTo: T0 + 9, runtimeStatus: ["Completed"] }), 0);
+    assert.equal(await p.purgeInstances({ lastUpdatedTo: T0 + 10, runtimeStatus: ["Completed"] }), 1, "finished long after it was created: the finish time counts");
+    assert.equal(await p.getInstance("c-early"), undefined);
+    assert.equal(await p.purgeInstances({ lastUpdatedTo: T0 + 1_000 }), 2);
+    assert.deepEqual(ids(await allInstances(p)), ["running", "c-new"]);
+    for (let i = 0; i < 7; i++) await finish(`batch-${i}`, "Completed", T0 + 3_000, T0 + 3_000);
+    const purged: number[] = [];
+    for (let n = -1; n !== 0; ) purged.push((n = await p.purgeInstances({ lastUpdatedTo: T0 + 3_000, runtimeStatus: ["Completed"], limit: 3 })));
+    assert.deepEqual(purged, [3, 3, 2, 0], "8 in batches of at most 3");
+    assert.equal(await p.purgeInstances({ lastUpdatedTo: FAR, limit: 0 }), 0);
+    assert.deepEqual(ids(await allInstances(p)), ["running"]);
   });
 
   test("purgeInstances deletes only terminal instances matching the filter", async (p) => {
