@@ -26,6 +26,10 @@ const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.
   --store     sqlite:<path> | memory: | postgres://... (env PERDURE_STORE)
   --key       management key (env PERDURE_KEY); required to bind a non-loopback address
   --max-body-bytes         request body limit (default 1048576)
+  --max-payload-bytes      the largest input, output, event data or entity state stored, as JSON
+                           (default 16777216); larger ones fail with PAYLOAD_TOO_LARGE where they are made
+  --max-history-events     the longest history an execution may reach (default 200000): past it the
+                           instance fails with HISTORY_TOO_LONG (use continueAsNew); a warning at half
   --headers-timeout-ms     time to receive a request's headers (default 10000; 0 = no limit)
   --request-timeout-ms     time to receive a whole request (default 30000; 0 = no limit)
   --keep-alive-timeout-ms  idle keep-alive connections are closed after it (default 5000)
@@ -66,6 +70,8 @@ interface StartOptions {
   store: string;
   key: string | undefined;
   maxBodyBytes: number | undefined;
+  maxPayloadBytes: number | undefined;
+  maxHistoryEvents: number | undefined;
   headersTimeoutMs: number | undefined;
   requestTimeoutMs: number | undefined;
   keepAliveTimeoutMs: number | undefined;
@@ -125,6 +131,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
         store: { type: "string" },
         key: { type: "string" },
         "max-body-bytes": { type: "string" },
+        "max-payload-bytes": { type: "string" },
+        "max-history-events": { type: "string" },
         "headers-timeout-ms": { type: "string" },
         "request-timeout-ms": { type: "string" },
         "keep-alive-timeout-ms": { type: "string" },
@@ -189,6 +197,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
     maxConcurrentOrchestrations: wholeNumber(v, "max-concurrent-orchestrations", 1, "a positive number"),
     maxConcurrentActivities: wholeNumber(v, "max-concurrent-activities", 1, "a positive number"),
     maxBodyBytes: wholeNumber(v, "max-body-bytes", 1, "a positive number of bytes"),
+    maxPayloadBytes: wholeNumber(v, "max-payload-bytes", 1024, "a number of bytes >= 1024"),
+    maxHistoryEvents: wholeNumber(v, "max-history-events", 100, "a number of events >= 100"),
     headersTimeoutMs: wholeNumber(v, "headers-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),
     requestTimeoutMs: wholeNumber(v, "request-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),
     keepAliveTimeoutMs: wholeNumber(v, "keep-alive-timeout-ms", 0, "a number of milliseconds"),
@@ -229,6 +239,8 @@ export async function start(options: StartOptions, cwd = process.cwd()): Promise
       ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
       ...(options.key ? { key: options.key } : {}),
       ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+      ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
+      ...(options.maxHistoryEvents !== undefined ? { maxHistoryEvents: options.maxHistoryEvents } : {}),
       ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),

@@ -4,7 +4,7 @@ import { isEmptyEntity, readEntityRecord } from "../core/entities/entity-record.
 import { FunctionNotFoundError, InstanceNotFoundError, InvalidInstanceStateError } from "../core/errors.js";
 import type { HistoryEvent } from "../core/history.js";
 import { controlMessage, entityRequestMessage, eventMessage, executionStarted, type OutgoingMessage } from "../core/messages.js";
-import { parsePayload } from "../core/payload.js";
+import { checkPayloadSize, DEFAULT_MAX_PAYLOAD_BYTES, parsePayload } from "../core/payload.js";
 import { planControl } from "../core/control.js";
 import { rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
@@ -35,6 +35,8 @@ export class LocalTransport implements ClientTransport {
     private readonly endpointOf: () => HttpEndpoint = () => ({ origin: undefined, key: undefined, taskHub: DEFAULT_TASK_HUB }),
     /** The host's app version, stamped on instances started without one. */
     private readonly defaultVersion?: string,
+    /** The largest input or event data stored (the host's maxPayloadBytes). */
+    private readonly maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
   ) {}
 
   endpoint(): HttpEndpoint {
@@ -59,6 +61,7 @@ export class LocalTransport implements ClientTransport {
   }
 
   async startNew(name: string, instanceId: string | undefined, input: string | undefined, version?: string): Promise<string> {
+    checkPayloadSize(input, this.maxPayloadBytes, "The orchestration input");
     let functionName = name;
     if (this.registry) {
       const fn = this.registry.getOrchestration(name);
@@ -114,6 +117,7 @@ export class LocalTransport implements ClientTransport {
   }
 
   async raiseEvent(instanceId: string, eventName: string, input: string | undefined): Promise<void> {
+    checkPayloadSize(input, this.maxPayloadBytes, `The data of event '${eventName}'`);
     const r = await this.orchestration(instanceId);
     if (planControl("raiseEvent", r).kind === "finished") return;
     await this.send(eventMessage(instanceId, eventName, input, this.ts()));
@@ -167,6 +171,7 @@ export class LocalTransport implements ClientTransport {
   async signalEntity(id: EntityId, operation: string, input: string | undefined, signalTime: Date | undefined): Promise<void> {
     // As over HTTP: a signal for an entity this app does not define would only ever wait for a host that has it.
     if (this.registry && !this.registry.getEntity(id.name)) throw new FunctionNotFoundError("entity", id.name, this.registry.entityNames());
+    checkPayloadSize(input, this.maxPayloadBytes, `The input of entity operation '${operation}'`);
     const request: HistoryEvent = { type: "EntityOperationSignaled", eventId: -1, timestamp: this.ts(), requestId: randomUUID(), targetInstanceId: id.toString(), operation };
     if (input !== undefined) request.input = input;
     if (signalTime) request.scheduledTime = signalTime.toISOString();
@@ -278,7 +283,7 @@ export class LocalTransport implements ClientTransport {
 
 /** The client over a provider in this process. */
 export class LocalDurableClient extends DurableClientCore {
-  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint, telemetry?: Telemetry, version?: string) {
-    super(new LocalTransport(provider, clock, registry, endpoint, version), telemetry);
+  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint, telemetry?: Telemetry, version?: string, maxPayloadBytes?: number) {
+    super(new LocalTransport(provider, clock, registry, endpoint, version, maxPayloadBytes), telemetry);
   }
 }

@@ -5,7 +5,7 @@ import { validateInstanceId } from "./instance-id.js";
 import { checkVersion } from "./version.js";
 import { nameBasedUuid } from "./guid.js";
 import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
-import { parsePayload, serializePayload } from "./payload.js";
+import { parsePayload, serializePayload, utf8Length } from "./payload.js";
 import { functionNameOf, type InputArgs, type RegisteredActivity, type RegisteredOrchestration } from "./registered-types.js";
 import { RetryOptions } from "./retry-options.js";
 import {
@@ -67,20 +67,6 @@ const TaskStatics: TaskFactory = {
   },
 };
 
-/** UTF-8 size of a string: the limit is in bytes, and non-ASCII text takes more bytes than characters. */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4; // surrogate pair
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
 
 /** A handle of any types (the implementations' parameter; callers see the typed overloads). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any handle, whatever its types

@@ -135,6 +135,37 @@ export class PayloadError extends DurableError {
   }
 }
 
+/** An execution whose history would pass the host's limit (`maxHistoryEvents`): the instance fails with it. */
+export class HistoryTooLongError extends DurableError {
+  constructor(orchestration: string, events: number, limit: number) {
+    super(
+      "HISTORY_TOO_LONG",
+      `The history of orchestration '${orchestration}' would reach ${events.toLocaleString("en-US")} events, over the limit of ${limit.toLocaleString("en-US")} (maxHistoryEvents). An orchestration that runs for ever must call context.df.continueAsNew(...) now and then (every few thousand events) to start over with an empty history; or raise maxHistoryEvents.`,
+    );
+    this.name = "HistoryTooLongError";
+  }
+}
+
+/** A payload over the host's limit (`maxPayloadBytes`), refused where it was produced. */
+export class PayloadTooLargeError extends DurableError {
+  constructor(
+    readonly what: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      "PAYLOAD_TOO_LARGE",
+      `${what} is ${formatBytes(bytes)}, over the payload limit of ${formatBytes(limit)} (maxPayloadBytes). Keep large data elsewhere (a file, a blob) and pass a reference to it, or raise the host's maxPayloadBytes.`,
+    );
+    this.name = "PayloadTooLargeError";
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)} MiB (${n.toLocaleString("en-US")} bytes)`;
+  return `${n.toLocaleString("en-US")} bytes`;
+}
+
 /** Thrown into an orchestrator when an entity operation it called failed; the entity's state change was rolled back. */
 export class EntityOperationFailedError extends DurableError {
   readonly entityId: string;

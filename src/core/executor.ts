@@ -13,7 +13,7 @@ import {
   type SchedulingEvent,
 } from "./history.js";
 import { HistoryV1Reader } from "./history-v1.js";
-import { serializePayload } from "./payload.js";
+import { checkPayloadSize, DEFAULT_MAX_PAYLOAD_BYTES, serializeBounded } from "./payload.js";
 import { type AtomicTask, describeValue, type ExternalEventTask, Task, type TaskScheduler } from "./tasks.js";
 
 export interface OrchestrationCompletion {
@@ -46,6 +46,8 @@ export interface ExecutorOptions {
   log?: OrchestrationLogger;
   /** Delay between `callHttp` polls when a 202 carries no valid Retry-After. Default 30,000 ms. */
   httpPollingDefaultDelayMs?: number;
+  /** The largest payload the code may produce (inputs, event data, the output), in bytes of JSON. Default 16 MiB. */
+  maxPayloadBytes?: number;
 }
 
 const noLog: OrchestrationLogger = () => undefined;
@@ -67,6 +69,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   generation = 0;
   version = "";
   readonly httpPollingDefaultDelayMs: number | undefined;
+  private readonly maxPayloadBytes: number;
 
   /** Set once a replay failed: the in-memory state no longer follows the history. */
   private broken: Error | undefined;
@@ -106,6 +109,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   ) {
     this.log = options.log ?? noLog;
     this.httpPollingDefaultDelayMs = options.httpPollingDefaultDelayMs;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   }
 
   get isComplete(): boolean {
@@ -373,7 +377,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
       if (step.done) {
         let output: string | undefined;
         try {
-          output = serializePayload(step.value, `The output of orchestrator '${this.name}'`);
+          output = serializeBounded(step.value, this.maxPayloadBytes, `The output of orchestrator '${this.name}'`);
         } catch (err) {
           this.fail(err);
           return;
@@ -439,10 +443,32 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     this.context?.checkSubOrchestration();
   }
   scheduleAtomic(task: AtomicTask): void {
-    const id = this.sequence++;
+    const id = this.sequence;
     task.id = id;
+    const action = task.toAction(id);
+    // Refused before anything is recorded: the code gets the error where it yielded (or called).
+    this.checkActionPayload(action);
+    this.sequence++;
     this.openTasks.set(id, task);
-    this.pending.set(id, task.toAction(id));
+    this.pending.set(id, action);
+  }
+
+  private checkActionPayload(a: OrchestratorAction): void {
+    switch (a.kind) {
+      case "ScheduleTask":
+        return checkPayloadSize(a.input, this.maxPayloadBytes, `The input of activity '${a.name}'`);
+      case "CreateSubOrchestration":
+        return checkPayloadSize(a.input, this.maxPayloadBytes, `The input of sub-orchestration '${a.name}'`);
+      case "SendEvent":
+        return checkPayloadSize(a.input, this.maxPayloadBytes, `The data of event '${a.name}'`);
+      case "SendEntityMessage":
+        if (a.request.type === "EntityOperationCalled" || a.request.type === "EntityOperationSignaled") {
+          checkPayloadSize(a.request.input, this.maxPayloadBytes, `The input of entity operation '${a.request.operation}'`);
+        }
+        return;
+      case "CreateTimer":
+        return;
+    }
   }
 
   waitForEvent(task: ExternalEventTask): void {
@@ -478,6 +504,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
     this.customStatus = json;
   }
   requestContinueAsNew(input: string | undefined, preserveUnprocessedEvents: boolean): void {
+    checkPayloadSize(input, this.maxPayloadBytes, "The continueAsNew input");
     this.continueAsNewRequest = { input, preserve: preserveUnprocessedEvents };
   }
   scheduleNow(task: Task): void {

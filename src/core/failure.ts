@@ -5,6 +5,22 @@ import { serializePayload } from "./payload.js";
 export type { FailureDetails } from "./failure-details.js";
 
 const MAX_INNER_DEPTH = 5;
+/**
+ * The longest error message and stack trace stored, in characters: an exception can carry megabytes
+ * (a response body in its message), and its failure record goes into history, the status and every
+ * log line about it. Longer ones are cut, with a marker that says how long they were.
+ */
+export const MAX_FAILURE_TEXT = 32 * 1024;
+
+/** `text` cut at {@link MAX_FAILURE_TEXT} characters, marked; unchanged when shorter. */
+export function truncateFailureText(text: string): string {
+  if (text.length <= MAX_FAILURE_TEXT) return text;
+  // Never cut a surrogate pair in half: the stored text stays valid UTF-16.
+  let end = MAX_FAILURE_TEXT;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}… [truncated: ${text.length.toLocaleString("en-US")} characters in all]`;
+}
 
 /**
  * Describes whatever user code threw as failure details. Never throws, whatever it is given (an error
@@ -14,8 +30,8 @@ const MAX_INNER_DEPTH = 5;
  */
 export function failureFromError(err: unknown, depth = 0): FailureDetails {
   const d = describeThrown(err);
-  const details: FailureDetails = { errorType: d.errorType, errorMessage: d.message, isNonRetriable: d.nonRetriable === true };
-  if (d.stack !== undefined) details.stackTrace = d.stack;
+  const details: FailureDetails = { errorType: d.errorType, errorMessage: truncateFailureText(d.message), isNonRetriable: d.nonRetriable === true };
+  if (d.stack !== undefined) details.stackTrace = truncateFailureText(d.stack);
   if (d.code !== undefined) details.code = d.code;
   if (typeof err === "object" && err !== null && !isErrorLike(err)) {
     const problem = serializationProblem(err);

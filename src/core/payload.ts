@@ -1,5 +1,5 @@
 import { describeValue, pathSegment } from "./describe-value.js";
-import { PayloadError } from "./errors.js";
+import { InvalidArgumentError, PayloadError, PayloadTooLargeError } from "./errors.js";
 
 /**
  * JSON is the one data converter: payloads cross storage as JSON text and are parsed only for user code.
@@ -43,6 +43,50 @@ export function serializePayload(value: unknown, what: string): string | undefin
     }
   }
   return serializeCarefully(value, what);
+}
+
+/** The default of `maxPayloadBytes`: the largest payload (as JSON text, in UTF-8) a host stores. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+
+/** Validates a `maxPayloadBytes` option: a whole number of bytes from 1 KiB to 1 GiB. */
+export function checkMaxPayloadBytes(v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1024 || v > 1024 * 1024 * 1024) {
+    throw new InvalidArgumentError(`maxPayloadBytes must be a whole number of bytes from 1024 to 1073741824 (1 GiB), got ${String(v)}.`);
+  }
+  return v;
+}
+
+/** UTF-8 size of a string: limits are in bytes, and non-ASCII text takes more bytes than characters. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4; // surrogate pair
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Throws {@link PayloadTooLargeError} when `text` is over `limit` bytes of UTF-8. A text of at most
+ * limit / 3 characters is never over (a UTF-16 unit is at most 3 bytes), so the usual payload is not
+ * measured at all.
+ */
+export function checkPayloadSize(text: string | undefined, limit: number, what: string): void {
+  if (text === undefined || text.length * 3 <= limit) return;
+  const bytes = utf8Length(text);
+  if (bytes > limit) throw new PayloadTooLargeError(what, bytes, limit);
+}
+
+/** {@link serializePayload}, then {@link checkPayloadSize}: a payload as a host stores it. */
+export function serializeBounded(value: unknown, limit: number, what: string): string | undefined {
+  const text = serializePayload(value, what);
+  checkPayloadSize(text, limit, what);
+  return text;
 }
 
 export function parsePayload(text: string | undefined): unknown {

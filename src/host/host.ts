@@ -17,6 +17,7 @@ import { Worker, type WorkerOptions } from "../worker/worker.js";
 import { type HealthReport, HealthMonitor } from "./health.js";
 import { StoreClock } from "./store-clock.js";
 import { checkVersion } from "../core/version.js";
+import { checkMaxPayloadBytes } from "../core/payload.js";
 import { TimerScheduler } from "./timer-scheduler.js";
 import { type RetentionOptions, type RetentionPolicy, RetentionScheduler, retentionPolicy } from "./retention.js";
 import { DEFAULT_STORE_URL, providerFromUrl } from "./store-url.js";
@@ -134,6 +135,7 @@ class PerdureHost implements Host {
       }),
       this.telemetry,
       (this.version = checkVersion(options.version, "The host's version")),
+      options.maxPayloadBytes === undefined ? undefined : checkMaxPayloadBytes(options.maxPayloadBytes),
     );
     // Checked now, so a bad limit or policy fails before the store and workers start.
     edgeLimits(this.edgeOptions());

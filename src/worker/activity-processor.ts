@@ -2,7 +2,7 @@ import { FunctionNotFoundError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { withExceptionProperties } from "../runtime/exception-properties.js";
 import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
-import { parsePayload, serializePayload } from "../core/payload.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, parsePayload, serializeBounded } from "../core/payload.js";
 import type { ActivityWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import { invokeWithBindings } from "../runtime/bindings.js";
@@ -23,6 +23,7 @@ export async function runActivity(
   clock: Clock,
   logger: Logger,
   contextExtras: Record<symbol, unknown> = {},
+  maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
 ): Promise<TaskCompletedEvent | TaskFailedEvent> {
   const fn = registry.getActivity(item.name);
   const base = { eventId: -1, taskScheduledId: item.taskScheduledId };
@@ -44,7 +45,7 @@ export async function runActivity(
     // Output bindings are delivered only for a result that can be recorded. Binding expressions
     // ({backupPath}) read the input as it was sent, whatever the handler did to its copy.
     const run = async (): Promise<string | undefined> =>
-      serializePayload(await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context), `The result of activity '${fn.name}'`);
+      serializeBounded(await (fn.handler as (input: unknown, ctx: ActivityContext) => unknown)(parsePayload(item.input), context), maxPayloadBytes, `The result of activity '${fn.name}'`);
     const result = await invokeWithBindings(context, run, {
       handlers: registry.bindings,
       logger,

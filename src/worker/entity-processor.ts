@@ -25,6 +25,7 @@ export class EntityProcessor {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly telemetry: Telemetry,
+    private readonly maxPayloadBytes?: number,
   ) {}
 
   async process(item: OrchestrationWorkItem, policy: Pick<RetryPolicy, "maxDequeueCount">): Promise<StepOutcome> {
@@ -49,6 +50,7 @@ export class EntityProcessor {
       messages: item.messages.map((m) => m.message.event),
       now: this.clock.now(),
       newRequestId: () => randomUUID(),
+      ...(this.maxPayloadBytes !== undefined ? { maxPayloadBytes: this.maxPayloadBytes } : {}),
     });
     // Each operation's span continues the trace of the message that asked for it.
     const traces = new Map<string, Readonly<Record<string, string>> | undefined>();

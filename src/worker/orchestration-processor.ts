@@ -1,3 +1,4 @@
+import { checkHistoryLength, DEFAULT_MAX_HISTORY_EVENTS } from "../core/history-limit.js";
 import { randomUUID } from "node:crypto";
 import type { OrchestratorFunction } from "../core/context.js";
 import { type ExecutionResult, type ExecutorOptions, OrchestrationExecutor } from "../core/executor.js";
@@ -23,12 +24,14 @@ import { traceCommit } from "./step-tracing.js";
 export interface ProcessorOptions {
   cacheSize: number;
   policy: RetryPolicy;
-  executor: Pick<ExecutorOptions, "httpPollingDefaultDelayMs">;
+  executor: Pick<ExecutorOptions, "httpPollingDefaultDelayMs" | "maxPayloadBytes">;
   telemetry: Telemetry;
   /** The host's app version, for sub-orchestrations started without one. */
   defaultVersion?: string | undefined;
   /** Which instance versions this host runs, and what it does with the others; undefined: all. */
   versionCheck?: VersionCheck | undefined;
+  /** The longest history an execution may reach (default DEFAULT_MAX_HISTORY_EVENTS). */
+  maxHistoryEvents?: number | undefined;
 }
 
 export interface VersionCheck {
@@ -61,7 +64,7 @@ export class OrchestrationProcessor {
     private readonly options: ProcessorOptions,
   ) {
     this.cache = new ExecutorCache(options.cacheSize);
-    this.entities = new EntityProcessor(registry, clock, logger, options.telemetry);
+    this.entities = new EntityProcessor(registry, clock, logger, options.telemetry, options.executor.maxPayloadBytes);
   }
 
   async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
@@ -144,8 +147,13 @@ export class OrchestrationProcessor {
       return this.failOnReplay(item, consumed, ctx, f, newEvents, await stored());
     }
     const commit = orchestrationStep(ctx, result);
-    traceCommit(commit, this.options.telemetry.carrySpan(span, parent), started.traceContext);
     const length = (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length;
+    const limit = this.historyLimit(started, item.instanceId, inst.historyLength, length, result.completion !== undefined);
+    if (limit) {
+      endSpan(span, new Error(limit.errorMessage));
+      return this.failOnReplay(item, consumed, ctx, limit, newEvents, cached ? await this.readHistory(item.instanceId) : history);
+    }
+    traceCommit(commit, this.options.telemetry.carrySpan(span, parent), started.traceContext);
     return {
       kind: "commit",
       commit: { ...commit, fence: { kind: "lease", item, consumedMessageIds: consumed } },
@@ -194,9 +202,14 @@ export class OrchestrationProcessor {
       return undefined;
     }
     const step = orchestrationStep({ instanceId, started: cached.started, now: at, newId: newExecutionId, previousCustomStatus: cached.customStatus, defaultVersion: this.options.defaultVersion }, result);
+    const length = (step.replaceHistory ? 0 : cached.historyLength) + step.newHistory.length;
+    if (this.historyLimit(cached.started, instanceId, cached.historyLength, length, result.completion !== undefined)) {
+      // Over the limit: the locked path fails the instance (it reads the history for the locks it holds).
+      endSpan(span, undefined);
+      return undefined;
+    }
     const commit: OrchestrationCommit = { ...step, fence: { kind: "optimistic", instanceId, executionId, historyLength: cached.historyLength }, activityResults: results };
     traceCommit(commit, this.options.telemetry.carrySpan(span, parent), cached.started.traceContext);
-    const length = (step.replaceHistory ? 0 : cached.historyLength) + step.newHistory.length;
     return {
       commit,
       span,
@@ -204,6 +217,13 @@ export class OrchestrationProcessor {
         if (ok && !result.completion) this.cache.put(instanceId, { ...cached, historyLength: length, customStatus: step.instance.customStatus });
       },
     };
+  }
+
+  /** The failure of a step over the history limit; logs the step that crosses half of it. */
+  private historyLimit(started: ExecutionStartedEvent, instanceId: string, before: number, after: number, finishing: boolean): FailureDetails | undefined {
+    const check = checkHistoryLength(started.name, before, after, this.options.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS, finishing);
+    if (check.kind === "warn") this.logger.warn(check.message, { instanceId, executionId: started.executionId, functionName: started.name });
+    return check.kind === "fail" ? check.failure : undefined;
   }
 
   private newExecutor(handler: OrchestratorFunction, started: ExecutionStartedEvent): OrchestrationExecutor {

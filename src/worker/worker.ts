@@ -3,6 +3,8 @@ import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { InvalidArgumentError, LockLostError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
+import { checkMaxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
+import { DEFAULT_MAX_HISTORY_EVENTS, isValidHistoryLimit } from "../core/history-limit.js";
 import { DEFAULT_RETRY_POLICY, PARK_CODES, parkInfo, type RetryPolicy } from "../core/step-policy.js";
 import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
@@ -50,6 +52,18 @@ export interface WorkerOptions {
   drainTimeoutMs?: number;
   /** `callHttp` polling: wait between polls of a 202 response without a valid Retry-After header. Default 30 s. */
   httpPollingDefaultDelayMs?: number;
+  /**
+   * The largest payload stored, in bytes of JSON: an input, output, event's data, entity state or
+   * operation result over it is refused with PAYLOAD_TOO_LARGE where it is produced (an activity's
+   * result fails the activity; an orchestrator's call throws at the call). Default 16 MiB.
+   */
+  maxPayloadBytes?: number;
+  /**
+   * The longest history an execution may reach: the step that would take it further fails the
+   * instance with HISTORY_TOO_LONG (use continueAsNew); the step that crosses half of it logs a
+   * warning. Default 200,000 events.
+   */
+  maxHistoryEvents?: number;
   /** What a step that cannot complete does: park delays, the poison cap, and nondeterminism (park or fail). */
   retry?: Partial<RetryPolicy>;
   /**
@@ -165,6 +179,8 @@ export class Worker {
       executorCacheSize: options.executorCacheSize ?? 5_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
       httpPollingDefaultDelayMs: options.httpPollingDefaultDelayMs ?? DEFAULT_HTTP_POLLING_DELAY_MS,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      maxHistoryEvents: options.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS,
       strandedAfterMs: options.strandedAfterMs ?? 30_000,
     };
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
@@ -213,9 +229,10 @@ export class Worker {
       telemetry: this.telemetry,
       cacheSize: this.options.executorCacheSize,
       policy: this.policy,
-      executor: { httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs },
+      executor: { httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs, maxPayloadBytes: this.options.maxPayloadBytes },
       defaultVersion: options.version,
       versionCheck: versionCheckOf(options),
+      maxHistoryEvents: this.options.maxHistoryEvents,
     });
     this.orchestrationCommits = new Batcher((commits) => this.provider.completeOrchestrationWorkItems(commits, this.clock.now()));
     this.activityCommits = new Batcher((results) => this.provider.completeActivityWorkItems(results, this.clock.now()));
@@ -470,7 +487,7 @@ export class Worker {
       "perdure.task_id": item.taskScheduledId,
       "perdure.attempt": item.dequeueCount,
     });
-    const event = await this.telemetry.within(span, parent, () => runActivity(item, this.registry, this.clock, this.logger, this.contextExtras));
+    const event = await this.telemetry.within(span, parent, () => runActivity(item, this.registry, this.clock, this.logger, this.contextExtras, this.options.maxPayloadBytes));
     endSpan(span, event.type === "TaskFailed" ? new Error(event.failureDetails.errorMessage) : undefined);
     this.stats.activitiesRun++;
     trackActivity(this.logger, item, "end", { ok: event.type === "TaskCompleted", durationMs: Math.round(performance.now() - began), ...(event.type === "TaskFailed" ? { error: event.failureDetails.errorMessage } : {}) });
@@ -608,6 +625,8 @@ function validateOptions(o: Resolved, policy: RetryPolicy): void {
   ms("hostTimeoutMs", o.hostTimeoutMs, 1);
   ms("httpPollingDefaultDelayMs", o.httpPollingDefaultDelayMs);
   ms("strandedAfterMs", o.strandedAfterMs);
+  checkMaxPayloadBytes(o.maxPayloadBytes);
+  if (!isValidHistoryLimit(o.maxHistoryEvents)) throw new InvalidArgumentError(`maxHistoryEvents must be a whole number of events >= 100, got ${String(o.maxHistoryEvents)}.`);
   ms("retry.initialDelayMs", policy.initialDelayMs);
   ms("retry.maxDelayMs", policy.maxDelayMs);
   if (!Number.isInteger(policy.maxDequeueCount) || policy.maxDequeueCount < 1) throw new InvalidArgumentError(`retry.maxDequeueCount must be an integer >= 1, got ${String(policy.maxDequeueCount)}.`);

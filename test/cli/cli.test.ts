@@ -56,6 +56,8 @@ describe("perdure CLI: bad input gets one clear line and a non-zero exit", () =>
     { name: "unknown store URL", args: ["start", fixture("app.ts"), "--store", "mongodb://x"], code: 1, pattern: /Unknown store URL 'mongodb:\/\/x'/ },
     { name: "invalid port", args: ["start", fixture("app.ts"), "--port", "http"], code: 2, pattern: /invalid port 'http'/ },
     { name: "invalid body limit", args: ["start", fixture("app.ts"), "--max-body-bytes", "lots"], code: 2, pattern: /invalid --max-body-bytes .lots./ },
+    { name: "payload limit below 1 KiB", args: ["start", fixture("app.ts"), "--max-payload-bytes", "100"], code: 2, pattern: /invalid --max-payload-bytes .100.: use a number of bytes >= 1024/ },
+    { name: "payload limit over 1 GiB", args: ["start", fixture("app.ts"), "--store", "memory:", "--max-payload-bytes", "2000000000"], code: 1, pattern: /maxPayloadBytes must be a whole number of bytes from 1024 to 1073741824 \(1 GiB\), got 2000000000\. \(INVALID_ARGUMENT\)$/ },
     { name: "invalid headers timeout", args: ["start", fixture("app.ts"), "--headers-timeout-ms=1.5"], code: 2, pattern: /invalid --headers-timeout-ms '1.5': use a number of milliseconds/ },
     { name: "invalid connection cap", args: ["start", fixture("app.ts"), "--max-connections", "0"], code: 2, pattern: /invalid --max-connections '0'/ },
     { name: "invalid nondeterminism policy", args: ["start", fixture("app.ts"), "--on-nondeterminism", "explode"], code: 2, pattern: /invalid --on-nondeterminism 'explode': use park or fail/ },

@@ -50,14 +50,14 @@ export function forEachStore(title: string, body: (start: (register: (app: Durab
   for (const store of STORES) {
     describeStore(title, store, () => {
       const dir = mkdtempSync(join(tmpdir(), "perdure-it-"));
-      let started: { host: Host; app: DurableApp; check: boolean }[] = [];
+      let started: { host: Host; app: DurableApp; check: boolean; maxPayloadBytes: number | undefined }[] = [];
       const schemas: string[] = [];
       let n = 0;
       afterEach(async () => {
         const hosts = started;
         started = [];
         try {
-          for (const { host, app, check } of hosts) if (check) await assertAllReplayCleanly(host.provider, app.registry);
+          for (const { host, app, check, maxPayloadBytes } of hosts) if (check) await assertAllReplayCleanly(host.provider, app.registry, maxPayloadBytes === undefined ? {} : { maxPayloadBytes });
         } finally {
           for (const { host } of hosts) await host.stop();
           for (const schema of schemas.splice(0)) await dropSchema(schema);
@@ -79,7 +79,7 @@ export function forEachStore(title: string, body: (start: (register: (app: Durab
           ...rest,
         });
         await host.start();
-        started.push({ host, app, check: !skipReplayCheck });
+        started.push({ host, app, check: !skipReplayCheck, maxPayloadBytes: rest.maxPayloadBytes });
         return host;
       };
       body(start, store);

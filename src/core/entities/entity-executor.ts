@@ -4,7 +4,7 @@ import { failureFromError } from "../failure.js";
 import { entityRequestFromV1 } from "../history-v1.js";
 import type { EntityLockRequestedEvent, EntityRequestEvent, EntityResponseEvent, HistoryEvent } from "../history.js";
 import { entityAnswerMessage, entityRequestMessage, type OutgoingMessage } from "../messages.js";
-import { serializePayload } from "../payload.js";
+import { checkPayloadSize, DEFAULT_MAX_PAYLOAD_BYTES, serializeBounded } from "../payload.js";
 import type { StepCommit } from "../step-commit.js";
 import { DurableEntityContext } from "./entity-context.js";
 import { type EntityRecord, isEmptyEntity, MAX_REMEMBERED_RELEASES, RELEASE_MEMORY_MS } from "./entity-record.js";
@@ -28,6 +28,8 @@ export interface EntityBatchInput {
   now: number;
   /** Request IDs for the signals operations send (the caller's randomness: core has none). */
   newRequestId: () => string;
+  /** The largest state, result or signal input an operation may produce, in bytes of JSON. Default 16 MiB. */
+  maxPayloadBytes?: number;
 }
 
 /** What a batch produced: the step to commit, and notes for the log. */
@@ -83,7 +85,7 @@ export function* runEntityBatch(input: EntityBatchInput): Generator<EntityOperat
           break;
         }
         const call = m.type === "EntityOperationCalled" ? m : undefined;
-        const result = yield* runOperation(entityId, m.operation, m.input, m.requestId, !call, record, input.newRequestId);
+        const result = yield* runOperation(entityId, m.operation, m.input, m.requestId, !call, record, input.newRequestId, input.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
         if ("failure" in result) {
           if (call) answer(call, { type: "EntityOperationFailed", eventId: -1, timestamp: ts, requestId: m.requestId, failureDetails: result.failure });
           else failedSignals.push({ operation: m.operation, failure: result.failure });
@@ -150,6 +152,7 @@ function* runOperation(
   isSignal: boolean,
   record: EntityRecord,
   newRequestId: () => string,
+  maxPayloadBytes: number,
 ): Generator<EntityOperationCall, OperationResult, OperationOutcome> {
   if (operation.toLowerCase() === "delete") {
     // Built-in: removes the entity's state, whatever the entity function does.
@@ -162,7 +165,10 @@ function* runOperation(
   if (!outcome.ok) return { failure: outcome.failure };
   let result: string | undefined;
   try {
-    result = context.returned ? serializePayload(context.returned.value, `The result of operation '${operation}'`) : undefined;
+    result = context.returned ? serializeBounded(context.returned.value, maxPayloadBytes, `The result of operation '${operation}'`) : undefined;
+    // Too large to store: the operation fails and its state change is not applied.
+    if (!context.destruct) checkPayloadSize(context.stateText, maxPayloadBytes, `The state of entity ${entityId.toString()}`);
+    for (const s of context.signals) checkPayloadSize(s.request.input, maxPayloadBytes, `The input of entity operation '${s.request.operation}'`);
   } catch (err) {
     return { failure: failureFromError(err) };
   }
