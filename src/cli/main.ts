@@ -28,7 +28,7 @@ const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.
   --max-body-bytes         request body limit (default 1048576)
   --max-payload-bytes      the largest input, output, event data or entity state stored, as JSON
                            (default 16777216); larger ones fail with PAYLOAD_TOO_LARGE where they are made
-  --max-history-events     the longest history an execution may reach (default 200000): past it the
+  --max-history-events     the longest history an execution may reach (default 500000): past it the
                            instance fails with HISTORY_TOO_LONG (use continueAsNew); a warning at half
   --headers-timeout-ms     time to receive a request's headers (default 10000; 0 = no limit)
   --request-timeout-ms     time to receive a whole request (default 30000; 0 = no limit)

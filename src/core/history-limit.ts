@@ -7,7 +7,7 @@ import type { FailureDetails } from "./failure-details.js";
  * that never calls continueAsNew) would slow down and fill memory until the host fails; it is stopped
  * here instead, with a message that says what to do.
  */
-export const DEFAULT_MAX_HISTORY_EVENTS = 200_000;
+export const DEFAULT_MAX_HISTORY_EVENTS = 500_000;
 
 /** What a step that takes an execution's history from `before` to `after` events means for its limit. */
 export type HistoryLengthCheck = { kind: "ok" } | { kind: "warn"; message: string } | { kind: "fail"; failure: FailureDetails };

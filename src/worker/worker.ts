@@ -61,7 +61,7 @@ export interface WorkerOptions {
   /**
    * The longest history an execution may reach: the step that would take it further fails the
    * instance with HISTORY_TOO_LONG (use continueAsNew); the step that crosses half of it logs a
-   * warning. Default 200,000 events.
+   * warning. Default 500,000 events (a fan-out of 100,000 activities takes 200,000).
    */
   maxHistoryEvents?: number;
   /** What a step that cannot complete does: park delays, the poison cap, and nondeterminism (park or fail). */
