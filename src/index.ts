@@ -32,6 +32,8 @@ export {
   NonDeterminismError,
   OrchestratorConstraintError,
   PayloadError,
+  PayloadTooLargeError,
+  HistoryTooLongError,
   TaskFailedError,
   WaitTimeoutError,
 } from "./core/errors.js";

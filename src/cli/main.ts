@@ -103,7 +103,13 @@ function wholeNumber(values: Record<string, string | boolean | undefined>, flag:
 }
 
 /** The options that take a value: `--port -1` is a (bad) value for --port, not an option named "-1". */
-const VALUE_OPTIONS = new Set(["port", "hostname", "store", "key", "max-body-bytes", "headers-timeout-ms", "request-timeout-ms", "keep-alive-timeout-ms", "max-connections", "on-nondeterminism", "lease-ms", "lease-renew-ms", "drain-timeout-ms", "max-concurrent-orchestrations", "max-concurrent-activities", "log-format", "log-level"]);
+const VALUE_OPTIONS = new Set(["port", "hostname", "store", "key", "max-body-bytes", "max-payload-bytes", "max-history-events", "headers-timeout-ms", "request-timeout-ms", "keep-alive-timeout-ms", "max-connections", "on-nondeterminism", "lease-ms", "lease-renew-ms", "drain-timeout-ms", "max-concurrent-orchestrations", "max-concurrent-activities", "log-format", "log-level"]);
+
+/** --max-payload-bytes: its upper bound checked here too, so every bad value is a usage error (exit 2). */
+function payloadLimit(n: number | undefined): number | undefined {
+  if (n !== undefined && n > 1024 * 1024 * 1024) throw new CliError(`perdure: invalid --max-payload-bytes '${n}': use a number of bytes from 1024 to 1073741824 (1 GiB).`, 2);
+  return n;
+}
 
 function joinDashValues(argv: readonly string[]): string[] {
   const out: string[] = [];
@@ -172,7 +178,8 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
   const logLevel = v["log-level"] ?? env.PERDURE_LOG_LEVEL;
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) throw new CliError(`perdure: invalid --log-level '${logLevel}': use ${LOG_LEVELS.join(", ")}.`, 2);
   if (v["workers-only"] && v["http-only"]) throw new CliError("perdure: --workers-only and --http-only exclude each other: a host with neither would do nothing.", 2);
-  const retention = v.retention ?? env.PERDURE_RETENTION;
+  // An empty PERDURE_RETENTION is unset, as an empty variable usually is.
+  const retention = v.retention ?? (env.PERDURE_RETENTION === "" ? undefined : env.PERDURE_RETENTION);
   if (retention !== undefined) {
     try {
       parseRetentionFlag(retention);
@@ -197,7 +204,7 @@ function parseStart(argv: string[], env: NodeJS.ProcessEnv): StartOptions {
     maxConcurrentOrchestrations: wholeNumber(v, "max-concurrent-orchestrations", 1, "a positive number"),
     maxConcurrentActivities: wholeNumber(v, "max-concurrent-activities", 1, "a positive number"),
     maxBodyBytes: wholeNumber(v, "max-body-bytes", 1, "a positive number of bytes"),
-    maxPayloadBytes: wholeNumber(v, "max-payload-bytes", 1024, "a number of bytes >= 1024"),
+    maxPayloadBytes: payloadLimit(wholeNumber(v, "max-payload-bytes", 1024, "a number of bytes from 1024 to 1073741824 (1 GiB)")),
     maxHistoryEvents: wholeNumber(v, "max-history-events", 100, "a number of events >= 100"),
     headersTimeoutMs: wholeNumber(v, "headers-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),
     requestTimeoutMs: wholeNumber(v, "request-timeout-ms", 0, "a number of milliseconds (0 for no limit)"),

@@ -5,7 +5,7 @@ import { validateInstanceId } from "./instance-id.js";
 import { checkVersion } from "./version.js";
 import { nameBasedUuid } from "./guid.js";
 import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
-import { parsePayload, serializePayload, utf8Length } from "./payload.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, parsePayload, serializeBounded, serializePayload, utf8Length } from "./payload.js";
 import { functionNameOf, type InputArgs, type RegisteredActivity, type RegisteredOrchestration } from "./registered-types.js";
 import { RetryOptions } from "./retry-options.js";
 import {
@@ -50,6 +50,8 @@ export interface ContextHost {
   scheduleNow(task: Task): void;
   /** Delay between `callHttp` polls when a 202 has no valid Retry-After (host option; default 30 s). */
   readonly httpPollingDefaultDelayMs?: number | undefined;
+  /** The largest payload the code may make (host option `maxPayloadBytes`; default 16 MiB). */
+  readonly maxPayloadBytes?: number | undefined;
 }
 
 /** `Task.all` / `Task.any`, reachable as `context.df.Task`. */
@@ -142,12 +144,17 @@ export class DurableOrchestrationContext {
     return this.parsedInput.value as T;
   }
 
+  /** A payload the code makes, serialized and held to the host's limit: an oversized one throws here, at the call. */
+  private payload(value: unknown, what: string): string | undefined {
+    return serializeBounded(value, this.host.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, what);
+  }
+
   /** By name, or by the handle `df.app.activity` returned (then input and output are typed: `yield*` gives the output). */
   callActivity<TInput, TOutput>(activity: RegisteredActivity<TInput, TOutput>, ...args: InputArgs<TInput>): Task<TOutput>;
   callActivity(name: string, input?: unknown): Task;
   callActivity(nameOrHandle: string | AnyHandle, input?: unknown): Task {
     const name = requireName(functionNameOf(nameOrHandle), "activity");
-    return new ActivityTask(name, serializePayload(input, `The input of activity '${name}'`));
+    return new ActivityTask(name, this.payload(input, `The input of activity '${name}'`));
   }
 
   callActivityWithRetry<TInput, TOutput>(activity: RegisteredActivity<TInput, TOutput>, retryOptions: RetryOptions, ...args: InputArgs<TInput>): Task<TOutput>;
@@ -155,7 +162,7 @@ export class DurableOrchestrationContext {
   callActivityWithRetry(nameOrHandle: string | AnyHandle, retryOptions: RetryOptions, input?: unknown): Task {
     const name = requireName(functionNameOf(nameOrHandle), "activity");
     const options = requireRetryOptions(retryOptions);
-    const payload = serializePayload(input, `The input of activity '${name}'`);
+    const payload = this.payload(input, `The input of activity '${name}'`);
     return new RetryableTask(options, () => new ActivityTask(name, payload));
   }
 
@@ -168,7 +175,7 @@ export class DurableOrchestrationContext {
   callSubOrchestrator(nameOrHandle: string | AnyHandle, input?: unknown, instanceId?: string, version?: string): Task {
     this.noSubOrchestrationInCriticalSection();
     const name = requireName(functionNameOf(nameOrHandle), "sub-orchestration");
-    return this.subOrchestrationTask(name, serializePayload(input, `The input of sub-orchestration '${name}'`), instanceId, version);
+    return this.subOrchestrationTask(name, this.payload(input, `The input of sub-orchestration '${name}'`), instanceId, version);
   }
 
   private noSubOrchestrationInCriticalSection(): void {
@@ -181,7 +188,7 @@ export class DurableOrchestrationContext {
     this.noSubOrchestrationInCriticalSection();
     const name = requireName(functionNameOf(nameOrHandle), "sub-orchestration");
     const options = requireRetryOptions(retryOptions);
-    const payload = serializePayload(input, `The input of sub-orchestration '${name}'`);
+    const payload = this.payload(input, `The input of sub-orchestration '${name}'`);
     return new RetryableTask(options, () => this.subOrchestrationTask(name, payload, instanceId, version));
   }
 
@@ -218,11 +225,11 @@ export class DurableOrchestrationContext {
     }
     validateInstanceId(instanceId);
     if (typeof eventName !== "string" || eventName === "") throw new InvalidArgumentError("sendEvent needs a non-empty event name.");
-    this.host.scheduleNow(new SendEventTask(instanceId, eventName, serializePayload(eventData, `The data of event '${eventName}'`)));
+    this.host.scheduleNow(new SendEventTask(instanceId, eventName, this.payload(eventData, `The data of event '${eventName}'`)));
   }
 
   continueAsNew(input: unknown, options: ContinueAsNewOptions = {}): void {
-    this.host.requestContinueAsNew(serializePayload(input, "The continueAsNew input"), options.preserveUnprocessedEvents ?? true);
+    this.host.requestContinueAsNew(this.payload(input, "The continueAsNew input"), options.preserveUnprocessedEvents ?? true);
   }
 
   setCustomStatus(value: unknown): void {
@@ -272,7 +279,7 @@ export class DurableOrchestrationContext {
     if (section && !section.entities.has(key)) {
       throw new LockingRulesViolationError(`Inside a critical section an orchestration may only call the entities it locked; ${key} is not one of them.`);
     }
-    const input = serializePayload(operationInput, `The input of entity operation '${operation}'`);
+    const input = this.payload(operationInput, `The input of entity operation '${operation}'`);
     const requestId = this.newGuid();
     const send = new EntityMessageTask({
       type: "EntityOperationCalled",
@@ -300,7 +307,7 @@ export class DurableOrchestrationContext {
     if (this.criticalSection?.entities.has(id.toString())) {
       throw new LockingRulesViolationError(`Inside a critical section an orchestration must not signal an entity it locked (${id.toString()}); call it instead.`);
     }
-    const input = serializePayload(operationInput, `The input of entity operation '${operation}'`);
+    const input = this.payload(operationInput, `The input of entity operation '${operation}'`);
     this.host.scheduleNow(
       new EntityMessageTask({
         type: "EntityOperationSignaled",

@@ -69,7 +69,7 @@ export class OrchestrationExecutor implements TaskScheduler, ContextHost {
   generation = 0;
   version = "";
   readonly httpPollingDefaultDelayMs: number | undefined;
-  private readonly maxPayloadBytes: number;
+  readonly maxPayloadBytes: number;
 
   /** Set once a replay failed: the in-memory state no longer follows the history. */
   private broken: Error | undefined;

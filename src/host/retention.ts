@@ -106,6 +106,7 @@ export class RetentionScheduler {
           this.o.logger.error(`Retention: a purge pass failed (${describe(err)}); the next pass, in ${formatDuration(policy.intervalMs)}, tries again.`, {});
         }
       }
+      if (this.stopped) break;
       await this.sleep(Math.max(10, Math.min(this.o.pollIntervalMs, interval + policy.intervalMs - clock.now())));
     }
   }

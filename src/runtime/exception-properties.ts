@@ -1,8 +1,11 @@
 import { describeThrown } from "../core/describe-value.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import type { FailureDetails } from "../core/failure.js";
-import { serializePayload } from "../core/payload.js";
+import { serializePayload, utf8Length } from "../core/payload.js";
 import type { Logger } from "./logger.js";
+
+/** The largest exception properties stored with a failure, as JSON: the size of the cut message and stack. */
+export const MAX_PROPERTIES_BYTES = 32 * 1024;
 
 /** durable-functions 3.5: custom properties recorded with an activity's failure (`FailureDetails.properties`). */
 export interface ExceptionPropertiesProvider {
@@ -38,6 +41,12 @@ export function withExceptionProperties(details: FailureDetails, error: unknown,
   }
   try {
     const json = serializePayload(properties, "The exception properties");
+    // Kept small, as the message and stack are: they go into history, the status and the logs.
+    const bytes = json === undefined ? 0 : utf8Length(json);
+    if (bytes > MAX_PROPERTIES_BYTES) {
+      logger.warn(`The exception properties of a failure of '${functionName}' are ${bytes.toLocaleString("en-US")} bytes as JSON, over the ${MAX_PROPERTIES_BYTES.toLocaleString("en-US")} kept with a failure. The failure is recorded without them.`, { functionName });
+      return details;
+    }
     return json === undefined ? details : { ...details, properties: JSON.parse(json) as Record<string, unknown> };
   } catch (err) {
     logger.warn(`The exception properties of a failure of '${functionName}' cannot be stored: ${describeThrown(err).message}. The failure is recorded without them.`, { functionName });

@@ -148,10 +148,10 @@ export class OrchestrationProcessor {
     }
     const commit = orchestrationStep(ctx, result);
     const length = (commit.replaceHistory ? 0 : inst.historyLength) + commit.newHistory.length;
-    const limit = this.historyLimit(started, item.instanceId, inst.historyLength, length, result.completion !== undefined);
-    if (limit) {
-      endSpan(span, new Error(limit.errorMessage));
-      return this.failOnReplay(item, consumed, ctx, limit, newEvents, cached ? await this.readHistory(item.instanceId) : history);
+    const limit = checkHistoryLength(started.name, inst.historyLength, length, this.historyLimit, result.completion !== undefined);
+    if (limit.kind === "fail") {
+      endSpan(span, new Error(limit.failure.errorMessage));
+      return this.failOnReplay(item, consumed, ctx, limit.failure, newEvents, cached ? await this.readHistory(item.instanceId) : history);
     }
     traceCommit(commit, this.options.telemetry.carrySpan(span, parent), started.traceContext);
     return {
@@ -159,6 +159,8 @@ export class OrchestrationProcessor {
       commit: { ...commit, fence: { kind: "lease", item, consumedMessageIds: consumed } },
       span,
       after: (r) => {
+        // Said once the step is in: a step that did not commit is redone, and would say it again.
+        if (r.ok && limit.kind === "warn") this.warnHistory(limit.message, started);
         if (r.ok && !result.completion) this.cache.put(item.instanceId, { executor, executionId: started.executionId, started, historyLength: length, customStatus: commit.instance.customStatus });
       },
     };
@@ -203,7 +205,8 @@ export class OrchestrationProcessor {
     }
     const step = orchestrationStep({ instanceId, started: cached.started, now: at, newId: newExecutionId, previousCustomStatus: cached.customStatus, defaultVersion: this.options.defaultVersion }, result);
     const length = (step.replaceHistory ? 0 : cached.historyLength) + step.newHistory.length;
-    if (this.historyLimit(cached.started, instanceId, cached.historyLength, length, result.completion !== undefined)) {
+    const limit = checkHistoryLength(cached.started.name, cached.historyLength, length, this.historyLimit, result.completion !== undefined);
+    if (limit.kind === "fail") {
       // Over the limit: the locked path fails the instance (it reads the history for the locks it holds).
       endSpan(span, undefined);
       return undefined;
@@ -214,16 +217,19 @@ export class OrchestrationProcessor {
       commit,
       span,
       after: (ok) => {
+        if (ok && limit.kind === "warn") this.warnHistory(limit.message, cached.started);
         if (ok && !result.completion) this.cache.put(instanceId, { ...cached, historyLength: length, customStatus: step.instance.customStatus });
       },
     };
   }
 
-  /** The failure of a step over the history limit; logs the step that crosses half of it. */
-  private historyLimit(started: ExecutionStartedEvent, instanceId: string, before: number, after: number, finishing: boolean): FailureDetails | undefined {
-    const check = checkHistoryLength(started.name, before, after, this.options.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS, finishing);
-    if (check.kind === "warn") this.logger.warn(check.message, { instanceId, executionId: started.executionId, functionName: started.name });
-    return check.kind === "fail" ? check.failure : undefined;
+  private get historyLimit(): number {
+    return this.options.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+  }
+
+  /** The step that crossed half the history limit, once it is committed. */
+  private warnHistory(message: string, started: ExecutionStartedEvent): void {
+    this.logger.warn(message, { instanceId: started.instanceId, executionId: started.executionId, functionName: started.name });
   }
 
   private newExecutor(handler: OrchestratorFunction, started: ExecutionStartedEvent): OrchestrationExecutor {

@@ -70,6 +70,7 @@ forEachStore("activities", (start) => {
             if (error instanceof QuotaError) return { limit: error.limit, retryable: false };
             if (error instanceof Error && error.message === "provider throws") throw new Error("bad provider");
             if (error instanceof Error && error.message === "not storable") return { big: 1n };
+            if (error instanceof Error && error.message === "too large") return { dump: "d".repeat(40_000) };
             return undefined;
           },
         });
@@ -77,9 +78,10 @@ forEachStore("activities", (start) => {
         app.activity("direct", { handler: () => { throw new QuotaError(7); } });
         app.activity("providerThrows", { handler: () => { throw new Error("provider throws"); } });
         app.activity("notStorable", { handler: () => { throw new Error("not storable"); } });
+        app.activity("tooLarge", { handler: () => { throw new Error("too large"); } });
         app.orchestration("inspectFailures", function* (ctx) {
           const out: unknown[] = [];
-          for (const name of ["quota", "direct", "providerThrows", "notStorable"]) {
+          for (const name of ["quota", "direct", "providerThrows", "notStorable", "tooLarge"]) {
             try {
               yield ctx.df.callActivity(name);
             } catch (err) {
@@ -98,9 +100,11 @@ forEachStore("activities", (start) => {
       { name: "direct", properties: { limit: 7, retryable: false }, causedByQuota: true, causedByRange: false, message: "quota exceeded" },
       { name: "providerThrows", properties: null, causedByQuota: false, causedByRange: false, message: "provider throws" },
       { name: "notStorable", properties: null, causedByQuota: false, causedByRange: false, message: "not storable" },
+      { name: "tooLarge", properties: null, causedByQuota: false, causedByRange: false, message: "too large" },
     ]);
     assert.ok(warnings.some((w) => /provider threw for a failure of 'providerThrows' \(bad provider\)/.test(w)), warnings.join("\n"));
     assert.ok(warnings.some((w) => /exception properties of a failure of 'notStorable' cannot be stored/.test(w)), warnings.join("\n"));
+    assert.ok(warnings.some((w) => /exception properties of a failure of 'tooLarge' are 40,011 bytes as JSON, over the 32,768 kept with a failure\. The failure is recorded without them\./.test(w)), warnings.join("\n"));
     assert.throws(() => host.app.setExceptionPropertiesProvider({} as never), { code: "INVALID_ARGUMENT", message: /getExceptionProperties/ });
   });
 

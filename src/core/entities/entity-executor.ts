@@ -166,8 +166,9 @@ function* runOperation(
   let result: string | undefined;
   try {
     result = context.returned ? serializeBounded(context.returned.value, maxPayloadBytes, `The result of operation '${operation}'`) : undefined;
-    // Too large to store: the operation fails and its state change is not applied.
-    if (!context.destruct) checkPayloadSize(context.stateText, maxPayloadBytes, `The state of entity ${entityId.toString()}`);
+    // A new state too large to store: the operation fails and its change is not applied. A stored
+    // state the operation left alone is not checked (a lowered limit must not lock an entity out).
+    if (!context.destruct && context.stateText !== record.state) checkPayloadSize(context.stateText, maxPayloadBytes, `The state of entity ${entityId.toString()}`);
     for (const s of context.signals) checkPayloadSize(s.request.input, maxPayloadBytes, `The input of entity operation '${s.request.operation}'`);
   } catch (err) {
     return { failure: failureFromError(err) };

@@ -190,7 +190,9 @@ export function statements(s: string) {
         -- (runtime_status, created_at) index narrow retention's scan, with no index on
         -- last_updated_at (which every step writes).
         AND ($4::bigint IS NULL OR (created_at <= $4 AND last_updated_at <= $4))
-      ORDER BY instance_id LIMIT $5 FOR UPDATE SKIP LOCKED`,
+      -- No ORDER BY: SKIP LOCKED never waits, so no lock order is needed, and an order the index
+      -- does not give would sort every remaining candidate for each batch.
+      LIMIT $5 FOR UPDATE SKIP LOCKED`,
 
     heartbeat: `
       INSERT INTO ${s}.hosts (worker_id, hostname, pid, started_at, heartbeat_at, info) VALUES ($1, $2, $3, $4, $5, $6)
