@@ -13,13 +13,19 @@ export type RetentionAges = Partial<Record<RetainedStatus, number>>;
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 
+/** The ms of a duration text (`30d`, `12h`, `90m`, `45s`, `500ms`, `2w`); undefined when it is not one. */
+function durationOfText(text: string): number | undefined {
+  const m = DURATION.exec(text.trim().toLowerCase());
+  return m ? Math.round(Number(m[1]) * UNITS[m[2]!]!) : undefined;
+}
+
 /** A duration such as `30d`, `12h`, `90m`, `45s`, `500ms` or `2w`, in ms; a number is already ms. */
 export function parseDuration(value: unknown, what: string): number {
   if (typeof value === "number") {
     if (Number.isFinite(value) && value >= 0) return value;
   } else if (typeof value === "string") {
-    const m = DURATION.exec(value.trim().toLowerCase());
-    if (m) return Math.round(Number(m[1]) * UNITS[m[2]!]!);
+    const ms = durationOfText(value);
+    if (ms !== undefined) return ms;
   }
   throw new InvalidArgumentError(`${what} must be a duration such as "30d", "12h", "90m" or "45s" (or a number of milliseconds >= 0), got ${JSON.stringify(value) ?? String(value)}.`);
 }
@@ -57,9 +63,9 @@ export function parseRetentionFlag(text: string, what = "--retention"): Retentio
     const status = retainedStatus(part.slice(0, eq), what);
     if (out[status] !== undefined) throw new InvalidArgumentError(`${what}: ${status} is given twice.`);
     const age = part.slice(eq + 1).trim();
-    const m = DURATION.exec(age.toLowerCase());
-    if (!m) throw new InvalidArgumentError(`${what}: the age of ${status}, '${age}', is not a duration such as 30d, 12h, 90m or 45s.`);
-    out[status] = Math.round(Number(m[1]) * UNITS[m[2]!]!);
+    const ms = durationOfText(age);
+    if (ms === undefined) throw new InvalidArgumentError(`${what}: the age of ${status}, '${age}', is not a duration such as 30d, 12h, 90m or 45s.`);
+    out[status] = ms;
   }
   if (Object.keys(out).length === 0) throw new InvalidArgumentError(`${what}: no status given: write status=age, as in completed=7d,failed=30d.`);
   return out;

@@ -1,10 +1,11 @@
-import { describeValue } from "../core/describe-value.js";
+import { describeThrown, describeValue } from "../core/describe-value.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { formatDuration, parseRetentionFlag, type RetentionAges, retentionAges, retentionCutoffs } from "../core/retention.js";
 import { type StorageProvider, timerRunOpen } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
 import type { RuntimeMetrics } from "../runtime/metrics.js";
+import { WorkSignal } from "../worker/work-signal.js";
 
 /**
  * `createHost({ retention })`: how long finished instances are kept, per terminal status (a number
@@ -74,21 +75,21 @@ export interface RetentionSchedulerOptions {
 export class RetentionScheduler {
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private sleeper: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** The wait between two looks at the clock, cut short by stop(). */
+  private readonly wake: WorkSignal;
 
-  constructor(private readonly o: RetentionSchedulerOptions) {}
+  constructor(private readonly o: RetentionSchedulerOptions) {
+    this.wake = new WorkSignal(() => o.clock.now());
+  }
 
   start(): void {
-    this.loop = this.run().catch((err: unknown) => this.o.logger.error(`Retention stopped on an unexpected error: ${describe(err)}`, {}));
+    this.loop = this.run().catch((err: unknown) => this.o.logger.error(`Retention stopped on an unexpected error: ${describeThrown(err).message}`, {}));
   }
 
   /** Stops after the batch in progress (a batch is one short transaction). */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.sleeper) {
-      clearTimeout(this.sleeper.timer);
-      this.sleeper.wake();
-    }
+    this.wake.dispose();
     await this.loop;
   }
 
@@ -103,11 +104,11 @@ export class RetentionScheduler {
         try {
           await this.pass(interval);
         } catch (err) {
-          this.o.logger.error(`Retention: a purge pass failed (${describe(err)}); the next pass, in ${formatDuration(policy.intervalMs)}, tries again.`, {});
+          this.o.logger.error(`Retention: a purge pass failed (${describeThrown(err).message}); the next pass, in ${formatDuration(policy.intervalMs)}, tries again.`, {});
         }
       }
       if (this.stopped) break;
-      await this.sleep(Math.max(10, Math.min(this.o.pollIntervalMs, interval + policy.intervalMs - clock.now())));
+      await this.wake.wait(Math.max(10, Math.min(this.o.pollIntervalMs, interval + policy.intervalMs - clock.now())));
     }
   }
 
@@ -147,25 +148,9 @@ export class RetentionScheduler {
       return total;
     } finally {
       await provider.completeTimerOccurrence(RETENTION_JOB, interval, workerId, clock.now()).catch((err: unknown) => {
-        logger.warn(`Retention: could not record the end of this pass (${describe(err)}); its lease expires in ${formatDuration(LEASE_MS)}.`, {});
+        logger.warn(`Retention: could not record the end of this pass (${describeThrown(err).message}); its lease expires in ${formatDuration(LEASE_MS)}.`, {});
       });
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const s = {
-        timer: setTimeout(() => {
-          this.sleeper = undefined;
-          resolve();
-        }, ms),
-        wake: resolve,
-      };
-      this.sleeper = s;
-    });
-  }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -11,7 +11,7 @@ import { after, describe, it } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
 import { createHost, type Host } from "../../src/host/host.js";
 import { RETENTION_JOB } from "../../src/host/retention.js";
-import type { Logger } from "../../src/runtime/logger.js";
+import { type LogLine, recordingLogger } from "../helpers/logger.js";
 import { main } from "../../src/cli/main.js";
 import { ManualClock } from "../helpers/clock.js";
 import { eventually, forEachStore } from "../helpers/hosts.js";
@@ -33,13 +33,11 @@ function register(app: DurableApp): void {
   });
 }
 
-/** A logger that keeps the retention lines (and lets everything else through to nowhere). */
-function recordingLogger(): Logger & { lines: { message: string; purged: number; status: string }[] } {
-  const lines: { message: string; purged: number; status: string }[] = [];
-  const keep = (message: string, fields?: Record<string, unknown>): void => {
-    if (message.startsWith("Retention")) lines.push({ message, purged: Number(fields?.purged ?? 0), status: typeof fields?.status === "string" ? fields.status : "" });
-  };
-  return { lines, info: keep, warn: keep, error: keep };
+/** What a host said about retention, with each batch's status and count. */
+function retentionLines(logger: { lines: LogLine[] }): { message: string; purged: number; status: string }[] {
+  return logger.lines
+    .filter((l) => l.message.startsWith("Retention"))
+    .map((l) => ({ message: l.message, purged: Number(l.fields?.purged ?? 0), status: typeof l.fields?.status === "string" ? l.fields.status : "" }));
 }
 
 /** Waits until a pass of the clock's current interval has ended (on whichever host ran it). */
@@ -75,14 +73,14 @@ forEachStore("retention", (start) => {
     clock.advance(12 * HOUR);
     await run("done", "recent", "Completed");
     await passEnded(host, clock);
-    assert.equal(logger.lines.length, 0, "nothing is a day old yet");
+    assert.equal(retentionLines(logger).length, 0, "nothing is a day old yet");
 
     // A day and a minute after T0: the five old completed ones go, in batches of 2; the rest stays.
     clock.advance(12 * HOUR + INTERVAL);
     await passEnded(host, clock);
     assert.deepEqual(await ids(host), ["failed", "recent", "running", "terminated"]);
-    assert.deepEqual(logger.lines.map((l) => [l.status, l.purged]), [["Completed", 2], ["Completed", 2], ["Completed", 1]]);
-    assert.match(logger.lines[0]!.message, /^Retention: purged 2 Completed instances finished before 2026-01-01T00:01:00\.000Z \(kept 1d\)\.$/);
+    assert.deepEqual(retentionLines(logger).map((l) => [l.status, l.purged]), [["Completed", 2], ["Completed", 2], ["Completed", 1]]);
+    assert.match(retentionLines(logger)[0]!.message, /^Retention: purged 2 Completed instances finished before 2026-01-01T00:01:00\.000Z \(kept 1d\)\.$/);
     assert.match(await host.worker.metrics.prometheus(), /^perdure_retention_purged_total\{status="Completed"\} 5$/m);
 
     // Three days and a minute after T0: the failed one and the recent completed one go; a terminated
@@ -90,7 +88,7 @@ forEachStore("retention", (start) => {
     clock.advance(2 * DAY);
     await passEnded(host, clock);
     assert.deepEqual(await ids(host), ["running", "terminated"]);
-    assert.deepEqual(logger.lines.slice(3).map((l) => [l.status, l.purged]), [["Completed", 1], ["Failed", 1]]);
+    assert.deepEqual(retentionLines(logger).slice(3).map((l) => [l.status, l.purged]), [["Completed", 1], ["Failed", 1]]);
     const metrics = await host.worker.metrics.prometheus();
     assert.match(metrics, /^perdure_retention_purged_total\{status="Completed"\} 6$/m);
     assert.match(metrics, /^perdure_retention_purged_total\{status="Failed"\} 1$/m);
@@ -123,7 +121,7 @@ describe("retention in a fleet", () => {
         await passEnded(a, clock);
         assert.deepEqual(await ids(a), []);
         // One batch of one per instance, all logged by the one host that ran this pass.
-        const counts = hosts.map((h) => h.logger.lines.length);
+        const counts = hosts.map((h) => retentionLines(h.logger).length);
         assert.deepEqual(counts.slice().sort(), [0, 4], `one host ran the pass: ${JSON.stringify(counts)}`);
         for (const h of hosts) h.logger.lines.length = 0;
       }

@@ -20,9 +20,10 @@ import * as df from "../../src/index.js";
 import { MemoryProvider } from "../../src/providers/memory/memory-provider.js";
 import type { StorageProvider } from "../../src/providers/provider.js";
 import type { InvocationContext } from "../../src/runtime/invocation-context.js";
-import { type LogFields, type Logger, silentLogger } from "../../src/runtime/logger.js";
+import { silentLogger } from "../../src/runtime/logger.js";
 import { ManualClock } from "../helpers/clock.js";
 import { eventually, forEachSharedStore, forEachStore, wait } from "../helpers/hosts.js";
+import { recordingLogger } from "../helpers/logger.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -43,12 +44,6 @@ async function startHost(app: DurableApp, options: Omit<HostOptions, "app"> = {}
   hosts.push(host);
   await host.start();
   return host;
-}
-
-function recordingLogger(): Logger & { lines: { level: string; message: string; fields?: LogFields }[] } {
-  const lines: { level: string; message: string; fields?: LogFields }[] = [];
-  const push = (level: string) => (message: string, fields?: LogFields) => void lines.push(fields ? { level, message, fields } : { level, message });
-  return { lines, info: push("info"), warn: push("warn"), error: push("error"), debug: push("debug") };
 }
 
 /** The occurrence a run stands for, for a schedule of period `period`: the one before `next`. */

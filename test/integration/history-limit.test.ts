@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { DurableApp } from "../../src/app.js";
 import { checkHistoryLength } from "../../src/core/history-limit.js";
-import type { Logger } from "../../src/runtime/logger.js";
+import { recordingLogger } from "../helpers/logger.js";
 import { forEachStore, storedHistory } from "../helpers/hosts.js";
 
 function register(app: DurableApp): void {
@@ -25,14 +25,9 @@ function register(app: DurableApp): void {
   });
 }
 
-function warnings(): Logger & { seen: string[] } {
-  const seen: string[] = [];
-  return { seen, info: () => undefined, error: () => undefined, warn: (m) => void seen.push(m) };
-}
-
 forEachStore("history limit", (start) => {
   it("fails an execution whose history would pass the limit, after one warning at half of it", async () => {
-    const logger = warnings();
+    const logger = recordingLogger();
     // The failure is the host's, not the code's: replaying the code alone cannot reproduce it.
     const host = await start(register, { maxHistoryEvents: 200, logger, skipReplayCheck: true });
     const id = await host.client.startNew("endless");
@@ -44,8 +39,9 @@ forEachStore("history limit", (start) => {
     const history = await storedHistory(host, id);
     assert.ok(history.length <= 200 + 5, `the failure adds only its own few events: ${history.length}`);
     assert.equal(history.filter((e) => e.type === "ExecutionCompleted").length, 1);
-    const halfway = logger.seen.filter((m) => /has reached \d+ events, half of its limit of 200/.test(m));
-    assert.equal(halfway.length, 1, logger.seen.join("\n"));
+    const warned = logger.lines.filter((l) => l.level === "warn").map((l) => l.message);
+    const halfway = warned.filter((m) => /has reached \d+ events, half of its limit of 200/.test(m));
+    assert.equal(halfway.length, 1, warned.join("\n"));
   });
 
   it("an eternal orchestration that calls continueAsNew runs past the limit in total", async () => {
