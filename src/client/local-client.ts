@@ -78,14 +78,14 @@ export class LocalTransport implements ClientTransport {
   }
 
   async getStatus(instanceId: string, o: { showHistory: boolean; showHistoryOutput: boolean; showInput: boolean }): Promise<StatusPayload | undefined> {
-    const r = await this.provider.getInstance(instanceId);
+    const r = await this.provider.getInstance(instanceId, { input: o.showInput });
     if (!r || r.kind !== "orchestration") return undefined;
     const history = o.showHistory ? await this.provider.getHistory(instanceId) : undefined;
     return statusPayloadOf(r, history, o);
   }
 
   async historyPage(instanceId: string, from: number, limit: number): Promise<HistoryEvent[] | undefined> {
-    const r = await this.provider.getInstance(instanceId);
+    const r = await this.provider.getInstance(instanceId, { input: false });
     if (!r || r.kind !== "orchestration") return undefined;
     return this.provider.getHistory(instanceId, { fromSeq: from, limit });
   }
@@ -103,7 +103,7 @@ export class LocalTransport implements ClientTransport {
   }
 
   async listInstances(q: InstanceListQuery): Promise<{ rows: StatusPayload[]; continuationToken?: string }> {
-    const query: InstanceQuery = { kind: "orchestration", pageSize: q.pageSize };
+    const query: InstanceQuery = { kind: "orchestration", pageSize: q.pageSize, input: q.showInput };
     if (q.runtimeStatus) query.runtimeStatus = q.runtimeStatus;
     if (q.createdTimeFrom) query.createdFrom = q.createdTimeFrom.getTime();
     if (q.createdTimeTo) query.createdTo = q.createdTimeTo.getTime();

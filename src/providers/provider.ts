@@ -111,7 +111,7 @@ export interface StorageProvider {
   renewActivityWorkItems(items: readonly ActivityWorkItem[], leaseMs: number, now: number): Promise<boolean[]>;
 
   // ---- queries and maintenance ----
-  getInstance(instanceId: string): Promise<InstanceRecord | undefined>;
+  getInstance(instanceId: string, options?: InstanceReadOptions): Promise<InstanceRecord | undefined>;
   queryInstances(query: InstanceQuery): Promise<InstancePage>;
   /** Deletes the instance with its history, messages and tasks. Returns 0 or 1. */
   purgeInstance(instanceId: string): Promise<number>;
@@ -402,7 +402,16 @@ export interface ActivityResult {
   event: TaskCompletedEvent | TaskFailedEvent;
 }
 
-export interface InstanceQuery {
+/**
+ * What a read of instance records may leave out. Inputs are often the largest part of a record, and
+ * a store that keeps large payloads apart need not fetch one nobody shows.
+ */
+export interface InstanceReadOptions {
+  /** false: the record's `input` may be absent (a provider may still return it when it costs nothing). */
+  input?: boolean;
+}
+
+export interface InstanceQuery extends InstanceReadOptions {
   /** Orchestrations only, entities only, or both (default). */
   kind?: InstanceKind;
   /** Only instances of this function (orchestrator or entity name), case-insensitive. */

@@ -587,7 +587,7 @@ export class Worker {
         ...work.activities.map((a) => ({ instanceId: a.instanceId, message: `Activity '${a.name}' is not registered on host ${this.workerId}; the call waits for a host that has it.` })),
       ];
       for (const t of targets) {
-        const current = await this.provider.getInstance(t.instanceId);
+        const current = await this.provider.getInstance(t.instanceId, { input: false });
         if (!current || current.parked?.code === PARK_CODES.functionNotFound) continue;
         if (await this.provider.markParked(t.instanceId, { code: PARK_CODES.functionNotFound, message: t.message, since: now, attempts: 0 }, now)) {
           this.logger.warn(`Instance '${t.instanceId}' waits: ${t.message}`);

@@ -118,7 +118,7 @@ describe("SqliteProvider specifics", () => {
     await before.close();
     // Back to schema 5, with the rows the current code wrote: only the column and its values go.
     const db = new Database(filename);
-    db.exec("ALTER TABLE instances DROP COLUMN version; DELETE FROM schema_version WHERE version >= 6");
+    db.exec("ALTER TABLE instances DROP COLUMN version; DROP TABLE payloads; DELETE FROM schema_version WHERE version >= 6");
     db.close();
     const p = new SqliteProvider({ filename });
     await p.initialize();

@@ -140,4 +140,19 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE instances SET version = NULL WHERE version = '';
     `,
   },
+  {
+    version: 7,
+    description: "payloads: inputs, outputs, event data, custom status and entity state from 32 KiB on, compressed, one row per instance and content; the rows that use them hold a reference",
+    sql: `
+      -- A rowid table: payload rows are large, and SQLite keeps large rows best out of a WITHOUT ROWID b-tree.
+      CREATE TABLE payloads (
+        instance_id TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        codec       TEXT NOT NULL,
+        bytes       INTEGER NOT NULL,
+        data        BLOB NOT NULL
+      );
+      CREATE UNIQUE INDEX payloads_by_instance ON payloads (instance_id, key);
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type T
 import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } from "../../core/status.js";
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
+import { CompressedCache, DEFAULT_OFFLOAD_BYTES, PAYLOAD_CODEC, PayloadReader, PayloadWriter } from "../payloads.js";
 import {
   activityLockLost,
   type AbandonOptions,
@@ -14,6 +15,7 @@ import {
   type ActivityResult,
   type ActivityWorkItem,
   type CommitResult,
+  commitInstanceId,
   type CreateInstanceRequest,
   functionKey,
   type FunctionNames,
@@ -22,6 +24,7 @@ import {
   type InstanceLockRequest,
   type InstancePage,
   type InstanceQuery,
+  type InstanceReadOptions,
   type InstanceRecord,
   type OrchestrationCommit,
   type OrchestrationWorkItem,
@@ -53,6 +56,8 @@ export interface SqliteProviderOptions {
   synchronous?: "normal" | "full";
   /** How long to wait for another process's write lock. Default 5 s. */
   busyTimeoutMs?: number;
+  /** Payloads from this many bytes on are compressed into the payloads table (default 32 KiB; 0: never). */
+  offloadBytes?: number;
 }
 
 export { SchemaVersionError };
@@ -79,12 +84,16 @@ interface TaskRow {
 }
 
 interface FenceRow {
+  kind: string;
   lock_token: string | null;
   locked_until: number;
   history_length: number;
   execution_id: string;
   runtime_status: string;
 }
+
+/** A step as stored (large payloads replaced by references), with the payloads to insert and the step as given. */
+type StoredCommit = OrchestrationCommit & { payloads: PayloadWriter; given: OrchestrationCommit };
 
 type Announce = (kind: WorkKind, at: number) => void;
 type Changed = (instanceId: string, status: OrchestrationRuntimeStatus) => void;
@@ -147,6 +156,7 @@ export class SqliteProvider implements StorageProvider {
   private readonly listeners = new ProviderListeners();
   private stmts: ReturnType<SqliteProvider["prepare"]> | undefined;
   private readonly readyTaskCache = new Map<string, Database.Statement<Record<string, unknown>, TaskRow>>();
+  private readonly compressed = new CompressedCache();
   private readonly readyCache = new Map<string, { any: Database.Statement<Record<string, unknown>, { one: number }>; ready: Database.Statement<Record<string, unknown>, { instance_id: string; lock_token: string | null }> }>();
 
   constructor(private readonly options: SqliteProviderOptions) {}
@@ -208,6 +218,25 @@ export class SqliteProvider implements StorageProvider {
       deleteHistory: db.prepare("DELETE FROM history WHERE instance_id = ?"),
       deleteMessages: db.prepare("DELETE FROM messages WHERE instance_id = ?"),
       deleteTasks: db.prepare("DELETE FROM activity_tasks WHERE instance_id = ?"),
+      deletePayloads: db.prepare("DELETE FROM payloads WHERE instance_id = ?"),
+      insertPayload: db.prepare(`INSERT INTO payloads (instance_id, key, codec, bytes, data) VALUES (?, ?, '${PAYLOAD_CODEC}', ?, ?) ON CONFLICT (instance_id, key) DO NOTHING`),
+      payload: db.prepare<[string, string], { instance_id: string; key: string; data: Buffer }>("SELECT instance_id, key, data FROM payloads WHERE instance_id = ? AND key = ?"),
+      hasPayloads: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM payloads WHERE instance_id = ? LIMIT 1"),
+      // The payloads of an instance that none of its rows refers to any more.
+      sweepPayloads: db.prepare<{ id: string }>(
+        `DELETE FROM payloads WHERE instance_id = @id AND key NOT IN (
+           SELECT substr(v, 10) FROM (
+             SELECT json_extract(event, '$.input') AS v FROM history WHERE instance_id = @id
+             UNION ALL SELECT json_extract(event, '$.result') FROM history WHERE instance_id = @id
+             UNION ALL SELECT json_extract(event, '$.input') FROM messages WHERE instance_id = @id
+             UNION ALL SELECT json_extract(event, '$.result') FROM messages WHERE instance_id = @id
+             UNION ALL SELECT input FROM activity_tasks WHERE instance_id = @id
+             UNION ALL SELECT input FROM instances WHERE instance_id = @id
+             UNION ALL SELECT output FROM instances WHERE instance_id = @id
+             UNION ALL SELECT custom_status FROM instances WHERE instance_id = @id
+             UNION ALL SELECT entity_state FROM instances WHERE instance_id = @id
+           ) WHERE v LIKE '#payload:%')`,
+      ),
       insertMessage: db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at, metadata) VALUES (?, ?, ?, ?, ?, ?)"),
       deleteMessage: db.prepare("DELETE FROM messages WHERE id = ?"),
       // Unleased: the retry delay ends now. Leased: the release that follows will skip its delay.
@@ -221,7 +250,7 @@ export class SqliteProvider implements StorageProvider {
       lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ?, worker_id = ? WHERE instance_id = ? AND locked_until <= ?"),
       countDelivery: db.prepare("UPDATE messages SET dequeue_count = dequeue_count + 1 WHERE instance_id = ? AND visible_at <= ?"),
       visibleMessages: db.prepare<[string, number], MessageRow>("SELECT id, execution_id, event, metadata, dequeue_count FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id"),
-      fenceOf: db.prepare<[string], FenceRow>("SELECT lock_token, locked_until, history_length, execution_id, runtime_status FROM instances WHERE instance_id = ?"),
+      fenceOf: db.prepare<[string], FenceRow>("SELECT kind, lock_token, locked_until, history_length, execution_id, runtime_status FROM instances WHERE instance_id = ?"),
       appendHistory: db.prepare("INSERT INTO history (instance_id, seq, execution_id, event_type, event) VALUES (?, ?, ?, ?, ?)"),
       updateInstance: db.prepare(
         `UPDATE instances SET name = @name, name_key = @nameKey, execution_id = @executionId, runtime_status = @status, input = @input, output = @output,
@@ -380,12 +409,36 @@ export class SqliteProvider implements StorageProvider {
     return result;
   }
 
-  private deleteInstanceData(instanceId: string): void {
+  /**
+   * Deletes an instance's rows. Its payloads go too, except when the instance is replaced by a new
+   * one in the same transaction (`keepPayloads`): rows written for the new one may already refer to
+   * them; the new one's sweep deletes those it does not use.
+   */
+  private deleteInstanceData(instanceId: string, keepPayloads = false): void {
     const s = this.s;
     s.deleteHistory.run(instanceId);
     s.deleteMessages.run(instanceId);
     s.deleteTasks.run(instanceId);
     s.deleteInstance.run(instanceId);
+    if (!keepPayloads) s.deletePayloads.run(instanceId);
+  }
+
+  private payloadWriter(): PayloadWriter {
+    return new PayloadWriter(this.options.offloadBytes ?? DEFAULT_OFFLOAD_BYTES, this.compressed);
+  }
+
+  private insertPayloads(w: PayloadWriter): void {
+    if (w.empty) return;
+    for (const p of w.rows()) this.s.insertPayload.run(p.instanceId, p.key, p.bytes, p.data);
+  }
+
+  /** The payload rows a read refers to (inside the read's transaction, so they are the ones its rows name). */
+  private fetchPayloads(r: PayloadReader): { instance_id: string; key: string; data: Buffer }[] {
+    if (r.empty) return [];
+    return r.wanted().flatMap((w) => {
+      const row = this.s.payload.get(w.instanceId, w.key);
+      return row ? [row] : [];
+    });
   }
 
   private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number, announce: Announce): void {
@@ -413,13 +466,17 @@ export class SqliteProvider implements StorageProvider {
     });
   }
 
-  async createInstance(req: CreateInstanceRequest): Promise<void> {
+  async createInstance(request: CreateInstanceRequest): Promise<void> {
+    const w = this.payloadWriter();
+    const req = w.create(request);
+    await w.compress();
     const started = req.startedEvent;
     this.write((announce, changed) => {
       const d = planStart(started, this.target(started.instanceId));
       if (d.action === "fail") throw d.error;
       if (d.action !== "create" && d.action !== "replace") return;
-      if (d.action === "replace") this.deleteInstanceData(started.instanceId);
+      if (d.action === "replace") this.deleteInstanceData(started.instanceId, true);
+      this.insertPayloads(w);
       this.insertRow(d.row, req.now);
       const message: OrchestrationMessage = { event: started, executionId: started.executionId };
       if (req.metadata) message.metadata = req.metadata;
@@ -428,8 +485,12 @@ export class SqliteProvider implements StorageProvider {
     });
   }
 
-  async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
+  async sendMessages(outgoing: readonly OutgoingMessage[], now: number): Promise<void> {
+    const w = this.payloadWriter();
+    const messages = outgoing.map((m) => w.outgoing(m));
+    await w.compress();
     this.write((announce) => {
+      this.insertPayloads(w);
       // All or none: a refused message throws, and the transaction rolls back whatever came before it.
       for (const m of messages) {
         const d = planDelivery(m, this.target(m.instanceId), "client", now);
@@ -448,18 +509,30 @@ export class SqliteProvider implements StorageProvider {
     const params = { now: req.now, max: req.max, ...q.params };
     // Look before taking the write lock: an idle poll must not cost a write transaction.
     if (!q.any.get(params)) return [];
-    return this.write(() => {
+    const read = this.write(() => {
       const s = this.s;
-      const items: OrchestrationWorkItem[] = [];
+      const items: { item: OrchestrationWorkItem; payloads: PayloadReader; rows: { instance_id: string; key: string; data: Buffer }[] }[] = [];
       for (const { instance_id, lock_token } of q.ready.all(params)) {
         const token = randomUUID();
         const lockedUntil = req.now + req.leaseMs;
         if (s.lockInstance.run(token, lockedUntil, req.workerId, instance_id, req.now).changes !== 1) continue;
         s.countDelivery.run(instance_id, req.now);
-        items.push(this.workItem(instance_id, token, lockedUntil, lock_token !== null, req));
+        const payloads = new PayloadReader();
+        const item = this.workItem(instance_id, token, lockedUntil, lock_token !== null, req, payloads);
+        items.push({ item, payloads, rows: this.fetchPayloads(payloads) });
       }
       return items;
     });
+    // Inflated after the write lock is released; a missing payload makes its item unreadable, not the lock fail.
+    await Promise.all(
+      read.map(({ item, payloads, rows }) =>
+        payloads.resolve(rows, (instanceId, key) => {
+          const problem = `payload '${key}' of instance '${instanceId}' is missing`;
+          item.unreadable = item.unreadable ? `${item.unreadable} (${problem})` : `The stored state of '${item.instanceId}' could not be read (${problem}).`;
+        }),
+      ),
+    );
+    return read.map((r) => r.item);
   }
 
   /**
@@ -467,7 +540,7 @@ export class SqliteProvider implements StorageProvider {
    * lock fail (that would stop every instance behind it, on every host): the item says what could
    * not be read, with what could.
    */
-  private workItem(instanceId: string, lockToken: string, lockedUntil: number, takeover: boolean, req: InstanceLockRequest): OrchestrationWorkItem {
+  private workItem(instanceId: string, lockToken: string, lockedUntil: number, takeover: boolean, req: InstanceLockRequest, payloads: PayloadReader): OrchestrationWorkItem {
     const s = this.s;
     const row = s.getInstance.get(instanceId)!;
     const problems: string[] = [];
@@ -482,9 +555,11 @@ export class SqliteProvider implements StorageProvider {
     const rows = s.visibleMessages.all(instanceId, req.now);
     const messages = rows.flatMap((m) => {
       const message = readable(`message ${m.id}`, () => toMessage(m));
+      if (message) payloads.message(instanceId, message);
       return message ? [{ id: m.id, message, dequeueCount: m.dequeue_count }] : [];
     });
     const instance = readable("the instance row", () => instanceFromRow(row)) ?? instanceFromRow({ ...row, failure_details: null, parked: null });
+    payloads.instance(instance);
     const item: OrchestrationWorkItem = {
       instanceId,
       lockToken,
@@ -496,15 +571,24 @@ export class SqliteProvider implements StorageProvider {
       messages,
     };
     if (req.cachedHistoryLength?.(instanceId, row.execution_id) !== row.history_length) {
-      const history = readable("the history", () => this.readHistory(instanceId));
-      if (history) item.history = history;
+      const history = readable("the history", () => this.s.history.all(instanceId).map((r) => JSON.parse(r.event) as HistoryEvent));
+      if (history) {
+        for (const e of history) payloads.event(instanceId, e);
+        item.history = history;
+      }
     }
     if (problems.length > 0) item.unreadable = `The stored state of '${instanceId}' could not be read (${problems.join("; ")}).`;
     return item;
   }
 
-  async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
-    if (commits.length === 0) return [];
+  async completeOrchestrationWorkItems(given: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
+    if (given.length === 0) return [];
+    // Large payloads are compressed before the write lock is taken, off the main thread.
+    const commits = given.map((c) => {
+      const payloads = this.payloadWriter();
+      return { ...payloads.commit(c, commitInstanceId(c)), payloads, given: c };
+    });
+    await Promise.all(commits.map((c) => c.payloads.compress()));
     try {
       return this.write((announce, changed) => commits.map((c) => this.completeOne(c, now, announce, changed)));
     } catch (first) {
@@ -524,7 +608,7 @@ export class SqliteProvider implements StorageProvider {
   }
 
   /** One step: every check first (nothing is written when one fails), then the writes. */
-  private completeOne(c: OrchestrationCommit, now: number, announce: Announce, changed: Changed): CommitResult {
+  private completeOne(c: StoredCommit, now: number, announce: Announce, changed: Changed): CommitResult {
     const s = this.s;
     const f = c.fence;
     const id = f.kind === "lease" ? f.item.instanceId : f.instanceId;
@@ -537,6 +621,7 @@ export class SqliteProvider implements StorageProvider {
     for (const r of c.activityResults ?? []) {
       if (s.taskToken.get(r.item.id)?.lock_token !== r.item.lockToken) return { ok: false, error: activityLockLost(r.item) };
     }
+    this.insertPayloads(c.payloads);
     if (f.kind === "lease") for (const mid of f.consumedMessageIds) s.deleteMessage.run(mid);
     for (const r of c.activityResults ?? []) s.deleteTask.run(r.item.id, r.item.lockToken);
     let seq = row.history_length;
@@ -566,6 +651,9 @@ export class SqliteProvider implements StorageProvider {
       this.deleteInstanceData(id);
       return { ok: true };
     }
+    // Payloads no row refers to any more: an execution that ended or started over, an entity's old state.
+    const ended = isTerminalStatus(u.runtimeStatus) && !isTerminalStatus(row.runtime_status as OrchestrationRuntimeStatus);
+    if ((c.replaceHistory || ended || row.kind === "entity") && s.hasPayloads.get(id)) s.sweepPayloads.run({ id });
     // Messages that arrived while the step ran are ready now that the lease is released.
     if (s.hasVisibleMessage.get(id, now)) announce("orchestration", now);
     if (u.runtimeStatus !== row.runtime_status) changed(id, u.runtimeStatus);
@@ -573,10 +661,10 @@ export class SqliteProvider implements StorageProvider {
   }
 
   /** Inserts the step's activity tasks, leasing the first ones to the committing worker when asked. */
-  private insertTasks(c: OrchestrationCommit, now: number, announce: Announce): ActivityWorkItem[] {
+  private insertTasks(c: StoredCommit, now: number, announce: Announce): ActivityWorkItem[] {
     const leased: ActivityWorkItem[] = [];
     const lease = c.leaseActivities;
-    for (const t of c.activityTasks) {
+    for (const [i, t] of c.activityTasks.entries()) {
       const key = functionKey(t.name);
       const take = !!lease && leased.length < lease.max && (!lease.functions || lease.functions.includes(key));
       const token = take ? randomUUID() : null;
@@ -588,7 +676,9 @@ export class SqliteProvider implements StorageProvider {
         continue;
       }
       const item: ActivityWorkItem = { id: Number(lastInsertRowid), instanceId: t.instanceId, executionId: t.executionId, taskScheduledId: t.taskScheduledId, name: t.name, lockToken: token, lockedUntil, dequeueCount: 1 };
-      if (t.input !== undefined) item.input = t.input;
+      // The worker gets the input itself, not the reference stored in its place.
+      const input = c.given.activityTasks[i]?.input;
+      if (input !== undefined) item.input = input;
       if (t.metadata) item.metadata = t.metadata;
       leased.push(item);
     }
@@ -609,7 +699,7 @@ export class SqliteProvider implements StorageProvider {
         this.deliver(d.message, now, announce, changed);
         return;
       case "replace":
-        this.deleteInstanceData(m.instanceId);
+        this.deleteInstanceData(m.instanceId, true);
         this.insertRow(d.row, now);
         changed?.(m.instanceId, d.row.runtimeStatus);
         break;
@@ -643,13 +733,17 @@ export class SqliteProvider implements StorageProvider {
     );
   }
 
-  private readHistory(instanceId: string): HistoryEvent[] {
-    return this.s.history.all(instanceId).map((r) => JSON.parse(r.event) as HistoryEvent);
-  }
-
   async getHistory(instanceId: string, page: HistoryPage = {}): Promise<HistoryEvent[]> {
-    if (page.fromSeq === undefined && page.limit === undefined) return this.readHistory(instanceId);
-    return this.s.historyPage.all(instanceId, page.fromSeq ?? 0, page.limit ?? -1).map((r) => JSON.parse(r.event) as HistoryEvent);
+    const payloads = new PayloadReader();
+    // One read transaction: the payload rows are those the history rows name.
+    const { events, rows } = this.database.transaction(() => {
+      const stored = page.fromSeq === undefined && page.limit === undefined ? this.s.history.all(instanceId) : this.s.historyPage.all(instanceId, page.fromSeq ?? 0, page.limit ?? -1);
+      const events = stored.map((r) => JSON.parse(r.event) as HistoryEvent);
+      for (const e of events) payloads.event(instanceId, e);
+      return { events, rows: this.fetchPayloads(payloads) };
+    })();
+    await payloads.resolve(rows);
+    return events;
   }
 
   async lockActivityWorkItems(req: ActivityLockRequest): Promise<ActivityWorkItem[]> {
@@ -657,9 +751,10 @@ export class SqliteProvider implements StorageProvider {
     const q = this.readyTaskQueries(req.functions);
     const params = { now: req.now, max: req.max, ...q.params };
     if (q.ready.all({ ...params, max: 1 }).length === 0) return [];
-    return this.write(() => {
+    const payloads = new PayloadReader();
+    const { items, rows } = this.write(() => {
       const s = this.s;
-      return q.ready.all(params).map((t) => {
+      const items = q.ready.all(params).map((t) => {
         const token = randomUUID();
         const lockedUntil = req.now + req.leaseMs;
         s.lockTask.run(token, lockedUntil, t.id);
@@ -675,20 +770,28 @@ export class SqliteProvider implements StorageProvider {
         };
         if (t.input !== null) item.input = t.input;
         if (t.metadata !== null) item.metadata = JSON.parse(t.metadata) as Record<string, string>;
+        payloads.task(item);
         return item;
       });
+      return { items, rows: this.fetchPayloads(payloads) };
     });
+    await payloads.resolve(rows);
+    return items;
   }
 
-  async completeActivityWorkItems(results: readonly ActivityResult[], now: number): Promise<CommitResult[]> {
-    if (results.length === 0) return [];
-    return this.write((announce) =>
-      results.map(({ item, event }): CommitResult => {
+  async completeActivityWorkItems(given: readonly ActivityResult[], now: number): Promise<CommitResult[]> {
+    if (given.length === 0) return [];
+    const w = this.payloadWriter();
+    const results = given.map((r) => ({ item: r.item, event: w.event(r.item.instanceId, r.event) }));
+    await w.compress();
+    return this.write((announce) => {
+      this.insertPayloads(w);
+      return results.map(({ item, event }): CommitResult => {
         if (this.s.deleteTask.run(item.id, item.lockToken).changes !== 1) return { ok: false, error: activityLockLost(item) };
         this.deliver({ kind: "toParent", instanceId: item.instanceId, message: { event, executionId: item.executionId } }, now, announce);
         return { ok: true };
-      }),
-    );
+      });
+    });
   }
 
   async abandonActivityWorkItem(item: ActivityWorkItem, retryAfterMs: number, now: number): Promise<void> {
@@ -707,9 +810,24 @@ export class SqliteProvider implements StorageProvider {
     );
   }
 
-  async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
-    const r = this.s.getInstance.get(instanceId);
-    return r ? instanceFromRow(r) : undefined;
+  async getInstance(instanceId: string, options: InstanceReadOptions = {}): Promise<InstanceRecord | undefined> {
+    const [record] = await this.readInstances(() => {
+      const r = this.s.getInstance.get(instanceId);
+      return r ? [r] : [];
+    }, options);
+    return record;
+  }
+
+  /** Instance rows with their payloads (the input only when wanted), read in one transaction. */
+  private async readInstances(read: () => InstanceRow[], options: InstanceReadOptions): Promise<InstanceRecord[]> {
+    const payloads = new PayloadReader();
+    const { records, rows } = this.database.transaction(() => {
+      const records = read().map(instanceFromRow);
+      for (const r of records) payloads.instance(r, options);
+      return { records, rows: this.fetchPayloads(payloads) };
+    })();
+    await payloads.resolve(rows);
+    return records;
   }
 
   async queryInstances(q: InstanceQuery): Promise<InstancePage> {
@@ -723,10 +841,14 @@ export class SqliteProvider implements StorageProvider {
       params.push(cursor.createdAt, cursor.createdAt, cursor.instanceId);
     }
     const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at, instance_id LIMIT ?`;
-    const rows = this.database.prepare<(string | number)[], InstanceRow>(sql).all(...params, size + 1);
-    const page = rows.slice(0, size).map(instanceFromRow);
+    let more = false;
+    const page = await this.readInstances(() => {
+      const rows = this.database.prepare<(string | number)[], InstanceRow>(sql).all(...params, size + 1);
+      more = rows.length > size;
+      return rows.slice(0, size);
+    }, q);
     const last = page[page.length - 1];
-    return rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
+    return more && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
   }
 
   async countInstances(filter: InstanceFilter): Promise<StatusCounts> {
