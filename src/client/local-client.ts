@@ -47,8 +47,9 @@ export class LocalTransport implements ClientTransport {
     return new Date(this.clock.now()).toISOString();
   }
 
-  private async orchestration(instanceId: string): Promise<InstanceRecord> {
-    const r = await this.provider.getInstance(instanceId);
+  /** The instance's record for a control operation; its input only when asked (a restart needs it). */
+  private async orchestration(instanceId: string, options: { input: boolean } = { input: false }): Promise<InstanceRecord> {
+    const r = await this.provider.getInstance(instanceId, options);
     if (!r || r.kind !== "orchestration") throw new InstanceNotFoundError(instanceId);
     return r;
   }
@@ -152,7 +153,7 @@ export class LocalTransport implements ClientTransport {
    * continueAsNew that is the latest input: earlier executions' histories are gone).
    */
   async restart(instanceId: string, newInstanceIdWanted: boolean): Promise<string> {
-    const r = await this.orchestration(instanceId);
+    const r = await this.orchestration(instanceId, { input: true });
     return this.startNew(r.name, newInstanceIdWanted ? newInstanceId() : instanceId, r.input);
   }
 

@@ -83,6 +83,25 @@ export class CompressedCache {
   }
 }
 
+/**
+ * The instances a store handle lately wrote or read payloads of, up to `max` (the oldest forgotten
+ * first): those whose sweep is worth a statement when they end.
+ */
+export class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly max = 100_000) {}
+
+  add(id: string): void {
+    if (this.ids.has(id)) return;
+    this.ids.add(id);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value!);
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+}
+
 export function isPayloadRef(text: string | undefined): text is string {
   return text !== undefined && text.startsWith(REF);
 }

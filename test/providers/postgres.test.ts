@@ -97,6 +97,7 @@ await withPostgres("PostgresProvider specifics", () => {
       for (const p of made.splice(0)) await p.close();
       // Back to schema 3, with the rows the current code wrote: only the column and its values go.
       await adminQuery(`ALTER TABLE "${schema}".instances DROP COLUMN version`);
+      await adminQuery(`DROP TABLE "${schema}".payloads`);
       await adminQuery(`DELETE FROM "${schema}".schema_version WHERE version >= 4`);
       await assertVersionsBackfilled(await fresh(schema));
     });

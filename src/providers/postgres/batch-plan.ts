@@ -11,6 +11,7 @@ import { LockLostError } from "../../core/errors.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
 import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../../core/status.js";
+import type { PayloadWriter } from "../payloads.js";
 import {
   activityLockLost,
   type ActivityResult,
@@ -42,13 +43,17 @@ export interface Snapshot {
   dbNow: number;
 }
 
-export type BatchOp =
+export type BatchOp = (
   | { kind: "step"; commit: OrchestrationCommit }
   | { kind: "activity"; result: ActivityResult }
   /** A client's messages, sent at `now`: all or none (refused: an error result, nothing planned). */
   | { kind: "send"; messages: readonly OutgoingMessage[]; now: number }
   /** A client's start: throws when refused. */
-  | { kind: "create"; request: CreateInstanceRequest };
+  | { kind: "create"; request: CreateInstanceRequest }
+) & {
+  /** The payload rows the operation's rows refer to (it holds references in their place); inserted with it. */
+  payloads?: PayloadWriter;
+};
 
 /** A step's new events: one row, from position `seq` on. */
 export interface HistoryRow {

@@ -151,4 +151,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       UPDATE {s}.instances SET version = NULL WHERE version = '';
     `,
   },
+  {
+    version: 5,
+    description: "payloads: inputs, outputs, event data, custom status and entity state from 32 KiB on, compressed, one row per instance and content; the rows that use them hold a reference",
+    sql: `
+      CREATE TABLE {s}.payloads (
+        instance_id text COLLATE "C" NOT NULL,
+        key         text COLLATE "C" NOT NULL,
+        codec       text NOT NULL,
+        bytes       integer NOT NULL,
+        data        bytea NOT NULL,
+        PRIMARY KEY (instance_id, key)
+      );
+      -- Compressed already: storing the bytes as they are spares the server compressing them again.
+      ALTER TABLE {s}.payloads ALTER COLUMN data SET STORAGE EXTERNAL;
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 import { TERMINAL_STATUSES } from "../../core/status.js";
+import { PAYLOAD_CODEC } from "../payloads.js";
 
 /**
  * The provider's statements for one schema (`s` is the quoted schema name). Every value is a bind
@@ -130,8 +131,48 @@ export function statements(s: string) {
           DELETE FROM ${s}.instances i WHERE i.instance_id = ANY($1::text[])
             AND NOT EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.instance_id = i.instance_id)
           RETURNING i.instance_id),
-        dh AS (DELETE FROM ${s}.history h USING del WHERE h.instance_id = del.instance_id)
+        dh AS (DELETE FROM ${s}.history h USING del WHERE h.instance_id = del.instance_id),
+        dp AS (DELETE FROM ${s}.payloads p USING del WHERE p.instance_id = del.instance_id)
         DELETE FROM ${s}.activity_tasks k USING del WHERE k.instance_id = del.instance_id`,
+    },
+
+    /** Payload rows ($1 instance, $2 key, $3 bytes, $4 data), each inserted unless present. */
+    insertPayloads: {
+      name: `insert-payloads:${s}`,
+      text: `
+        INSERT INTO ${s}.payloads (instance_id, key, codec, bytes, data)
+        SELECT id, k, '${PAYLOAD_CODEC}', b, d FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[]) AS x(id, k, b, d)
+        ON CONFLICT (instance_id, key) DO NOTHING`,
+    },
+    /** The payload rows ($1 instance, $2 key) a read refers to. */
+    payloads: {
+      name: `payloads:${s}`,
+      text: `SELECT p.instance_id, p.key, p.data FROM ${s}.payloads p JOIN unnest($1::text[], $2::text[]) AS w(id, k) ON p.instance_id = w.id AND p.key = w.k`,
+    },
+    /**
+     * The payloads of instances $1 that none of their rows refers to any more. The references are
+     * gathered once per sweep (rows without one are not parsed), then every payload row is checked.
+     */
+    sweepPayloads: {
+      name: `sweep-payloads:${s}`,
+      text: `
+        WITH refs AS MATERIALIZED (
+          SELECT h.instance_id AS id, v FROM ${s}.history h
+            CROSS JOIN LATERAL jsonb_array_elements(h.events::jsonb) AS e(x)
+            CROSS JOIN LATERAL (VALUES (e.x ->> 'input'), (e.x ->> 'result')) AS f(v)
+            WHERE h.instance_id = ANY($1::text[]) AND strpos(h.events, '#payload:') > 0
+          UNION ALL
+          SELECT m.instance_id, v FROM ${s}.messages m
+            CROSS JOIN LATERAL (VALUES (m.event::jsonb ->> 'input'), (m.event::jsonb ->> 'result')) AS f(v)
+            WHERE m.instance_id = ANY($1::text[]) AND strpos(m.event, '#payload:') > 0
+          UNION ALL
+          SELECT instance_id, input FROM ${s}.activity_tasks WHERE instance_id = ANY($1::text[]) AND input LIKE '#payload:%'
+          UNION ALL
+          SELECT i.instance_id, v FROM ${s}.instances i
+            CROSS JOIN LATERAL (VALUES (i.input), (i.output), (i.custom_status), (i.entity_state)) AS f(v)
+            WHERE i.instance_id = ANY($1::text[]))
+        DELETE FROM ${s}.payloads p WHERE p.instance_id = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.id = p.instance_id AND r.v = '#payload:' || p.key)`,
     },
 
     /** Releases lease $2 of instance $1: lockable again at $4 (at $3 when a wake arrived meanwhile), with park record $5. */
@@ -181,7 +222,8 @@ export function statements(s: string) {
     purgeRows: `
       WITH h AS (DELETE FROM ${s}.history WHERE instance_id = ANY($1::text[])),
       m AS (DELETE FROM ${s}.messages WHERE instance_id = ANY($1::text[])),
-      t AS (DELETE FROM ${s}.activity_tasks WHERE instance_id = ANY($1::text[]))
+      t AS (DELETE FROM ${s}.activity_tasks WHERE instance_id = ANY($1::text[])),
+      p AS (DELETE FROM ${s}.payloads WHERE instance_id = ANY($1::text[]))
       DELETE FROM ${s}.instances WHERE instance_id = ANY($1::text[])`,
     purgeCandidates: `
       SELECT instance_id FROM ${s}.instances WHERE runtime_status = ANY($1::text[])

@@ -6,6 +6,7 @@ import type { InstanceKind } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } from "../../core/status.js";
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
+import { CompressedCache, DEFAULT_OFFLOAD_BYTES, PayloadReader, PayloadWriter, RecentIds } from "../payloads.js";
 import {
   type AbandonOptions,
   type ActivityLockRequest,
@@ -20,6 +21,7 @@ import {
   type InstanceLockRequest,
   type InstancePage,
   type InstanceQuery,
+  type InstanceReadOptions,
   type InstanceRecord,
   type OrchestrationCommit,
   type OrchestrationWorkItem,
@@ -60,6 +62,8 @@ export interface PostgresProviderOptions {
   listen?: boolean;
   /** Where connection trouble is reported. Default: stderr. */
   warn?: (message: string) => void;
+  /** Payloads from this many bytes on are compressed into the payloads table (default 32 KiB; 0: never). */
+  offloadBytes?: number;
 }
 
 export const DEFAULT_SCHEMA = "perdure";
@@ -133,6 +137,9 @@ export class PostgresProvider implements StorageProvider {
   /** Tells this process's notices from others' on the shared channel. */
   private readonly senderId = randomBytes(6).toString("hex");
   private readonly listeners = new ProviderListeners();
+  private readonly compressed = new CompressedCache();
+  /** Instances whose payloads this handle wrote or read lately: their end sweeps the payloads they no longer use. */
+  private readonly payloadOwners = new RecentIds();
   private initializing: Promise<void> | undefined;
 
   constructor(private readonly options: PostgresProviderOptions) {
@@ -286,15 +293,19 @@ export class PostgresProvider implements StorageProvider {
   /** Runs `ops` as one transaction: lock, plan, write. Client operations that are refused throw. */
   private async execute(ops: BatchOp[], now: number, what: string, replay: Replay): Promise<CommitResult[]> {
     let planner: BatchPlanner | undefined;
+    const writers = ops.flatMap((op) => (op.payloads && !op.payloads.empty ? [op.payloads] : []));
     const results = await this.c.tx(what, replay, async (q, retry) => {
       const { instanceIds, taskIds } = lockSet(ops);
       const snapshot = await this.lockRows(q, instanceIds, taskIds);
+      const sweepable = ops.map((op) => op.kind === "step" && this.worthSweeping(op.commit, snapshot.rows.get(commitInstanceId(op.commit))));
       const p = new BatchPlanner(snapshot, now, randomUUID, retry.afterLostCommit);
       planner = p;
       const out = ops.map((op) => p.apply(op));
-      await this.write(q, p, now);
+      const sweep = ops.flatMap((op, i) => (sweepable[i] && out[i]!.ok && op.kind === "step" ? [commitInstanceId(op.commit)] : []));
+      await this.write(q, p, now, writers, sweep);
       return out;
     });
+    for (const w of writers) for (const id of w.owners) this.payloadOwners.add(id);
     if (planner?.writesRows) this.stats.writeTransactions++;
     if (planner) this.publish(planner.announcements, planner.changes);
     return results.map((r) => (r.ok && r.leasedActivities ? withLeased(r, r.leasedActivities) : r));
@@ -346,9 +357,26 @@ export class PostgresProvider implements StorageProvider {
     return { rows: all, tasks, dbNow };
   }
 
-  /** The plan's writes: what goes first (dropped histories), one statement for the rest, then idle entities. */
-  private async write(q: Querier, p: BatchPlanner, now: number): Promise<void> {
+  /**
+   * Whether a step's commit should sweep its instance's payloads: it ends the execution, starts a
+   * new one or is an entity's, and the instance has payloads this handle knows of.
+   */
+  private worthSweeping(c: OrchestrationCommit, before: RowState | undefined): boolean {
+    if (!this.payloadOwners.has(commitInstanceId(c))) return false;
+    const ended = isTerminalStatus(c.instance.runtimeStatus) && !(before && isTerminalStatus(before.runtimeStatus));
+    return c.replaceHistory || ended || before?.kind === "entity";
+  }
+
+  /**
+   * The plan's writes: what goes first (dropped histories), the payload rows, one statement for the
+   * rest, the sweep of payloads no longer used, then idle entities.
+   */
+  private async write(q: Querier, p: BatchPlanner, now: number, payloads: readonly PayloadWriter[] = [], sweep: readonly string[] = []): Promise<void> {
     if (p.dropHistory.size > 0 || p.dropData.size > 0) await q.query({ ...this.sqlText.dropData, values: [[...p.dropHistory], [...p.dropData]] });
+    const rows = payloads.flatMap((w) => w.rows());
+    if (rows.length > 0) {
+      await q.query({ ...this.sqlText.insertPayloads, values: [rows.map((r) => r.instanceId), rows.map((r) => r.key), rows.map((r) => r.bytes), rows.map((r) => r.data)] });
+    }
     if (p.tasks.length > BULK_TASKS) {
       // A big fan-out: its unleased tasks go first, in chunks (the statement's parameters would
       // otherwise hold all of them at once, in memory here and on the server).
@@ -371,6 +399,7 @@ export class PostgresProvider implements StorageProvider {
       for (const [id] of p.creates) if (!created.has(id)) throw new RetryTransaction(`instance '${id}' was created concurrently`);
       for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
     }
+    if (sweep.length > 0) await q.query({ ...this.sqlText.sweepPayloads, values: [[...new Set(sweep)].sort(byteOrder)] });
     if (p.idle.size > 0) await q.query({ ...this.sqlText.deleteIdle, values: [[...p.idle]] });
   }
 
@@ -381,23 +410,31 @@ export class PostgresProvider implements StorageProvider {
    * case) are inserted with their start messages in one statement; an ID that exists is then decided
    * on its locked row, on its own.
    */
-  createInstance(req: CreateInstanceRequest): Promise<void> {
+  async createInstance(request: CreateInstanceRequest): Promise<void> {
+    const payloads = this.payloadWriter();
+    const req = payloads.create(request);
+    await payloads.compress();
     return new Promise<void>((resolve, reject) => {
-      this.starts.push({ req, resolve, reject });
+      this.starts.push({ req, payloads, resolve, reject });
       if (this.starts.length === 1) setImmediate(() => void this.flushStarts());
     });
   }
 
-  private starts: { req: CreateInstanceRequest; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private payloadWriter(): PayloadWriter {
+    return new PayloadWriter(this.options.offloadBytes ?? DEFAULT_OFFLOAD_BYTES, this.compressed);
+  }
+
+  private starts: { req: CreateInstanceRequest; payloads: PayloadWriter; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   private async flushStarts(): Promise<void> {
     const batch = this.starts.splice(0, 500);
     if (this.starts.length > 0) setImmediate(() => void this.flushStarts());
     const first = new Map<string, (typeof batch)[number]>();
-    for (const s of batch) if (!first.has(s.req.startedEvent.instanceId)) first.set(s.req.startedEvent.instanceId, s);
+    // Starts with payload rows take the transaction below (the one-statement insert has no room for them).
+    for (const s of batch) if (!first.has(s.req.startedEvent.instanceId) && s.payloads.empty) first.set(s.req.startedEvent.instanceId, s);
     let inserted = new Set<string>();
     try {
-      inserted = await this.insertStarts([...first.values()].map((s) => s.req));
+      if (first.size > 0) inserted = await this.insertStarts([...first.values()].map((s) => s.req));
     } catch (err) {
       for (const s of batch) s.reject(err);
       return;
@@ -406,7 +443,7 @@ export class PostgresProvider implements StorageProvider {
       batch.map(async (s) => {
         if (first.get(s.req.startedEvent.instanceId) === s && inserted.has(s.req.startedEvent.instanceId)) return s.resolve();
         try {
-          await this.execute([{ kind: "create", request: s.req }], s.req.now, `the start of '${s.req.startedEvent.instanceId}'`, "fenced");
+          await this.execute([{ kind: "create", request: s.req, payloads: s.payloads }], s.req.now, `the start of '${s.req.startedEvent.instanceId}'`, "fenced");
           s.resolve();
         } catch (err) {
           s.reject(err);
@@ -449,10 +486,13 @@ export class PostgresProvider implements StorageProvider {
    * written together, in order, once it is committed (a batch at a time, so a later call never
    * overtakes an earlier one; a refused call is refused alone).
    */
-  sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {
-    if (messages.length === 0) return Promise.resolve();
+  async sendMessages(outgoing: readonly OutgoingMessage[], now: number): Promise<void> {
+    if (outgoing.length === 0) return;
+    const payloads = this.payloadWriter();
+    const messages = outgoing.map((m) => payloads.outgoing(m));
+    await payloads.compress();
     return new Promise<void>((resolve, reject) => {
-      this.sends.push({ messages, now, resolve, reject });
+      this.sends.push({ messages, now, payloads, resolve, reject });
       if (!this.sending) {
         this.sending = true;
         setImmediate(() => void this.flushSends());
@@ -460,7 +500,7 @@ export class PostgresProvider implements StorageProvider {
     });
   }
 
-  private sends: { messages: readonly OutgoingMessage[]; now: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private sends: { messages: readonly OutgoingMessage[]; now: number; payloads: PayloadWriter; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private sending = false;
 
   private async flushSends(): Promise<void> {
@@ -468,7 +508,7 @@ export class PostgresProvider implements StorageProvider {
       const batch = this.sends.splice(0, 500);
       try {
         const results = await this.execute(
-          batch.map((s) => ({ kind: "send", messages: s.messages, now: s.now })),
+          batch.map((s) => ({ kind: "send", messages: s.messages, now: s.now, payloads: s.payloads })),
           batch[0]!.now,
           batch.length === 1 ? "sending messages" : `${batch.length} clients' messages`,
           "once",
@@ -507,7 +547,28 @@ export class PostgresProvider implements StorageProvider {
     });
     if (claimed.rows.length === 0) return [];
     this.stats.writeTransactions++;
-    return claimed.rows.map((row) => this.workItem(row, claimed.histories.get(row.instance_id), req.workerId));
+    const payloads = new PayloadReader();
+    const items = claimed.rows.map((row) => this.workItem(row, claimed.histories.get(row.instance_id), req.workerId, payloads));
+    // A missing payload makes its item unreadable (the worker parks it), not the lock fail.
+    const byId = new Map(items.map((i) => [i.instanceId, i]));
+    await payloads.resolve(await this.fetchPayloads(payloads), (instanceId, key) => {
+      const item = byId.get(instanceId);
+      if (!item) return;
+      const problem = `payload '${key}' of instance '${instanceId}' is missing`;
+      item.unreadable = item.unreadable ? `${item.unreadable} (${problem})` : `The stored state of '${instanceId}' could not be read (${problem}).`;
+    });
+    return items;
+  }
+
+  /** The payload rows a read refers to. */
+  private async fetchPayloads(r: PayloadReader): Promise<{ instance_id: string; key: string; data: Buffer }[]> {
+    if (r.empty) return [];
+    const wanted = r.wanted();
+    for (const w of wanted) this.payloadOwners.add(w.instanceId);
+    const res = await this.c.run("reading payloads", "fenced", (q) =>
+      q.query<{ instance_id: string; key: string; data: Buffer }>({ ...this.sqlText.payloads, values: [wanted.map((w) => w.instanceId), wanted.map((w) => w.key)] }),
+    );
+    return res.rows;
   }
 
   /**
@@ -515,7 +576,7 @@ export class PostgresProvider implements StorageProvider {
    * lock fail (that would stop every instance behind it, on every host): the item says what could
    * not be read, with what could.
    */
-  private workItem(row: ClaimRow, history: string[] | undefined, workerId: string): OrchestrationWorkItem {
+  private workItem(row: ClaimRow, history: string[] | undefined, workerId: string, payloads: PayloadReader): OrchestrationWorkItem {
     const problems: string[] = [];
     const readable = <T>(what: string, read: () => T): T | undefined => {
       try {
@@ -533,11 +594,13 @@ export class PostgresProvider implements StorageProvider {
         if (exec !== null && exec !== undefined) m.executionId = exec;
         const meta = row.metas?.[i];
         if (meta !== null && meta !== undefined) m.metadata = JSON.parse(meta) as Record<string, string>;
+        payloads.message(row.instance_id, m);
         return m;
       });
       return message ? [{ id, message, dequeueCount: row.counts?.[i] ?? 1 }] : [];
     });
     const instance = readable("the instance row", () => instanceFromRow(row)) ?? instanceFromRow({ ...row, failure_details: null, parked: null });
+    payloads.instance(instance);
     const item: OrchestrationWorkItem = {
       instanceId: row.instance_id,
       lockToken: row.lock_token!,
@@ -550,20 +613,28 @@ export class PostgresProvider implements StorageProvider {
     };
     if (history) {
       const events = readable("the history", () => history.flatMap(parseSteps));
-      if (events) item.history = events;
+      if (events) {
+        for (const e of events) payloads.event(row.instance_id, e);
+        item.history = events;
+      }
     }
     if (problems.length > 0) item.unreadable = `The stored state of '${row.instance_id}' could not be read (${problems.join("; ")}).`;
     return item;
   }
 
-  async completeOrchestrationWorkItems(commits: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
+  async completeOrchestrationWorkItems(given: readonly OrchestrationCommit[], now: number): Promise<CommitResult[]> {
+    // Large payloads are compressed before anything is sent, off the main thread.
+    const writers = given.map(() => this.payloadWriter());
+    const commits = given.map((c, i) => writers[i]!.commit(c, commitInstanceId(c)));
+    await Promise.all(writers.map((w) => w.compress()));
     const results: (CommitResult | undefined)[] = commits.map(() => undefined);
-    // The hot path: steps that write only their own instance take one statement.
+    // The hot path: steps that write only their own instance take one statement. Those with payload
+    // rows to insert, or that may sweep them, take a transaction.
     const seen = new Set<string>();
     const express: number[] = [];
     commits.forEach((c, i) => {
       const id = commitInstanceId(c);
-      if (isExpress(c) && !seen.has(id)) express.push(i);
+      if (isExpress(c) && writers[i]!.empty && !this.mayNeedSweep(c) && !seen.has(id)) express.push(i);
       seen.add(id);
     });
     if (express.length > 0) {
@@ -576,13 +647,27 @@ export class PostgresProvider implements StorageProvider {
     const rest = commits.flatMap((c, i) => (results[i] ? [] : [{ i, c }]));
     if (rest.length > 0) {
       const done = await this.executeEach(
-        rest.map(({ c }) => ({ kind: "step", commit: c })),
+        rest.map(({ c, i }) => ({ kind: "step", commit: c, payloads: writers[i]! })),
         now,
         rest.length === 1 ? "a step" : `${rest.length} steps`,
       );
       rest.forEach(({ i }, j) => (results[i] = done[j]));
     }
-    return results as CommitResult[];
+    // Activities leased with a step carry their input itself, not the reference stored in its place.
+    return results.map((r, i) => {
+      if (!r?.ok || !r.leasedActivities || writers[i]!.empty) return r!;
+      const inputs = new Map(given[i]!.activityTasks.map((t) => [t.taskScheduledId, t.input]));
+      for (const a of r.leasedActivities) {
+        const input = inputs.get(a.taskScheduledId);
+        if (input !== undefined) a.input = input;
+      }
+      return r;
+    });
+  }
+
+  /** A step that may sweep payloads (see worthSweeping), judged without its row's state. */
+  private mayNeedSweep(c: OrchestrationCommit): boolean {
+    return this.payloadOwners.has(commitInstanceId(c)) && (c.replaceHistory || isTerminalStatus(c.instance.runtimeStatus) || c.instance.entityState !== undefined);
   }
 
   /**
@@ -683,14 +768,24 @@ export class PostgresProvider implements StorageProvider {
   async getHistory(instanceId: string, page: HistoryPage = {}): Promise<HistoryEvent[]> {
     if (page.fromSeq === undefined && page.limit === undefined) {
       const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.history, [instanceId]));
-      return r.rows.flatMap((row) => parseSteps(row.events));
+      return this.withEventPayloads(instanceId, r.rows.flatMap((row) => parseSteps(row.events)));
     }
     const from = page.fromSeq ?? 0;
     const to = page.limit === undefined ? null : from + page.limit;
     const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.historyPage, [instanceId, from, to]));
     // Steps hold several events: cut the first and the last to the page.
     const events = r.rows.flatMap((row) => parseSteps(row.events).map((e, i) => [row.seq + i, e] as const));
-    return events.filter(([seq]) => seq >= from && (to === null || seq < to)).map(([, e]) => e);
+    return this.withEventPayloads(
+      instanceId,
+      events.filter(([seq]) => seq >= from && (to === null || seq < to)).map(([, e]) => e),
+    );
+  }
+
+  private async withEventPayloads(instanceId: string, events: HistoryEvent[]): Promise<HistoryEvent[]> {
+    const payloads = new PayloadReader();
+    for (const e of events) payloads.event(instanceId, e);
+    await payloads.resolve(await this.fetchPayloads(payloads));
+    return events;
   }
 
   // ---- activity work ----
@@ -702,14 +797,23 @@ export class PostgresProvider implements StorageProvider {
     );
     if (r.rows.length === 0) return [];
     this.stats.writeTransactions++;
-    return r.rows.sort((a, b) => a.id - b.id).map(toTaskItem);
+    const items = r.rows.sort((a, b) => a.id - b.id).map(toTaskItem);
+    const payloads = new PayloadReader();
+    for (const item of items) payloads.task(item);
+    await payloads.resolve(await this.fetchPayloads(payloads));
+    return items;
   }
 
-  async completeActivityWorkItems(results: readonly ActivityResult[], now: number): Promise<CommitResult[]> {
+  async completeActivityWorkItems(given: readonly ActivityResult[], now: number): Promise<CommitResult[]> {
+    const ops = given.map((r): BatchOp => {
+      const payloads = this.payloadWriter();
+      return { kind: "activity", result: { item: r.item, event: payloads.event(r.item.instanceId, r.event) }, payloads };
+    });
+    await Promise.all(ops.map((op) => op.payloads!.compress()));
     return this.executeEach(
-      results.map((result) => ({ kind: "activity", result })),
+      ops,
       now,
-      results.length === 1 ? "an activity result" : `${results.length} activity results`,
+      given.length === 1 ? "an activity result" : `${given.length} activity results`,
     );
   }
 
@@ -734,10 +838,18 @@ export class PostgresProvider implements StorageProvider {
 
   // ---- queries and maintenance ----
 
-  async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
+  async getInstance(instanceId: string, options: InstanceReadOptions = {}): Promise<InstanceRecord | undefined> {
     const r = await this.c.run("reading an instance", "fenced", (q) => q.query<InstanceRow>(this.sqlText.getInstance, [instanceId]));
     const row = r.rows[0];
-    return row ? instanceFromRow(row) : undefined;
+    return row ? (await this.withInstancePayloads([instanceFromRow(row)], options))[0] : undefined;
+  }
+
+  /** The records with their payloads (the input only when wanted). */
+  private async withInstancePayloads(records: InstanceRecord[], options: InstanceReadOptions): Promise<InstanceRecord[]> {
+    const payloads = new PayloadReader();
+    for (const r of records) payloads.instance(r, options);
+    await payloads.resolve(await this.fetchPayloads(payloads));
+    return records;
   }
 
   async queryInstances(query: InstanceQuery): Promise<InstancePage> {
@@ -750,7 +862,7 @@ export class PostgresProvider implements StorageProvider {
     params.push(size + 1);
     const sql = `${this.sqlText.getInstance.replace(/ WHERE i\.instance_id = \$1$/, "")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY i.created_at, i.instance_id LIMIT $${params.length}`;
     const r = await this.c.run("querying instances", "fenced", (q) => q.query<InstanceRow>(sql, params));
-    const page = r.rows.slice(0, size).map(instanceFromRow);
+    const page = await this.withInstancePayloads(r.rows.slice(0, size).map(instanceFromRow), query);
     const last = page[page.length - 1];
     return r.rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
   }
