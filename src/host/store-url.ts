@@ -6,6 +6,20 @@ import { PostgresProvider } from "../providers/postgres/postgres-provider.js";
 import type { StorageProvider } from "../providers/provider.js";
 import { SqliteProvider } from "../providers/sqlite/sqlite-provider.js";
 
+/**
+ * `offloadBytes=N` in a SQL store's URL: payloads from N bytes on are compressed into the payloads
+ * table (0: none is). Undefined when the URL does not say.
+ */
+function offloadBytesOf(params: URLSearchParams, url: string): number | undefined {
+  const text = params.get("offloadBytes") ?? undefined;
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || (n !== 0 && n < 1024) || n > 1024 * 1024 * 1024) {
+    throw new StoreUrlError(`Invalid offloadBytes=${text} in '${redact(url)}': use a number of bytes from 1024 to 1073741824 (payloads from that size on are stored apart, compressed), or 0 to keep every payload in its row.`);
+  }
+  return n;
+}
+
 export const DEFAULT_STORE_URL = "sqlite:.perdure/perdure.db";
 
 export class StoreUrlError extends DurableError {
@@ -32,22 +46,25 @@ export function providerFromUrl(url: string, cwd = process.cwd(), options: Store
     if (synchronous !== undefined && !["normal", "full"].includes(synchronous.toLowerCase())) {
       throw new StoreUrlError(`Unknown synchronous mode '${synchronous}' in '${url}': use synchronous=normal or synchronous=full.`);
     }
-    if (path === ":memory:") return new SqliteProvider({ filename: ":memory:" });
+    const offloadBytes = offloadBytesOf(params, url);
+    const offload = offloadBytes === undefined ? {} : { offloadBytes };
+    if (path === ":memory:") return new SqliteProvider({ filename: ":memory:", ...offload });
     const file = resolve(cwd, path);
     try {
       mkdirSync(dirname(file), { recursive: true });
     } catch (err) {
       throw new StoreUnavailableError(`cannot create the folder of the SQLite database '${file}' (${(err as Error).message})`, { cause: err });
     }
-    return new SqliteProvider(synchronous ? { filename: file, synchronous: synchronous.toLowerCase() as "normal" | "full" } : { filename: file });
+    return new SqliteProvider({ filename: file, ...(synchronous ? { synchronous: synchronous.toLowerCase() as "normal" | "full" } : {}), ...offload });
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return postgresFromUrl(url, options);
   throw new StoreUrlError(`Unknown store URL '${redact(url)}'. Use sqlite:<path> (default ${DEFAULT_STORE_URL}), memory:, or postgres://user@host/db.`);
 }
 
 /**
- * `postgres://user@host/db?schema=perdure&pool=10`: `schema` and `pool` are Perdure's (the schema
- * holding its tables, the connections per host); every other parameter goes to the driver.
+ * `postgres://user@host/db?schema=perdure&pool=10`: `schema`, `pool` and `offloadBytes` are
+ * Perdure's (the schema holding its tables, the connections per host, the size from which payloads
+ * are stored apart); every other parameter goes to the driver.
  */
 function postgresFromUrl(url: string, options: StoreUrlOptions): StorageProvider {
   let parsed: URL;
@@ -59,8 +76,10 @@ function postgresFromUrl(url: string, options: StoreUrlOptions): StorageProvider
   if (parsed.pathname.length <= 1) throw new StoreUrlError(`Store URL '${redact(url)}' names no database. Use postgres://user@host/database.`);
   const schema = parsed.searchParams.get("schema") ?? undefined;
   const poolText = parsed.searchParams.get("pool") ?? undefined;
+  const offloadBytes = offloadBytesOf(parsed.searchParams, url);
   parsed.searchParams.delete("schema");
   parsed.searchParams.delete("pool");
+  parsed.searchParams.delete("offloadBytes");
   let poolSize: number | undefined;
   if (poolText !== undefined) {
     poolSize = Number(poolText);
@@ -73,6 +92,7 @@ function postgresFromUrl(url: string, options: StoreUrlOptions): StorageProvider
     connectionString: parsed.toString(),
     ...(schema !== undefined ? { schema } : {}),
     ...(poolSize !== undefined ? { poolSize } : {}),
+    ...(offloadBytes !== undefined ? { offloadBytes } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
   });
 }

@@ -45,14 +45,6 @@ export interface PayloadRow {
   data: Buffer;
 }
 
-/** Checks an offload limit given by a user: a whole number of bytes, at least 1 KiB (or 0: never). */
-export function checkOffloadBytes(value: number, where: string): number {
-  if (!Number.isInteger(value) || (value !== 0 && value < 1024)) {
-    throw new RangeError(`${where}: ${value} is not a usable payload offload limit: use a whole number of bytes from 1024 up, or 0 to keep every payload in its row.`);
-  }
-  return value;
-}
-
 /**
  * Compressed payloads this process wrote lately, by key, within a byte budget: an instance's input
  * stored again at every step, or a result passed on as the next input, is not compressed again.

@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { createApp, type DurableApp } from "../../src/app.js";
 import { EntityId } from "../../src/core/entity-id.js";
 import { createHost, type Host } from "../../src/host/host.js";
+import { providerFromUrl } from "../../src/host/store-url.js";
 import { silentLogger } from "../../src/runtime/logger.js";
 import { assertAllReplayCleanly } from "../helpers/determinism.js";
 import { eventually, postgresUrl } from "../helpers/hosts.js";
@@ -106,7 +107,10 @@ function postgresStore(): Store {
   };
 }
 
-function forSqlStores(body: (open: () => Promise<{ host: Host; store: Store }>) => void): void {
+/** Opens a host on a new store; `offloadBytes` goes into the store URL. */
+type Open = (offloadBytes?: string) => Promise<{ host: Host; store: Store }>;
+
+function forSqlStores(body: (open: Open) => void): void {
   const declare = (kind: "sqlite" | "postgres"): void => {
     describe(`large payloads out of their rows [${kind}]`, () => {
       const dir = mkdtempSync(join(tmpdir(), "perdure-payloads-"));
@@ -125,11 +129,12 @@ function forSqlStores(body: (open: () => Promise<{ host: Host; store: Store }>) 
         }
       });
       after(() => rmSync(dir, { recursive: true, force: true }));
-      body(async () => {
+      body(async (offloadBytes) => {
         const store = kind === "sqlite" ? sqliteStore(dir, n++) : postgresStore();
         const app = createApp();
         register(app);
-        const host = createHost({ store: store.url, port: false, app, pollIntervalMs: 50, logger: silentLogger });
+        const url = offloadBytes === undefined ? store.url : `${store.url}${store.url.includes("?") ? "&" : "?"}offloadBytes=${offloadBytes}`;
+        const host = createHost({ store: url, port: false, app, pollIntervalMs: 50, logger: silentLogger });
         await host.start();
         opened.push({ host, store, app });
         return { host, store };
@@ -251,5 +256,28 @@ forSqlStores((open) => {
     assert.equal((await host.client.waitForCompletion(other, { timeoutInMilliseconds: 10_000 })).output, 2);
     await host.client.terminate(id, "lost its input");
     await host.client.purgeInstanceHistory(id);
+  });
+
+  it("offloadBytes sets the size from which payloads are stored apart; 0 keeps them all in their rows", async () => {
+    for (const [offload, apart] of [["0", false], ["131072", false], ["65536", true]] as const) {
+      const { host, store } = await open(offload);
+      const input = doc(`limit-${offload}`, 100);
+      const id = await host.client.startNew("childEcho", { input });
+      assert.deepEqual((await host.client.waitForCompletion(id, { timeoutInMilliseconds: 10_000 })).output, input);
+      assert.equal((await payloadRows(store, id)).n, apart ? 1 : 0, `offloadBytes=${offload}`);
+      assert.equal((await longestRow(store)) > 100 * 1024, !apart, `offloadBytes=${offload}`);
+    }
+  });
+});
+
+describe("offloadBytes in a store URL", () => {
+  it("is refused unless it is 0 or a number of bytes from 1024 to 1 GiB, naming the way out", () => {
+    for (const bad of ["sqlite:x.db?offloadBytes=12", "sqlite::memory:?offloadBytes=-1", "sqlite:x.db?offloadBytes=lots", "postgres://h/db?offloadBytes=1.5", "postgres://h/db?offloadBytes=2000000000"]) {
+      assert.throws(() => providerFromUrl(bad), (err: Error & { code?: string }) => {
+        assert.equal(err.code, "INVALID_STORE_URL", bad);
+        assert.match(err.message, /^Invalid offloadBytes=.* use a number of bytes from 1024 to 1073741824 .* or 0 to keep every payload in its row\.$/);
+        return true;
+      });
+    }
   });
 });
