@@ -173,7 +173,12 @@ export class PayloadWriter {
       ...c,
       newHistory: c.newHistory.map((e) => this.event(owner, e)),
       instance,
-      activityTasks: c.activityTasks.map((t) => (t.input === undefined ? t : { ...t, input: this.text(t.instanceId, t.input) })),
+      // A fan-out's tasks are copied only when one of them holds a large input.
+      activityTasks: c.activityTasks.map((t) => {
+        if (t.input === undefined) return t;
+        const input = this.text(t.instanceId, t.input);
+        return input === t.input ? t : { ...t, input };
+      }),
       messages: c.messages.map((m) => this.outgoing(m)),
     };
   }

@@ -16,13 +16,15 @@ import type { Logger } from "../runtime/logger.js";
 import { endSpan, type Span, SpanKind, type Telemetry } from "../runtime/telemetry.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
 import { EntityProcessor } from "./entity-processor.js";
-import { ExecutorCache } from "./executor-cache.js";
+import { ExecutorCache, payloadBytes } from "./executor-cache.js";
 import { StepError, type StepOutcome } from "./step-outcome.js";
 import { type VersionFailureStrategy, type VersionMatchStrategy, versionMismatch } from "../core/version.js";
 import { traceCommit } from "./step-tracing.js";
 
 export interface ProcessorOptions {
   cacheSize: number;
+  /** Payload bytes the cached executors may hold (default DEFAULT_EXECUTOR_CACHE_BYTES). */
+  cacheBytes?: number;
   policy: RetryPolicy;
   executor: Pick<ExecutorOptions, "httpPollingDefaultDelayMs" | "maxPayloadBytes">;
   telemetry: Telemetry;
@@ -63,7 +65,7 @@ export class OrchestrationProcessor {
     private readonly logger: Logger,
     private readonly options: ProcessorOptions,
   ) {
-    this.cache = new ExecutorCache(options.cacheSize);
+    this.cache = new ExecutorCache(options.cacheSize, options.cacheBytes);
     this.entities = new EntityProcessor(registry, clock, logger, options.telemetry, options.executor.maxPayloadBytes);
   }
 
@@ -161,7 +163,10 @@ export class OrchestrationProcessor {
       after: (r) => {
         // Said once the step is in: a step that did not commit is redone, and would say it again.
         if (r.ok && limit.kind === "warn") this.warnHistory(limit.message, started);
-        if (r.ok && !result.completion) this.cache.put(item.instanceId, { executor, executionId: started.executionId, started, historyLength: length, customStatus: commit.instance.customStatus });
+        if (r.ok && !result.completion) {
+          const bytes = (cached?.bytes ?? payloadBytes(history)) + payloadBytes(newEvents);
+          this.cache.put(item.instanceId, { executor, executionId: started.executionId, started, historyLength: length, customStatus: commit.instance.customStatus, bytes });
+        }
       },
     };
   }
@@ -218,7 +223,7 @@ export class OrchestrationProcessor {
       span,
       after: (ok) => {
         if (ok && limit.kind === "warn") this.warnHistory(limit.message, cached.started);
-        if (ok && !result.completion) this.cache.put(instanceId, { ...cached, historyLength: length, customStatus: step.instance.customStatus });
+        if (ok && !result.completion) this.cache.put(instanceId, { ...cached, historyLength: length, customStatus: step.instance.customStatus, bytes: cached.bytes + payloadBytes(newEvents) });
       },
     };
   }

@@ -4,6 +4,7 @@ import { InvalidArgumentError, LockLostError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { DEFAULT_HTTP_POLLING_DELAY_MS } from "../core/http-task.js";
 import { checkMaxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
+import { DEFAULT_EXECUTOR_CACHE_BYTES } from "./executor-cache.js";
 import { DEFAULT_MAX_HISTORY_EVENTS, isValidHistoryLimit } from "../core/history-limit.js";
 import { DEFAULT_RETRY_POLICY, PARK_CODES, parkInfo, type RetryPolicy } from "../core/step-policy.js";
 import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
@@ -45,6 +46,11 @@ export interface WorkerOptions {
   pollIntervalMs?: number;
   /** Live orchestration executors kept in memory. Default 5,000. */
   executorCacheSize?: number;
+  /**
+   * The payloads (input, results, event data, as JSON text) the cached executors may hold in all:
+   * beyond it the least recently used are evicted (and replay when they next run). Default 256 MiB.
+   */
+  executorCacheBytes?: number;
   /**
    * The grace period of stop(): work in flight may finish for this long; what is still running then
    * is released (its leases end at once, so another host takes it), and stop() returns. Default 10 s.
@@ -177,6 +183,7 @@ export class Worker {
       hostTimeoutMs: options.hostTimeoutMs ?? 6_000,
       pollIntervalMs: options.pollIntervalMs ?? 500,
       executorCacheSize: options.executorCacheSize ?? 5_000,
+      executorCacheBytes: options.executorCacheBytes ?? DEFAULT_EXECUTOR_CACHE_BYTES,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
       httpPollingDefaultDelayMs: options.httpPollingDefaultDelayMs ?? DEFAULT_HTTP_POLLING_DELAY_MS,
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
@@ -228,6 +235,7 @@ export class Worker {
     this.processor = new OrchestrationProcessor(provider, registry, this.clock, this.logger, {
       telemetry: this.telemetry,
       cacheSize: this.options.executorCacheSize,
+      cacheBytes: this.options.executorCacheBytes,
       policy: this.policy,
       executor: { httpPollingDefaultDelayMs: this.options.httpPollingDefaultDelayMs, maxPayloadBytes: this.options.maxPayloadBytes },
       defaultVersion: options.version,
@@ -626,6 +634,7 @@ function validateOptions(o: Resolved, policy: RetryPolicy): void {
   ms("httpPollingDefaultDelayMs", o.httpPollingDefaultDelayMs);
   ms("strandedAfterMs", o.strandedAfterMs);
   checkMaxPayloadBytes(o.maxPayloadBytes);
+  if (!Number.isInteger(o.executorCacheBytes) || o.executorCacheBytes < 0) throw new InvalidArgumentError(`executorCacheBytes must be a whole number of bytes >= 0 (0 keeps no executor), got ${String(o.executorCacheBytes)}.`);
   if (!isValidHistoryLimit(o.maxHistoryEvents)) throw new InvalidArgumentError(`maxHistoryEvents must be a whole number of events >= 100, got ${String(o.maxHistoryEvents)}.`);
   ms("retry.initialDelayMs", policy.initialDelayMs);
   ms("retry.maxDelayMs", policy.maxDelayMs);
