@@ -254,6 +254,18 @@ export class PayloadReader {
     this.text(t.instanceId, t.input, (text) => (t.input = text));
   }
 
+  /** Resolves activity tasks read: a task whose input is missing says so (the worker fails that call), the others go on. */
+  async resolveTasks(rows: readonly { instance_id: string; key: string; data: Buffer }[], tasks: readonly ActivityWorkItem[]): Promise<void> {
+    await this.resolve(rows, (instanceId, key) => {
+      for (const t of tasks) {
+        if (t.instanceId === instanceId && t.input === REF + key) {
+          t.unreadable = missingPayload(instanceId, key).message;
+          delete t.input;
+        }
+      }
+    });
+  }
+
   /**
    * Inflates the fetched rows (on the thread pool) and puts each text in its places. A reference
    * whose row is missing throws HISTORY_UNREADABLE naming it; `onMissing` may take it instead (one

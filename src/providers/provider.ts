@@ -395,6 +395,8 @@ export interface ActivityWorkItem {
   lockedUntil: number;
   /** How many times this task has been handed to a worker, this time included. */
   dequeueCount: number;
+  /** Set when the task's stored input could not be read (its payload is missing): what and why. */
+  unreadable?: string;
 }
 
 export interface ActivityResult {

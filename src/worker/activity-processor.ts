@@ -1,4 +1,4 @@
-import { FunctionNotFoundError } from "../core/errors.js";
+import { FunctionNotFoundError, HistoryUnreadableError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { withExceptionProperties } from "../runtime/exception-properties.js";
 import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
@@ -29,6 +29,8 @@ export async function runActivity(
   const base = { eventId: -1, taskScheduledId: item.taskScheduledId };
   try {
     if (!fn) throw new FunctionNotFoundError("activity", item.name, registry.activityNames());
+    // An input that cannot be read fails the call (the orchestrator sees why), instead of running it on nothing.
+    if (item.unreadable) throw new HistoryUnreadableError(item.unreadable);
     const fields = { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId };
     const invocation = new InvocationContext({
       functionName: fn.name,

@@ -86,7 +86,7 @@ export class ExecutorCache {
   put(instanceId: string, entry: CachedExecution): void {
     this.remove(instanceId);
     // One executor over the whole budget is not kept: it replays when it next runs.
-    if (this.capacity <= 0 || entry.bytes > this.byteBudget) return;
+    if (this.capacity <= 0 || this.byteBudget <= 0 || entry.bytes > this.byteBudget) return;
     this.map.set(instanceId, entry);
     this.held += entry.bytes;
     for (const oldest of this.map.keys()) {

@@ -64,6 +64,33 @@ function register(app: DurableApp): void {
   app.orchestration("waits", function* (ctx) {
     return yield ctx.df.waitForExternalEvent("go");
   });
+  app.activity("throwsNul", { handler: () => { throw new Error("bad \u0000 byte \ud800 alone"); } });
+  // A failure whose text JSON allows and a jsonb cast would not, in the history rows the sweep reads.
+  app.orchestration("oddFailure", function* (ctx) {
+    let caught = "";
+    try {
+      yield ctx.df.callActivity("throwsNul");
+    } catch (err) {
+      caught = (err as Error).message;
+    }
+    const grown = (yield ctx.df.callActivity("grow", doc("odd", 64))) as { rows: string[] };
+    return { caught, rows: grown.rows.length };
+  });
+  // "late" runs on another host only: its input can be taken away before any host runs it.
+  app.orchestration("callsLate", function* (ctx) {
+    try {
+      yield ctx.df.callActivity("late", doc("late", 64));
+      return "ran";
+    } catch (err) {
+      const f = (err as { failureDetails?: { code?: string; errorMessage: string } }).failureDetails;
+      return { code: f?.code, message: f?.errorMessage };
+    }
+  });
+  app.orchestration("sendsAway", function* (ctx) {
+    ctx.df.sendEvent("nobody", "go", doc("away", 64));
+    yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 1));
+    return "sent";
+  });
 }
 
 interface Store {
@@ -256,6 +283,71 @@ forSqlStores((open) => {
     assert.equal((await host.client.waitForCompletion(other, { timeoutInMilliseconds: 10_000 })).output, 2);
     await host.client.terminate(id, "lost its input");
     await host.client.purgeInstanceHistory(id);
+  });
+
+  it("reads back and sweeps histories whose other events hold text a jsonb cast refuses (NUL, a lone surrogate)", async () => {
+    const { host, store } = await open();
+    const id = await host.client.startNew("oddFailure");
+    const status = await host.client.waitForCompletion(id, { timeoutInMilliseconds: 20_000 });
+    assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.failureDetails));
+    assert.deepEqual(status.output, { caught: "Activity function 'throwsNul' failed: bad \u0000 byte \ud800 alone", rows: doc("odd", 64).rows.length + 1 });
+    // The end swept what nothing uses: the activity's input and result are in the history.
+    assert.equal((await payloadRows(store, id)).n, 2);
+  });
+
+  it("leaves no payload row for an instance that does not exist: a step's event to nobody, a client's refused event", async () => {
+    const { host, store } = await open();
+    const id = await host.client.startNew("sendsAway");
+    assert.equal((await host.client.waitForCompletion(id, { timeoutInMilliseconds: 20_000 })).output, "sent");
+    await assert.rejects(host.client.raiseEvent("nobody-either", "go", doc("refused", 64)), { code: "INSTANCE_NOT_FOUND" });
+    assert.deepEqual(await store.query(`SELECT instance_id FROM ${store.table("payloads")} WHERE instance_id IN ('nobody', 'nobody-either')`), []);
+    // The sender keeps its own: the event it sent is in its history.
+    assert.equal((await payloadRows(store, id)).n, 1);
+  });
+
+  it("an activity whose input is missing fails with HISTORY_UNREADABLE, which the orchestrator catches", async () => {
+    const { host, store } = await open();
+    const id = await host.client.startNew("callsLate");
+    await eventually(async () => (await store.query(`SELECT id FROM ${store.table("activity_tasks")} WHERE instance_id = '${id}'`)).length === 1, 10_000, "the activity task");
+    assert.equal((await payloadRows(store, id)).n, 1);
+    await store.query(`DELETE FROM ${store.table("payloads")} WHERE instance_id = '${id}'`);
+    const app = createApp();
+    app.activity("late", { handler: () => "ran" });
+    const other = createHost({ store: store.url, port: false, app, pollIntervalMs: 50, logger: silentLogger });
+    await other.start();
+    try {
+      const status = await host.client.waitForCompletion(id, { timeoutInMilliseconds: 20_000 });
+      const out = status.output as { code: string; message: string };
+      assert.equal(out.code, "HISTORY_UNREADABLE");
+      assert.match(out.message, new RegExp(`^payload '[A-Za-z0-9_-]{32}' of instance '${id}' is missing from the store`));
+    } finally {
+      await other.stop();
+    }
+    // Its history names the payload that is gone: it cannot be replayed any more, only purged.
+    await host.client.purgeInstanceHistory(id);
+  });
+
+  it("reads stay whole while sweeps delete what a changing entity state no longer uses", async () => {
+    const { host } = await open();
+    const box = new EntityId("box", "busy");
+    const states = 60;
+    const signals = (async () => {
+      for (let i = 0; i < states; i++) await host.client.signalEntity(box, "set", doc(`state-${i}`, 40));
+    })();
+    let reads = 0;
+    for (;;) {
+      // Every read sees one whole state, however the entity changes under it.
+      // A turn of the event loop for the worker between reads (a read of nothing needs none).
+      await new Promise((resolve) => setImmediate(resolve));
+      const r = await host.client.readEntityState<{ seed: string; rows: string[] }>(box);
+      reads++;
+      if (!r.entityExists) continue;
+      assert.match(r.entityState!.seed, /^state-\d+$/);
+      assert.deepEqual(r.entityState, doc(r.entityState!.seed, 40));
+      if (r.entityState.seed === `state-${states - 1}`) break;
+    }
+    await signals;
+    assert.ok(reads > 1);
   });
 
   it("offloadBytes sets the size from which payloads are stored apart; 0 keeps them all in their rows", async () => {

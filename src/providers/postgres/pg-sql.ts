@@ -150,29 +150,35 @@ export function statements(s: string) {
       text: `SELECT p.instance_id, p.key, p.data FROM ${s}.payloads p JOIN unnest($1::text[], $2::text[]) AS w(id, k) ON p.instance_id = w.id AND p.key = w.k`,
     },
     /**
-     * The payloads of instances $1 that none of their rows refers to any more. The references are
-     * gathered once per sweep (rows without one are not parsed), then every payload row is checked.
+     * The payloads of instances $1 that none of their rows refers to any more. References are found
+     * in the rows' text, not by parsing it as jsonb (which refuses text holding \u0000 that JSON
+     * allows); a payload's text is escaped in its row, so a match is a reference, and a look-alike
+     * would only keep a payload longer.
      */
     sweepPayloads: {
       name: `sweep-payloads:${s}`,
       text: `
         WITH refs AS MATERIALIZED (
-          SELECT h.instance_id AS id, v FROM ${s}.history h
-            CROSS JOIN LATERAL jsonb_array_elements(h.events::jsonb) AS e(x)
-            CROSS JOIN LATERAL (VALUES (e.x ->> 'input'), (e.x ->> 'result')) AS f(v)
+          SELECT h.instance_id AS id, r[1] AS k FROM ${s}.history h
+            CROSS JOIN LATERAL regexp_matches(h.events, '#payload:([A-Za-z0-9_-]{32})', 'g') AS r
             WHERE h.instance_id = ANY($1::text[]) AND strpos(h.events, '#payload:') > 0
           UNION ALL
-          SELECT m.instance_id, v FROM ${s}.messages m
-            CROSS JOIN LATERAL (VALUES (m.event::jsonb ->> 'input'), (m.event::jsonb ->> 'result')) AS f(v)
+          SELECT m.instance_id, r[1] FROM ${s}.messages m
+            CROSS JOIN LATERAL regexp_matches(m.event, '#payload:([A-Za-z0-9_-]{32})', 'g') AS r
             WHERE m.instance_id = ANY($1::text[]) AND strpos(m.event, '#payload:') > 0
           UNION ALL
-          SELECT instance_id, input FROM ${s}.activity_tasks WHERE instance_id = ANY($1::text[]) AND input LIKE '#payload:%'
+          SELECT instance_id, substr(input, 10) FROM ${s}.activity_tasks WHERE instance_id = ANY($1::text[]) AND input LIKE '#payload:%'
           UNION ALL
-          SELECT i.instance_id, v FROM ${s}.instances i
+          SELECT i.instance_id, substr(v, 10) FROM ${s}.instances i
             CROSS JOIN LATERAL (VALUES (i.input), (i.output), (i.custom_status), (i.entity_state)) AS f(v)
-            WHERE i.instance_id = ANY($1::text[]))
+            WHERE i.instance_id = ANY($1::text[]) AND v LIKE '#payload:%')
         DELETE FROM ${s}.payloads p WHERE p.instance_id = ANY($1::text[])
-          AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.id = p.instance_id AND r.v = '#payload:' || p.key)`,
+          AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.id = p.instance_id AND r.k = p.key)`,
+    },
+    /** Payload rows of instances $1 that do not exist (written for a message that was dropped or refused). */
+    dropOrphanPayloads: {
+      name: `drop-orphan-payloads:${s}`,
+      text: `DELETE FROM ${s}.payloads p WHERE p.instance_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ${s}.instances i WHERE i.instance_id = p.instance_id)`,
     },
 
     /** Releases lease $2 of instance $1: lockable again at $4 (at $3 when a wake arrived meanwhile), with park record $5. */

@@ -6,7 +6,7 @@ import type { InstanceKind } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } from "../../core/status.js";
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
-import { CompressedCache, DEFAULT_OFFLOAD_BYTES, PayloadReader, PayloadWriter, RecentIds } from "../payloads.js";
+import { CompressedCache, DEFAULT_OFFLOAD_BYTES, missingPayload, PayloadReader, PayloadWriter, RecentIds } from "../payloads.js";
 import {
   type AbandonOptions,
   type ActivityLockRequest,
@@ -400,6 +400,8 @@ export class PostgresProvider implements StorageProvider {
       for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
     }
     if (sweep.length > 0) await q.query({ ...this.sqlText.sweepPayloads, values: [[...new Set(sweep)].sort(byteOrder)] });
+    // Payload rows of a message that was dropped, or of a client's send that was refused: their instance does not exist.
+    if (rows.length > 0) await q.query({ ...this.sqlText.dropOrphanPayloads, values: [[...new Set(rows.map((r) => r.instanceId))]] });
     if (p.idle.size > 0) await q.query({ ...this.sqlText.deleteIdle, values: [[...p.idle]] });
   }
 
@@ -430,8 +432,10 @@ export class PostgresProvider implements StorageProvider {
     const batch = this.starts.splice(0, 500);
     if (this.starts.length > 0) setImmediate(() => void this.flushStarts());
     const first = new Map<string, (typeof batch)[number]>();
-    // Starts with payload rows take the transaction below (the one-statement insert has no room for them).
-    for (const s of batch) if (!first.has(s.req.startedEvent.instanceId) && s.payloads.empty) first.set(s.req.startedEvent.instanceId, s);
+    // Starts with payload rows take the transaction below (the one-statement insert has no room for
+    // them), and so do the other starts of their ID, which keep their order.
+    const withPayloads = new Set(batch.flatMap((s) => (s.payloads.empty ? [] : [s.req.startedEvent.instanceId])));
+    for (const s of batch) if (!first.has(s.req.startedEvent.instanceId) && !withPayloads.has(s.req.startedEvent.instanceId)) first.set(s.req.startedEvent.instanceId, s);
     let inserted = new Set<string>();
     try {
       if (first.size > 0) inserted = await this.insertStarts([...first.values()].map((s) => s.req));
@@ -439,14 +443,22 @@ export class PostgresProvider implements StorageProvider {
       for (const s of batch) s.reject(err);
       return;
     }
+    // The rest, one at a time per ID in call order (the IDs side by side).
+    const rest = new Map<string, typeof batch>();
+    for (const s of batch) {
+      const id = s.req.startedEvent.instanceId;
+      if (first.get(id) === s && inserted.has(id)) s.resolve();
+      else rest.set(id, [...(rest.get(id) ?? []), s]);
+    }
     await Promise.all(
-      batch.map(async (s) => {
-        if (first.get(s.req.startedEvent.instanceId) === s && inserted.has(s.req.startedEvent.instanceId)) return s.resolve();
-        try {
-          await this.execute([{ kind: "create", request: s.req, payloads: s.payloads }], s.req.now, `the start of '${s.req.startedEvent.instanceId}'`, "fenced");
-          s.resolve();
-        } catch (err) {
-          s.reject(err);
+      [...rest.values()].map(async (starts) => {
+        for (const s of starts) {
+          try {
+            await this.execute([{ kind: "create", request: s.req, payloads: s.payloads }], s.req.now, `the start of '${s.req.startedEvent.instanceId}'`, "fenced");
+            s.resolve();
+          } catch (err) {
+            s.reject(err);
+          }
         }
       }),
     );
@@ -766,26 +778,42 @@ export class PostgresProvider implements StorageProvider {
   }
 
   async getHistory(instanceId: string, page: HistoryPage = {}): Promise<HistoryEvent[]> {
+    const track = (events: HistoryEvent[], payloads: PayloadReader): void => {
+      for (const e of events) payloads.event(instanceId, e);
+    };
     if (page.fromSeq === undefined && page.limit === undefined) {
-      const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.history, [instanceId]));
-      return this.withEventPayloads(instanceId, r.rows.flatMap((row) => parseSteps(row.events)));
+      return this.readResolved(async () => {
+        const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.history, [instanceId]));
+        return r.rows.flatMap((row) => parseSteps(row.events));
+      }, track);
     }
     const from = page.fromSeq ?? 0;
     const to = page.limit === undefined ? null : from + page.limit;
-    const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.historyPage, [instanceId, from, to]));
-    // Steps hold several events: cut the first and the last to the page.
-    const events = r.rows.flatMap((row) => parseSteps(row.events).map((e, i) => [row.seq + i, e] as const));
-    return this.withEventPayloads(
-      instanceId,
-      events.filter(([seq]) => seq >= from && (to === null || seq < to)).map(([, e]) => e),
-    );
+    return this.readResolved(async () => {
+      const r = await this.c.run("reading history", "fenced", (q) => q.query<{ seq: number; events: string }>(this.sqlText.historyPage, [instanceId, from, to]));
+      // Steps hold several events: cut the first and the last to the page.
+      const events = r.rows.flatMap((row) => parseSteps(row.events).map((e, i) => [row.seq + i, e] as const));
+      return events.filter(([seq]) => seq >= from && (to === null || seq < to)).map(([, e]) => e);
+    }, track);
   }
 
-  private async withEventPayloads(instanceId: string, events: HistoryEvent[]): Promise<HistoryEvent[]> {
-    const payloads = new PayloadReader();
-    for (const e of events) payloads.event(instanceId, e);
-    await payloads.resolve(await this.fetchPayloads(payloads));
-    return events;
+  /**
+   * Rows, read by `read`, with the payloads they name (noted by `track`). The two are separate
+   * statements: a sweep committed between them may have deleted a payload the rows named then (and
+   * no longer name), so the rows are read again, up to three times, before one is called missing.
+   */
+  private async readResolved<T>(read: () => Promise<T>, track: (value: T, payloads: PayloadReader) => void): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const value = await read();
+      const payloads = new PayloadReader();
+      track(value, payloads);
+      let missing: Error | undefined;
+      await payloads.resolve(await this.fetchPayloads(payloads), (instanceId, key) => {
+        missing ??= missingPayload(instanceId, key);
+      });
+      if (!missing) return value;
+      if (attempt >= 3) throw missing;
+    }
   }
 
   // ---- activity work ----
@@ -800,7 +828,7 @@ export class PostgresProvider implements StorageProvider {
     const items = r.rows.sort((a, b) => a.id - b.id).map(toTaskItem);
     const payloads = new PayloadReader();
     for (const item of items) payloads.task(item);
-    await payloads.resolve(await this.fetchPayloads(payloads));
+    await payloads.resolveTasks(await this.fetchPayloads(payloads), items);
     return items;
   }
 
@@ -839,17 +867,21 @@ export class PostgresProvider implements StorageProvider {
   // ---- queries and maintenance ----
 
   async getInstance(instanceId: string, options: InstanceReadOptions = {}): Promise<InstanceRecord | undefined> {
-    const r = await this.c.run("reading an instance", "fenced", (q) => q.query<InstanceRow>(this.sqlText.getInstance, [instanceId]));
-    const row = r.rows[0];
-    return row ? (await this.withInstancePayloads([instanceFromRow(row)], options))[0] : undefined;
+    const [record] = await this.readInstances(async () => {
+      const r = await this.c.run("reading an instance", "fenced", (q) => q.query<InstanceRow>(this.sqlText.getInstance, [instanceId]));
+      return r.rows;
+    }, options);
+    return record;
   }
 
-  /** The records with their payloads (the input only when wanted). */
-  private async withInstancePayloads(records: InstanceRecord[], options: InstanceReadOptions): Promise<InstanceRecord[]> {
-    const payloads = new PayloadReader();
-    for (const r of records) payloads.instance(r, options);
-    await payloads.resolve(await this.fetchPayloads(payloads));
-    return records;
+  /** Instance rows with their payloads (the input only when wanted). */
+  private async readInstances(read: () => Promise<InstanceRow[]>, options: InstanceReadOptions): Promise<InstanceRecord[]> {
+    return this.readResolved(
+      async () => (await read()).map(instanceFromRow),
+      (records, payloads) => {
+        for (const r of records) payloads.instance(r, options);
+      },
+    );
   }
 
   async queryInstances(query: InstanceQuery): Promise<InstancePage> {
@@ -861,10 +893,14 @@ export class PostgresProvider implements StorageProvider {
     if (cursor) add((a, b) => `(i.created_at, i.instance_id) > (${a}::bigint, ${b}::text)`, cursor.createdAt, cursor.instanceId);
     params.push(size + 1);
     const sql = `${this.sqlText.getInstance.replace(/ WHERE i\.instance_id = \$1$/, "")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY i.created_at, i.instance_id LIMIT $${params.length}`;
-    const r = await this.c.run("querying instances", "fenced", (q) => q.query<InstanceRow>(sql, params));
-    const page = await this.withInstancePayloads(r.rows.slice(0, size).map(instanceFromRow), query);
+    let more = false;
+    const page = await this.readInstances(async () => {
+      const r = await this.c.run("querying instances", "fenced", (q) => q.query<InstanceRow>(sql, params));
+      more = r.rows.length > size;
+      return r.rows.slice(0, size);
+    }, query);
     const last = page[page.length - 1];
-    return r.rows.length > size && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
+    return more && last ? { instances: page, continuationToken: encodeCursor(last) } : { instances: page };
   }
 
   async countInstances(filter: InstanceFilter): Promise<StatusCounts> {

@@ -222,6 +222,8 @@ export class SqliteProvider implements StorageProvider {
       insertPayload: db.prepare(`INSERT INTO payloads (instance_id, key, codec, bytes, data) VALUES (?, ?, '${PAYLOAD_CODEC}', ?, ?) ON CONFLICT (instance_id, key) DO NOTHING`),
       payload: db.prepare<[string, string], { instance_id: string; key: string; data: Buffer }>("SELECT instance_id, key, data FROM payloads WHERE instance_id = ? AND key = ?"),
       hasPayloads: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM payloads WHERE instance_id = ? LIMIT 1"),
+      // Payload rows written for a message that was then dropped: its target does not exist.
+      dropOrphanPayloads: db.prepare<{ id: string }>("DELETE FROM payloads WHERE instance_id = @id AND NOT EXISTS (SELECT 1 FROM instances WHERE instance_id = @id)"),
       // The payloads of an instance that none of its rows refers to any more.
       sweepPayloads: db.prepare<{ id: string }>(
         `DELETE FROM payloads WHERE instance_id = @id AND key NOT IN (
@@ -432,6 +434,12 @@ export class SqliteProvider implements StorageProvider {
     for (const p of w.rows()) this.s.insertPayload.run(p.instanceId, p.key, p.bytes, p.data);
   }
 
+  /** After the writes that use them: payload rows of instances that do not exist (their message was dropped) go. */
+  private dropOrphanPayloads(w: PayloadWriter): void {
+    if (w.empty) return;
+    for (const id of w.owners) this.s.dropOrphanPayloads.run({ id });
+  }
+
   /** The payload rows a read refers to (inside the read's transaction, so they are the ones its rows name). */
   private fetchPayloads(r: PayloadReader): { instance_id: string; key: string; data: Buffer }[] {
     if (r.empty) return [];
@@ -500,6 +508,7 @@ export class SqliteProvider implements StorageProvider {
         if (m.wake) this.s.wake.run(m.instanceId);
         this.insertMessage(m.instanceId, m.message, m.visibleAt ?? now, announce);
       }
+      this.dropOrphanPayloads(w);
     });
   }
 
@@ -647,6 +656,7 @@ export class SqliteProvider implements StorageProvider {
     });
     const leased = this.insertTasks(c, now, announce);
     for (const m of c.messages) this.deliver(m, now, announce, changed);
+    this.dropOrphanPayloads(c.payloads);
     if (c.deleteIfIdle && !s.hasAnyMessage.get(id)) {
       this.deleteInstanceData(id);
       return { ok: true };
@@ -775,7 +785,7 @@ export class SqliteProvider implements StorageProvider {
       });
       return { items, rows: this.fetchPayloads(payloads) };
     });
-    await payloads.resolve(rows);
+    await payloads.resolveTasks(rows, items);
     return items;
   }
 
@@ -786,11 +796,13 @@ export class SqliteProvider implements StorageProvider {
     await w.compress();
     return this.write((announce) => {
       this.insertPayloads(w);
-      return results.map(({ item, event }): CommitResult => {
+      const out = results.map(({ item, event }): CommitResult => {
         if (this.s.deleteTask.run(item.id, item.lockToken).changes !== 1) return { ok: false, error: activityLockLost(item) };
         this.deliver({ kind: "toParent", instanceId: item.instanceId, message: { event, executionId: item.executionId } }, now, announce);
         return { ok: true };
       });
+      this.dropOrphanPayloads(w);
+      return out;
     });
   }
 
