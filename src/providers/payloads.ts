@@ -162,25 +162,26 @@ export class PayloadWriter {
   }
 
   /** A step as stored: its history, instance row, tasks and messages with references. */
+  /** The step itself when it holds no large payload (the common case costs no copy). */
   commit(c: OrchestrationCommit, owner: string): OrchestrationCommit {
-    const u = c.instance;
-    const instance = { ...u };
+    let instance = c.instance;
     for (const f of ["input", "output", "customStatus", "entityState"] as const) {
-      const v = u[f];
-      if (v !== undefined) instance[f] = this.text(owner, v);
+      const v = c.instance[f];
+      if (v === undefined) continue;
+      const stored = this.text(owner, v);
+      if (stored === v) continue;
+      if (instance === c.instance) instance = { ...c.instance };
+      instance[f] = stored;
     }
-    return {
-      ...c,
-      newHistory: c.newHistory.map((e) => this.event(owner, e)),
-      instance,
-      // A fan-out's tasks are copied only when one of them holds a large input.
-      activityTasks: c.activityTasks.map((t) => {
-        if (t.input === undefined) return t;
-        const input = this.text(t.instanceId, t.input);
-        return input === t.input ? t : { ...t, input };
-      }),
-      messages: c.messages.map((m) => this.outgoing(m)),
-    };
+    const newHistory = mapChanged(c.newHistory, (e) => this.event(owner, e));
+    const activityTasks = mapChanged(c.activityTasks, (t) => {
+      if (t.input === undefined) return t;
+      const input = this.text(t.instanceId, t.input);
+      return input === t.input ? t : { ...t, input };
+    });
+    const messages = mapChanged(c.messages, (m) => this.outgoing(m));
+    if (instance === c.instance && newHistory === c.newHistory && activityTasks === c.activityTasks && messages === c.messages) return c;
+    return { ...c, newHistory, instance, activityTasks, messages };
   }
 
   create(r: CreateInstanceRequest): CreateInstanceRequest {
@@ -293,6 +294,18 @@ export class PayloadReader {
       }),
     );
   }
+}
+
+/** `items` mapped by `f`; the same array when `f` changed none of them (no copy of a fan-out's tasks). */
+function mapChanged<T>(items: T[], f: (item: T) => T): T[] {
+  let out: T[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const mapped = f(item);
+    if (mapped !== item && !out) out = items.slice(0, i);
+    out?.push(mapped);
+  }
+  return out ?? items;
 }
 
 export function missingPayload(instanceId: string, key: string): HistoryUnreadableError {

@@ -415,7 +415,7 @@ export class PostgresProvider implements StorageProvider {
   async createInstance(request: CreateInstanceRequest): Promise<void> {
     const payloads = this.payloadWriter();
     const req = payloads.create(request);
-    await payloads.compress();
+    if (!payloads.empty) await payloads.compress();
     return new Promise<void>((resolve, reject) => {
       this.starts.push({ req, payloads, resolve, reject });
       if (this.starts.length === 1) setImmediate(() => void this.flushStarts());
@@ -502,7 +502,7 @@ export class PostgresProvider implements StorageProvider {
     if (outgoing.length === 0) return;
     const payloads = this.payloadWriter();
     const messages = outgoing.map((m) => payloads.outgoing(m));
-    await payloads.compress();
+    if (!payloads.empty) await payloads.compress();
     return new Promise<void>((resolve, reject) => {
       this.sends.push({ messages, now, payloads, resolve, reject });
       if (!this.sending) {
@@ -561,6 +561,7 @@ export class PostgresProvider implements StorageProvider {
     this.stats.writeTransactions++;
     const payloads = new PayloadReader();
     const items = claimed.rows.map((row) => this.workItem(row, claimed.histories.get(row.instance_id), req.workerId, payloads));
+    if (payloads.empty) return items;
     // A missing payload makes its item unreadable (the worker parks it), not the lock fail.
     const byId = new Map(items.map((i) => [i.instanceId, i]));
     await payloads.resolve(await this.fetchPayloads(payloads), (instanceId, key) => {
@@ -638,7 +639,7 @@ export class PostgresProvider implements StorageProvider {
     // Large payloads are compressed before anything is sent, off the main thread.
     const writers = given.map(() => this.payloadWriter());
     const commits = given.map((c, i) => writers[i]!.commit(c, commitInstanceId(c)));
-    await Promise.all(writers.map((w) => w.compress()));
+    if (writers.some((w) => !w.empty)) await Promise.all(writers.map((w) => w.compress()));
     const results: (CommitResult | undefined)[] = commits.map(() => undefined);
     // The hot path: steps that write only their own instance take one statement. Those with payload
     // rows to insert, or that may sweep them, take a transaction.
@@ -807,6 +808,7 @@ export class PostgresProvider implements StorageProvider {
       const value = await read();
       const payloads = new PayloadReader();
       track(value, payloads);
+      if (payloads.empty) return value;
       let missing: Error | undefined;
       await payloads.resolve(await this.fetchPayloads(payloads), (instanceId, key) => {
         missing ??= missingPayload(instanceId, key);
@@ -828,7 +830,7 @@ export class PostgresProvider implements StorageProvider {
     const items = r.rows.sort((a, b) => a.id - b.id).map(toTaskItem);
     const payloads = new PayloadReader();
     for (const item of items) payloads.task(item);
-    await payloads.resolveTasks(await this.fetchPayloads(payloads), items);
+    if (!payloads.empty) await payloads.resolveTasks(await this.fetchPayloads(payloads), items);
     return items;
   }
 
@@ -837,7 +839,7 @@ export class PostgresProvider implements StorageProvider {
       const payloads = this.payloadWriter();
       return { kind: "activity", result: { item: r.item, event: payloads.event(r.item.instanceId, r.event) }, payloads };
     });
-    await Promise.all(ops.map((op) => op.payloads!.compress()));
+    if (ops.some((op) => !op.payloads!.empty)) await Promise.all(ops.map((op) => op.payloads!.compress()));
     return this.executeEach(
       ops,
       now,

@@ -477,7 +477,7 @@ export class SqliteProvider implements StorageProvider {
   async createInstance(request: CreateInstanceRequest): Promise<void> {
     const w = this.payloadWriter();
     const req = w.create(request);
-    await w.compress();
+    if (!w.empty) await w.compress();
     const started = req.startedEvent;
     this.write((announce, changed) => {
       const d = planStart(started, this.target(started.instanceId));
@@ -496,7 +496,7 @@ export class SqliteProvider implements StorageProvider {
   async sendMessages(outgoing: readonly OutgoingMessage[], now: number): Promise<void> {
     const w = this.payloadWriter();
     const messages = outgoing.map((m) => w.outgoing(m));
-    await w.compress();
+    if (!w.empty) await w.compress();
     this.write((announce) => {
       this.insertPayloads(w);
       // All or none: a refused message throws, and the transaction rolls back whatever came before it.
@@ -533,7 +533,7 @@ export class SqliteProvider implements StorageProvider {
       return items;
     });
     // Inflated after the write lock is released; a missing payload makes its item unreadable, not the lock fail.
-    await Promise.all(
+    if (read.some((r) => !r.payloads.empty)) await Promise.all(
       read.map(({ item, payloads, rows }) =>
         payloads.resolve(rows, (instanceId, key) => {
           const problem = `payload '${key}' of instance '${instanceId}' is missing`;
@@ -597,7 +597,7 @@ export class SqliteProvider implements StorageProvider {
       const payloads = this.payloadWriter();
       return { ...payloads.commit(c, commitInstanceId(c)), payloads, given: c };
     });
-    await Promise.all(commits.map((c) => c.payloads.compress()));
+    if (commits.some((c) => !c.payloads.empty)) await Promise.all(commits.map((c) => c.payloads.compress()));
     try {
       return this.write((announce, changed) => commits.map((c) => this.completeOne(c, now, announce, changed)));
     } catch (first) {
@@ -752,7 +752,7 @@ export class SqliteProvider implements StorageProvider {
       for (const e of events) payloads.event(instanceId, e);
       return { events, rows: this.fetchPayloads(payloads) };
     })();
-    await payloads.resolve(rows);
+    if (!payloads.empty) await payloads.resolve(rows);
     return events;
   }
 
@@ -785,7 +785,7 @@ export class SqliteProvider implements StorageProvider {
       });
       return { items, rows: this.fetchPayloads(payloads) };
     });
-    await payloads.resolveTasks(rows, items);
+    if (!payloads.empty) await payloads.resolveTasks(rows, items);
     return items;
   }
 
@@ -793,7 +793,7 @@ export class SqliteProvider implements StorageProvider {
     if (given.length === 0) return [];
     const w = this.payloadWriter();
     const results = given.map((r) => ({ item: r.item, event: w.event(r.item.instanceId, r.event) }));
-    await w.compress();
+    if (!w.empty) await w.compress();
     return this.write((announce) => {
       this.insertPayloads(w);
       const out = results.map(({ item, event }): CommitResult => {
@@ -838,7 +838,7 @@ export class SqliteProvider implements StorageProvider {
       for (const r of records) payloads.instance(r, options);
       return { records, rows: this.fetchPayloads(payloads) };
     })();
-    await payloads.resolve(rows);
+    if (!payloads.empty) await payloads.resolve(rows);
     return records;
   }
 
