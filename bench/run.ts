@@ -8,6 +8,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Baseline, compareMedians, loadBaseline } from "./compare.js";
 import { type Measurement, median, STORE_KINDS, type StoreKind } from "./harness.js";
 import { runOne, type RunOutcome, type RunSpec } from "./run-one.js";
 import { WORKLOADS } from "./workloads/index.js";
@@ -24,6 +25,8 @@ interface Options {
   scale: number;
   timeoutMs: number;
   inProcess: boolean;
+  /** A saved run to compare this one's medians with (flags more than 10 % worse). */
+  compare?: { file: string; baseline: Baseline };
   save: boolean;
   /** Runs without and/or with an OpenTelemetry SDK (in-memory exporter) registered. */
   tracing: boolean[];
@@ -44,6 +47,9 @@ const HELP = `Usage: npm run bench -- [options]
                          (default off)
   --in-process           run everything in this process instead of one child process per run
   --no-save              do not append to bench/results/<date>.jsonl
+  --compare <file>       compare the medians with a saved run (a bench/results/*.jsonl file; its newest
+                         session for each measurement): a metric more than 10 % worse is flagged and
+                         the command exits with status 3
   --help, -h             this text
 
 Example: npm run bench -- --workload hello5,sequence --store memory,sqlite --runs 3`;
@@ -115,6 +121,15 @@ function parseArgs(argv: string[]): Options {
       case "--no-save":
         o.save = false;
         break;
+      case "--compare": {
+        const file = value();
+        try {
+          o.compare = { file, baseline: loadBaseline(file) };
+        } catch (err) {
+          fail(`--compare: ${(err as Error).message}`);
+        }
+        break;
+      }
       case "--help":
       case "-h":
         console.log(HELP);
@@ -322,7 +337,23 @@ console.log(`\n${table(rows)}\n`);
 console.log("Shared 2-core machines are noisy: compare medians from the same session, not absolute figures.");
 if (opts.save) console.log(`Results appended to ${relative(process.cwd(), resultsFile) || resultsFile}`);
 
+let worse = 0;
+if (opts.compare) {
+  const current = collected.flatMap((c) =>
+    [...c.values].filter(([, v]) => !v.derived && v.values.length > 0).map(([metric, v]) => ({ workload: c.workload, store: c.store, tracing: c.traced, metric, scale: opts.scale, median: median(v.values), better: v.better })),
+  );
+  const compared = compareMedians(opts.compare.baseline, current);
+  const cmp: string[][] = [["workload", "store", "metric", "before", "now", "change", ""]];
+  for (const r of compared) {
+    cmp.push([r.key.workload, r.key.store, r.key.metric, fmt(r.before), fmt(r.now), `${r.gain >= 0 ? "+" : ""}${(r.gain * 100).toFixed(1)} %`, r.worse ? "WORSE by more than 10 %" : ""]);
+  }
+  worse = compared.filter((r) => r.worse).length;
+  console.log(`\nAgainst ${opts.compare.file} (change: + is better):\n${compared.length > 0 ? table(cmp) : "nothing in common with this run (same workload, store, tracing, metric and scale)"}`);
+  if (worse > 0) console.error(`\n${worse} metric(s) more than 10 % worse than ${opts.compare.file}.`);
+}
+
 if (failures.length > 0) {
   console.error(`\n${failures.length} run(s) FAILED:\n  ${failures.join("\n  ")}`);
   process.exit(1);
 }
+if (worse > 0) process.exit(3);
