@@ -25,6 +25,8 @@ interface Options {
   scale: number;
   timeoutMs: number;
   inProcess: boolean;
+  /** Measure each durable store's floor (the limit workload) when it is not among the workloads. */
+  floor: boolean;
   /** A saved run to compare this one's medians with (flags more than 10 % worse). */
   compare?: { file: string; baseline: Baseline };
   save: boolean;
@@ -47,6 +49,8 @@ const HELP = `Usage: npm run bench -- [options]
                          (default off)
   --in-process           run everything in this process instead of one child process per run
   --no-save              do not append to bench/results/<date>.jsonl
+  --no-floor             do not measure the floor of each durable store (the limit workload, ~2-4 s a
+                         store) to show beside its workloads
   --compare <file>       compare the medians with a saved run (a bench/results/*.jsonl file; its newest
                          session for each measurement): a metric more than 10 % worse is flagged and
                          the command exits with status 3
@@ -60,7 +64,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { workloads: DEFAULT_WORKLOADS, stores: DEFAULT_STORES, runs: 3, scale: 1, timeoutMs: 120_000, inProcess: false, save: true, tracing: [false] };
+  const o: Options = { workloads: DEFAULT_WORKLOADS, stores: DEFAULT_STORES, runs: 3, scale: 1, timeoutMs: 120_000, inProcess: false, save: true, tracing: [false], floor: true };
   const args = argv.flatMap((a) => (a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
   const list = (v: string): string[] =>
     v
@@ -120,6 +124,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case "--no-save":
         o.save = false;
+        break;
+      case "--no-floor":
+        o.floor = false;
         break;
       case "--compare": {
         const file = value();
@@ -313,14 +320,36 @@ for (const store of opts.stores) {
   }
 }
 
-const rows: string[][] = [["workload", "store", "metric", "median", "range", "unit", "runs", "target (PERF.md)"]];
+// The floor of each durable store, measured in the same session, shown beside every workload on it:
+// how far the engine is from what the database itself can commit.
+const floors = new Map<StoreKind, number>();
+for (const store of opts.stores) {
+  if (store === "memory") continue;
+  let c = collected.find((x) => x.workload === "limit" && x.store === store && !x.traced);
+  if (!c && opts.floor && opts.workloads.some((w) => w !== "limit")) {
+    const outcome = opts.inProcess ? await runOne({ workload: "limit", store, scale: 1, timeoutMs: opts.timeoutMs, tracing: false }) : await runInChild({ workload: "limit", store, scale: 1, timeoutMs: opts.timeoutMs, tracing: false });
+    if (outcome.kind === "ok") {
+      const m = outcome.result.measurements.find((x) => x.metric === "commits/s");
+      if (m) {
+        c = { workload: "limit", store, traced: false, values: new Map([["commits/s", { unit: m.unit, better: m.better, values: [m.value] }]]), errors: [] };
+        console.log(`  floor of ${store}: ${fmt(m.value)} single-row commits/s on one connection`);
+        record({ workload: "limit", store, tracing: false, run: 1, metric: m.metric, value: m.value, unit: m.unit, floorFor: opts.workloads });
+      }
+    } else console.log(`  floor of ${store}: ${outcome.kind === "skipped" ? `skipped (${outcome.reason})` : `failed (${outcome.message.split("\n")[0]})`}`);
+  }
+  const values = c?.values.get("commits/s")?.values;
+  if (values?.length) floors.set(store, median(values));
+}
+
+const rows: string[][] = [["workload", "store", "metric", "median", "range", "unit", "runs", "target (PERF.md)", "store floor"]];
+const floorOf = (store: StoreKind): string => (floors.has(store) ? `${fmt(floors.get(store)!)} commits/s` : "");
 for (const c of collected) {
   if (c.skipped !== undefined && c.values.size === 0) {
-    rows.push([c.workload, storeLabel(c.store, c.traced), "skipped", "-", "", "", "0", ""]);
+    rows.push([c.workload, storeLabel(c.store, c.traced), "skipped", "-", "", "", "0", "", ""]);
     continue;
   }
   if (c.values.size === 0) {
-    rows.push([c.workload, storeLabel(c.store, c.traced), [...new Set(c.errors)].join(", "), "-", "", "", "0", ""]);
+    rows.push([c.workload, storeLabel(c.store, c.traced), [...new Set(c.errors)].join(", "), "-", "", "", "0", "", floorOf(c.store)]);
     continue;
   }
   for (const [metric, v] of c.values) {
@@ -330,7 +359,7 @@ for (const c of collected) {
     const met = t ? (t.op === ">=" ? med >= t.value : med <= t.value) : undefined;
     const target = t ? `${t.op} ${fmt(t.value)} ${met ? "ok" : "MISSED"}` : "";
     const runs = v.derived ? "medians" : `${v.values.length}${c.errors.length ? ` (+${c.errors.length} failed)` : ""}`;
-    rows.push([c.workload, storeLabel(c.store, c.traced), metric, fmt(med), range, v.unit, runs, target]);
+    rows.push([c.workload, storeLabel(c.store, c.traced), metric, fmt(med), range, v.unit, runs, target, floorOf(c.store)]);
   }
 }
 console.log(`\n${table(rows)}\n`);
