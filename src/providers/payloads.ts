@@ -12,7 +12,10 @@
  * those no row refers to any more (consumed messages, an old entity state, a finished execution's
  * intermediate results) by a sweep of the instance when it ends, continues as new, or, for an
  * entity, after a step. A sweep runs under the instance's row lock, as every write of a payload for
- * that instance does, so it never deletes one that a concurrent write is about to refer to.
+ * that instance does, so it never deletes one that a concurrent write is about to refer to. A write
+ * whose message was dropped (its target does not exist) deletes the payload rows it made for it.
+ * What a sweep misses (a message consumed after the end; on PostgreSQL, an instance the host did not
+ * see lately) goes with the instance.
  */
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
