@@ -264,6 +264,8 @@ interface Collected {
 const collected: Collected[] = [];
 const failures: string[] = [];
 
+const runSpec = (spec: RunSpec): Promise<RunOutcome> => (opts.inProcess ? runOne(spec) : runInChild(spec));
+
 const storeLabel = (store: StoreKind, traced: boolean): string => `${store}${traced ? " +otel" : ""}`;
 
 for (const workload of opts.workloads) {
@@ -279,7 +281,7 @@ for (const workload of opts.workloads) {
       const traced = c.traced;
       const spec: RunSpec = { workload, store, scale: opts.scale, timeoutMs: opts.timeoutMs, tracing: traced };
       const label = `${workload} on ${storeLabel(store, traced)}${opts.runs > 1 ? ` run ${run}/${opts.runs}` : ""}`;
-      const outcome = opts.inProcess ? await runOne(spec) : await runInChild(spec);
+      const outcome = await runSpec(spec);
       if (outcome.kind === "skipped") {
         console.log(`  ${label}: skipped (${outcome.reason})`);
         c.skipped = outcome.reason;
@@ -327,7 +329,7 @@ for (const store of opts.stores) {
   if (store === "memory") continue;
   let c = collected.find((x) => x.workload === "limit" && x.store === store && !x.traced);
   if (!c && opts.floor && opts.workloads.some((w) => w !== "limit")) {
-    const outcome = opts.inProcess ? await runOne({ workload: "limit", store, scale: 1, timeoutMs: opts.timeoutMs, tracing: false }) : await runInChild({ workload: "limit", store, scale: 1, timeoutMs: opts.timeoutMs, tracing: false });
+    const outcome = await runSpec({ workload: "limit", store, scale: 1, timeoutMs: opts.timeoutMs, tracing: false });
     if (outcome.kind === "ok") {
       const m = outcome.result.measurements.find((x) => x.metric === "commits/s");
       if (m) {

@@ -23,7 +23,7 @@ import { constants, deflateRaw, deflateRawSync, inflateRaw } from "node:zlib";
 import { HistoryUnreadableError } from "../core/errors.js";
 import type { HistoryEvent } from "../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
-import type { ActivityWorkItem, CreateInstanceRequest, InstanceRecord, OrchestrationCommit } from "./provider.js";
+import type { ActivityWorkItem, CreateInstanceRequest, InstanceRecord, OrchestrationCommit, OrchestrationWorkItem } from "./provider.js";
 
 /** Payloads from this many bytes of JSON text on are stored apart (a few tens of KB: rows stay small). */
 export const DEFAULT_OFFLOAD_BYTES = 32 * 1024;
@@ -127,8 +127,8 @@ export class PayloadWriter {
   /** `text` as a row of `owner` stores it: itself, or a reference to a payload row of `owner`. */
   text(owner: string, text: string): string {
     // A text starting with '#' is not JSON: stored apart whatever its size, it can never be taken for a reference.
-    if (this.limit <= 0 && !text.startsWith("#")) return text;
-    if (!text.startsWith("#") && (text.length < this.limit / 3 || (text.length < this.limit && Buffer.byteLength(text) < this.limit))) return text;
+    const small = this.limit <= 0 || text.length < this.limit / 3 || (text.length < this.limit && Buffer.byteLength(text) < this.limit);
+    if (small && !text.startsWith("#")) return text;
     let key = this.keys.get(text);
     if (key === undefined) {
       key = createHash("sha256").update(text).digest("base64url").slice(0, 32);
@@ -190,6 +190,15 @@ export class PayloadWriter {
   create(r: CreateInstanceRequest): CreateInstanceRequest {
     const startedEvent = this.event(r.startedEvent.instanceId, r.startedEvent);
     return startedEvent === r.startedEvent ? r : { ...r, startedEvent };
+  }
+
+  /** Activities leased to the committing worker carry their input itself, not the reference this write stored in its place. */
+  restoreInputs(items: readonly ActivityWorkItem[] | undefined): void {
+    for (const a of items ?? []) {
+      if (!isPayloadRef(a.input)) continue;
+      const p = this.pending.get(`${a.instanceId}\u0000${a.input.slice(REF.length)}`);
+      if (p) a.input = p.text;
+    }
   }
 
   /** Compresses what this write stores (on the thread pool), reusing what this process compressed lately. */
@@ -258,6 +267,16 @@ export class PayloadReader {
     this.text(t.instanceId, t.input, (text) => (t.input = text));
   }
 
+  /** Resolves work items read: one whose payload is missing says so (the worker parks it), the others go on. */
+  async resolveItems(rows: readonly { instance_id: string; key: string; data: Buffer }[], items: readonly OrchestrationWorkItem[]): Promise<void> {
+    await this.resolve(rows, (instanceId, key) => {
+      const item = items.find((i) => i.instanceId === instanceId);
+      if (!item) return;
+      const problem = `payload '${key}' of instance '${instanceId}' is missing`;
+      item.unreadable = item.unreadable ? `${item.unreadable} (${problem})` : `The stored state of '${instanceId}' could not be read (${problem}).`;
+    });
+  }
+
   /** Resolves activity tasks read: a task whose input is missing says so (the worker fails that call), the others go on. */
   async resolveTasks(rows: readonly { instance_id: string; key: string; data: Buffer }[], tasks: readonly ActivityWorkItem[]): Promise<void> {
     await this.resolve(rows, (instanceId, key) => {
@@ -277,13 +296,12 @@ export class PayloadReader {
    */
   async resolve(rows: readonly { instance_id: string; key: string; data: Buffer }[], onMissing?: (instanceId: string, key: string) => void): Promise<void> {
     if (this.refs.length === 0) return;
-    const byKey = new Map<string, Buffer>();
-    for (const r of rows) byKey.set(r.key, r.data);
+    const fetched = new Map(rows.map((r) => [`${r.instance_id}\u0000${r.key}`, r.data]));
+    // Inflated once per content, whichever instances hold it.
     const texts = new Map<string, Promise<string>>();
-    const owned = new Set(rows.map((r) => `${r.instance_id}\u0000${r.key}`));
     await Promise.all(
       this.refs.map(async (ref) => {
-        const data = owned.has(`${ref.instanceId}\u0000${ref.key}`) ? byKey.get(ref.key) : undefined;
+        const data = fetched.get(`${ref.instanceId}\u0000${ref.key}`);
         if (!data) {
           if (onMissing) return onMissing(ref.instanceId, ref.key);
           throw missingPayload(ref.instanceId, ref.key);

@@ -562,14 +562,7 @@ export class PostgresProvider implements StorageProvider {
     const payloads = new PayloadReader();
     const items = claimed.rows.map((row) => this.workItem(row, claimed.histories.get(row.instance_id), req.workerId, payloads));
     if (payloads.empty) return items;
-    // A missing payload makes its item unreadable (the worker parks it), not the lock fail.
-    const byId = new Map(items.map((i) => [i.instanceId, i]));
-    await payloads.resolve(await this.fetchPayloads(payloads), (instanceId, key) => {
-      const item = byId.get(instanceId);
-      if (!item) return;
-      const problem = `payload '${key}' of instance '${instanceId}' is missing`;
-      item.unreadable = item.unreadable ? `${item.unreadable} (${problem})` : `The stored state of '${instanceId}' could not be read (${problem}).`;
-    });
+    await payloads.resolveItems(await this.fetchPayloads(payloads), items);
     return items;
   }
 
@@ -666,16 +659,8 @@ export class PostgresProvider implements StorageProvider {
       );
       rest.forEach(({ i }, j) => (results[i] = done[j]));
     }
-    // Activities leased with a step carry their input itself, not the reference stored in its place.
-    return results.map((r, i) => {
-      if (!r?.ok || !r.leasedActivities || writers[i]!.empty) return r!;
-      const inputs = new Map(given[i]!.activityTasks.map((t) => [t.taskScheduledId, t.input]));
-      for (const a of r.leasedActivities) {
-        const input = inputs.get(a.taskScheduledId);
-        if (input !== undefined) a.input = input;
-      }
-      return r;
-    });
+    results.forEach((r, i) => r?.ok && writers[i]!.restoreInputs(r.leasedActivities));
+    return results as CommitResult[];
   }
 
   /** A step that may sweep payloads (see worthSweeping), judged without its row's state. */

@@ -92,8 +92,8 @@ interface FenceRow {
   runtime_status: string;
 }
 
-/** A step as stored (large payloads replaced by references), with the payloads to insert and the step as given. */
-type StoredCommit = OrchestrationCommit & { payloads: PayloadWriter; given: OrchestrationCommit };
+/** A step as stored (large payloads replaced by references), with the payloads to insert. */
+type StoredCommit = OrchestrationCommit & { payloads: PayloadWriter };
 
 type Announce = (kind: WorkKind, at: number) => void;
 type Changed = (instanceId: string, status: OrchestrationRuntimeStatus) => void;
@@ -533,14 +533,7 @@ export class SqliteProvider implements StorageProvider {
       return items;
     });
     // Inflated after the write lock is released; a missing payload makes its item unreadable, not the lock fail.
-    if (read.some((r) => !r.payloads.empty)) await Promise.all(
-      read.map(({ item, payloads, rows }) =>
-        payloads.resolve(rows, (instanceId, key) => {
-          const problem = `payload '${key}' of instance '${instanceId}' is missing`;
-          item.unreadable = item.unreadable ? `${item.unreadable} (${problem})` : `The stored state of '${item.instanceId}' could not be read (${problem}).`;
-        }),
-      ),
-    );
+    if (read.some((r) => !r.payloads.empty)) await Promise.all(read.map(({ item, payloads, rows }) => payloads.resolveItems(rows, [item])));
     return read.map((r) => r.item);
   }
 
@@ -595,7 +588,7 @@ export class SqliteProvider implements StorageProvider {
     // Large payloads are compressed before the write lock is taken, off the main thread.
     const commits = given.map((c) => {
       const payloads = this.payloadWriter();
-      return { ...payloads.commit(c, commitInstanceId(c)), payloads, given: c };
+      return { ...payloads.commit(c, commitInstanceId(c)), payloads };
     });
     if (commits.some((c) => !c.payloads.empty)) await Promise.all(commits.map((c) => c.payloads.compress()));
     try {
@@ -674,7 +667,7 @@ export class SqliteProvider implements StorageProvider {
   private insertTasks(c: StoredCommit, now: number, announce: Announce): ActivityWorkItem[] {
     const leased: ActivityWorkItem[] = [];
     const lease = c.leaseActivities;
-    for (const [i, t] of c.activityTasks.entries()) {
+    for (const t of c.activityTasks) {
       const key = functionKey(t.name);
       const take = !!lease && leased.length < lease.max && (!lease.functions || lease.functions.includes(key));
       const token = take ? randomUUID() : null;
@@ -686,12 +679,11 @@ export class SqliteProvider implements StorageProvider {
         continue;
       }
       const item: ActivityWorkItem = { id: Number(lastInsertRowid), instanceId: t.instanceId, executionId: t.executionId, taskScheduledId: t.taskScheduledId, name: t.name, lockToken: token, lockedUntil, dequeueCount: 1 };
-      // The worker gets the input itself, not the reference stored in its place.
-      const input = c.given.activityTasks[i]?.input;
-      if (input !== undefined) item.input = input;
+      if (t.input !== undefined) item.input = t.input;
       if (t.metadata) item.metadata = t.metadata;
       leased.push(item);
     }
+    c.payloads.restoreInputs(leased);
     return leased;
   }
 
