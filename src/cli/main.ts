@@ -17,6 +17,8 @@ import { REPLAY_USAGE, replay } from "./replay.js";
 import { packageVersion } from "./version.js";
 
 const USAGE = `Usage: perdure start [<entry>] [--port 7071] [--hostname 127.0.0.1] [--store ${DEFAULT_STORE_URL}] [--key <secret>] [options]
+       perdure --version   the installed version
+       perdure --help      this text
 
   <entry>     a .js, .mjs or .ts module that registers functions with df.app, or a folder; without
               it, the "main" of ./package.json (a file or a glob such as dist/src/functions/*.js)
@@ -299,7 +301,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     }
   }
   if (command !== "start") {
-    io.err(`perdure: unknown command '${command}': use start, instances, entities or --version ('perdure --help' shows them). (USAGE)\n`);
+    io.err(`perdure: unknown command '${command}': use start, instances, entities, replay or --version ('perdure --help' shows them). (USAGE)\n`);
     return 2;
   }
   let host: Host;

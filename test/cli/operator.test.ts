@@ -323,7 +323,7 @@ describe("perdure instances / entities (operator CLI)", () => {
       [["instances", "list", "--url", "http://127.0.0.1:1"], 1, /cannot reach http:\/\/127\.0\.0\.1:1/],
       [["instances", "list", "--url", "not a url"], 1, /is not a URL/],
       [["entities", "show", "@bad", ...remote()], 2, /perdure entities show: /],
-      [["frobnicate"], 2, /unknown command 'frobnicate': use start, instances, entities or --version/],
+      [["frobnicate"], 2, /unknown command 'frobnicate': use start, instances, entities, replay or --version/],
     ];
     for (const [argv, code, message] of cases) {
       const r = await cli(argv);

@@ -231,5 +231,6 @@ describe("perdure instances export / perdure replay", () => {
     const r = await cli(["--help"]);
     assert.match(r.out, /perdure replay <entry> <file\.json \| folder>\.\.\. \[--json\]/);
     assert.match(r.out, /perdure instances export <id>\.\.\. --out <dir>/);
+    assert.match(r.out, /perdure --version {3}the installed version/);
   });
 });

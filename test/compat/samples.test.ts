@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -284,6 +284,10 @@ describe("the official samples, ported by changing imports", () => {
   it("counter: the orchestration reads the entity and adds one, up to 10", async () => {
     for (let i = 0; i < 3; i++) assert.equal((await finished((await startSample("counterOrchestration", null)).id)).output, null);
     assert.equal(await entityState("counterEntity", "myCounter"), 3);
+    // Signals take it to 10; an orchestration then reads 10 and leaves it there.
+    await signalEntity("counterEntity", "myCounter", "add", 7);
+    await until((await startSample("counterOrchestration", null)).id, (s) => s.runtimeStatus === "Completed", "a run at 10");
+    assert.equal(await entityState("counterEntity", "myCounter"), 10, "no increment past 10");
   });
 
   it("backupSiteContent: fans out a copy per file to blob storage (a folder here) and sums the bytes", async () => {
@@ -334,6 +338,10 @@ describe("the official samples, ported by changing imports", () => {
     assert.equal(clear.runtimeStatus, "Completed");
     assert.equal(clear.output, null);
     assert.ok(seen.some((s) => s.url === "/data/2.5/weather?q=Seattle%2CWA%2CUS&appid=test-key"), JSON.stringify(seen));
+    const alerted = (await status(clear.instanceId, true)).historyEvents ?? [];
+    assert.ok(alerted.some((e) => e.EventType === "TaskCompleted" && e.FunctionName === "sendGoodWeatherAlert"), `the alert was sent: ${JSON.stringify(alerted)}`);
+    const twilio = logLines(/twilioSms/).filter((w) => /sendGoodWeatherAlert/.test(w.msg ?? w.message ?? ""));
+    assert.equal(twilio.length, 1, "the text message's binding is reported once, naming the activity");
 
     const rainy = (await startSample("weatherMonitor", { location: { city: "Amsterdam", country: "NL" }, phone: "+15555550103" })).id;
     const waiting = await until(rainy, () => true, "x").then(async () => {
@@ -410,13 +418,16 @@ async function completedAt(statusUrl: string): Promise<Status> {
 }
 
 describe("the same app with its imports unchanged", () => {
-  it("type-checks through a tsconfig paths mapping and runs under perdure start, which answers durable-functions and @azure/functions", async () => {
+  it("every sample type-checks through a tsconfig paths mapping and runs under perdure start, which answers durable-functions and @azure/functions", async () => {
     const unchanged = join(dir, "unchanged");
     makeAppFolder(unchanged);
     rmSync(join(unchanged, "src", "functions"), { recursive: true });
     mkdirSync(join(unchanged, "src", "functions"));
-    for (const file of ["sayHello.ts", "httpStart.ts"]) {
-      const ported = readFileSync(join(ROOT, "compat", "samples", "src", "functions", file), "utf8");
+    const samples = join(ROOT, "compat", "samples", "src", "functions");
+    const files = readdirSync(samples).filter((f) => f.endsWith(".ts"));
+    assert.equal(files.length, 14);
+    for (const file of files) {
+      const ported = readFileSync(join(samples, file), "utf8");
       const original = ported.replaceAll('"perdure/azure-functions"', '"@azure/functions"').replaceAll('"perdure"', '"durable-functions"');
       assert.doesNotMatch(original, /perdure/);
       writeFileSync(join(unchanged, "src", "functions", file), original);
