@@ -12,7 +12,16 @@ import type {
   StorageQueueDurableClientOptions,
   TimerDurableClientOptions,
 } from "./durable-functions.js";
-import { type RegisteredActivity, registeredActivity, type RegisteredOrchestration, registeredOrchestration } from "./core/registered-function.js";
+import {
+  type AnyEntityOperations,
+  type RegisteredActivity,
+  registeredActivity,
+  type RegisteredEntity,
+  registeredEntity,
+  type RegisteredOrchestration,
+  registeredOrchestration,
+} from "./core/registered-function.js";
+import type { EntityClassOperations, EntityClassState } from "./core/entity-class.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
 import type { FunctionInput, FunctionOutput } from "./runtime/invocation-context.js";
 import { checkExceptionPropertiesProvider, type ExceptionPropertiesProvider } from "./runtime/exception-properties.js";
@@ -66,16 +75,27 @@ export class DurableApp {
 
   /**
    * Registers an entity: a function `(context) => { context.df.getState() ... }` (sync or async), or a
-   * class whose public methods are the operations and whose fields are the state.
+   * class whose public methods are the operations and whose fields are the state. The handle it
+   * returns gives typed IDs (`counter.id("a")`): from a class its methods are the operations; for a
+   * function entity name them in the second type argument,
+   * `df.app.entity<number, { add(n: number): void; get(): number }>("counter", fn)`.
    */
-  entity<TState = unknown>(
+  entity<TState = unknown, TOperations = AnyEntityOperations>(
     name: string,
     handler:
       | ((context: EntityFunctionContext<TState>) => unknown)
-      | { handler: (context: EntityFunctionContext<TState>) => unknown; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] }
+      | { handler: (context: EntityFunctionContext<TState>) => unknown; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] },
+  ): RegisteredEntity<TState, TOperations>;
+  entity<C extends object>(name: string, entityClass: new () => C): RegisteredEntity<EntityClassState<C>, EntityClassOperations<C>>;
+  entity(
+    name: string,
+    handler:
+      | ((context: EntityFunctionContext<unknown>) => unknown)
+      | { handler: (context: EntityFunctionContext<unknown>) => unknown; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] }
       | (new () => object),
-  ): void {
+  ): RegisteredEntity {
     this.registry.addEntity(name, handler);
+    return registeredEntity(name);
   }
 
   /** Client functions (durable-functions: `df.app.client.*`). Perdure serves HTTP-triggered ones and runs timer-triggered ones. */

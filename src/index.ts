@@ -44,7 +44,15 @@ export { HTTP_ACTIVITY_NAME, type CallHttpOptions, type DurableHttpRequest, type
 export { HttpRequestError } from "./runtime/builtin-http-activity.js";
 export type { OrchestrationContext, DurableOrchestrationContext, OrchestratorFunction, ContinueAsNewOptions } from "./core/context.js";
 export type { ActivityContext } from "./runtime/registry.js";
-export type { RegisteredActivity, RegisteredActivityTask, RegisteredOrchestration, RegisteredOrchestrationTask } from "./core/registered-function.js";
+export type {
+  AnyEntityOperations,
+  RegisteredActivity,
+  RegisteredActivityTask,
+  RegisteredEntity,
+  RegisteredOrchestration,
+  RegisteredOrchestrationTask,
+  TypedEntityId,
+} from "./core/registered-function.js";
 export {
   InvocationContext,
   type InvocationContextInit,

@@ -3,7 +3,7 @@ import type { HistoryEvent } from "../core/history.js";
 import { EntityId } from "../core/entity-id.js";
 import { InstanceNotFoundError, InvalidArgumentError, WaitTimeoutError } from "../core/errors.js";
 import { validateEventName, validateInstanceId } from "../core/instance-id.js";
-import { functionNameOf, type RegisteredOrchestration } from "../core/registered-types.js";
+import { functionNameOf, type OperationName, type OperationsOf, type RegisteredOrchestration, type StateOf } from "../core/registered-types.js";
 import { checkVersion } from "../core/version.js";
 import { serializePayload } from "../core/payload.js";
 import { ALL_RUNTIME_STATUSES, isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
@@ -21,6 +21,7 @@ import type {
   RestartOptions,
   SignalEntityOptions,
   StartNewOptions,
+  TypedSignalArgs,
   TypedStartOptions,
   StatusPage,
   WaitOptions,
@@ -328,6 +329,7 @@ export class DurableClientCore implements DurableClient {
 
   // ---- entities ----
 
+  signalEntity<I extends EntityId, K extends OperationName<OperationsOf<I>>>(entityId: I, operationName: K, ...args: TypedSignalArgs<OperationsOf<I>, K>): Promise<void>;
   async signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options: SignalEntityOptions = {}): Promise<void> {
     const id = EntityId.from(entityId);
     if (typeof operationName !== "string" || operationName === "") throw new InvalidArgumentError("An entity operation name must be a non-empty string.");
@@ -336,9 +338,9 @@ export class DurableClientCore implements DurableClient {
     await this.traced(`signalEntity ${operationName}`, id.toString(), () => this.transport.signalEntity(id, operationName, input, signalTime));
   }
 
-  async readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>> {
+  async readEntityState<T = unknown, I extends EntityId = EntityId>(entityId: I): Promise<EntityStateResponse<StateOf<I, T>>> {
     const r = await this.transport.readEntityState(EntityId.from(entityId));
-    return r.entityExists ? { entityExists: true, entityState: r.entityState as T } : { entityExists: false };
+    return r.entityExists ? { entityExists: true, entityState: r.entityState as StateOf<I, T> } : { entityExists: false };
   }
 
   async listEntities(query: EntityQuery = {}): Promise<EntityPage> {

@@ -1,6 +1,6 @@
 import type { HttpResponse } from "../runtime/http-messages.js";
 import type { EntityId } from "../core/entity-id.js";
-import type { RegisteredOrchestration } from "../core/registered-types.js";
+import type { OperationInput, OperationName, OperationsOf, RegisteredOrchestration, StateOf } from "../core/registered-types.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { HttpManagementPayload } from "./management-urls.js";
 import type { DurableOrchestrationStatus, GetStatusOptions } from "./status.js";
@@ -13,6 +13,12 @@ export interface StartNewOptions<TInput = unknown> {
 }
 
 /** The options of a start by handle: `input` is required when the orchestration's input may not be undefined. */
+/** A typed signal's input (optional when the operation may take undefined) and its options. */
+export type TypedSignalArgs<TOperations, K extends keyof TOperations> =
+  undefined extends OperationInput<TOperations[K]>
+    ? [operationInput?: OperationInput<TOperations[K]>, options?: SignalEntityOptions]
+    : [operationInput: OperationInput<TOperations[K]>, options?: SignalEntityOptions];
+
 export type TypedStartOptions<TInput> = undefined extends TInput ? [options?: StartNewOptions<TInput>] : [options: StartNewOptions<TInput> & { input: TInput }];
 
 export interface OrchestrationFilter {
@@ -152,10 +158,10 @@ export interface DurableClient {
    */
   waitForCompletionOrCreateCheckStatusResponse(request: Request | undefined, instanceId: string, options?: WaitOrCheckStatusOptions): Promise<HttpResponse>;
 
-  /** Sends a one-way operation to an entity (created by its first operation). */
-  signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown, options?: SignalEntityOptions): Promise<void>;
-  /** The entity's last committed state. */
-  readEntityState<T = unknown>(entityId: EntityId): Promise<EntityStateResponse<T>>;
+  /** Sends a one-way operation to an entity (created by its first operation); checked through a typed ID (`handle.id(key)`). */
+  signalEntity<I extends EntityId, K extends OperationName<OperationsOf<I>>>(entityId: I, operationName: K, ...args: TypedSignalArgs<OperationsOf<I>, K>): Promise<void>;
+  /** The entity's last committed state: typed through a typed ID, or as the type argument says. */
+  readEntityState<T = unknown, I extends EntityId = EntityId>(entityId: I): Promise<EntityStateResponse<StateOf<I, T>>>;
   /** One page of existing entities. */
   listEntities(query?: EntityQuery): Promise<EntityPage>;
   /** Releases locks whose orchestration is gone and removes entities left empty. */

@@ -6,7 +6,16 @@ import { checkVersion } from "./version.js";
 import { nameBasedUuid } from "./guid.js";
 import { buildHttpRequest, type CallHttpOptions, DEFAULT_HTTP_POLLING_DELAY_MS, HttpTask } from "./http-task.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, parsePayload, serializeBounded, serializePayload, utf8Length } from "./payload.js";
-import { functionNameOf, type InputArgs, type RegisteredActivity, type RegisteredOrchestration } from "./registered-types.js";
+import {
+  functionNameOf,
+  type InputArgs,
+  type OperationArgs,
+  type OperationName,
+  type OperationOutput,
+  type OperationsOf,
+  type RegisteredActivity,
+  type RegisteredOrchestration,
+} from "./registered-types.js";
 import { RetryOptions } from "./retry-options.js";
 import {
   ActivityTask,
@@ -270,7 +279,12 @@ export class DurableOrchestrationContext {
     return { parentInstanceId: this.host.instanceId, parentExecutionId: this.host.executionId };
   }
 
-  /** Calls an entity operation and yields its return value (EntityOperationFailedError if it throws). */
+  /**
+   * Calls an entity operation and yields its return value (EntityOperationFailedError if it throws).
+   * Through a typed ID (`handle.id(key)`) the operation's name and input are checked and `yield*`
+   * gives its output's type.
+   */
+  callEntity<I extends EntityId, K extends OperationName<OperationsOf<I>>>(entityId: I, operationName: K, ...args: OperationArgs<OperationsOf<I>, K>): Task<OperationOutput<OperationsOf<I>[K]>>;
   callEntity(entityId: EntityId, operationName: string, operationInput?: unknown): Task {
     const id = EntityId.from(entityId);
     const operation = requireOperation(operationName);
@@ -300,7 +314,8 @@ export class DurableOrchestrationContext {
     return new EntityCallTask(send, new EntityResponseTask(requestId), id, operation, onSend, () => section?.calling.delete(key));
   }
 
-  /** Sends a one-way operation to an entity (fire-and-forget; do not yield). */
+  /** Sends a one-way operation to an entity (fire-and-forget; do not yield). Checked through a typed ID. */
+  signalEntity<I extends EntityId, K extends OperationName<OperationsOf<I>>>(entityId: I, operationName: K, ...args: OperationArgs<OperationsOf<I>, K>): void;
   signalEntity(entityId: EntityId, operationName: string, operationInput?: unknown): void {
     const id = EntityId.from(entityId);
     const operation = requireOperation(operationName);

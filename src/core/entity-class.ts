@@ -7,6 +7,10 @@ type AnyMethod = (...args: any[]) => unknown;
 
 /** The operation names of a class-based entity: its public methods. */
 export type EntityOperationName<T> = { [K in keyof T]: T[K] extends AnyMethod ? K : never }[keyof T] & string;
+/** A class-based entity's operations: its public methods. */
+export type EntityClassOperations<T> = { [K in EntityOperationName<T>]: T[K] };
+/** A class-based entity's state: its fields (what is saved as JSON after each operation). */
+export type EntityClassState<T> = { [K in keyof T as T[K] extends AnyMethod ? never : K]: T[K] };
 type InputOf<F> = F extends (input: infer I, ...rest: never[]) => unknown ? I : undefined;
 
 export function isClass(fn: unknown): boolean {

@@ -4,14 +4,24 @@
  * orchestrator), with `.withRetry(options)` for a retried call.
  */
 import { requireRetryOptions } from "./context.js";
+import { EntityId } from "./entity-id.js";
 import { InvalidArgumentError } from "./errors.js";
 import { validateInstanceId } from "./instance-id.js";
 import { serializePayload } from "./payload.js";
 import type { RetryOptions } from "./retry-options.js";
-import type { RegisteredActivity, RegisteredActivityTask, RegisteredOrchestration, RegisteredOrchestrationTask } from "./registered-types.js";
+import type { RegisteredActivity, RegisteredActivityTask, RegisteredEntity, RegisteredOrchestration, RegisteredOrchestrationTask, TypedEntityId } from "./registered-types.js";
 import { ActivityTask, type AtomicTask, RetryableTask, SubOrchestrationTask, type Task } from "./tasks.js";
 
-export type { InputArgs, RegisteredActivity, RegisteredActivityTask, RegisteredOrchestration, RegisteredOrchestrationTask } from "./registered-types.js";
+export type {
+  AnyEntityOperations,
+  InputArgs,
+  RegisteredActivity,
+  RegisteredActivityTask,
+  RegisteredEntity,
+  RegisteredOrchestration,
+  RegisteredOrchestrationTask,
+  TypedEntityId,
+} from "./registered-types.js";
 
 function withRetry<T extends AtomicTask>(task: T, what: string, make: () => T): T & { withRetry(retryOptions: RetryOptions): Task } {
   return Object.assign(task, {
@@ -48,4 +58,12 @@ export function registeredOrchestration<TInput = unknown, TOutput = unknown>(nam
     return withRetry(new SubOrchestrationTask(name, payload, instanceId), `orchestration '${name}'`, attempt) as unknown as RegisteredOrchestrationTask<TOutput>;
   };
   return Object.defineProperty(call, "functionName", { value: name, enumerable: true }) as unknown as RegisteredOrchestration<TInput, TOutput>;
+}
+
+export function registeredEntity<TState, TOperations>(name: string): RegisteredEntity<TState, TOperations> {
+  return {
+    functionName: name,
+    // A typed ID is an EntityId: its types exist only for the compiler.
+    id: (key: string): TypedEntityId<TState, TOperations> => new EntityId(name, key),
+  };
 }
