@@ -12,15 +12,8 @@ import type {
   StorageQueueDurableClientOptions,
   TimerDurableClientOptions,
 } from "./durable-functions.js";
-import {
-  type AnyEntityOperations,
-  type RegisteredActivity,
-  registeredActivity,
-  type RegisteredEntity,
-  registeredEntity,
-  type RegisteredOrchestration,
-  registeredOrchestration,
-} from "./core/registered-function.js";
+import { registeredActivity, registeredEntity, registeredOrchestration } from "./core/registered-function.js";
+import type { AnyEntityOperations, RegisteredActivity, RegisteredEntity, RegisteredOrchestration } from "./core/registered-types.js";
 import type { EntityClassOperations, EntityClassState } from "./core/entity-class.js";
 import type { ClientFunctionContext, HostDurableClient, HttpClientRequest } from "./http/client-functions.js";
 import type { FunctionInput, FunctionOutput } from "./runtime/invocation-context.js";

@@ -52,7 +52,7 @@ export type {
   RegisteredOrchestration,
   RegisteredOrchestrationTask,
   TypedEntityId,
-} from "./core/registered-function.js";
+} from "./core/registered-types.js";
 export {
   InvocationContext,
   type InvocationContextInit,

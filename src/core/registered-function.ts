@@ -12,17 +12,6 @@ import type { RetryOptions } from "./retry-options.js";
 import type { RegisteredActivity, RegisteredActivityTask, RegisteredEntity, RegisteredOrchestration, RegisteredOrchestrationTask, TypedEntityId } from "./registered-types.js";
 import { ActivityTask, type AtomicTask, RetryableTask, SubOrchestrationTask, type Task } from "./tasks.js";
 
-export type {
-  AnyEntityOperations,
-  InputArgs,
-  RegisteredActivity,
-  RegisteredActivityTask,
-  RegisteredEntity,
-  RegisteredOrchestration,
-  RegisteredOrchestrationTask,
-  TypedEntityId,
-} from "./registered-types.js";
-
 function withRetry<T extends AtomicTask>(task: T, what: string, make: () => T): T & { withRetry(retryOptions: RetryOptions): Task } {
   return Object.assign(task, {
     withRetry(retryOptions: RetryOptions): Task {
