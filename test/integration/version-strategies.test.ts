@@ -1,8 +1,8 @@
 /**
  * Orchestration versioning as Durable Functions defines it, with two `perdure start` processes of
- * different versions on one SQLite file and on one PostgreSQL schema: CurrentOrOlder + Reject (the defaults) runs every instance
- * on a host that may run it and fails none; Strict + Fail fails a mismatched instance with a clear
- * message. Each process is started in its own process group and only those are killed.
+ * different versions on one SQLite file and on one PostgreSQL schema: CurrentOrOlder + Reject (the
+ * defaults) runs every instance on a host that may run it and fails none; Strict + Fail fails a
+ * mismatched instance with a clear message and never runs it. Each process is started in its own process group and only those are killed.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -134,29 +134,67 @@ function rollingDeploy(store: StoreKind): void {
   });
 }
 
-describe("two host processes of different versions on one PostgreSQL schema", () => {
-  withPostgresSync("versions on PostgreSQL", () => rollingDeploy("postgres"));
-});
-
-describe("two host processes of different versions on one SQLite file", () => {
-  rollingDeploy("sqlite");
-
-  it("Strict + Fail: an instance of another version fails with a clear message", async (t) => {
-    const { hosts, output } = startHosts(t, [{ tag: "strict", args: ["--app-version", "1.0", "--version-match", "strict", "--version-failure", "fail"] }]);
+/** Strict + Fail, one host and then two of different versions on one store. */
+function strictFail(store: StoreKind): void {
+  it(`Strict + Fail on ${store}: an instance of another version fails with a clear message, never runs`, async (t) => {
+    const strict = ["--version-match", "strict", "--version-failure", "fail"];
+    const { hosts, output, add } = startHosts(t, [{ tag: "v1", args: ["--app-version", "1.0", ...strict] }], store);
     await eventually(async () => hosts.every((h) => h.url), 60_000, `the host to start\n${output()}`);
     const [host] = hosts as [Host];
-    const same = await start(host.url!, "1.0");
-    const other = await start(host.url!, "1.1");
     const finished = async (id: string): Promise<Status> =>
       eventually(async () => {
         const st = await status(host.url!, id);
         return st.runtimeStatus === "Running" || st.runtimeStatus === "Pending" ? undefined : st;
       }, 30_000, `instance ${id} to finish\n${output()}`);
-    assert.equal((await finished(same)).runtimeStatus, "Completed");
+    const message = (version: string, hostVersion: string): RegExp =>
+      new RegExp(`^Orchestrator function 'versioned' failed: Orchestration 'versioned' cannot run on this host: the instance's version '${version.replace(".", "\\.")}' is not this host's '${hostVersion.replace(".", "\\.")}' \\(version match strategy Strict\\)\\. \\(version failure strategy Fail\\)$`);
+
+    // One host: its own version runs, another fails.
+    const same = await start(host.url!, "1.0");
+    const other = await start(host.url!, "1.1");
+    const done = await finished(same);
+    assert.equal(done.runtimeStatus, "Completed");
+    assert.deepEqual(done.output, { version: "1.0", ranOn: "v1" });
     const failed = await finished(other);
     assert.equal(failed.runtimeStatus, "Failed");
-    assert.match(String(failed.output), /Orchestration 'versioned' cannot run on this host: the instance's version '1\.1' is not this host's '1\.0' \(version match strategy Strict\)\. \(version failure strategy Fail\)/);
+    assert.match(String(failed.output), message("1.1", "1.0"));
+
+    // Two hosts, 1.0 and 2.0: an instance runs only on the host of its version; whichever host of
+    // the other version takes it first fails it, naming both versions. One of neither always fails.
+    add({ tag: "v2", args: ["--app-version", "2.0", ...strict] });
+    await eventually(async () => hosts.every((h) => h.url), 60_000, `the second host to start\n${output()}`);
+    const started: [string, string][] = [];
+    for (let i = 0; i < 4; i++) for (const version of ["1.0", "2.0", "3.0"]) started.push([version, await start(host.url!, version)]);
+    const outcomes = { completed: 0, failed: 0 };
+    for (const [version, id] of started) {
+      const s = await finished(id);
+      if (s.runtimeStatus === "Completed") {
+        outcomes.completed++;
+        assert.notEqual(version, "3.0", `${id}: a 3.0 instance ran: ${JSON.stringify(s)}`);
+        assert.deepEqual(s.output, { version, ranOn: version === "1.0" ? "v1" : "v2" }, `${id} ran on its own version's host`);
+      } else {
+        outcomes.failed++;
+        assert.equal(s.runtimeStatus, "Failed", `${id}: ${JSON.stringify(s)}`);
+        const hostVersion = /is not this host's '([^']+)'/.exec(String(s.output))?.[1];
+        assert.ok(hostVersion !== undefined && hostVersion !== version, `${id} (${version}): ${String(s.output)}`);
+        assert.match(String(s.output), message(version, hostVersion));
+      }
+    }
+    assert.ok(outcomes.failed >= 4, `the four 3.0 instances failed: ${JSON.stringify(outcomes)}`);
+    t.diagnostic(`12 instances on two strict hosts: ${outcomes.completed} completed on their version's host, ${outcomes.failed} failed`);
   });
+}
+
+describe("two host processes of different versions on one PostgreSQL schema", () => {
+  withPostgresSync("versions on PostgreSQL", () => {
+    rollingDeploy("postgres");
+    strictFail("postgres");
+  });
+});
+
+describe("two host processes of different versions on one SQLite file", () => {
+  rollingDeploy("sqlite");
+  strictFail("sqlite");
 
   it("a bad strategy is one line with a code", async (t) => {
     const { hosts } = startHosts(t, [{ tag: "bad", args: ["--app-version", "1.0", "--version-match", "newest"] }]);
