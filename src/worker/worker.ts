@@ -433,9 +433,14 @@ export class Worker {
     const now = this.clock.now();
     const info = parkInfo(code, message, item.dequeueCount, now, item.instance.parked, this.policy);
     const retryAfterMs = (info.retryAt ?? now) - now;
-    // Waiting for a host that has the function is an operational state; anything else is broken.
-    const level = code === PARK_CODES.functionNotFound || code === PARK_CODES.versionMismatch ? "warn" : "error";
-    this.logger[level](`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, retry in ${Math.round(retryAfterMs / 1000)} s): ${message}`, {
+    // Waiting for a host that has the function (or runs the instance's version) is an operational
+    // state, said once when it begins: a version mismatch is offered again every second until a host
+    // of that version takes it, and a line each time would bury the log during a rolling deploy.
+    // Anything else is broken, and said each time.
+    const waiting = code === PARK_CODES.functionNotFound || code === PARK_CODES.versionMismatch;
+    const level = !waiting ? "error" : item.instance.parked?.code === code ? "debug" : "warn";
+    const retryText = waiting && level === "warn" ? "retried until a host can run it; said once" : `retry in ${Math.round(retryAfterMs / 1000)} s`;
+    this.logger[level](`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, ${retryText}): ${message}`, {
       instanceId: item.instanceId,
       executionId: item.instance.executionId,
       functionName: item.instance.name,

@@ -104,7 +104,7 @@ function rollingDeploy(store: StoreKind): void {
   it(`CurrentOrOlder + Reject on ${store}: each instance completes on a host that may run it; none fails`, async (t) => {
     // The old host first, alone: a 2.0 instance started through it is claimed by it and parked as
     // VERSION_MISMATCH, as in a rolling deploy before any new host is up.
-    const { hosts, output, add } = startHosts(t, [{ tag: "old", args: ["--app-version", "1.0"] }], store);
+    const { hosts, output, add } = startHosts(t, [{ tag: "old", args: ["--app-version", "1.0", "--log-level", "debug"] }], store);
     await eventually(async () => hosts.every((h) => h.url), 60_000, `the old host to start\n${output()}`);
     const [old] = hosts as [Host];
     const ids = { "1.0": [] as string[], "2.0": [] as string[] };
@@ -112,6 +112,11 @@ function rollingDeploy(store: StoreKind): void {
     const parked = /parked: VERSION_MISMATCH .*the instance's version '2\.0' is newer than this host's '1\.0' \(version match strategy CurrentOrOlder\)/;
     await eventually(async () => parked.test(old.out), 30_000, `the old host to park the 2.0 instance\n${output()}`);
     assert.equal((await status(old.url!, ids["2.0"][0]!)).runtimeStatus, "Pending", "a parked instance has not run");
+    // Offered again every second, it is parked again each time: said once at warn, then at debug.
+    const parkLines = (level: string): number =>
+      old.out.split("\n").filter((l) => l.startsWith("{") && parked.test(l) && (JSON.parse(l) as { level?: string }).level === level).length;
+    await eventually(async () => parkLines("debug") >= 2, 30_000, `the old host to park the 2.0 instance again\n${output()}`);
+    assert.equal(parkLines("warn"), 1, "the wait for a host of its version is said once");
     add({ tag: "new", args: ["--app-version", "2.0"] });
     await eventually(async () => hosts.every((h) => h.url), 60_000, `the new host to start\n${output()}`);
     // More of both, still started through the old host: the newer ones must wait for the new one.
