@@ -27,6 +27,11 @@ export interface TestHostOptions {
   hostOptions?: Omit<HostOptions, "store" | "port" | "clock" | "app" | "logger">;
   /** runUntilIdle gives up after this many orchestration steps and activity calls (an orchestration that never stops waiting). Default 100,000. */
   maxSteps?: number;
+  /**
+   * Serve HTTP on a free loopback port (the management API and the app's HTTP functions), for
+   * tests of HTTP starters and the async HTTP API pattern through `host.fetch`. Default false.
+   */
+  http?: boolean;
 }
 
 /** What `waitForStatus` waits for: a runtime status, any of several, or a predicate on the status. */
@@ -41,8 +46,8 @@ export interface WaitForStatusOptions {
 }
 
 /**
- * A Perdure host for tests: the in-memory store, no HTTP listener, and a manual clock, so a timer of
- * 72 hours fires as soon as the test says so. Every method that changes something runs the work it
+ * A Perdure host for tests: the in-memory store, no HTTP listener (unless `http: true`), and a manual
+ * clock, so a timer of 72 hours fires as soon as the test says so. Every method that changes something runs the work it
  * causes until nothing is ready (timers in the future stay), so a test reads as a sequence of facts.
  */
 export class TestHost implements AsyncDisposable {
@@ -51,6 +56,7 @@ export class TestHost implements AsyncDisposable {
   readonly host: Host;
   private readonly mocks: MockRegistry;
   private readonly maxSteps: number;
+  private readonly httpEnabled: boolean;
   private state: "new" | "starting" | "started" | "disposed" = "new";
   private starting: Promise<void> | undefined;
 
@@ -63,11 +69,13 @@ export class TestHost implements AsyncDisposable {
     const hostApp = Object.create(app, { registry: { value: this.mocks.registry } }) as DurableApp;
     this.clock = new ManualClock(options.startTime);
     this.maxSteps = options.maxSteps ?? 100_000;
+    this.httpEnabled = options.http === true;
     this.host = createHost({
       drainTimeoutMs: 2_000,
       ...options.hostOptions,
       store: "memory:",
-      port: false,
+      port: options.http === true ? 0 : false,
+      hostname: "127.0.0.1",
       clock: this.clock,
       app: hostApp,
       logger: options.logger ?? silentLogger,
@@ -77,6 +85,30 @@ export class TestHost implements AsyncDisposable {
   /** The durable client (startNew, getStatus, raiseEvent, signalEntity, readEntityState, ...). */
   get client(): DurableClientCore {
     return this.host.client;
+  }
+
+  /** The base URL of the host's HTTP listener (with `http: true`, once the host has started: after the first call that runs work, or `host.fetch`). */
+  get url(): string {
+    const url = this.host.url;
+    if (url === undefined) {
+      throw new InvalidArgumentError(this.httpEnabled ? "The test host serves HTTP once it has started: call host.fetch (or another method that runs work) first." : "This test host serves no HTTP: create it with createTestHost({ http: true, ... }).");
+    }
+    return url;
+  }
+
+  /**
+   * An HTTP request to the host (`http: true`): a path (`/api/orchestrators/report`) or a URL it
+   * gave (a `Location`, a `statusQueryGetUri`). The work the request causes runs until idle before
+   * the response is returned, as with the other methods.
+   */
+  async fetch(pathOrUrl: string, init?: RequestInit): Promise<Response> {
+    if (!this.httpEnabled) throw new InvalidArgumentError("host.fetch: this test host serves no HTTP: create it with createTestHost({ http: true, ... }).");
+    await this.ensureStarted();
+    const response = await fetch(new URL(pathOrUrl, this.url), init);
+    // The body is read first: a handler may still be running work until it has answered.
+    const body = await response.arrayBuffer();
+    await this.runUntilIdle();
+    return new Response(response.status === 204 || response.status === 304 ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
   }
 
   /** The test clock's time. */

@@ -440,7 +440,7 @@ export class Worker {
     const waiting = code === PARK_CODES.functionNotFound || code === PARK_CODES.versionMismatch;
     const level = !waiting ? "error" : item.instance.parked?.code === code ? "debug" : "warn";
     const retryText = waiting && level === "warn" ? "retried until a host can run it; said once" : `retry in ${Math.round(retryAfterMs / 1000)} s`;
-    this.logger[level](`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, ${retryText}): ${message}`, {
+    this.logger[level]?.(`Instance '${item.instanceId}' (${item.instance.name}) parked: ${code} (attempt ${info.attempts}, ${retryText}): ${message}`, {
       instanceId: item.instanceId,
       executionId: item.instance.executionId,
       functionName: item.instance.name,

@@ -7,6 +7,7 @@ import { AssertionError } from "node:assert";
 import { describe, it } from "node:test";
 import { createApp, type DurableApp } from "../../src/app.js";
 import type { OrchestrationContext } from "../../src/core/context.js";
+import type { RegisteredEntity } from "../../src/core/registered-types.js";
 import { EntityId } from "../../src/core/entity-id.js";
 import { RetryOptions } from "../../src/core/retry-options.js";
 import type { Task } from "../../src/core/tasks.js";
@@ -206,6 +207,82 @@ describe("perdure/testing: test host", () => {
     const id = await host.start("deposit");
     assert.equal((await host.waitForStatus(id, "Completed")).output, 105);
     assert.deepEqual((await host.client.readEntityState(new EntityId("account", "a1"))).entityState, { balance: 105 });
+  });
+
+  it("async HTTP API: the starter answers 202 with a status URL, which says 202 while the work runs and 200 with the output after", async () => {
+    await using host = createTestHost({
+      http: true,
+      register: (app) => {
+        // The durable-functions HTTP starter, and a report that takes an hour of durable time.
+        app.client.http("HttpStart", {
+          route: "orchestrators/{orchestratorName}",
+          methods: ["POST"],
+          handler: async (request, client) => client.createCheckStatusResponse(request, await client.startNew(request.params.orchestratorName!, { input: await request.json() })),
+        });
+        app.orchestration("report", function* (ctx: OrchestrationContext) {
+          const rows: number = yield ctx.df.callActivity("gather", ctx.df.getInput<{ month: string }>());
+          yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + HOUR));
+          return { month: ctx.df.getInput<{ month: string }>().month, rows };
+        });
+      },
+    });
+    host.mockActivity("gather", 1200);
+    const started = await host.fetch("/api/orchestrators/report", { method: "POST", body: JSON.stringify({ month: "2026-01" }), headers: { "content-type": "application/json" } });
+    assert.equal(started.status, 202);
+    const body = (await started.json()) as { id: string; statusQueryGetUri: string };
+    const location = started.headers.get("location")!;
+    assert.equal(location, body.statusQueryGetUri);
+    assert.ok(location.startsWith(host.url), location);
+
+    const running = await host.fetch(location);
+    assert.equal(running.status, 202, "202 while it runs");
+    assert.equal(((await running.json()) as { runtimeStatus: string }).runtimeStatus, "Running");
+    assert.deepEqual(host.calls("gather"), [{ input: { month: "2026-01" }, result: 1200 }]);
+
+    await host.advanceTime(HOUR);
+    const done = await host.fetch(location);
+    assert.equal(done.status, 200);
+    const final = (await done.json()) as { runtimeStatus: string; output: unknown };
+    assert.equal(final.runtimeStatus, "Completed");
+    assert.deepEqual(final.output, { month: "2026-01", rows: 1200 });
+  });
+
+  it("says how to get HTTP when the test host has none", async () => {
+    await using host = createTestHost({ register: (app) => app.activity("a", { handler: () => 1 }) });
+    await assert.rejects(host.fetch("/api/x"), /createTestHost\(\{ http: true/);
+    assert.throws(() => host.url, /serves no HTTP: create it with createTestHost\(\{ http: true/);
+  });
+
+  it("aggregator: one entity sums what many senders signal, and a signal for later waits for the clock", async () => {
+    interface Stats {
+      count: number;
+      sum: number;
+    }
+    let stats: RegisteredEntity<Stats, { record(value: number): void; get(): Stats }> | undefined;
+    await using host = createTestHost({
+      register: (app) => {
+        stats = app.entity<Stats, { record(value: number): void; get(): Stats }>("stats", (ctx) => {
+          const state = ctx.df.getState(() => ({ count: 0, sum: 0 }));
+          if (ctx.df.operationName === "record") ctx.df.setState({ count: state.count + 1, sum: state.sum + ctx.df.getInput<number>() });
+          else ctx.df.return(state);
+        });
+        app.orchestration("sender", function* (ctx: OrchestrationContext) {
+          const from = ctx.df.getInput<number>();
+          for (let v = from; v < from + 10; v++) ctx.df.signalEntity(stats!.id("day"), "record", v);
+          return yield* ctx.df.callEntity(stats!.id("day"), "get");
+        });
+      },
+    });
+    const ids = await Promise.all([1, 11, 21, 31, 41].map((from) => host.start("sender", from)));
+    await host.runUntilIdle();
+    for (const id of ids) assert.equal((await host.waitForStatus(id, "Completed")).runtimeStatus, "Completed");
+    assert.deepEqual((await host.client.readEntityState(stats!.id("day"))).entityState, { count: 50, sum: 1275 });
+
+    await host.client.signalEntity(stats!.id("day"), "record", 1000, { signalTime: new Date(host.now().getTime() + HOUR) });
+    await host.advanceTime(HOUR - 1);
+    assert.deepEqual((await host.client.readEntityState(stats!.id("day"))).entityState, { count: 50, sum: 1275 }, "not yet");
+    await host.advanceTime(1);
+    assert.deepEqual((await host.client.readEntityState(stats!.id("day"))).entityState, { count: 51, sum: 2275 });
   });
 
   it("leaves the app it was given as it was: mocks live in the test host", async () => {
