@@ -12,13 +12,13 @@ export interface StartNewOptions<TInput = unknown> {
   version?: string;
 }
 
-/** The options of a start by handle: `input` is required when the orchestration's input may not be undefined. */
 /** A typed signal's input (optional when the operation may take undefined) and its options. */
 export type TypedSignalArgs<TOperations, K extends keyof TOperations> =
   undefined extends OperationInput<TOperations[K]>
     ? [operationInput?: OperationInput<TOperations[K]>, options?: SignalEntityOptions]
     : [operationInput: OperationInput<TOperations[K]>, options?: SignalEntityOptions];
 
+/** The options of a start by handle: `input` is required when the orchestration's input may not be undefined. */
 export type TypedStartOptions<TInput> = undefined extends TInput ? [options?: StartNewOptions<TInput>] : [options: StartNewOptions<TInput> & { input: TInput }];
 
 export interface OrchestrationFilter {

@@ -23,8 +23,8 @@ export interface TestHostOptions {
   startTime?: Date | number;
   /** Where the runtime logs. Default: nowhere. */
   logger?: Logger;
-  /** More host options (`version`, `retry`, ...); store, port, clock, app and logger are the test host's. */
-  hostOptions?: Omit<HostOptions, "store" | "port" | "clock" | "app" | "logger">;
+  /** More host options (`version`, `retry`, ...); store, port, hostname, clock, app and logger are the test host's. */
+  hostOptions?: Omit<HostOptions, "store" | "port" | "hostname" | "clock" | "app" | "logger">;
   /** runUntilIdle gives up after this many orchestration steps and activity calls (an orchestration that never stops waiting). Default 100,000. */
   maxSteps?: number;
   /**
@@ -46,9 +46,10 @@ export interface WaitForStatusOptions {
 }
 
 /**
- * A Perdure host for tests: the in-memory store, no HTTP listener (unless `http: true`), and a manual
- * clock, so a timer of 72 hours fires as soon as the test says so. Every method that changes something runs the work it
- * causes until nothing is ready (timers in the future stay), so a test reads as a sequence of facts.
+ * A Perdure host for tests: the in-memory store, no HTTP listener (unless `http: true`), and a
+ * manual clock, so a timer of 72 hours fires as soon as the test says so. Every method that changes
+ * something runs the work it causes until nothing is ready (timers in the future stay), so a test
+ * reads as a sequence of facts.
  */
 export class TestHost implements AsyncDisposable {
   readonly clock: ManualClock;
