@@ -216,6 +216,8 @@ describe("perdure instances / entities (operator CLI)", () => {
     assert.equal((await c.getStatus("w-2")).output, "not needed");
 
     assert.equal((await cli(["instances", "rewind", "f-1", ...remote()])).code, 0);
+    // The rewind is queued (202): the instance stays Failed until a worker has taken it.
+    await eventually(async () => (await c.getStatus("f-1")).runtimeStatus !== "Failed");
     assert.equal((await c.waitForCompletion("f-1")).output, "ok");
 
     r = await cli(["instances", "restart", "d-1", ...remote(), "--json"]);

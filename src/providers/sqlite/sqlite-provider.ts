@@ -373,10 +373,13 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async close(): Promise<void> {
+    // Client writes already accepted are written, not dropped with the connection.
+    while (this.db && this.clientWrites.length > 0) this.flushClientWrites();
     this.listeners.clear();
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
+    this.transactions = undefined;
     this.readyCache.clear();
     this.readyTaskCache.clear();
   }
@@ -389,6 +392,16 @@ export class SqliteProvider implements StorageProvider {
     return this.listeners.onInstanceChange(listener);
   }
 
+  /**
+   * better-sqlite3's transaction wrapper, made once: `immediate(fn)` runs fn in an IMMEDIATE
+   * transaction, and called inside one it runs fn in a savepoint. (Building the wrapper per write
+   * showed in profiles.)
+   */
+  private get tx(): Database.Transaction<(fn: () => unknown) => unknown> {
+    return (this.transactions ??= this.database.transaction((fn: () => unknown) => fn()));
+  }
+  private transactions: Database.Transaction<(fn: () => unknown) => unknown> | undefined;
+
   /** Runs `fn` in an IMMEDIATE transaction and announces the work and changes it wrote once committed. */
   private write<T>(fn: (announce: Announce, changed: Changed) => T): T {
     const wakes: [WorkKind, number][] = [];
@@ -396,14 +409,12 @@ export class SqliteProvider implements StorageProvider {
     this.stats.writeTransactions++;
     let result: T;
     try {
-      result = this.database
-        .transaction(() =>
-          fn(
-            (kind, at) => wakes.push([kind, at]),
-            (id, status) => changes.push([id, status]),
-          ),
-        )
-        .immediate();
+      result = this.tx.immediate(() =>
+        fn(
+          (kind, at) => wakes.push([kind, at]),
+          (id, status) => changes.push([id, status]),
+        ),
+      ) as T;
     } catch (err) {
       throw storeError(err, this.options.filename);
     }
@@ -474,12 +485,71 @@ export class SqliteProvider implements StorageProvider {
     });
   }
 
+  /**
+   * Group commit of client writes, as on PostgreSQL: starts and messages sent in the same turn of the
+   * event loop are written in one transaction, in call order, each in a savepoint of its own, so a
+   * refused one (an ID that exists, a message to nowhere) is refused alone and the others are kept.
+   * A failure of the store itself (disk, lock) fails them all: none was written.
+   */
+  private clientWrite(run: (announce: Announce, changed: Changed) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.clientWrites.push({ run, resolve, reject });
+      if (this.clientWrites.length === 1) setImmediate(() => this.flushClientWrites());
+    });
+  }
+
+  private clientWrites: { run: (announce: Announce, changed: Changed) => void; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  private flushClientWrites(): void {
+    const batch = this.clientWrites.splice(0, 500);
+    if (this.clientWrites.length > 0) setImmediate(() => this.flushClientWrites());
+    if (batch.length === 0) return;
+    if (batch.length === 1) {
+      const [only] = batch as [(typeof batch)[number]];
+      try {
+        this.write(only.run);
+        only.resolve();
+      } catch (err) {
+        only.reject(err);
+      }
+      return;
+    }
+    const refused = new Map<number, unknown>();
+    try {
+      this.write((announce, changed) => {
+        batch.forEach((w, i) => {
+          // What a refused write announced is not announced: its savepoint rolled back.
+          const wakes: [WorkKind, number][] = [];
+          const changes: [string, OrchestrationRuntimeStatus][] = [];
+          try {
+            this.tx(() =>
+              w.run(
+                (kind, at) => wakes.push([kind, at]),
+                (id, status) => changes.push([id, status]),
+              ),
+            );
+          } catch (err) {
+            if (storeError(err, this.options.filename) instanceof StoreUnavailableError) throw err;
+            refused.set(i, err);
+            return;
+          }
+          for (const [kind, at] of wakes) announce(kind, at);
+          for (const [id, status] of changes) changed(id, status);
+        });
+      });
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    batch.forEach((w, i) => (refused.has(i) ? w.reject(refused.get(i)) : w.resolve()));
+  }
+
   async createInstance(request: CreateInstanceRequest): Promise<void> {
     const w = this.payloadWriter();
     const req = w.create(request);
     if (!w.empty) await w.compress();
     const started = req.startedEvent;
-    this.write((announce, changed) => {
+    return this.clientWrite((announce, changed) => {
       const d = planStart(started, this.target(started.instanceId));
       if (d.action === "fail") throw d.error;
       if (d.action !== "create" && d.action !== "replace") return;
@@ -497,7 +567,7 @@ export class SqliteProvider implements StorageProvider {
     const w = this.payloadWriter();
     const messages = outgoing.map((m) => w.outgoing(m));
     if (!w.empty) await w.compress();
-    this.write((announce) => {
+    return this.clientWrite((announce) => {
       this.insertPayloads(w);
       // All or none: a refused message throws, and the transaction rolls back whatever came before it.
       for (const m of messages) {
@@ -600,7 +670,7 @@ export class SqliteProvider implements StorageProvider {
       return this.write((announce, changed) =>
         commits.map((c) => {
           try {
-            return this.database.transaction(() => this.completeOne(c, now, announce, changed))();
+            return this.tx(() => this.completeOne(c, now, announce, changed)) as CommitResult;
           } catch (err) {
             return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
           }
