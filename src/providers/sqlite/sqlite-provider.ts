@@ -90,7 +90,11 @@ interface FenceRow {
   history_length: number;
   execution_id: string;
   runtime_status: string;
+  name_key: string;
 }
+
+/** History rows inserted by one statement at most (5 parameters each). */
+const HISTORY_ROWS_PER_INSERT = 16;
 
 /** A step as stored (large payloads replaced by references), with the payloads to insert. */
 type StoredCommit = OrchestrationCommit & { payloads: PayloadWriter };
@@ -252,10 +256,17 @@ export class SqliteProvider implements StorageProvider {
       lockInstance: db.prepare("UPDATE instances SET lock_token = ?, locked_until = ?, worker_id = ? WHERE instance_id = ? AND locked_until <= ?"),
       countDelivery: db.prepare("UPDATE messages SET dequeue_count = dequeue_count + 1 WHERE instance_id = ? AND visible_at <= ?"),
       visibleMessages: db.prepare<[string, number], MessageRow>("SELECT id, execution_id, event, metadata, dequeue_count FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id"),
-      fenceOf: db.prepare<[string], FenceRow>("SELECT kind, lock_token, locked_until, history_length, execution_id, runtime_status FROM instances WHERE instance_id = ?"),
-      appendHistory: db.prepare("INSERT INTO history (instance_id, seq, execution_id, event_type, event) VALUES (?, ?, ?, ?, ?)"),
+      fenceOf: db.prepare<[string], FenceRow>("SELECT kind, lock_token, locked_until, history_length, execution_id, runtime_status, name_key FROM instances WHERE instance_id = ?"),
       updateInstance: db.prepare(
         `UPDATE instances SET name = @name, name_key = @nameKey, execution_id = @executionId, runtime_status = @status, input = @input, output = @output,
+           custom_status = @customStatus, failure_details = @failure, entity_state = @entityState, last_updated_at = @now, history_length = @historyLength,
+           lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = 0
+         WHERE instance_id = @instanceId`,
+      ),
+      // The same without the indexed columns a step seldom changes (status, name): writing them,
+      // even unchanged, rewrites their index entries, and most steps change neither.
+      updateInstanceSameStatus: db.prepare(
+        `UPDATE instances SET execution_id = @executionId, input = @input, output = @output,
            custom_status = @customStatus, failure_details = @failure, entity_state = @entityState, last_updated_at = @now, history_length = @historyLength,
            lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = 0
          WHERE instance_id = @instanceId`,
@@ -382,6 +393,7 @@ export class SqliteProvider implements StorageProvider {
     this.transactions = undefined;
     this.readyCache.clear();
     this.readyTaskCache.clear();
+    this.historyInserts.clear();
   }
 
   onWork(listener: (kind: WorkKind, visibleAt: number) => void): () => void {
@@ -679,6 +691,28 @@ export class SqliteProvider implements StorageProvider {
     }
   }
 
+  /** Appends events from `seq` on, several rows per statement; returns the next seq. */
+  private appendHistory(id: string, seq: number, executionId: string, events: readonly HistoryEvent[]): number {
+    for (let i = 0; i < events.length; i += HISTORY_ROWS_PER_INSERT) {
+      const chunk = events.slice(i, i + HISTORY_ROWS_PER_INSERT);
+      const values: (string | number)[] = [];
+      for (const e of chunk) values.push(id, seq++, executionId, e.type, JSON.stringify(e));
+      this.historyInsert(chunk.length).run(...values);
+    }
+    return seq;
+  }
+
+  private historyInsert(rows: number): Database.Statement<(string | number)[]> {
+    let statement = this.historyInserts.get(rows);
+    if (!statement) {
+      statement = this.database.prepare(`INSERT INTO history (instance_id, seq, execution_id, event_type, event) VALUES ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?)").join(", ")}`);
+      this.historyInserts.set(rows, statement);
+    }
+    return statement;
+  }
+
+  private readonly historyInserts = new Map<number, Database.Statement<(string | number)[]>>();
+
   /** One step: every check first (nothing is written when one fails), then the writes. */
   private completeOne(c: StoredCommit, now: number, announce: Announce, changed: Changed): CommitResult {
     const s = this.s;
@@ -701,12 +735,14 @@ export class SqliteProvider implements StorageProvider {
       s.deleteHistory.run(id);
       seq = 0;
     }
-    for (const e of c.newHistory) s.appendHistory.run(id, seq++, c.instance.executionId, e.type, JSON.stringify(e));
+    seq = this.appendHistory(id, seq, c.instance.executionId, c.newHistory);
     const u = c.instance;
-    s.updateInstance.run({
+    const nameKey = functionKey(u.name);
+    const unchanged = u.runtimeStatus === row.runtime_status && nameKey === row.name_key;
+    (unchanged ? s.updateInstanceSameStatus : s.updateInstance).run({
       instanceId: id,
       name: u.name,
-      nameKey: functionKey(u.name),
+      nameKey,
       executionId: u.executionId,
       status: u.runtimeStatus,
       input: u.input ?? null,
