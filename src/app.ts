@@ -80,6 +80,8 @@ export class DurableApp {
       | { handler: (context: EntityFunctionContext<TState>) => unknown; extraInputs?: FunctionInput[]; extraOutputs?: FunctionOutput[] },
   ): RegisteredEntity<TState, TOperations>;
   entity<C extends object>(name: string, entityClass: new () => C): RegisteredEntity<EntityClassState<C>, EntityClassOperations<C>>;
+  /** A class with the state's type given by hand (`entity<number>("c", Counter)`, as before handles): operations untyped. */
+  entity<TState>(name: string, entityClass: new () => object): RegisteredEntity<TState>;
   entity(
     name: string,
     handler:

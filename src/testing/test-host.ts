@@ -106,10 +106,11 @@ export class TestHost implements AsyncDisposable {
     if (!this.httpEnabled) throw new InvalidArgumentError("host.fetch: this test host serves no HTTP: create it with createTestHost({ http: true, ... }).");
     await this.ensureStarted();
     const response = await fetch(new URL(pathOrUrl, this.url), init);
-    // The body is read first: a handler may still be running work until it has answered.
-    const body = await response.arrayBuffer();
+    // The body is read to its end through a copy first (a handler may still be running work until it
+    // has answered); the response returned is the original, body, headers and URL as fetch gave them.
+    await response.clone().arrayBuffer();
     await this.runUntilIdle();
-    return new Response(response.status === 204 || response.status === 304 ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    return response;
   }
 
   /** The test clock's time. */

@@ -92,6 +92,11 @@ interface TallyOperations {
 
 function registerEntities(app: DurableApp): { account: RegisteredEntity<{ balance: number }, { deposit(amount: number): number; close(): string }>; tally: RegisteredEntity<number, TallyOperations> } {
   const account = app.entity("Account", Account);
+  // A state type given by hand for a class, as code written before handles does, still compiles.
+  const legacy: RegisteredEntity<{ balance: number }> = app.entity<{ balance: number }>("LegacyAccount", Account);
+  const loose: RegisteredEntity<number> = app.entity<number>("LooseAccount", Account);
+  void legacy;
+  void loose;
   const tally = app.entity<number, TallyOperations>("tally", (context: EntityContext<number>) => {
     const n = context.df.getState(() => 0);
     if (context.df.operationName === "add") context.df.setState(n + context.df.getInput<number>());

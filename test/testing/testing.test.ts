@@ -219,6 +219,7 @@ describe("perdure/testing: test host", () => {
           methods: ["POST"],
           handler: async (request, client) => client.createCheckStatusResponse(request, await client.startNew(request.params.orchestratorName!, { input: await request.json() })),
         });
+        app.client.http("Nothing", { route: "nothing", methods: ["POST"], handler: () => new Response(null, { status: 205 }) });
         app.orchestration("report", function* (ctx: OrchestrationContext) {
           const rows: number = yield ctx.df.callActivity("gather", ctx.df.getInput<{ month: string }>());
           yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + HOUR));
@@ -245,6 +246,11 @@ describe("perdure/testing: test host", () => {
     const final = (await done.json()) as { runtimeStatus: string; output: unknown };
     assert.equal(final.runtimeStatus, "Completed");
     assert.deepEqual(final.output, { month: "2026-01", rows: 1200 });
+
+    // The response is fetch's own: its status (a body-less 205 too) and URL as sent.
+    const nothing = await host.fetch("/api/nothing", { method: "POST" });
+    assert.equal(nothing.status, 205);
+    assert.equal(nothing.url, `${host.url}/api/nothing`);
   });
 
   it("says how to get HTTP when the test host has none", async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
-import { DurableError, LockLostError, StoreUnavailableError } from "../../core/errors.js";
+import { DurableError, isDurableError, LockLostError, StoreUnavailableError } from "../../core/errors.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
 import { type InstanceKind, type NewInstanceRow, planDelivery, planStart, type TargetState } from "../../core/outbox.js";
@@ -384,7 +384,7 @@ export class SqliteProvider implements StorageProvider {
   }
 
   async close(): Promise<void> {
-    // Client writes already accepted are written, not dropped with the connection.
+    // Client writes already queued are written, not dropped with the connection.
     while (this.db && this.clientWrites.length > 0) this.flushClientWrites();
     this.listeners.clear();
     this.db?.close();
@@ -499,9 +499,10 @@ export class SqliteProvider implements StorageProvider {
 
   /**
    * Group commit of client writes, as on PostgreSQL: starts and messages sent in the same turn of the
-   * event loop are written in one transaction, in call order, each in a savepoint of its own, so a
-   * refused one (an ID that exists, a message to nowhere) is refused alone and the others are kept.
-   * A failure of the store itself (disk, lock) fails them all: none was written.
+   * event loop are written in one transaction, in the order they are queued (call order; a call
+   * whose large payload is compressed first joins when that is done), each in a savepoint of its
+   * own, so a refused one (an ID that exists, a message to nowhere) is refused alone and the others
+   * are kept. A failure of the store itself fails them all: none was written.
    */
   private clientWrite(run: (announce: Announce, changed: Changed) => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -541,7 +542,10 @@ export class SqliteProvider implements StorageProvider {
               ),
             );
           } catch (err) {
-            if (storeError(err, this.options.filename) instanceof StoreUnavailableError) throw err;
+            // A refusal (an ID that exists, a message to nowhere) is the caller's alone. Anything
+            // else is the store's, and some SQLite errors end the transaction by themselves: the
+            // whole group is failed rather than written in pieces.
+            if (!isDurableError(err)) throw err;
             refused.set(i, err);
             return;
           }
