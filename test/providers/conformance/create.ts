@@ -145,21 +145,33 @@ export function createTests(test: Define): void {
     assert.equal(items[0]!.messages[0]!.message.event.type, "ExecutionStarted");
   });
 
-  test("starts and messages made in one turn are written in call order; a refused one is refused alone", async (p) => {
+  test("starts made in one turn, then messages made in one turn: a refused one is refused alone", async (p) => {
     // Stores may write a turn's client calls together (group commit): each must still stand alone.
-    const calls: Promise<unknown>[] = [];
+    const starts: Promise<unknown>[] = [];
     for (let i = 0; i < 40; i++) {
-      calls.push(create(p, `turn-${i}`, { executionId: `turn-${i}-x` }));
-      // An event to the instance just started, in the same turn: it follows its start.
-      calls.push(p.sendMessages([toEvent(`turn-${i}`, eventRaised(`hello-${i}`, T0))], T0));
-      if (i === 20) calls.push(create(p, "turn-3", { executionId: "duplicate" }));
-      if (i === 21) calls.push(p.sendMessages([toEvent("turn-nobody", eventRaised("lost", T0))], T0));
+      starts.push(create(p, `turn-${i}`, { executionId: `turn-${i}-x` }));
+      if (i === 20) starts.push(create(p, "turn-3", { executionId: "duplicate" }));
     }
-    const settled = await Promise.allSettled(calls);
-    const rejected = settled.flatMap((r, i) => (r.status === "rejected" ? [[i, r.reason] as const] : []));
-    assert.equal(rejected.length, 2, JSON.stringify(rejected.map(([i]) => i)));
-    hasCode("INSTANCE_ALREADY_EXISTS", InstanceAlreadyExistsError)(rejected[0]![1]);
-    assert.equal((rejected[1]![1] as { code?: string }).code, "INSTANCE_NOT_FOUND");
+    const started = await Promise.allSettled(starts);
+    assert.deepEqual(
+      started.flatMap((r, i) => (r.status === "rejected" ? [i] : [])),
+      [21],
+      "only the second start of turn-3",
+    );
+    hasCode("INSTANCE_ALREADY_EXISTS", InstanceAlreadyExistsError)((started[21] as PromiseRejectedResult).reason);
+
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      sends.push(p.sendMessages([toEvent(`turn-${i}`, eventRaised(`hello-${i}`, T0))], T0));
+      if (i === 20) sends.push(p.sendMessages([toEvent("turn-nobody", eventRaised("lost", T0))], T0));
+    }
+    const sent = await Promise.allSettled(sends);
+    assert.deepEqual(
+      sent.flatMap((r, i) => (r.status === "rejected" ? [i] : [])),
+      [21],
+      "only the message to nobody",
+    );
+    assert.equal(((sent[21] as PromiseRejectedResult).reason as { code?: string }).code, "INSTANCE_NOT_FOUND");
     for (let i = 0; i < 40; i++) {
       const msgs = (await peekMessages(p, `turn-${i}`, FAR))!;
       assert.deepEqual(
