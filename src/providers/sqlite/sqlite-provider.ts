@@ -414,6 +414,24 @@ export class SqliteProvider implements StorageProvider {
   }
   private transactions: Database.Transaction<(fn: () => unknown) => unknown> | undefined;
 
+  /**
+   * Runs `fn` in a savepoint of the open transaction. What it announced is passed on only when it
+   * returns: a savepoint that rolled back wrote nothing, so it wakes nobody and changed no status.
+   */
+  private inSavepoint<T>(fn: (announce: Announce, changed: Changed) => T, announce: Announce, changed: Changed): T {
+    const wakes: [WorkKind, number][] = [];
+    const changes: [string, OrchestrationRuntimeStatus][] = [];
+    const result = this.tx(() =>
+      fn(
+        (kind, at) => wakes.push([kind, at]),
+        (id, status) => changes.push([id, status]),
+      ),
+    ) as T;
+    for (const [kind, at] of wakes) announce(kind, at);
+    for (const [id, status] of changes) changed(id, status);
+    return result;
+  }
+
   /** Runs `fn` in an IMMEDIATE transaction and announces the work and changes it wrote once committed. */
   private write<T>(fn: (announce: Announce, changed: Changed) => T): T {
     const wakes: [WorkKind, number][] = [];
@@ -531,26 +549,15 @@ export class SqliteProvider implements StorageProvider {
     try {
       this.write((announce, changed) => {
         batch.forEach((w, i) => {
-          // What a refused write announced is not announced: its savepoint rolled back.
-          const wakes: [WorkKind, number][] = [];
-          const changes: [string, OrchestrationRuntimeStatus][] = [];
           try {
-            this.tx(() =>
-              w.run(
-                (kind, at) => wakes.push([kind, at]),
-                (id, status) => changes.push([id, status]),
-              ),
-            );
+            this.inSavepoint(w.run, announce, changed);
           } catch (err) {
             // A refusal (an ID that exists, a message to nowhere) is the caller's alone. Anything
             // else is the store's, and some SQLite errors end the transaction by themselves: the
             // whole group is failed rather than written in pieces.
             if (!isDurableError(err)) throw err;
             refused.set(i, err);
-            return;
           }
-          for (const [kind, at] of wakes) announce(kind, at);
-          for (const [id, status] of changes) changed(id, status);
         });
       });
     } catch (err) {
@@ -686,7 +693,7 @@ export class SqliteProvider implements StorageProvider {
       return this.write((announce, changed) =>
         commits.map((c) => {
           try {
-            return this.tx(() => this.completeOne(c, now, announce, changed)) as CommitResult;
+            return this.inSavepoint((a, ch) => this.completeOne(c, now, a, ch), announce, changed);
           } catch (err) {
             return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
           }
