@@ -1,3 +1,4 @@
+import { isoTime } from "../core/iso-time.js";
 import { randomUUID } from "node:crypto";
 import { EntityId } from "../core/entity-id.js";
 import { isEmptyEntity, readEntityRecord } from "../core/entities/entity-record.js";
@@ -71,7 +72,7 @@ export class LocalTransport implements ClientTransport {
     }
     const id = instanceId ?? newInstanceId();
     const now = this.clock.now();
-    const startedEvent = executionStarted({ name: functionName, instanceId: id, executionId: newInstanceId(), input, version: version ?? this.defaultVersion, timestamp: new Date(now).toISOString() });
+    const startedEvent = executionStarted({ name: functionName, instanceId: id, executionId: newInstanceId(), input, version: version ?? this.defaultVersion, timestamp: isoTime(now) });
     const trace = carryActive();
     if (trace) startedEvent.traceContext = trace;
     await this.provider.createInstance({ startedEvent, now });

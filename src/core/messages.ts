@@ -1,3 +1,4 @@
+import { isoTime } from "./iso-time.js";
 import { InstanceAlreadyExistsError } from "./errors.js";
 import { type FailureDetails, failureFromError } from "./failure.js";
 import {
@@ -46,7 +47,7 @@ export interface OutgoingMessage {
   wake?: boolean;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = isoTime;
 
 export interface ExecutionStartSpec {
   name: string;

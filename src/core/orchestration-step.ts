@@ -1,8 +1,9 @@
+import { isoTime } from "./iso-time.js";
 import type { OrchestratorAction } from "./actions.js";
 import { unreleasedLocks } from "./entities/locks.js";
 import type { ExecutionResult, OrchestrationCompletion } from "./executor.js";
 import type { FailureDetails } from "./failure.js";
-import type { ExecutionStartedEvent, HistoryEvent, TimerCreatedEvent, TaskScheduledEvent } from "./history.js";
+import type { EventSentEvent, ExecutionStartedEvent, HistoryEvent, SubOrchestrationInstanceCreatedEvent, TimerCreatedEvent, TaskScheduledEvent } from "./history.js";
 import {
   childCompletedMessage,
   childFailedMessage,
@@ -33,10 +34,12 @@ export interface StepContext {
   defaultVersion?: string | undefined;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = isoTime;
 
-function withInput<T extends object>(o: T, input: string | undefined): T & { input?: string } {
-  return input === undefined ? o : { ...o, input };
+/** Sets `input` on a record built just before, when there is one (no copy: a step makes many of these). */
+function withInput<T extends { input?: string }>(o: T, input: string | undefined): T {
+  if (input !== undefined) o.input = input;
+  return o;
 }
 
 /**
@@ -63,8 +66,8 @@ export function orchestrationStep(ctx: StepContext, result: ExecutionResult): St
   for (const a of result.actions) {
     switch (a.kind) {
       case "ScheduleTask":
-        history.push(withInput({ type: "TaskScheduled", eventId: a.id, timestamp: ts, name: a.name }, a.input));
-        if (dispatch(a)) activityTasks.push(withInput({ instanceId, executionId, taskScheduledId: a.id, name: a.name }, a.input));
+        history.push(withInput<TaskScheduledEvent>({ type: "TaskScheduled", eventId: a.id, timestamp: ts, name: a.name }, a.input));
+        if (dispatch(a)) activityTasks.push(withInput<ActivityTaskRequest>({ instanceId, executionId, taskScheduledId: a.id, name: a.name }, a.input));
         break;
       case "CreateTimer":
         history.push({ type: "TimerCreated", eventId: a.id, timestamp: ts, fireAt: a.fireAt });
@@ -72,8 +75,9 @@ export function orchestrationStep(ctx: StepContext, result: ExecutionResult): St
         break;
       case "CreateSubOrchestration": {
         const version = a.version ?? ctx.defaultVersion;
-        const created = withInput({ type: "SubOrchestrationInstanceCreated" as const, eventId: a.id, timestamp: ts, name: a.name, instanceId: a.instanceId }, a.input);
-        history.push(version ? { ...created, version } : created);
+        const created = withInput<SubOrchestrationInstanceCreatedEvent>({ type: "SubOrchestrationInstanceCreated", eventId: a.id, timestamp: ts, name: a.name, instanceId: a.instanceId }, a.input);
+        if (version) created.version = version;
+        history.push(created);
         if (dispatch(a)) {
           const child = executionStarted({
             name: a.name,
@@ -89,7 +93,7 @@ export function orchestrationStep(ctx: StepContext, result: ExecutionResult): St
         break;
       }
       case "SendEvent":
-        history.push(withInput({ type: "EventSent", eventId: a.id, timestamp: ts, instanceId: a.instanceId, name: a.name }, a.input));
+        history.push(withInput<EventSentEvent>({ type: "EventSent", eventId: a.id, timestamp: ts, instanceId: a.instanceId, name: a.name }, a.input));
         if (dispatch(a)) messages.push(eventMessage(a.instanceId, a.name, a.input, ts));
         break;
       case "SendEntityMessage": {
@@ -267,7 +271,7 @@ export function rewindStep(ctx: StepContext, plan: RewindPlan, result: Execution
 }
 
 function retryTask(instanceId: string, executionId: string, t: TaskScheduledEvent): ActivityTaskRequest {
-  return withInput({ instanceId, executionId, taskScheduledId: t.eventId, name: t.name }, t.input);
+  return withInput<ActivityTaskRequest>({ instanceId, executionId, taskScheduledId: t.eventId, name: t.name }, t.input);
 }
 
 function rearmedTimer(instanceId: string, executionId: string, t: TimerCreatedEvent): OutgoingMessage {

@@ -45,5 +45,5 @@ export interface StepCommit {
    * Entities: delete the instance row in the same transaction if no message is left for it (an
    * empty entity leaves nothing behind; one that got a message meanwhile is kept).
    */
-  deleteIfIdle?: boolean;
+  deleteIfIdle?: boolean | undefined;
 }

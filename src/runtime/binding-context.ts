@@ -70,7 +70,9 @@ export interface BindingInvocationInfo {
 const INVOCATION_KEY = Symbol.for("perdure.bindingInvocation");
 
 export function attachInvocationInfo(context: InvocationContext, info: BindingInvocationInfo): void {
-  Object.defineProperty(context, INVOCATION_KEY, { value: info, configurable: true });
+  // A plain assignment: a symbol key is outside Object.keys and JSON already, and defineProperty on
+  // every invocation's context turned each one into a slow dictionary-mode object.
+  (context as unknown as Record<symbol, BindingInvocationInfo>)[INVOCATION_KEY] = info;
 }
 
 /** The invocation's info, or a neutral one for a context Perdure did not run (a handler called from a unit test). */

@@ -62,8 +62,8 @@ export interface BindingInvocation {
   triggerData?: () => unknown;
   /** How messages name that data, e.g. `the activity's input`. */
   triggerDataLabel?: string;
-  /** Fields added to the warnings' log records. */
-  fields?: LogFields;
+  /** Fields added to the warnings' log records (a function: built only when a warning is said). */
+  fields?: LogFields | (() => LogFields);
 }
 
 /** Warnings said once per binding per process, also across copies of this module. */
@@ -107,7 +107,7 @@ export async function invokeWithBindings<T>(context: InvocationContext, run: () 
     if (value === undefined) continue;
     const binding = declared.find((b) => b.name === name) ?? declared.find((b) => String(b.name).toLowerCase() === name.toLowerCase());
     if (!binding) {
-      warnOnce(invocation, context, { type: "undeclared", name }, "output", `${label} set the extra output '${name}', which is not among its extraOutputs: the value was dropped. Declare the binding in the function's extraOutputs, with a handler registered by app.setBindingHandler(type, { output }) from perdure/azure-functions.`);
+      warnUndeclaredOutput(invocation, context, name);
       continue;
     }
     const handler = invocation.handlers.get(binding.type);
@@ -124,6 +124,26 @@ export async function invokeWithBindings<T>(context: InvocationContext, run: () 
   return result;
 }
 
+/** Whether a function declares extra bindings: one that declares none can be run without invokeWithBindings. */
+export function declaresBindings(fn: { extraInputs?: readonly unknown[] | undefined; extraOutputs?: readonly unknown[] | undefined }): boolean {
+  return (fn.extraInputs?.length ?? 0) > 0 || (fn.extraOutputs?.length ?? 0) > 0;
+}
+
+/**
+ * What invokeWithBindings does after a function that declares no bindings returned: every extra
+ * output it set anyway is dropped, and said once.
+ */
+export function dropUndeclaredOutputs(context: InvocationContext, invocation: BindingInvocation): void {
+  for (const name of context.extraOutputs.names()) {
+    if (context.extraOutputs.get(name) !== undefined) warnUndeclaredOutput(invocation, context, name);
+  }
+}
+
+function warnUndeclaredOutput(invocation: BindingInvocation, context: InvocationContext, name: string): void {
+  const label = `${invocation.kind} '${context.functionName}'`;
+  warnOnce(invocation, context, { type: "undeclared", name }, "output", `${label} set the extra output '${name}', which is not among its extraOutputs: the value was dropped. Declare the binding in the function's extraOutputs, with a handler registered by app.setBindingHandler(type, { output }) from perdure/azure-functions.`);
+}
+
 function bindingFailure(label: string, binding: FunctionBinding, direction: BindingDirection, err: unknown): Error {
   // Perdure's binding errors (an unresolved expression, a refused blob path) name the binding already.
   if (isDurableError(err) && BINDING_ERROR_CODES.has(err.code)) return err;
@@ -136,5 +156,6 @@ function warnOnce(invocation: BindingInvocation, context: InvocationContext, bin
   const key = `${invocation.kind}|${context.functionName}|${direction}|${String(binding.name)}`.toLowerCase();
   if (warned.has(key)) return;
   warned.add(key);
-  invocation.logger.warn(message, { ...invocation.fields, functionName: context.functionName, bindingType: String(binding.type), bindingName: String(binding.name) });
+  const fields = typeof invocation.fields === "function" ? invocation.fields() : invocation.fields;
+  invocation.logger.warn(message, { ...fields, functionName: context.functionName, bindingType: String(binding.type), bindingName: String(binding.name) });
 }

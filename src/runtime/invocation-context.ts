@@ -54,16 +54,17 @@ export interface InvocationContextInit {
 
 /** Values of extra bindings, keyed by the binding's name (a binding object or its name may be passed). */
 export class BindingValues {
-  private readonly values = new Map<string, unknown>();
+  // Made on the first set: most invocations never touch their bindings, and every activity call makes two of these.
+  private values: Map<string, unknown> | undefined;
   get(binding: FunctionBinding | string): unknown {
-    return this.values.get(typeof binding === "string" ? binding : binding.name);
+    return this.values?.get(typeof binding === "string" ? binding : binding.name);
   }
   set(binding: FunctionBinding | string, value: unknown): void {
-    this.values.set(typeof binding === "string" ? binding : binding.name, value);
+    (this.values ??= new Map()).set(typeof binding === "string" ? binding : binding.name, value);
   }
   /** @internal The names set, in the order they were first set. */
   names(): string[] {
-    return [...this.values.keys()];
+    return this.values ? [...this.values.keys()] : [];
   }
 }
 

@@ -6,7 +6,7 @@ import { FunctionNotFoundError } from "../core/errors.js";
 import { failureFromError } from "../core/failure.js";
 import { PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
 import { planEntityStep } from "../core/step-plan.js";
-import type { OrchestrationWorkItem } from "../providers/provider.js";
+import { orchestrationCommit, type OrchestrationWorkItem } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import { invokeWithBindings } from "../runtime/bindings.js";
 import { InvocationContext, loggerHandler } from "../runtime/invocation-context.js";
@@ -63,7 +63,7 @@ export class EntityProcessor {
     const result = step.value;
     for (const s of result.failedSignals) this.logger.warn(`Entity ${id.toString()}: signalled operation '${s.operation}' failed: ${s.failure.errorMessage}`);
     for (const what of result.ignored) this.logger.warn(`Entity ${id.toString()}: ignored ${what}.`);
-    return { kind: "commit", commit: { ...result.commit, fence: { kind: "lease", item, consumedMessageIds: item.messages.map((m) => m.id) } }, after: () => undefined };
+    return { kind: "commit", commit: orchestrationCommit(result.commit, { kind: "lease", item, consumedMessageIds: item.messages.map((m) => m.id) }), after: () => undefined };
   }
 
   /** Runs the entity function for one operation; whatever it throws becomes the operation's failure. */

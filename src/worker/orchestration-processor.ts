@@ -1,3 +1,4 @@
+import { isoTime } from "../core/iso-time.js";
 import { checkHistoryLength, DEFAULT_MAX_HISTORY_EVENTS } from "../core/history-limit.js";
 import { randomUUID } from "node:crypto";
 import type { OrchestratorFunction } from "../core/context.js";
@@ -10,7 +11,7 @@ import { planRewind, rewindBlocker } from "../core/rewind.js";
 import { PARK_CODES, type RetryPolicy } from "../core/step-policy.js";
 import { planReplayFailure, planStep } from "../core/step-plan.js";
 import type { StepCommit } from "../core/step-commit.js";
-import type { ActivityResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
+import { type ActivityResult, type OrchestrationCommit, orchestrationCommit, type OrchestrationWorkItem, type StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
 import { endSpan, type Span, SpanKind, type Telemetry } from "../runtime/telemetry.js";
@@ -129,12 +130,12 @@ export class OrchestrationProcessor {
       this.cache.delete(item.instanceId);
       const message = `Orchestration '${started.name}' cannot run on this host: ${mismatch}.`;
       if (check.failure === "Reject") return { kind: "park", code: PARK_CODES.versionMismatch, message: `${message} It waits for a host that may run it.` };
-      const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
+      const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: isoTime(now) }, ...events];
       const f: FailureDetails = { errorType: "VersionMismatchError", errorMessage: `${message} (version failure strategy Fail)`, isNonRetriable: true, code: "VERSION_MISMATCH" };
       return this.failOnReplay(item, consumed, ctx, f, newEvents, cached ? await this.readHistory(item.instanceId) : history);
     }
     const executor = cached?.executor ?? this.newExecutor(fn.handler, started);
-    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, ...events];
+    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: isoTime(now) }, ...events];
     const { span, parent } = this.stepSpan(started, history.length);
     const result = this.options.telemetry.within(span, parent, () => executor.execute(history, newEvents));
     if (result.replayFailure) {
@@ -158,7 +159,7 @@ export class OrchestrationProcessor {
     traceCommit(commit, this.options.telemetry.carrySpan(span, parent), started.traceContext);
     return {
       kind: "commit",
-      commit: { ...commit, fence: { kind: "lease", item, consumedMessageIds: consumed } },
+      commit: orchestrationCommit(commit, { kind: "lease", item, consumedMessageIds: consumed }),
       span,
       after: (r) => {
         // Said once the step is in: a step that did not commit is redone, and would say it again.
@@ -201,7 +202,7 @@ export class OrchestrationProcessor {
     }
     // The orchestration's clock never runs backwards: the cached executor knows the last episode's time.
     const at = Math.max(this.clock.now(), cached.executor.currentUtcDateTime.getTime());
-    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(at).toISOString() }, ...results.map((r) => r.event)];
+    const newEvents: HistoryEvent[] = [{ type: "OrchestratorStarted", eventId: -1, timestamp: isoTime(at) }, ...results.map((r) => r.event)];
     const { span, parent } = this.stepSpan(cached.started, 0);
     const result = this.options.telemetry.within(span, parent, () => cached.executor.execute([], newEvents));
     if (result.replayFailure) {
@@ -216,7 +217,7 @@ export class OrchestrationProcessor {
       endSpan(span, undefined);
       return undefined;
     }
-    const commit: OrchestrationCommit = { ...step, fence: { kind: "optimistic", instanceId, executionId, historyLength: cached.historyLength }, activityResults: results };
+    const commit = orchestrationCommit(step, { kind: "optimistic", instanceId, executionId, historyLength: cached.historyLength }, results);
     traceCommit(commit, this.options.telemetry.carrySpan(span, parent), cached.started.traceContext);
     return {
       commit,
@@ -258,7 +259,7 @@ export class OrchestrationProcessor {
   }
 
   private commit(item: OrchestrationWorkItem, consumed: number[], step: StepCommit, after: (ok: boolean) => void = () => undefined): StepOutcome {
-    return { kind: "commit", commit: { ...step, fence: { kind: "lease", item, consumedMessageIds: consumed } }, after: (r) => after(r.ok) };
+    return { kind: "commit", commit: orchestrationCommit(step, { kind: "lease", item, consumedMessageIds: consumed }), after: (r) => after(r.ok) };
   }
 
   private terminate(item: OrchestrationWorkItem, consumed: number[], ctx: StepContext, history: HistoryEvent[], events: HistoryEvent[]): StepOutcome {
@@ -295,7 +296,7 @@ export class OrchestrationProcessor {
     const fn = this.registry.getOrchestration(started.name);
     if (!fn) throw new StepError(PARK_CODES.functionNotFound, new FunctionNotFoundError("orchestrator", started.name, this.registry.orchestrationNames()).message);
     const executor = this.newExecutor(fn.handler, started);
-    const result = executor.execute(plan.history, [{ type: "OrchestratorStarted", eventId: -1, timestamp: new Date(now).toISOString() }, rewound]);
+    const result = executor.execute(plan.history, [{ type: "OrchestratorStarted", eventId: -1, timestamp: isoTime(now) }, rewound]);
     if (result.replayFailure) {
       const f = failureFromError(result.replayFailure);
       return { kind: "park", code: f.code ?? PARK_CODES.internal, message: `The rewind could not replay the history: ${f.errorMessage}` };

@@ -7,6 +7,7 @@ import { checkMaxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload
 import { DEFAULT_EXECUTOR_CACHE_BYTES } from "./executor-cache.js";
 import { DEFAULT_MAX_HISTORY_EVENTS, isValidHistoryLimit } from "../core/history-limit.js";
 import { DEFAULT_RETRY_POLICY, PARK_CODES, parkInfo, type RetryPolicy } from "../core/step-policy.js";
+import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
 import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { consoleLogger, type Logger, withFields } from "../runtime/logger.js";
@@ -362,8 +363,14 @@ export class Worker {
 
   private run<T>(lane: Lane<T>, item: T): void {
     lane.inflight.add(item);
-    void lane
-      .handle(item)
+    let handled: Promise<void>;
+    try {
+      handled = lane.handle(item);
+    } catch (err) {
+      // A handler that is not an async function may throw before it returns its promise.
+      handled = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    void handled
       .catch((err: unknown) => this.logger.error(`Handling ${lane.kind} work failed: ${failureFromError(err).errorMessage}`))
       .finally(() => {
         lane.inflight.delete(item);
@@ -487,7 +494,7 @@ export class Worker {
     }
   }
 
-  private async handleActivity(item: ActivityWorkItem): Promise<void> {
+  private handleActivity(item: ActivityWorkItem): Promise<void> {
     this.metrics.workItem("activity", false);
     if (item.dequeueCount > 1) this.metrics.activityRerun();
     trackActivity(this.logger, item, "start");
@@ -500,17 +507,23 @@ export class Worker {
       "perdure.task_id": item.taskScheduledId,
       "perdure.attempt": item.dequeueCount,
     });
-    const event = await this.telemetry.within(span, parent, () => runActivity(item, this.registry, this.clock, this.logger, this.contextExtras, this.options.maxPayloadBytes));
+    const ran = this.telemetry.within(span, parent, () => runActivity(item, this.registry, this.clock, this.logger, this.contextExtras, this.options.maxPayloadBytes));
+    // Most activities answer at once: no promise to wait on (runActivity's own note).
+    return ran instanceof Promise ? ran.then((event) => this.activityRan(item, event, span, began)) : this.activityRan(item, ran, span, began);
+  }
+
+  /** After an activity ran: ends its span and queues its result to be recorded; resolves once it is. */
+  private activityRan(item: ActivityWorkItem, event: TaskCompletedEvent | TaskFailedEvent, span: Span, began: number): Promise<void> {
     endSpan(span, event.type === "TaskFailed" ? new Error(event.failureDetails.errorMessage) : undefined);
     this.stats.activitiesRun++;
-    trackActivity(this.logger, item, "end", { ok: event.type === "TaskCompleted", durationMs: Math.round(performance.now() - began), ...(event.type === "TaskFailed" ? { error: event.failureDetails.errorMessage } : {}) });
+    if (this.logger.debug) trackActivity(this.logger, item, "end", { ok: event.type === "TaskCompleted", durationMs: Math.round(performance.now() - began), ...(event.type === "TaskFailed" ? { error: event.failureDetails.errorMessage } : {}) });
     // Ran: its slot is held as reserved until the result is recorded, and the step recorded with it
     // may hand that slot to the next activity it leases (a lane of one still runs a sequence in one
     // transaction per step).
     const lane = this.activities;
     lane.inflight.delete(item);
     lane.reserved++;
-    await new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
       const done = (): void => {
         lane.reserved--;
         resolve();

@@ -1,3 +1,4 @@
+import { isoTime } from "../iso-time.js";
 import type { EntityId } from "../entity-id.js";
 import type { FailureDetails } from "../failure.js";
 import { failureFromError } from "../failure.js";
@@ -57,7 +58,7 @@ function isSameRequester(lock: EntityRecord["lock"], e: { parentInstanceId?: str
 export function* runEntityBatch(input: EntityBatchInput): Generator<EntityOperationCall, EntityBatchResult, OperationOutcome> {
   const { entityId, now } = input;
   const self = entityId.toString();
-  const ts = new Date(now).toISOString();
+  const ts = isoTime(now);
   const record: EntityRecord = { ...input.record, queue: [], released: input.record.released.filter((x) => now - x.at <= RELEASE_MEMORY_MS) };
   const out: OutgoingMessage[] = [];
   const failedSignals: EntityBatchResult["failedSignals"] = [];

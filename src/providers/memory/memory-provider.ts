@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { LockLostError } from "../../core/errors.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
@@ -37,6 +36,7 @@ import {
   timerRunOpen,
   type WorkKind,
 } from "../provider.js";
+import type { ActivityTaskRequest } from "../../core/step-commit.js";
 import { notifySafely } from "../listeners.js";
 
 interface InstanceRow {
@@ -58,7 +58,7 @@ interface MessageRow {
 }
 
 interface TaskRow {
-  item: Omit<ActivityWorkItem, "lockToken" | "lockedUntil" | "dequeueCount">;
+  item: StoredTask;
   visibleAt: number;
   lockToken: string | undefined;
   lockedUntil: number;
@@ -81,6 +81,26 @@ function clone<T>(v: T): T {
   return out as T;
 }
 
+type StoredTask = Omit<ActivityWorkItem, "lockToken" | "lockedUntil" | "dequeueCount">;
+
+/** A task as stored: its own copy of what the step asked for (built field by field: one per activity call). */
+function storedTask(id: number, t: ActivityTaskRequest): StoredTask {
+  const item: StoredTask = { id, instanceId: t.instanceId, executionId: t.executionId, taskScheduledId: t.taskScheduledId, name: t.name };
+  if (t.input !== undefined) item.input = t.input;
+  if (t.metadata !== undefined) item.metadata = clone(t.metadata);
+  return item;
+}
+
+/** A stored task handed to a worker under a lease: a copy the worker may change. */
+function leasedTask(t: TaskRow): ActivityWorkItem {
+  const s = t.item;
+  const item: ActivityWorkItem = { id: s.id, instanceId: s.instanceId, executionId: s.executionId, taskScheduledId: s.taskScheduledId, name: s.name, lockToken: t.lockToken!, lockedUntil: t.lockedUntil, dequeueCount: t.dequeueCount };
+  if (s.input !== undefined) item.input = s.input;
+  if (s.metadata !== undefined) item.metadata = clone(s.metadata);
+  if (s.unreadable !== undefined) item.unreadable = s.unreadable;
+  return item;
+}
+
 /**
  * The data of a memory store. Several MemoryProvider handles can share one (`openSecondHandle`), as
  * several connections share a database: the conformance suite runs its interleaving tests that way.
@@ -95,6 +115,8 @@ class MemoryStore {
   /** Instances released with a retry delay (parked or abandoned), so the next retry is found without a scan. */
   readonly delayed = new Set<string>();
   nextId = 1;
+  /** Lease tokens: unique within the store, which is all a token must be here (a UUID each cost more than the rest of a lease). */
+  nextLockToken = 1;
   readonly hosts = new Map<string, HostRecord & { heartbeatAt: number }>();
   /** Timer triggers: the last occurrence claimed and its lease, by lower-case function name. */
   readonly timerOccurrences = new Map<string, TimerOccurrenceRecord & { claimedAt: number }>();
@@ -150,6 +172,10 @@ export class MemoryProvider implements StorageProvider {
 
   private notify(kind: WorkKind, visibleAt: number): void {
     notifyAll(this.store.workListeners, kind, visibleAt);
+  }
+
+  private newLockToken(): string {
+    return `lease-${this.s.nextLockToken++}`;
   }
 
   private get s(): MemoryStore {
@@ -282,7 +308,7 @@ export class MemoryProvider implements StorageProvider {
     return ready.map((row) => {
       const instanceId = row.record.instanceId;
       const takeover = row.lockToken !== undefined;
-      row.lockToken = randomUUID();
+      row.lockToken = this.newLockToken();
       row.lockedUntil = req.now + req.leaseMs;
       row.workerId = req.workerId;
       const visible = [...(this.s.messagesOf.get(instanceId)?.values() ?? [])].filter((m) => m.visibleAt <= req.now);
@@ -389,12 +415,12 @@ export class MemoryProvider implements StorageProvider {
     let announce = false;
     for (const t of c.activityTasks) {
       const id = this.s.nextId++;
-      const row: TaskRow = { item: { id, ...clone(t) }, visibleAt: now, lockToken: undefined, lockedUntil: 0, dequeueCount: 0 };
+      const row: TaskRow = { item: storedTask(id, t), visibleAt: now, lockToken: undefined, lockedUntil: 0, dequeueCount: 0 };
       if (lease && leased.length < lease.max && (!lease.functions || lease.functions.includes(functionKey(t.name)))) {
-        row.lockToken = randomUUID();
+        row.lockToken = this.newLockToken();
         row.lockedUntil = now + lease.leaseMs;
         row.dequeueCount = 1;
-        leased.push({ ...clone(row.item), lockToken: row.lockToken, lockedUntil: row.lockedUntil, dequeueCount: 1 });
+        leased.push(leasedTask(row));
       } else announce = true;
       this.s.tasks.set(id, row);
       let own = this.s.tasksOf.get(t.instanceId);
@@ -447,10 +473,10 @@ export class MemoryProvider implements StorageProvider {
       if (out.length >= req.max) break;
       if (t.visibleAt > req.now || t.lockedUntil > req.now) continue;
       if (req.functions && !req.functions.includes(functionKey(t.item.name))) continue;
-      t.lockToken = randomUUID();
+      t.lockToken = this.newLockToken();
       t.lockedUntil = req.now + req.leaseMs;
       t.dequeueCount++;
-      out.push({ ...clone(t.item), lockToken: t.lockToken, lockedUntil: t.lockedUntil, dequeueCount: t.dequeueCount });
+      out.push(leasedTask(t));
     }
     if (out.length > 0) this.stats.writeTransactions++;
     return out;
