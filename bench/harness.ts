@@ -357,6 +357,12 @@ export interface Workload {
   /** One line for --help and the README. */
   summary: string;
   run(ctx: RunContext): Promise<WorkloadResult>;
+  /**
+   * Throughput workloads: measured on a warm process (`--warmup` untimed passes of the same workload,
+   * each on a fresh store, run first), as a host that has been serving is. Workloads that measure
+   * waiting (timers) or warm themselves (latency) leave it unset.
+   */
+  warms?: boolean;
 }
 
 export const scaled = (n: number, scale: number, min = 1): number => Math.max(min, Math.round(n * scale));

@@ -17,6 +17,7 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
 const DEFAULT_WORKLOADS = ["hello5", "sequence", "fanout"];
 const DEFAULT_STORES: StoreKind[] = ["memory", "sqlite"];
+const DEFAULT_WARMUP = 3;
 
 interface Options {
   workloads: string[];
@@ -32,6 +33,8 @@ interface Options {
   save: boolean;
   /** Runs without and/or with an OpenTelemetry SDK (in-memory exporter) registered. */
   tracing: boolean[];
+  /** Untimed passes before each measured run of a throughput workload. */
+  warmup: number;
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -47,6 +50,9 @@ const HELP = `Usage: npm run bench -- [options]
   --tracing off|on|both  run with an OpenTelemetry SDK registered (a batch processor into an in-memory
                          exporter): "both" alternates runs without and with it, to show what tracing costs
                          (default off)
+  --warmup <n>           untimed passes of a throughput workload (hello5, sequence, fanout, entity), each on
+                         a fresh store in the run's process, before the measured one: a warm JIT, as on a
+                         host that has been serving (default ${DEFAULT_WARMUP}; 0 measures a cold process)
   --in-process           run everything in this process instead of one child process per run
   --no-save              do not append to bench/results/<date>.jsonl
   --no-floor             do not measure the floor of each durable store (the limit workload, ~2-4 s a
@@ -64,7 +70,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { workloads: DEFAULT_WORKLOADS, stores: DEFAULT_STORES, runs: 3, scale: 1, timeoutMs: 120_000, inProcess: false, save: true, tracing: [false], floor: true };
+  const o: Options = { workloads: DEFAULT_WORKLOADS, stores: DEFAULT_STORES, runs: 3, scale: 1, timeoutMs: 120_000, inProcess: false, save: true, tracing: [false], floor: true, warmup: DEFAULT_WARMUP };
   const args = argv.flatMap((a) => (a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
   const list = (v: string): string[] =>
     v
@@ -118,6 +124,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case "--timeout":
         o.timeoutMs = number(1) * 1000;
+        break;
+      case "--warmup":
+        o.warmup = Math.floor(number(0));
         break;
       case "--in-process":
         o.inProcess = true;
@@ -238,16 +247,20 @@ function summaryLine(m: Measurement[]): string {
 // ---- main ----
 
 const opts = parseArgs(process.argv.slice(2));
+/** The warm-up passes a workload gets: only throughput workloads warm. */
+const warmupOf = (workload: string): number => (WORKLOADS.find((w) => w.name === workload)?.warms ? opts.warmup : 0);
+
 const session = new Date().toISOString();
 const env = { node: process.version, platform: `${process.platform}/${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memMB: Math.round(totalmem() / 2 ** 20), ...gitInfo() };
 const resultsFile = join(BENCH_DIR, "results", `${session.slice(0, 10)}.jsonl`);
 if (opts.save) mkdirSync(dirname(resultsFile), { recursive: true });
 const record = (line: Record<string, unknown>): void => {
-  if (opts.save) appendFileSync(resultsFile, `${JSON.stringify({ time: new Date().toISOString(), session, ...line, scale: opts.scale, env })}\n`);
+  const warmup = typeof line.workload === "string" ? warmupOf(line.workload) : 0;
+  if (opts.save) appendFileSync(resultsFile, `${JSON.stringify({ time: new Date().toISOString(), session, ...line, scale: opts.scale, ...(warmup > 0 ? { warmup } : {}), env })}\n`);
 };
 
 console.log(
-  `Perdure bench: ${opts.workloads.join(", ")} on ${opts.stores.join(", ")}, ${opts.runs} run(s) each${opts.scale !== 1 ? `, scale ${opts.scale}` : ""}${opts.tracing.includes(true) ? `, tracing ${opts.tracing.length > 1 ? "off and on" : "on"}` : ""}` +
+  `Perdure bench: ${opts.workloads.join(", ")} on ${opts.stores.join(", ")}, ${opts.runs} run(s) each${opts.scale !== 1 ? `, scale ${opts.scale}` : ""}${opts.workloads.some((w) => warmupOf(w) > 0) ? `, ${opts.warmup} warm-up pass(es) before each run of ${opts.workloads.filter((w) => warmupOf(w) > 0).join(", ")}` : ""}${opts.tracing.includes(true) ? `, tracing ${opts.tracing.length > 1 ? "off and on" : "on"}` : ""}` +
     ` (node ${process.version}, ${env.cpus} CPUs, load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")}${env.commit ? `, ${env.commit}${env.dirty ? "+dirty" : ""}` : ""})`,
@@ -279,7 +292,7 @@ for (const workload of opts.workloads) {
     runs: for (let run = 1; run <= opts.runs; run++) for (const c of modes) {
       if (c.skipped !== undefined) break runs;
       const traced = c.traced;
-      const spec: RunSpec = { workload, store, scale: opts.scale, timeoutMs: opts.timeoutMs, tracing: traced };
+      const spec: RunSpec = { workload, store, scale: opts.scale, timeoutMs: opts.timeoutMs, tracing: traced, warmup: warmupOf(workload) };
       const label = `${workload} on ${storeLabel(store, traced)}${opts.runs > 1 ? ` run ${run}/${opts.runs}` : ""}`;
       const outcome = await runSpec(spec);
       if (outcome.kind === "skipped") {
@@ -371,7 +384,7 @@ if (opts.save) console.log(`Results appended to ${relative(process.cwd(), result
 let worse = 0;
 if (opts.compare) {
   const current = collected.flatMap((c) =>
-    [...c.values].filter(([, v]) => !v.derived && v.values.length > 0).map(([metric, v]) => ({ workload: c.workload, store: c.store, tracing: c.traced, metric, scale: opts.scale, median: median(v.values), better: v.better })),
+    [...c.values].filter(([, v]) => !v.derived && v.values.length > 0).map(([metric, v]) => ({ workload: c.workload, store: c.store, tracing: c.traced, metric, scale: opts.scale, warmup: warmupOf(c.workload), median: median(v.values), better: v.better })),
   );
   const compared = compareMedians(opts.compare.baseline, current);
   const cmp: string[][] = [["workload", "store", "metric", "before", "now", "change", ""]];
@@ -379,7 +392,7 @@ if (opts.compare) {
     cmp.push([r.key.workload, r.key.store, r.key.metric, fmt(r.before), fmt(r.now), `${r.gain >= 0 ? "+" : ""}${(r.gain * 100).toFixed(1)} %`, r.worse ? "WORSE by more than 10 %" : ""]);
   }
   worse = compared.filter((r) => r.worse).length;
-  console.log(`\nAgainst ${opts.compare.file} (change: + is better):\n${compared.length > 0 ? table(cmp) : "nothing in common with this run (same workload, store, tracing, metric and scale)"}`);
+  console.log(`\nAgainst ${opts.compare.file} (change: + is better):\n${compared.length > 0 ? table(cmp) : "nothing in common with this run (same workload, store, tracing, metric, scale and warm-up)"}`);
   if (worse > 0) console.error(`\n${worse} metric(s) more than 10 % worse than ${opts.compare.file}.`);
 }
 

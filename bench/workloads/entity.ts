@@ -78,6 +78,7 @@ class EntityTap {
 export const entity: Workload = {
   name: "entity",
   summary: "10,000 signals to one counter entity, then 10,000 spread over 100 entities (ops/s, exact final state)",
+  warms: true,
   async run({ store, scale, timeoutMs }) {
     const n = scaled(10_000, scale);
     const spread = Math.min(100, n);

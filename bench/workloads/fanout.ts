@@ -9,6 +9,7 @@ import type { Task } from "../../src/index.js";
 export const fanout: Workload = {
   name: "fanout",
   summary: "one orchestration fanning out 10,000 activities and summing the results (s, act/s, peak RSS)",
+  warms: true,
   async run({ store, scale, timeoutMs }) {
     const n = scaled(10_000, scale);
     const calls = new CallCounter<number>();

@@ -27,6 +27,7 @@ export function registerHello5(app: DurableApp, onCall: (input: string) => void 
 export const hello5: Workload = {
   name: "hello5",
   summary: "1,000 orchestrations started at once, each 5 sequential echo activities",
+  warms: true,
   async run({ store, scale, timeoutMs }) {
     const n = scaled(1000, scale);
     const calls = new CallCounter<string>();

@@ -11,6 +11,7 @@ const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 export const sequence: Workload = {
   name: "sequence",
   summary: "one orchestration of 2,000 sequential no-op activities (ms per step, first vs last 200)",
+  warms: true,
   async run({ store, scale, timeoutMs }) {
     const steps = scaled(2000, scale, 20);
     const window = Math.min(scaled(200, scale, 5), Math.floor(steps / 2));

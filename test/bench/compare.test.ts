@@ -25,6 +25,8 @@ describe("bench --compare", () => {
       line("s2", "orchestrations/s", 1000),
       line("s2", "orchestrations/s", 2000),
       line("s2", "orchestrations/s", 1500),
+      // A warm process (3 untimed passes first) is a different measurement from a cold one.
+      line("s2", "orchestrations/s", 9000, { warmup: 3 }),
       JSON.stringify({ session: "s2", workload: "hello5", store: "memory", run: 2, failure: "TIMED OUT" }),
       JSON.stringify({ session: "s2", workload: "limit", store: "memory", metric: "engine/raw", value: 1, derived: "x" }),
       "",
@@ -36,6 +38,8 @@ describe("bench --compare", () => {
       { workload: "hello5", store: "memory", tracing: false, metric: "seconds", scale: 1, median: 2.2, better: "lower" },
       { workload: "hello5", store: "memory", tracing: false, metric: "seconds", scale: 0.1, median: 9, better: "lower" },
       { workload: "hello5", store: "memory", tracing: true, metric: "orchestrations/s", scale: 1, median: 1, better: "higher" },
+      { workload: "hello5", store: "memory", tracing: false, metric: "orchestrations/s", scale: 1, warmup: 3, median: 9500, better: "higher" },
+      { workload: "hello5", store: "memory", tracing: false, metric: "orchestrations/s", scale: 1, warmup: 2, median: 1, better: "higher" },
     ]);
     // 1340 against 1500: 10.7 % worse. 2.2 s against 2 s: exactly 10 % slower, not more.
     assert.deepEqual(
@@ -43,6 +47,7 @@ describe("bench --compare", () => {
       [
         ["orchestrations/s", 1500, 1340, -0.107, true],
         ["seconds", 2, 2.2, -0.1, false],
+        ["orchestrations/s", 9000, 9500, 0.056, false],
       ],
     );
   });
@@ -55,7 +60,8 @@ describe("bench --compare", () => {
   it("flags a workload more than 10 % worse than the saved run and exits 3; passes against a slower one", { timeout: 120_000 }, () => {
     const run = (saved: number): { status: number | null; out: string } => {
       const file = join(dir, `saved-${saved}.jsonl`);
-      writeFileSync(file, `${line("saved", "orchestrations/s", saved, { scale: 0.02 })}\n`);
+      // Saved by a run with the default warm-up (3 passes), as the run here does; a cold line beside it is not compared.
+      writeFileSync(file, `${line("saved", "orchestrations/s", saved, { scale: 0.02, warmup: 3 })}\n${line("saved", "seconds", 1e-9, { scale: 0.02 })}\n`);
       const r = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "-w", "hello5", "-s", "memory", "--runs", "1", "--scale", "0.02", "--no-save", "--compare", file], { encoding: "utf8" });
       return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
     };
