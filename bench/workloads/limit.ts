@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { type BenchStore, check, type Measurement, SkipError, type Workload, type WorkloadResult } from "../harness.js";
+import { WAL_AUTOCHECKPOINT_PAGES } from "../../src/providers/sqlite/sqlite-provider.js";
 
 const DURATION_MS = 2000;
 const EVENT = JSON.stringify({ type: "TaskCompleted", eventId: -1, timestamp: new Date().toISOString(), taskScheduledId: 0, result: "0" });
@@ -18,6 +19,8 @@ function sqliteFloor(sqlite: NonNullable<BenchStore["sqlite"]>, duration: number
   try {
     db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${sqlite.synchronous}`);
+    // As the store does (sqlite-provider.ts): the floor is measured with the store's own settings.
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     db.exec("CREATE TABLE steps (instance_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (instance_id, seq)) WITHOUT ROWID");
     const insert = db.prepare("INSERT INTO steps (instance_id, seq, event) VALUES (?, ?, ?)");
     const commit = db.transaction((seq: number) => insert.run("limit-0", seq, EVENT));

@@ -106,9 +106,14 @@ export function isPayloadRef(text: string | undefined): text is string {
  * references in place of large texts, and holds the payload rows to insert with it.
  */
 export class PayloadWriter {
-  private readonly pending = new Map<string, { instanceId: string; key: string; bytes: number; text: string; data?: Buffer }>();
+  // Both made on the first large payload: a writer is made for every step, and most steps have none.
+  private pendingRows: Map<string, { instanceId: string; key: string; bytes: number; text: string; data?: Buffer }> | undefined;
   /** Keys of texts already hashed in this write (a text is often stored in several rows). */
-  private readonly keys = new Map<string, string>();
+  private hashed: Map<string, string> | undefined;
+
+  private get pending(): Map<string, { instanceId: string; key: string; bytes: number; text: string; data?: Buffer }> {
+    return (this.pendingRows ??= new Map());
+  }
 
   constructor(
     private readonly limit: number,
@@ -116,7 +121,7 @@ export class PayloadWriter {
   ) {}
 
   get empty(): boolean {
-    return this.pending.size === 0;
+    return (this.pendingRows?.size ?? 0) === 0;
   }
 
   /** The instances this write stores payloads for. */
@@ -129,10 +134,11 @@ export class PayloadWriter {
     // A text starting with '#' is not JSON: stored apart whatever its size, it can never be taken for a reference.
     const small = this.limit <= 0 || text.length < this.limit / 3 || (text.length < this.limit && Buffer.byteLength(text) < this.limit);
     if (small && !text.startsWith("#")) return text;
-    let key = this.keys.get(text);
+    const keys = (this.hashed ??= new Map<string, string>());
+    let key = keys.get(text);
     if (key === undefined) {
       key = createHash("sha256").update(text).digest("base64url").slice(0, 32);
-      this.keys.set(text, key);
+      keys.set(text, key);
     }
     const id = `${owner}\u0000${key}`;
     if (!this.pending.has(id)) this.pending.set(id, { instanceId: owner, key, bytes: Buffer.byteLength(text), text });
@@ -194,6 +200,7 @@ export class PayloadWriter {
 
   /** Activities leased to the committing worker carry their input itself, not the reference this write stored in its place. */
   restoreInputs(items: readonly ActivityWorkItem[] | undefined): void {
+    if (this.empty) return;
     for (const a of items ?? []) {
       if (!isPayloadRef(a.input)) continue;
       const p = this.pending.get(`${a.instanceId}\u0000${a.input.slice(REF.length)}`);

@@ -385,6 +385,9 @@ export class Worker {
    */
   private async idle(signal: WorkSignal, lockedAt: number): Promise<void> {
     let wait = this.options.pollIntervalMs;
+    // A turn first: the work just handed out commits in the next one (group commit), and asking the
+    // store when work is next due is not worth delaying it for (a step's latency on SQLite).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       const next = await this.provider.nextVisibleAt(lockedAt);
       if (next !== undefined) wait = Math.max(0, Math.min(wait, next - this.clock.now() + 1));
