@@ -22,6 +22,15 @@ export class Batcher<T, R> {
     });
   }
 
+  /**
+   * Hands what is queued to `flush` now instead of at the end of the turn: for a caller that knows
+   * the turn's batch is complete (the worker after queueing all the activity results of a turn).
+   * The turn's scheduled flush then finds nothing, or what was added after.
+   */
+  flushNow(): void {
+    if (this.queue.length > 0) this.run();
+  }
+
   private run(): void {
     this.scheduled = false;
     const batch = this.queue.splice(0, this.maxBatch);

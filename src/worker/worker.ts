@@ -385,9 +385,10 @@ export class Worker {
    */
   private async idle(signal: WorkSignal, lockedAt: number): Promise<void> {
     let wait = this.options.pollIntervalMs;
-    // A turn first: the work just handed out commits in the next one (group commit), and asking the
-    // store when work is next due is not worth delaying it for (a step's latency on SQLite).
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Two turns first: the steps just handed out queue their commit a turn from now (group commit),
+    // and asking the store when work is next due is not worth delaying them for (a step's latency
+    // on SQLite). Immediates queued in one turn run in the next, so one turn would not be enough.
+    for (let turn = 0; turn < 2; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       const next = await this.provider.nextVisibleAt(lockedAt);
       if (next !== undefined) wait = Math.max(0, Math.min(wait, next - this.clock.now() + 1));
@@ -556,6 +557,10 @@ export class Worker {
       void this.recordLocally(instanceId, executionId, same);
       if (others.length > 0) void this.recordInInbox(others);
     }
+    // Every result of this turn is queued by now (recordLocally queues its step before it first
+    // waits): written at once, not a turn later.
+    this.orchestrationCommits.flushNow();
+    this.activityCommits.flushNow();
   }
 
   private async recordLocally(instanceId: string, executionId: string, pending: PendingResult[]): Promise<void> {

@@ -378,7 +378,10 @@ export class SqliteProvider implements StorageProvider {
       const from = `FROM messages m INDEXED BY messages_by_visible CROSS JOIN instances i ON i.instance_id = m.instance_id WHERE m.visible_at <= @now AND i.locked_until <= @now ${filter.sql}`;
       q = {
         any: this.database.prepare(`SELECT 1 AS one ${from} LIMIT 1`),
-        ready: this.database.prepare(`SELECT m.instance_id, i.lock_token ${from} GROUP BY m.instance_id ORDER BY MIN(m.id) LIMIT @max`),
+        // The visible messages in the index's order (visible time, then arrival), each instance taken
+        // at its first: grouping and ordering in SQL cost two temporary B-trees per lock, 40 us of a
+        // lock transaction of 60 when one instance was ready.
+        ready: this.database.prepare(`SELECT m.instance_id, i.lock_token ${from}`),
       };
       this.readyCache.set(key, q);
     }
@@ -647,7 +650,13 @@ export class SqliteProvider implements StorageProvider {
     const read = this.write(() => {
       const s = this.s;
       const items: { item: OrchestrationWorkItem; payloads: PayloadReader; rows: { instance_id: string; key: string; data: Buffer }[] }[] = [];
-      for (const { instance_id, lock_token } of q.ready.all(params)) {
+      const ready = new Map<string, string | null>();
+      for (const { instance_id, lock_token } of q.ready.iterate(params)) {
+        if (ready.has(instance_id)) continue;
+        ready.set(instance_id, lock_token);
+        if (ready.size >= req.max) break;
+      }
+      for (const [instance_id, lock_token] of ready) {
         const token = randomUUID();
         const lockedUntil = req.now + req.leaseMs;
         if (s.lockInstance.run(token, lockedUntil, req.workerId, instance_id, req.now).changes !== 1) continue;
