@@ -23,15 +23,13 @@ class ActivityInvocationContext extends InvocationContext implements ActivityCon
       invocationId: `${item.instanceId}:${item.taskScheduledId}:${item.dequeueCount}`,
       // The log fields are built when the function first logs, not for every call.
       logHandler: lazyLogHandler(logger, () => logFields(item, fn)),
-      options: { trigger: ACTIVITY_TRIGGER, extraInputs: fn.extraInputs ?? [], extraOutputs: fn.extraOutputs ?? [] },
+      options: { trigger: { type: "activityTrigger", name: "input" }, extraInputs: fn.extraInputs ?? [], extraOutputs: fn.extraOutputs ?? [] },
     });
     this.instanceId = item.instanceId;
     this.idempotencyKey = `${item.instanceId}:${item.executionId}:${item.taskScheduledId}`;
     this.attempt = item.dequeueCount;
   }
 }
-
-const ACTIVITY_TRIGGER = Object.freeze({ type: "activityTrigger", name: "input" });
 
 function logFields(item: ActivityWorkItem, fn: RegisteredFunction<ActivityHandler>): LogFields {
   return { instanceId: item.instanceId, executionId: item.executionId, functionName: fn.name, functionType: "activity", taskScheduledId: item.taskScheduledId };
