@@ -72,9 +72,14 @@ export class PgConnection {
       types,
       // The provider's statements are prepared once per connection: plan them once too (custom
       // plans of the batch statement cost more than running it).
+      // A generic plan is made when the connection first runs the statement, often on small
+      // tables: it then looked up instances and tasks by ID with a sequential scan, for as long as
+      // the connection lived, over tables that grow (instances) or fill with dead rows between
+      // autovacuums (tasks: a 6,000-step sequence made one scan of 6,000 dead rows a step). Every
+      // statement of the provider has an index to use, so sequential scans are off.
       // A transaction left open by a host that froze (SIGSTOP, a VM paused) would hold its row
       // locks for ever: the server ends it. Ours last milliseconds.
-      options: "-c plan_cache_mode=force_generic_plan -c idle_in_transaction_session_timeout=10000",
+      options: "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c idle_in_transaction_session_timeout=10000",
     });
     // An idle connection that the server dropped (a restart) reports here; the next checkout gets a new one.
     this.pool.on("error", (err) => options.warn(`PostgreSQL connection lost: ${err.message}`));
