@@ -105,7 +105,6 @@ interface FenceRow {
 /** History rows inserted by one statement at most (5 parameters each). */
 const HISTORY_ROWS_PER_INSERT = 16;
 
-/** A step as stored (large payloads replaced by references), with the payloads to insert. */
 /** WAL pages between automatic checkpoints (SQLite's default is 1,000); see initialize(). */
 export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
