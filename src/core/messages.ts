@@ -1,4 +1,4 @@
-import { isoTime } from "./iso-time.js";
+import { isoTime as iso } from "./iso-time.js";
 import { InstanceAlreadyExistsError } from "./errors.js";
 import { type FailureDetails, failureFromError } from "./failure.js";
 import {
@@ -46,8 +46,6 @@ export interface OutgoingMessage {
   /** Ends a retry delay of the target (a parked instance's backoff), so an operator's terminate or rewind acts at once. */
   wake?: boolean;
 }
-
-const iso = isoTime;
 
 export interface ExecutionStartSpec {
   name: string;

@@ -1,4 +1,4 @@
-import { isoTime } from "./iso-time.js";
+import { isoTime as iso } from "./iso-time.js";
 import type { OrchestratorAction } from "./actions.js";
 import { unreleasedLocks } from "./entities/locks.js";
 import type { ExecutionResult, OrchestrationCompletion } from "./executor.js";
@@ -33,8 +33,6 @@ export interface StepContext {
   /** The host's app version: children started without an explicit version get it, as in Durable Functions. */
   defaultVersion?: string | undefined;
 }
-
-const iso = isoTime;
 
 /** Sets `input` on a record built just before, when there is one (no copy: a step makes many of these). */
 function withInput<T extends { input?: string }>(o: T, input: string | undefined): T {

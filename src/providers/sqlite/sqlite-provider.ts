@@ -70,7 +70,8 @@ interface MessageRow {
   dequeue_count: number;
 }
 
-interface TaskRow {
+/** A task as the lease statement returns it: leased just now, so its token is set. */
+interface LeasedTaskRow {
   id: number;
   instance_id: string;
   execution_id: string;
@@ -78,13 +79,9 @@ interface TaskRow {
   name: string;
   input: string | null;
   metadata: string | null;
-  lock_token: string | null;
-  locked_until: number;
+  lock_token: string;
   dequeue_count: number;
 }
-
-/** A task as the lease statement returns it: leased just now, so its token is set. */
-type LeasedTaskRow = Omit<TaskRow, "lock_token" | "locked_until"> & { lock_token: string };
 
 /** The activity lock of one function list: whether anything is ready, and the statement that leases it. */
 interface ReadyTaskQueries {
