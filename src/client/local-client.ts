@@ -9,7 +9,7 @@ import { checkPayloadSize, DEFAULT_MAX_PAYLOAD_BYTES, parsePayload } from "../co
 import { planControl } from "../core/control.js";
 import { rewindBlocker } from "../core/rewind.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus } from "../core/status.js";
-import type { InstanceQuery, InstanceRecord, StorageProvider } from "../providers/provider.js";
+import type { InstanceQuery, InstanceRecord, OrchestrationWorkItem, StartHandoff, StorageProvider } from "../providers/provider.js";
 import type { Clock } from "../runtime/clock.js";
 import { carryActive, type Telemetry } from "../runtime/telemetry.js";
 import type { FunctionRegistry } from "../runtime/registry.js";
@@ -38,6 +38,8 @@ export class LocalTransport implements ClientTransport {
     private readonly defaultVersion?: string,
     /** The largest input or event data stored (the host's maxPayloadBytes). */
     private readonly maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
+    /** A worker of this process that takes a start's first step straight from the start. */
+    private readonly startHandoff?: StartHandoff,
   ) {}
 
   endpoint(): HttpEndpoint {
@@ -75,7 +77,14 @@ export class LocalTransport implements ClientTransport {
     const startedEvent = executionStarted({ name: functionName, instanceId: id, executionId: newInstanceId(), input, version: version ?? this.defaultVersion, timestamp: isoTime(now) });
     const trace = carryActive();
     if (trace) startedEvent.traceContext = trace;
-    await this.provider.createInstance({ startedEvent, now });
+    const claim = this.startHandoff?.(functionName, startedEvent.version);
+    let item: OrchestrationWorkItem | undefined;
+    try {
+      item = await this.provider.createInstance(claim ? { startedEvent, now, lease: { workerId: claim.workerId, leaseMs: claim.leaseMs } } : { startedEvent, now });
+    } finally {
+      if (item) claim?.accept(item);
+      else claim?.release();
+    }
     return id;
   }
 
@@ -285,7 +294,7 @@ export class LocalTransport implements ClientTransport {
 
 /** The client over a provider in this process. */
 export class LocalDurableClient extends DurableClientCore {
-  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint, telemetry?: Telemetry, version?: string, maxPayloadBytes?: number) {
-    super(new LocalTransport(provider, clock, registry, endpoint, version, maxPayloadBytes), telemetry);
+  constructor(provider: StorageProvider, clock: Clock, registry?: FunctionRegistry, endpoint?: () => HttpEndpoint, telemetry?: Telemetry, version?: string, maxPayloadBytes?: number, startHandoff?: StartHandoff) {
+    super(new LocalTransport(provider, clock, registry, endpoint, version, maxPayloadBytes, startHandoff), telemetry);
   }
 }

@@ -136,6 +136,8 @@ class PerdureHost implements Host {
       this.telemetry,
       (this.version = checkVersion(options.version, "The host's version")),
       options.maxPayloadBytes === undefined ? undefined : checkMaxPayloadBytes(options.maxPayloadBytes),
+      // This host's worker runs the first step of what this host starts, without a lock transaction.
+      (name, version) => this.worker.claimStart(name, version),
     );
     // Checked now, so a bad limit or policy fails before the store and workers start.
     edgeLimits(this.edgeOptions());

@@ -46,7 +46,7 @@ import { LockLostError } from "../core/errors.js";
 import type { FailureDetails } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent, TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
 import type { MessageMetadata, OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
-import type { InstanceKind } from "../core/outbox.js";
+import type { InstanceKind, NewInstanceRow } from "../core/outbox.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { ParkInfo } from "../core/step-policy.js";
 import type { StepCommit } from "../core/step-commit.js";
@@ -66,8 +66,11 @@ export interface StorageProvider {
    * Creates an instance (status Pending) and enqueues its ExecutionStarted message, as core's
    * `planStart` says: a finished instance of that ID is replaced (history, messages, tasks deleted),
    * a Pending/Running/Suspended/ContinuedAsNew one raises InstanceAlreadyExistsError, nothing written.
+   * With `lease`, the new instance is leased to that worker in the same transaction and its work item
+   * returned (as a lock would have returned it); nobody is woken for it. Otherwise undefined: also
+   * when the provider declines the lease, and the start is then announced as without one.
    */
-  createInstance(request: CreateInstanceRequest): Promise<void>;
+  createInstance(request: CreateInstanceRequest): Promise<OrchestrationWorkItem | undefined>;
   /**
    * Enqueues messages from a client (kinds `event` and `entity`), all or none: when `planDelivery`
    * refuses one (an unknown orchestration: InstanceNotFoundError), nothing is written. A message to
@@ -315,7 +318,30 @@ export interface CreateInstanceRequest {
   /** Start later: the ExecutionStarted message becomes visible at this time. */
   visibleAt?: number;
   metadata?: MessageMetadata;
+  /**
+   * A worker of the starting process that runs the first step at once: the start leases the instance
+   * to it and returns the work item, so the step needs no lock transaction (nor a wake-up to take
+   * it). Ignored with `visibleAt`. A lease that is never completed expires as any other.
+   */
+  lease?: { workerId: string; leaseMs: number };
 }
+
+/**
+ * A worker of the starting process that runs a new instance's first step the moment it is started:
+ * the start asks for `lease` with it and hands over the work item createInstance returns, so the step
+ * needs no lock transaction and no wake-up. (The host wires its worker to its in-process client.)
+ */
+export interface StartClaim {
+  workerId: string;
+  leaseMs: number;
+  /** The start leased the instance: the worker runs its work item. */
+  accept(item: OrchestrationWorkItem): void;
+  /** The start leased nothing (refused, failed, or the store declined the lease): the offer ends. */
+  release(): void;
+}
+
+/** Asks for a claim on a start of orchestration `name` at `version`; undefined when no worker here takes it now. */
+export type StartHandoff = (name: string, version: string | undefined) => StartClaim | undefined;
 
 export interface WorkCounts {
   orchestrations: number;
@@ -497,6 +523,45 @@ export function orchestrationCommit(step: StepCommit, fence: CommitFence, activi
     activityResults,
     leaseActivities: undefined,
   };
+}
+
+/**
+ * The work item of an instance a start leased to its worker (`CreateInstanceRequest.lease`): the new
+ * row with its ExecutionStarted message, handed out once, and an empty history. `started` is the event
+ * as the caller gave it (a provider may store its input apart, as a payload reference).
+ */
+export function startedWorkItem(record: InstanceRecord, started: ExecutionStartedEvent, messageId: number, lockToken: string, lease: { workerId: string; leaseMs: number }, now: number, metadata?: MessageMetadata): OrchestrationWorkItem {
+  const message: OrchestrationMessage = { event: started, executionId: started.executionId };
+  if (metadata) message.metadata = metadata;
+  return {
+    instanceId: record.instanceId,
+    lockToken,
+    lockedUntil: now + lease.leaseMs,
+    workerId: lease.workerId,
+    dequeueCount: 1,
+    takeover: false,
+    instance: record,
+    messages: [{ id: messageId, message, dequeueCount: 1 }],
+    history: [],
+  };
+}
+
+/** The record of an instance just created from core's plan (Pending, no history yet). */
+export function newInstanceRecord(row: NewInstanceRow, now: number): InstanceRecord {
+  const r: InstanceRecord = {
+    instanceId: row.instanceId,
+    kind: row.kind,
+    name: row.name,
+    executionId: row.executionId,
+    runtimeStatus: row.runtimeStatus,
+    createdAt: now,
+    lastUpdatedAt: now,
+    historyLength: 0,
+  };
+  if (row.input !== undefined) r.input = row.input;
+  if (row.parentInstanceId !== undefined) r.parentInstanceId = row.parentInstanceId;
+  if (row.version !== undefined) r.version = row.version;
+  return r;
 }
 
 /** The instance a commit writes. */

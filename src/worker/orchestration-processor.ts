@@ -70,6 +70,12 @@ export class OrchestrationProcessor {
     this.entities = new EntityProcessor(registry, clock, logger, options.telemetry, options.executor.maxPayloadBytes);
   }
 
+  /** Whether this host's version rule lets it run an instance started with `version`. */
+  mayRun(version: string | undefined): boolean {
+    const check = this.options.versionCheck;
+    return !check || versionMismatch(version ?? "", check.version, check.match) === undefined;
+  }
+
   async process(item: OrchestrationWorkItem): Promise<StepOutcome> {
     try {
       if (item.instance.kind === "entity") return await this.entities.process(item, this.options.policy);

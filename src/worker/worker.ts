@@ -8,7 +8,7 @@ import { DEFAULT_EXECUTOR_CACHE_BYTES } from "./executor-cache.js";
 import { DEFAULT_MAX_HISTORY_EVENTS, isValidHistoryLimit } from "../core/history-limit.js";
 import { DEFAULT_RETRY_POLICY, PARK_CODES, parkInfo, type RetryPolicy } from "../core/step-policy.js";
 import type { TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
-import type { ActivityResult, ActivityWorkItem, CommitResult, OrchestrationCommit, OrchestrationWorkItem, StorageProvider } from "../providers/provider.js";
+import { type ActivityResult, type ActivityWorkItem, type CommitResult, functionKey, type OrchestrationCommit, type OrchestrationWorkItem, type StartClaim, type StorageProvider } from "../providers/provider.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { consoleLogger, type Logger, withFields } from "../runtime/logger.js";
 import { RuntimeMetrics } from "../runtime/metrics.js";
@@ -317,6 +317,39 @@ export class Worker {
   poke(): void {
     this.orchestrations.signal.notify();
     this.activities.signal.notify();
+  }
+
+  /**
+   * Offers to run a new instance's first step as soon as this process starts it (the start leases the
+   * instance here and hands over its work item). Declined when the worker is not running, has not the
+   * function, may not run the version, or has no free slot. The slot offered is held until the start
+   * accepts or releases the claim.
+   */
+  claimStart(name: string, version: string | undefined): StartClaim | undefined {
+    const lane = this.orchestrations;
+    if (!this.running || lane.inflight.size + lane.reserved >= lane.max) return undefined;
+    if (!this.functions.orchestrations.includes(functionKey(name)) || !this.processor.mayRun(version)) return undefined;
+    lane.reserved++;
+    let open = true;
+    const end = (): boolean => {
+      if (!open) return false;
+      open = false;
+      lane.reserved--;
+      return true;
+    };
+    return {
+      workerId: this.workerId,
+      leaseMs: this.options.leaseMs,
+      accept: (item) => {
+        if (!end()) return;
+        if (this.running) return this.run(lane, item);
+        // Stopped meanwhile: handed back for another host (or this one's next start) at once.
+        void this.provider.abandonOrchestrationWorkItem(item, { retryAfterMs: 0 }, this.clock.now()).catch(() => undefined);
+      },
+      release: () => {
+        if (end()) lane.slotWaiters.shift()?.();
+      },
+    };
   }
 
   /** Nothing held, being locked, or run and waiting for its result to be recorded here (perdure/testing's runUntilIdle). */

@@ -136,6 +136,71 @@ it("hands a finished activity's slot to the next activity of its orchestration, 
   }
 });
 
+it("runs the first step of what its host starts straight from the start, with no lock; a full worker leaves the rest to its lock", async () => {
+  class LockCounting extends MemoryProvider {
+    lockedInstances = 0;
+    leasedStarts = 0;
+    override async lockOrchestrationWorkItems(...args: Parameters<MemoryProvider["lockOrchestrationWorkItems"]>): ReturnType<MemoryProvider["lockOrchestrationWorkItems"]> {
+      const items = await super.lockOrchestrationWorkItems(...args);
+      this.lockedInstances += items.length;
+      return items;
+    }
+    override async createInstance(...args: Parameters<MemoryProvider["createInstance"]>): ReturnType<MemoryProvider["createInstance"]> {
+      const item = await super.createInstance(...args);
+      if (item) this.leasedStarts++;
+      return item;
+    }
+  }
+  const app = createApp();
+  app.activity("double", { handler: (x: number) => x * 2 });
+  app.orchestration("once", function* (ctx) {
+    return yield ctx.df.callActivity("double", ctx.df.getInput<number>());
+  });
+  for (const [slots, starts] of [[100, 5], [2, 6]] as const) {
+    const provider = new LockCounting();
+    // No polls: a lock in flight holds every free slot, and a start that comes meanwhile is left to it.
+    const host = createHost({ store: provider, port: false, app, logger: silentLogger, maxConcurrentOrchestrations: slots, pollIntervalMs: 60_000 });
+    await host.start();
+    try {
+      await wait(50); // the first lock, at start, has come back empty
+      // One at a time: each start finds a free slot and is leased to the worker.
+      for (let i = 0; i < starts; i++) assert.equal((await host.client.waitForCompletion(await host.client.startNew("once", { input: i }))).output, i * 2);
+      assert.equal(provider.leasedStarts, starts, `${slots} slots: every start leased`);
+      assert.equal(provider.lockedInstances, 0, `${slots} slots: no instance was locked`);
+      // All at once: a worker with fewer slots than starts leases what fits; its lock takes the rest.
+      const ids = await Promise.all(Array.from({ length: starts }, (_, i) => host.client.startNew("once", { input: 100 + i })));
+      for (const [i, id] of ids.entries()) assert.equal((await host.client.waitForCompletion(id)).output, (100 + i) * 2);
+      const leased = provider.leasedStarts - starts;
+      if (slots >= starts) assert.equal(leased, starts, "room for every start");
+      else assert.ok(leased >= 1 && leased <= slots && provider.lockedInstances >= starts - leased, `${slots} slots: ${leased} leased, ${provider.lockedInstances} locked`);
+    } finally {
+      await host.stop();
+    }
+  }
+});
+
+it("a start the store refuses gives back the slot its worker offered", async () => {
+  const app = createApp();
+  app.orchestration("waits", function* (ctx) {
+    return yield ctx.df.waitForExternalEvent("go");
+  });
+  // One slot: an offer that was never given back would stop every step after it.
+  const host = createHost({ store: "memory:", port: false, app, logger: silentLogger, maxConcurrentOrchestrations: 1 });
+  await host.start();
+  try {
+    const id = await host.client.startNew("waits", { instanceId: "only" });
+    await eventually(async () => (await host.client.getStatus(id))?.runtimeStatus === "Running", 10_000, "the first instance to run");
+    for (let i = 0; i < 3; i++) await assert.rejects(host.client.startNew("waits", { instanceId: "only" }), /already exists/);
+    await host.client.raiseEvent(id, "go", "went");
+    assert.equal((await host.client.waitForCompletion(id, { timeoutInMilliseconds: 10_000 })).output, "went");
+    const next = await host.client.startNew("waits");
+    await host.client.raiseEvent(next, "go", 2);
+    assert.equal((await host.client.waitForCompletion(next, { timeoutInMilliseconds: 10_000 })).output, 2);
+  } finally {
+    await host.stop();
+  }
+});
+
 const dir = mkdtempSync(join(tmpdir(), "perdure-drain-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

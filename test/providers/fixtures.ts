@@ -60,6 +60,11 @@ export interface ProviderHandle {
   second?: () => Promise<StorageProvider>;
   /** Why this store has no `second` handle, for the skip message. */
   noSecondReason?: string;
+  /**
+   * The store leases a start to the worker named in its request (CreateInstanceRequest.lease).
+   * Otherwise it declines, as the contract allows, and the suite checks the start is announced instead.
+   */
+  leasesStarts?: boolean;
 }
 
 /** Returns a fresh, empty store (the suite calls `initialize()` again: it must be idempotent). */
@@ -209,6 +214,7 @@ export interface CreateOptions {
   parent?: ParentInstanceInfo;
   metadata?: MessageMetadata;
   version?: string;
+  lease?: CreateInstanceRequest["lease"];
 }
 
 export async function create(p: StorageProvider, instanceId: string, opts: CreateOptions = {}): Promise<CreateInstanceRequest> {
@@ -222,8 +228,22 @@ export async function create(p: StorageProvider, instanceId: string, opts: Creat
   const req: CreateInstanceRequest = { startedEvent: startedEvent(instanceId, executionId, ev), now };
   if (opts.visibleAt !== undefined) req.visibleAt = opts.visibleAt;
   if (opts.metadata !== undefined) req.metadata = opts.metadata;
+  if (opts.lease !== undefined) req.lease = opts.lease;
   await p.createInstance(req);
   return req;
+}
+
+/** A start with a lease for `opts.lease` (default: WORKER): the request and what the store returned. */
+export async function createLeased(p: StorageProvider, instanceId: string, opts: CreateOptions = {}): Promise<{ req: CreateInstanceRequest; item: OrchestrationWorkItem | undefined }> {
+  const executionId = opts.executionId ?? `${instanceId}-exec-1`;
+  const now = opts.now ?? T0;
+  const ev: { name?: string; input?: string; at: number } = { at: now };
+  if (opts.name !== undefined) ev.name = opts.name;
+  if (opts.input !== undefined) ev.input = opts.input;
+  const req: CreateInstanceRequest = { startedEvent: startedEvent(instanceId, executionId, ev), now, lease: opts.lease ?? { workerId: WORKER, leaseMs: LEASE } };
+  if (opts.visibleAt !== undefined) req.visibleAt = opts.visibleAt;
+  if (opts.metadata !== undefined) req.metadata = opts.metadata;
+  return { req, item: await p.createInstance(req) };
 }
 
 export interface LockOptions {

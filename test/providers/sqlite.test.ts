@@ -35,6 +35,7 @@ async function onFile(filename = newFile()): Promise<ProviderHandle & { provider
       return current;
     },
     second: async () => new SqliteProvider({ filename }),
+    leasesStarts: true,
   };
 }
 
@@ -43,7 +44,7 @@ runConformanceSuite("sqlite (temp file)", () => onFile());
 runConformanceSuite("sqlite (:memory:)", async () => {
   const provider = new SqliteProvider({ filename: ":memory:" });
   await provider.initialize();
-  return { provider, cleanup: () => provider.close(), noSecondReason: "a SQLite ':memory:' database belongs to its one connection: no second handle can share it" };
+  return { provider, cleanup: () => provider.close(), noSecondReason: "a SQLite ':memory:' database belongs to its one connection: no second handle can share it", leasesStarts: true };
 });
 
 describe("SqliteProvider specifics", () => {

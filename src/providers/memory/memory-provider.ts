@@ -24,10 +24,12 @@ import {
   type InstancePage,
   type InstanceQuery,
   type InstanceRecord,
+  newInstanceRecord,
   type OrchestrationCommit,
   type OrchestrationWorkItem,
   type ProviderStats,
   type PurgeFilter,
+  startedWorkItem,
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
@@ -185,20 +187,7 @@ export class MemoryProvider implements StorageProvider {
   // ---- rows ----
 
   private newRow(row: NewInstanceRow, now: number): InstanceRow {
-    const r: InstanceRecord = {
-      instanceId: row.instanceId,
-      kind: row.kind,
-      name: row.name,
-      executionId: row.executionId,
-      runtimeStatus: row.runtimeStatus,
-      createdAt: now,
-      lastUpdatedAt: now,
-      historyLength: 0,
-    };
-    if (row.input !== undefined) r.input = row.input;
-    if (row.parentInstanceId !== undefined) r.parentInstanceId = row.parentInstanceId;
-    if (row.version !== undefined) r.version = row.version;
-    return { record: r, history: [], lockToken: undefined, lockedUntil: 0, workerId: undefined, wakePending: false };
+    return { record: newInstanceRecord(row, now), history: [], lockToken: undefined, lockedUntil: 0, workerId: undefined, wakePending: false };
   }
 
   private target(instanceId: string): TargetState | undefined {
@@ -206,14 +195,16 @@ export class MemoryProvider implements StorageProvider {
     return row ? { kind: row.record.kind, runtimeStatus: row.record.runtimeStatus } : undefined;
   }
 
-  private addMessage(instanceId: string, message: OrchestrationMessage, visibleAt: number): void {
+  /** Queues a message; `announce` false for one that a lease taken with it holds (nobody could lock it). */
+  private addMessage(instanceId: string, message: OrchestrationMessage, visibleAt: number, announce = true): number {
     const id = this.s.nextId++;
     const row: MessageRow = { id, instanceId, message: clone(message), visibleAt, dequeueCount: 0 };
     this.s.messages.set(id, row);
     let own = this.s.messagesOf.get(instanceId);
     if (!own) this.s.messagesOf.set(instanceId, (own = new Map<number, MessageRow>()));
     own.set(id, row);
-    this.notify("orchestration", visibleAt);
+    if (announce) this.notify("orchestration", visibleAt);
+    return id;
   }
 
   /**
@@ -255,18 +246,26 @@ export class MemoryProvider implements StorageProvider {
 
   // ---- client side ----
 
-  async createInstance(req: CreateInstanceRequest): Promise<void> {
+  async createInstance(req: CreateInstanceRequest): Promise<OrchestrationWorkItem | undefined> {
     this.stats.writeTransactions++;
     const started = req.startedEvent;
     const d = planStart(started, this.target(started.instanceId));
     if (d.action === "fail") throw d.error;
-    if (d.action !== "create" && d.action !== "replace") return;
+    if (d.action !== "create" && d.action !== "replace") return undefined;
     if (d.action === "replace") this.deleteInstanceData(started.instanceId);
-    this.s.instances.set(started.instanceId, this.newRow(d.row, req.now));
+    const row = this.newRow(d.row, req.now);
+    this.s.instances.set(started.instanceId, row);
     const message: OrchestrationMessage = { event: started, executionId: started.executionId };
     if (req.metadata) message.metadata = req.metadata;
-    this.addMessage(started.instanceId, message, req.visibleAt ?? req.now);
+    const lease = req.visibleAt === undefined ? req.lease : undefined;
+    const messageId = this.addMessage(started.instanceId, message, req.visibleAt ?? req.now, !lease);
     this.changed(started.instanceId, d.row.runtimeStatus);
+    if (!lease) return undefined;
+    row.lockToken = this.newLockToken();
+    row.lockedUntil = req.now + lease.leaseMs;
+    row.workerId = lease.workerId;
+    this.s.messages.get(messageId)!.dequeueCount = 1;
+    return startedWorkItem(clone(row.record), clone(started), messageId, row.lockToken, lease, req.now, req.metadata && clone(req.metadata));
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {

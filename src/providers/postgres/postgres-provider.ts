@@ -411,15 +411,20 @@ export class PostgresProvider implements StorageProvider {
    * Starts made in the same turn of the event loop go to the store together: new IDs (the common
    * case) are inserted with their start messages in one statement; an ID that exists is then decided
    * on its locked row, on its own.
+   *
+   * A start's `lease` is declined (the contract allows it): the start is announced, and a worker
+   * locks it as any other. Starts are written many to a statement here, and a lease would need the
+   * message IDs that statement does not return.
    */
-  async createInstance(request: CreateInstanceRequest): Promise<void> {
+  async createInstance(request: CreateInstanceRequest): Promise<undefined> {
     const payloads = this.payloadWriter();
     const req = payloads.create(request);
     if (!payloads.empty) await payloads.compress();
-    return new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       this.starts.push({ req, payloads, resolve, reject });
       if (this.starts.length === 1) setImmediate(() => void this.flushStarts());
     });
+    return undefined;
   }
 
   private payloadWriter(): PayloadWriter {

@@ -155,4 +155,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX payloads_by_instance ON payloads (instance_id, key);
     `,
   },
+  {
+    version: 8,
+    description: "history: a rowid table with an index on (instance_id, seq), so a step's events are appended at the table's end instead of splitting the pages of a clustered key",
+    sql: `
+      -- A WITHOUT ROWID b-tree has no append path: a step's rows filled their leaf and rebalanced it
+      -- with its siblings and parent nearly every step (3-4 pages written per commit). A rowid table
+      -- appends at its last page, and the index's small entries seldom split: about 2 pages.
+      CREATE TABLE history_v8 (
+        id           INTEGER PRIMARY KEY,
+        instance_id  TEXT NOT NULL,
+        seq          INTEGER NOT NULL,
+        execution_id TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        event        TEXT NOT NULL
+      );
+      INSERT INTO history_v8 (instance_id, seq, execution_id, event_type, event)
+        SELECT instance_id, seq, execution_id, event_type, event FROM history ORDER BY instance_id, seq;
+      DROP TABLE history;
+      ALTER TABLE history_v8 RENAME TO history;
+      CREATE UNIQUE INDEX history_by_instance ON history (instance_id, seq);
+    `,
+  },
 ];

@@ -26,6 +26,7 @@ import {
   type InstanceQuery,
   type InstanceReadOptions,
   type InstanceRecord,
+  newInstanceRecord,
   type OrchestrationCommit,
   type OrchestrationWorkItem,
   type ProviderStats,
@@ -35,6 +36,7 @@ import {
   type StrandedWork,
   type StrandedWorkRequest,
   type TimerOccurrenceRecord,
+  startedWorkItem,
   timerRunInterrupted,
   type WorkCounts,
   type InstanceFilter,
@@ -232,8 +234,8 @@ export class SqliteProvider implements StorageProvider {
       getInstance: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE instance_id = ?"),
       target: db.prepare<[string], { kind: string; runtime_status: string }>("SELECT kind, runtime_status FROM instances WHERE instance_id = ?"),
       insertInstance: db.prepare(
-        `INSERT INTO instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, version, created_at, last_updated_at, history_length, locked_until)
-         VALUES (@instanceId, @kind, @name, @nameKey, @executionId, @status, @input, @parent, @version, @now, @now, 0, 0)`,
+        `INSERT INTO instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, version, created_at, last_updated_at, history_length, lock_token, locked_until, worker_id)
+         VALUES (@instanceId, @kind, @name, @nameKey, @executionId, @status, @input, @parent, @version, @now, @now, 0, @lockToken, @lockedUntil, @workerId)`,
       ),
       deleteInstance: db.prepare("DELETE FROM instances WHERE instance_id = ?"),
       deleteHistory: db.prepare("DELETE FROM history WHERE instance_id = ?"),
@@ -260,7 +262,7 @@ export class SqliteProvider implements StorageProvider {
              UNION ALL SELECT entity_state FROM instances WHERE instance_id = @id
            ) WHERE v LIKE '#payload:%')`,
       ),
-      insertMessage: db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at, metadata) VALUES (?, ?, ?, ?, ?, ?)"),
+      insertMessage: db.prepare("INSERT INTO messages (instance_id, execution_id, event_type, event, visible_at, metadata, dequeue_count) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       deleteMessage: db.prepare("DELETE FROM messages WHERE id = ?"),
       // Unleased: the retry delay ends now. Leased: the release that follows will skip its delay.
       wake: db.prepare(
@@ -280,8 +282,15 @@ export class SqliteProvider implements StorageProvider {
            lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = 0
          WHERE instance_id = @instanceId`,
       ),
-      // The same without the indexed columns a step seldom changes (status, name): writing them,
-      // even unchanged, rewrites their index entries, and most steps change neither.
+      // The same without the indexed columns a step seldom changes (status, name): SQLite rewrites the
+      // index entries of every column an UPDATE sets, changed or not, and each is a page in the WAL.
+      // A status changes at an orchestration's first and last steps; a name almost never.
+      updateInstanceStatus: db.prepare(
+        `UPDATE instances SET execution_id = @executionId, runtime_status = @status, input = @input, output = @output,
+           custom_status = @customStatus, failure_details = @failure, entity_state = @entityState, last_updated_at = @now, history_length = @historyLength,
+           lock_token = NULL, locked_until = 0, worker_id = NULL, parked = NULL, wake_pending = 0
+         WHERE instance_id = @instanceId`,
+      ),
       updateInstanceSameStatus: db.prepare(
         `UPDATE instances SET execution_id = @executionId, input = @input, output = @output,
            custom_status = @customStatus, failure_details = @failure, entity_state = @entityState, last_updated_at = @now, history_length = @historyLength,
@@ -522,9 +531,11 @@ export class SqliteProvider implements StorageProvider {
     });
   }
 
-  private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number, announce: Announce): void {
-    this.s.insertMessage.run(instanceId, m.executionId ?? null, m.event.type, JSON.stringify(m.event), visibleAt, m.metadata ? JSON.stringify(m.metadata) : null);
-    announce("orchestration", visibleAt);
+  /** Queues a message; without `announce`, one handed out with a lease taken with it (counted as delivered once). */
+  private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number, announce: Announce | undefined): number {
+    const { lastInsertRowid } = this.s.insertMessage.run(instanceId, m.executionId ?? null, m.event.type, JSON.stringify(m.event), visibleAt, m.metadata ? JSON.stringify(m.metadata) : null, announce ? 0 : 1);
+    announce?.("orchestration", visibleAt);
+    return Number(lastInsertRowid);
   }
 
   private target(instanceId: string): TargetState | undefined {
@@ -532,8 +543,11 @@ export class SqliteProvider implements StorageProvider {
     return t ? { kind: t.kind as InstanceKind, runtimeStatus: t.runtime_status as OrchestrationRuntimeStatus } : undefined;
   }
 
-  private insertRow(row: NewInstanceRow, now: number): void {
+  private insertRow(row: NewInstanceRow, now: number, lease?: { lockToken: string; lockedUntil: number; workerId: string }): void {
     this.s.insertInstance.run({
+      lockToken: lease?.lockToken ?? null,
+      lockedUntil: lease?.lockedUntil ?? 0,
+      workerId: lease?.workerId ?? null,
       instanceId: row.instanceId,
       kind: row.kind,
       name: row.name,
@@ -599,23 +613,32 @@ export class SqliteProvider implements StorageProvider {
     batch.forEach((w, i) => (refused.has(i) ? w.reject(refused.get(i)) : w.resolve()));
   }
 
-  async createInstance(request: CreateInstanceRequest): Promise<void> {
+  async createInstance(request: CreateInstanceRequest): Promise<OrchestrationWorkItem | undefined> {
     const w = this.payloadWriter();
     const req = w.create(request);
     if (!w.empty) await w.compress();
     const started = req.startedEvent;
-    return this.clientWrite((announce, changed) => {
+    const lease = req.visibleAt === undefined ? req.lease : undefined;
+    let item: OrchestrationWorkItem | undefined;
+    await this.clientWrite((announce, changed) => {
       const d = planStart(started, this.target(started.instanceId));
       if (d.action === "fail") throw d.error;
       if (d.action !== "create" && d.action !== "replace") return;
       if (d.action === "replace") this.deleteInstanceData(started.instanceId, true);
       this.insertPayloads(w);
-      this.insertRow(d.row, req.now);
+      const lockToken = lease ? randomUUID() : undefined;
+      this.insertRow(d.row, req.now, lease && lockToken ? { lockToken, lockedUntil: req.now + lease.leaseMs, workerId: lease.workerId } : undefined);
       const message: OrchestrationMessage = { event: started, executionId: started.executionId };
       if (req.metadata) message.metadata = req.metadata;
-      this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now, announce);
+      const messageId = this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now, lease ? undefined : announce);
       changed(started.instanceId, d.row.runtimeStatus);
+      if (!lease || !lockToken) return;
+      // The caller's event, with its input in full (the row may hold a reference to a payload row).
+      const record = newInstanceRecord(d.row, req.now);
+      if (request.startedEvent.input !== undefined) record.input = request.startedEvent.input;
+      item = startedWorkItem(record, request.startedEvent, messageId, lockToken, lease, req.now, req.metadata);
     });
+    return item;
   }
 
   async sendMessages(outgoing: readonly OutgoingMessage[], now: number): Promise<void> {
@@ -787,8 +810,8 @@ export class SqliteProvider implements StorageProvider {
     seq = this.appendHistory(id, seq, c.instance.executionId, c.newHistory);
     const u = c.instance;
     const nameKey = functionKey(u.name);
-    const unchanged = u.runtimeStatus === row.runtime_status && nameKey === row.name_key;
-    (unchanged ? s.updateInstanceSameStatus : s.updateInstance).run({
+    const statement = nameKey !== row.name_key ? s.updateInstance : u.runtimeStatus !== row.runtime_status ? s.updateInstanceStatus : s.updateInstanceSameStatus;
+    statement.run({
       instanceId: id,
       name: u.name,
       nameKey,

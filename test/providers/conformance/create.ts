@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { InstanceAlreadyExistsError } from "../../../src/core/errors.js";
 import type { ActivityTaskRequest } from "../../../src/providers/provider.js";
 import {
+  commitOne,
   type Define,
   FAR,
   METADATA,
@@ -10,7 +11,9 @@ import {
   bodies,
   commitFor,
   commitOk,
+  assertLockLost,
   create,
+  createLeased,
   eventRaised,
   executionCompleted,
   hasCode,
@@ -29,6 +32,8 @@ import {
   timerFired,
   toEvent,
   toSelf,
+  WORKER,
+  LEASE,
 } from "../fixtures.js";
 
 export function initializeTests(test: Define): void {
@@ -191,5 +196,79 @@ export function createTests(test: Define): void {
     const msgs = await peekMessages(p, "race", FAR);
     assert.equal(msgs?.length, 1);
     assert.equal(msgs[0]!.message.executionId, (await p.getInstance("race"))?.executionId);
+  });
+}
+
+export function startLeaseTests(test: Define): void {
+  test("a start with a lease hands its worker the work item, leased; its first step commits on that lease", async (p, h) => {
+    const { req, item } = await createLeased(p, "sl", { name: "MyOrch", executionId: "e1", input: '{"a":1}', metadata: METADATA });
+    const expected = newOrchestrationRow("sl", "e1", T0, { name: "MyOrch", input: '{"a":1}' });
+    assert.deepEqual(await p.getInstance("sl"), expected);
+    if (!h.leasesStarts) {
+      assert.equal(item, undefined, "a store that declines the lease returns nothing");
+      const locked = await lockOne(p, "sl", T0);
+      assert.deepEqual(bodies(locked.messages), [{ event: req.startedEvent, executionId: "e1", metadata: METADATA }]);
+      return;
+    }
+    assert.ok(item, "the store leases the start");
+    assert.equal(item.instanceId, "sl");
+    assert.equal(item.workerId, WORKER);
+    assert.equal(item.lockedUntil, T0 + LEASE);
+    assert.equal(item.takeover, false);
+    assert.equal(item.dequeueCount, 1);
+    assert.deepEqual(item.instance, expected);
+    assert.deepEqual(item.history, []);
+    assert.deepEqual(bodies(item.messages), [{ event: req.startedEvent, executionId: "e1", metadata: METADATA }]);
+    assert.deepEqual(item.messages.map((m) => m.dequeueCount), [1]);
+    assert.deepEqual(await lockAll(p, T0 + 1), [], "nobody else can lock it while the lease holds");
+    const started = item.messages[0]!.message.event;
+    await commitOk(p, commitFor(item, { status: "Running", newHistory: [orchestratorStarted(T0 + 2), started, orchestratorCompleted(T0 + 2)] }), T0 + 2);
+    assert.equal((await p.getInstance("sl"))?.runtimeStatus, "Running");
+    assert.deepEqual(await p.getHistory("sl"), [orchestratorStarted(T0 + 2), started, orchestratorCompleted(T0 + 2)]);
+    assert.deepEqual(await lockAll(p, FAR), [], "its start message was consumed by the step");
+  });
+
+  test("a leased start that is never completed is taken over when its lease expires", async (p, h) => {
+    const { item } = await createLeased(p, "lost", { executionId: "e1", lease: { workerId: "gone", leaseMs: 1_000 } });
+    if (!h.leasesStarts) {
+      assert.equal(item, undefined);
+      assert.equal((await lockOne(p, "lost", T0)).takeover, false);
+      return;
+    }
+    assert.ok(item);
+    assert.deepEqual(await lockAll(p, T0 + 999), []);
+    const taken = await lockOne(p, "lost", T0 + 1_000, { workerId: "other" });
+    assert.equal(taken.takeover, true, "the expired lease is a takeover");
+    assert.equal(taken.dequeueCount, 2, "the start was handed out once before");
+    assert.deepEqual(taken.history, []);
+    assert.deepEqual(bodies(taken.messages), bodies(item.messages));
+    assertLockLost(await commitOne(p, commitFor(item, { status: "Running" }), T0 + 1_001), "the first worker's commit");
+    await commitOk(p, commitFor(taken, { status: "Running", newHistory: [orchestratorStarted(T0 + 1_001), taken.messages[0]!.message.event] }), T0 + 1_001);
+  });
+
+  test("a delayed start is not leased, and a refused one leases nothing", async (p) => {
+    const { item } = await createLeased(p, "later", { visibleAt: T0 + 5_000 });
+    assert.equal(item, undefined, "a start that is not due yet has nothing to run");
+    assert.deepEqual(await lockAll(p, T0 + 4_999), []);
+    assert.equal((await lockOne(p, "later", T0 + 5_000)).dequeueCount, 1);
+
+    await create(p, "dup", { executionId: "first" });
+    await assert.rejects(createLeased(p, "dup", { executionId: "second", now: T0 + 1 }), hasCode("INSTANCE_ALREADY_EXISTS", InstanceAlreadyExistsError));
+    const first = await lockOne(p, "dup", T0 + 2);
+    assert.equal(first.takeover, false, "the refused start took no lease");
+    assert.equal(first.messages[0]!.message.executionId, "first");
+  });
+
+  test("a leased start replaces a finished instance", async (p, h) => {
+    await create(p, "again", { executionId: "old" });
+    const old = await lockOne(p, "again", T0);
+    await commitOk(p, commitFor(old, { status: "Completed", newHistory: [orchestratorStarted(T0), old.messages[0]!.message.event, executionCompleted("Completed", T0)] }), T0);
+    const { req, item } = await createLeased(p, "again", { executionId: "new", now: T0 + 10 });
+    assert.deepEqual(await p.getInstance("again"), newOrchestrationRow("again", "new", T0 + 10));
+    assert.deepEqual(await p.getHistory("again"), []);
+    const got = h.leasesStarts ? item : await lockOne(p, "again", T0 + 10);
+    assert.ok(got);
+    assert.deepEqual(got.history ?? [], []);
+    assert.deepEqual(bodies(got.messages), [{ event: req.startedEvent, executionId: "new" }]);
   });
 }

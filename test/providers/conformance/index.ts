@@ -9,7 +9,7 @@ import type { StorageProvider } from "../../../src/providers/provider.js";
 import type { Define, MakeProvider, ProviderHandle } from "../fixtures.js";
 import { activityResultTests, activityTests, leaseActivitiesTests } from "./activities.js";
 import { commitTests } from "./commit.js";
-import { createTests, initializeTests } from "./create.js";
+import { createTests, initializeTests, startLeaseTests } from "./create.js";
 import { durabilityTests } from "./durability.js";
 import { entityTests } from "./entities.js";
 import { leaseFenceTests, optimisticFenceTests } from "./fencing.js";
@@ -27,6 +27,7 @@ export type { MakeProvider, ProviderHandle } from "../fixtures.js";
 const TOPICS: [string, (test: Define) => void][] = [
   ["initialize", initializeTests],
   ["createInstance", createTests],
+  ["createInstance with a lease", startLeaseTests],
   ["sendMessages", sendMessagesTests],
   ["delivery of a step's messages", deliveryTests],
   ["lockOrchestrationWorkItems", lockingTests],
