@@ -358,11 +358,16 @@ export interface Workload {
   summary: string;
   run(ctx: RunContext): Promise<WorkloadResult>;
   /**
-   * Throughput workloads: measured on a warm process (`--warmup` untimed passes of the same workload,
-   * each on a fresh store, run first), as a host that has been serving is. Workloads that measure
-   * waiting (timers) or warm themselves (latency) leave it unset.
+   * Measured on a warm process (`--warmup` untimed passes of the same workload, each on a fresh
+   * store, run first), as a host that has been serving is. Timers, which measure waiting, leave it
+   * unset.
    */
   warms?: boolean;
+  /**
+   * The size of a warm-up pass (a scale), where the PERF.md size runs too few orchestrations to warm
+   * the JIT. Default: the run's scale, at most 1.
+   */
+  warmupScale?: number;
 }
 
 export const scaled = (n: number, scale: number, min = 1): number => Math.max(min, Math.round(n * scale));

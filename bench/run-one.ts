@@ -35,7 +35,7 @@ export async function runOne(spec: RunSpec, log: (m: string) => void = () => und
   // (fanout --scale 10: 100,000 activities a pass) would leave its heap behind in the peak RSS of
   // the pass that is measured.
   const passes = workload.warms ? (spec.warmup ?? 0) : 0;
-  const warmSpec = { ...spec, scale: Math.min(spec.scale, 1) };
+  const warmSpec = { ...spec, scale: workload.warmupScale ?? Math.min(spec.scale, 1) };
   for (let pass = 1; pass <= passes; pass++) {
     const warm = await runPass(workload, warmSpec, log, pass === 1);
     if (warm.kind !== "ok") {

@@ -45,7 +45,8 @@ export type Delivery =
 
 export type Origin = "step" | "client";
 
-function orchestrationRow(started: ExecutionStartedEvent): NewInstanceRow {
+/** The row of an orchestration its ExecutionStarted creates. */
+export function orchestrationRow(started: ExecutionStartedEvent): NewInstanceRow {
   const row: NewInstanceRow = { instanceId: started.instanceId, kind: "orchestration", name: started.name, executionId: started.executionId, runtimeStatus: "Pending" };
   if (started.input !== undefined) row.input = started.input;
   if (started.parentInstance) row.parentInstanceId = started.parentInstance.instanceId;

@@ -65,6 +65,8 @@ export interface ProviderHandle {
    * Otherwise it declines, as the contract allows, and the suite checks the start is announced instead.
    */
   leasesStarts?: boolean;
+  /** It also leases a start that replaces a finished instance (PostgreSQL leases new IDs only). */
+  leasesReplacingStarts?: boolean;
 }
 
 /** Returns a fresh, empty store (the suite calls `initialize()` again: it must be idempotent). */

@@ -3,5 +3,5 @@ import { runConformanceSuite } from "./conformance/index.js";
 
 runConformanceSuite("memory", async () => {
   const provider = new MemoryProvider();
-  return { provider, cleanup: () => provider.close(), second: async () => provider.openSecondHandle(), leasesStarts: true };
+  return { provider, cleanup: () => provider.close(), second: async () => provider.openSecondHandle(), leasesStarts: true, leasesReplacingStarts: true };
 });

@@ -50,6 +50,7 @@ await withPostgres("StorageProvider conformance: postgres", () => {
         return current;
       },
       second: async () => open(schema),
+      leasesStarts: true,
     };
   });
 });

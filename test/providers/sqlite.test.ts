@@ -36,6 +36,7 @@ async function onFile(filename = newFile()): Promise<ProviderHandle & { provider
     },
     second: async () => new SqliteProvider({ filename }),
     leasesStarts: true,
+    leasesReplacingStarts: true,
   };
 }
 
@@ -44,7 +45,7 @@ runConformanceSuite("sqlite (temp file)", () => onFile());
 runConformanceSuite("sqlite (:memory:)", async () => {
   const provider = new SqliteProvider({ filename: ":memory:" });
   await provider.initialize();
-  return { provider, cleanup: () => provider.close(), noSecondReason: "a SQLite ':memory:' database belongs to its one connection: no second handle can share it", leasesStarts: true };
+  return { provider, cleanup: () => provider.close(), noSecondReason: "a SQLite ':memory:' database belongs to its one connection: no second handle can share it", leasesStarts: true, leasesReplacingStarts: true };
 });
 
 describe("SqliteProvider specifics", () => {

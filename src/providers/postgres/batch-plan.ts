@@ -90,6 +90,8 @@ export interface NewRow {
   parentInstanceId: string | null;
   version: string | null;
   at: number;
+  /** A start leased to its worker in its own transaction (CreateInstanceRequest.lease). */
+  lease: { lockToken: string; lockedUntil: number; workerId: string } | null;
 }
 
 export interface TaskRow {
@@ -128,6 +130,8 @@ export interface MessageRow {
   event: string;
   visibleAt: number;
   metadata: string | null;
+  /** 1 for the start message of a leased start: handed out with the lease. */
+  dequeueCount: number;
 }
 
 /** The order of instance IDs in the database (COLLATE "C", byte order): the lock order of every transaction. */
@@ -366,11 +370,13 @@ export class BatchPlanner {
     const d = planStart(started, existing ? { kind: existing.kind, runtimeStatus: existing.runtimeStatus } : undefined);
     if (d.action === "fail") throw d.error;
     if (d.action !== "create" && d.action !== "replace") return;
+    // A lease is taken for a new ID only: a replaced instance's start goes the ordinary way.
+    const lease = req.lease && req.visibleAt === undefined && d.action === "create" ? { lockToken: this.newToken(), lockedUntil: req.now + req.lease.leaseMs, workerId: req.lease.workerId } : null;
     if (d.action === "replace") this.replace(d.row, req.now);
-    else this.createRow(d.row, req.now);
+    else this.createRow(d.row, req.now, lease);
     const message: OrchestrationMessage = { event: started, executionId: started.executionId };
     if (req.metadata) message.metadata = req.metadata;
-    this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now);
+    this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now, lease !== null);
   }
 
   /** A message: delivered as core's planDelivery says, on the target's state as the batch has it now. */
@@ -397,8 +403,9 @@ export class BatchPlanner {
     this.insertMessage(m.instanceId, m.message, m.visibleAt ?? this.now);
   }
 
-  private newRow(row: NewInstanceRow, at: number): NewRow {
+  private newRow(row: NewInstanceRow, at: number, lease: NewRow["lease"] = null): NewRow {
     return {
+      lease,
       kind: row.kind,
       name: row.name,
       nameKey: functionKey(row.name),
@@ -415,9 +422,14 @@ export class BatchPlanner {
     return { kind: row.kind, runtimeStatus: row.runtimeStatus, lockToken: null, lockedUntil: 0, historyLength: 0, executionId: row.executionId };
   }
 
-  private createRow(row: NewInstanceRow, at = this.now): void {
-    this.creates.set(row.instanceId, this.newRow(row, at));
-    this.rows.set(row.instanceId, this.fresh(row));
+  private createRow(row: NewInstanceRow, at = this.now, lease: NewRow["lease"] = null): void {
+    this.creates.set(row.instanceId, this.newRow(row, at, lease));
+    const state = this.fresh(row);
+    if (lease) {
+      state.lockToken = lease.lockToken;
+      state.lockedUntil = lease.lockedUntil;
+    }
+    this.rows.set(row.instanceId, state);
     this.changes.push([row.instanceId, row.runtimeStatus]);
   }
 
@@ -455,7 +467,8 @@ export class BatchPlanner {
     } else this.wakes.set(instanceId, { lockedUntil: row.lockedUntil, wakePending: true });
   }
 
-  private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number): void {
+  /** Queues a message; `leased`: the start message of a leased start, handed out with it and announced to nobody. */
+  private insertMessage(instanceId: string, m: OrchestrationMessage, visibleAt: number, leased = false): void {
     this.messages.push({
       instanceId,
       executionId: m.executionId ?? null,
@@ -463,8 +476,9 @@ export class BatchPlanner {
       event: JSON.stringify(m.event),
       visibleAt,
       metadata: m.metadata ? JSON.stringify(m.metadata) : null,
+      dequeueCount: leased ? 1 : 0,
     });
-    this.announcements.push(["orchestration", visibleAt]);
+    if (!leased) this.announcements.push(["orchestration", visibleAt]);
   }
 
   /** The earliest visible time of the messages this batch inserts for each instance. */

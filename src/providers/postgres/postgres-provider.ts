@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { DurableError, InvalidArgumentError, StoreUnavailableError } from "../../core/errors.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
-import type { InstanceKind } from "../../core/outbox.js";
+import { type InstanceKind, orchestrationRow } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } from "../../core/status.js";
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
@@ -23,11 +23,13 @@ import {
   type InstanceQuery,
   type InstanceReadOptions,
   type InstanceRecord,
+  newInstanceRecord,
   type OrchestrationCommit,
   type OrchestrationWorkItem,
   type ProviderStats,
   type PurgeFilter,
   purgeBatchSize,
+  startedWorkItem,
   type StorageProvider,
   type StrandedWork,
   type StrandedWorkRequest,
@@ -412,26 +414,25 @@ export class PostgresProvider implements StorageProvider {
    * case) are inserted with their start messages in one statement; an ID that exists is then decided
    * on its locked row, on its own.
    *
-   * A start's `lease` is declined (the contract allows it): the start is announced, and a worker
-   * locks it as any other. Starts are written many to a statement here, and a lease would need the
-   * message IDs that statement does not return.
+   * A start's `lease` is taken by the one-statement insert (a new ID); a start that replaces a
+   * finished instance, or waits behind another start of its ID, declines it (the contract allows
+   * that) and is announced as without one.
    */
-  async createInstance(request: CreateInstanceRequest): Promise<undefined> {
+  async createInstance(request: CreateInstanceRequest): Promise<OrchestrationWorkItem | undefined> {
     const payloads = this.payloadWriter();
     const req = payloads.create(request);
     if (!payloads.empty) await payloads.compress();
-    await new Promise<void>((resolve, reject) => {
-      this.starts.push({ req, payloads, resolve, reject });
+    return new Promise<OrchestrationWorkItem | undefined>((resolve, reject) => {
+      this.starts.push({ req, original: request, payloads, resolve, reject });
       if (this.starts.length === 1) setImmediate(() => void this.flushStarts());
     });
-    return undefined;
   }
 
   private payloadWriter(): PayloadWriter {
     return new PayloadWriter(this.options.offloadBytes ?? DEFAULT_OFFLOAD_BYTES, this.compressed);
   }
 
-  private starts: { req: CreateInstanceRequest; payloads: PayloadWriter; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private starts: { req: CreateInstanceRequest; original: CreateInstanceRequest; payloads: PayloadWriter; resolve: (item: OrchestrationWorkItem | undefined) => void; reject: (err: unknown) => void }[] = [];
 
   private async flushStarts(): Promise<void> {
     const batch = this.starts.splice(0, 500);
@@ -441,9 +442,9 @@ export class PostgresProvider implements StorageProvider {
     // them), and so do the other starts of their ID, which keep their order.
     const withPayloads = new Set(batch.flatMap((s) => (s.payloads.empty ? [] : [s.req.startedEvent.instanceId])));
     for (const s of batch) if (!first.has(s.req.startedEvent.instanceId) && !withPayloads.has(s.req.startedEvent.instanceId)) first.set(s.req.startedEvent.instanceId, s);
-    let inserted = new Set<string>();
+    let inserted = new Map<string, OrchestrationWorkItem | undefined>();
     try {
-      if (first.size > 0) inserted = await this.insertStarts([...first.values()].map((s) => s.req));
+      if (first.size > 0) inserted = await this.insertStarts([...first.values()]);
     } catch (err) {
       for (const s of batch) s.reject(err);
       return;
@@ -452,15 +453,16 @@ export class PostgresProvider implements StorageProvider {
     const rest = new Map<string, typeof batch>();
     for (const s of batch) {
       const id = s.req.startedEvent.instanceId;
-      if (first.get(id) === s && inserted.has(id)) s.resolve();
+      if (first.get(id) === s && inserted.has(id)) s.resolve(inserted.get(id));
       else rest.set(id, [...(rest.get(id) ?? []), s]);
     }
     await Promise.all(
       [...rest.values()].map(async (starts) => {
         for (const s of starts) {
           try {
-            await this.execute([{ kind: "create", request: s.req, payloads: s.payloads }], s.req.now, `the start of '${s.req.startedEvent.instanceId}'`, "fenced");
-            s.resolve();
+            const { lease: _declined, ...request } = s.req;
+            await this.execute([{ kind: "create", request, payloads: s.payloads }], s.req.now, `the start of '${s.req.startedEvent.instanceId}'`, "fenced");
+            s.resolve(undefined);
           } catch (err) {
             s.reject(err);
           }
@@ -469,30 +471,59 @@ export class PostgresProvider implements StorageProvider {
     );
   }
 
-  /** Inserts new instances with their starts in one statement; returns the IDs that were free. */
-  private async insertStarts(reqs: CreateInstanceRequest[]): Promise<Set<string>> {
+  /**
+   * Inserts new instances with their starts in one statement; returns the IDs that were free, each
+   * with its work item when the start was leased.
+   */
+  private async insertStarts(starts: { req: CreateInstanceRequest; original: CreateInstanceRequest }[]): Promise<Map<string, OrchestrationWorkItem | undefined>> {
+    const reqs = starts.map((s) => s.req);
     const rows = new Map<string, RowState | undefined>(reqs.map((r) => [r.startedEvent.instanceId, undefined]));
     const p = new BatchPlanner({ rows, tasks: new Map(), dbNow: Infinity }, reqs[0]!.now, randomUUID);
     for (const request of reqs) p.apply({ kind: "create", request });
     const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, []) }, undefined, "ic");
-    if (!statement) return new Set();
+    if (!statement) return new Map();
     const what = reqs.length === 1 ? `the start of '${reqs[0]!.startedEvent.instanceId}'` : `${reqs.length} starts`;
     // Each start carries a new execution ID: after a lost COMMIT, a row that already holds ours is
     // our own insert, so the statement can be sent again.
-    const inserted = await this.c.run(what, "fenced", async (q, retry) => {
-      const r = await q.query<{ k: string; v: string | null }>(statement);
-      const done = new Set(r.rows.flatMap((row) => (row.k === "c" && row.v !== null ? [row.v] : [])));
-      if (!retry.afterLostCommit) return done;
-      const mine = await q.query<{ instance_id: string }>(
-        `SELECT i.instance_id FROM "${this.schema}".instances i JOIN unnest($1::text[], $2::text[]) AS s(id, ex) ON i.instance_id = s.id AND i.execution_id = s.ex`,
+    const { done, messageIds } = await this.c.run(what, "fenced", async (q, retry) => {
+      const r = await q.query<{ k: string; v: string | null; w: string | null }>(statement);
+      const done = new Set<string>();
+      const messageIds = new Map<string, number>();
+      for (const row of r.rows) {
+        if (row.k === "c" && row.v !== null) done.add(row.v);
+        else if (row.k === "m" && row.v !== null && row.w !== null) messageIds.set(row.v, Number(row.w));
+      }
+      if (!retry.afterLostCommit) return { done, messageIds };
+      const mine = await q.query<{ instance_id: string; message_id: string | null }>(
+        `SELECT i.instance_id, (SELECT min(m.id) FROM "${this.schema}".messages m WHERE m.instance_id = i.instance_id AND m.execution_id = s.ex AND m.event_type = 'ExecutionStarted')::text AS message_id
+         FROM "${this.schema}".instances i JOIN unnest($1::text[], $2::text[]) AS s(id, ex) ON i.instance_id = s.id AND i.execution_id = s.ex`,
         [reqs.map((r) => r.startedEvent.instanceId), reqs.map((r) => r.startedEvent.executionId)],
       );
-      for (const row of mine.rows) done.add(row.instance_id);
-      return done;
+      for (const row of mine.rows) {
+        done.add(row.instance_id);
+        if (row.message_id !== null) messageIds.set(row.instance_id, Number(row.message_id));
+      }
+      return { done, messageIds };
     });
+    const inserted = new Map<string, OrchestrationWorkItem | undefined>();
+    for (const { req, original } of starts) {
+      const id = req.startedEvent.instanceId;
+      if (!done.has(id)) continue;
+      const created = p.creates.get(id);
+      const messageId = messageIds.get(id);
+      const lease = created?.lease;
+      if (!lease || messageId === undefined || !req.lease) {
+        inserted.set(id, undefined);
+        continue;
+      }
+      // The caller's event, with its input in full (the row may hold a reference to a payload row).
+      const record = newInstanceRecord(orchestrationRow(req.startedEvent), req.now);
+      if (original.startedEvent.input !== undefined) record.input = original.startedEvent.input;
+      inserted.set(id, startedWorkItem(record, original.startedEvent, messageId, lease.lockToken, req.lease, req.now, req.metadata));
+    }
     if (inserted.size > 0) {
       this.stats.writeTransactions++;
-      const visible = reqs.filter((q) => inserted.has(q.startedEvent.instanceId)).map((q): [WorkKind, number] => ["orchestration", q.visibleAt ?? q.now]);
+      const visible = reqs.filter((q) => inserted.has(q.startedEvent.instanceId) && !inserted.get(q.startedEvent.instanceId)).map((q): [WorkKind, number] => ["orchestration", q.visibleAt ?? q.now]);
       this.publish(visible, p.changes.filter(([id]) => inserted.has(id)));
     }
     return inserted;

@@ -54,7 +54,7 @@ export interface Gate {
 const ONE: readonly object[] = [{}];
 
 /** A new instance row (a start, or a finished instance replaced), as a json_to_recordset record. */
-const NEW_ROW_RECORD = "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, version text, at bigint, due bigint";
+const NEW_ROW_RECORD = "instance_id text, kind text, name text, name_key text, execution_id text, status text, input text, parent text, version text, at bigint, due bigint, lock_token text, locked_until bigint, worker_id text";
 
 function newRowRecord(id: string, n: NewRow, due: Map<string, number>): object {
   return {
@@ -69,6 +69,9 @@ function newRowRecord(id: string, n: NewRow, due: Map<string, number>): object {
     version: n.version,
     at: n.at,
     due: due.get(id) ?? null,
+    lock_token: n.lease?.lockToken ?? null,
+    locked_until: n.lease?.lockedUntil ?? 0,
+    worker_id: n.lease?.workerId ?? null,
   };
 }
 
@@ -121,6 +124,8 @@ export function writeStatement(
 ): WriteStatement | undefined {
   const due = p.newMessagesDue();
   const targets = p.targetPatches(due);
+  const leasedMessages = p.messages.filter((m) => m.dequeueCount > 0);
+  const plainMessages = leasedMessages.length > 0 ? p.messages.filter((m) => m.dequeueCount === 0) : p.messages;
   const consumed = p.consumedMessageIds;
   const parts: Part[] = [
     {
@@ -203,8 +208,8 @@ export function writeStatement(
       name: "ic",
       rows: [...p.creates].map(([id, n]) => newRowRecord(id, n, due)),
       record: NEW_ROW_RECORD,
-      sql: (src, g) => `INSERT INTO ${s}.instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, version, created_at, last_updated_at, ready_at)
-        SELECT x.instance_id, x.kind, x.name, x.name_key, x.execution_id, x.status, x.input, x.parent, x.version, x.at, x.at, x.due
+      sql: (src, g) => `INSERT INTO ${s}.instances (instance_id, kind, name, name_key, execution_id, runtime_status, input, parent_instance_id, version, created_at, last_updated_at, ready_at, lock_token, locked_until, worker_id)
+        SELECT x.instance_id, x.kind, x.name, x.name_key, x.execution_id, x.status, x.input, x.parent, x.version, x.at, x.at, x.due, x.lock_token, x.locked_until, x.worker_id
         FROM ${src}
         WHERE true${g}
         ON CONFLICT (instance_id) DO NOTHING RETURNING instance_id`,
@@ -231,9 +236,22 @@ export function writeStatement(
       report: "SELECT 't' AS k, id::text AS v, lock_token AS w FROM it WHERE lock_token IS NOT NULL",
     },
     {
+      // The start messages of leased starts, handed out with their lease: counted as delivered once,
+      // and their IDs reported for the work items.
+      name: "iml",
+      rows: leasedMessages.map((m) => ({ instance_id: m.instanceId, execution_id: m.executionId, event_type: m.type, event: m.event, visible_at: m.visibleAt, metadata: m.metadata })),
+      record: "instance_id text, execution_id text, event_type text, event text, visible_at bigint, metadata text",
+      sql: (src, g) => `INSERT INTO ${s}.messages (instance_id, execution_id, event_type, event, visible_at, metadata, dequeue_count)
+        SELECT x.instance_id, x.execution_id, x.event_type, x.event, x.visible_at, x.metadata, 1
+        FROM ${src}
+        WHERE true${g}
+        RETURNING instance_id, id`,
+      report: "SELECT 'm' AS k, instance_id AS v, id::text AS w FROM iml",
+    },
+    {
       // In order: ids are the arrival order of an instance's messages.
       name: "im",
-      rows: p.messages.map((m) => ({ instance_id: m.instanceId, execution_id: m.executionId, event_type: m.type, event: m.event, visible_at: m.visibleAt, metadata: m.metadata })),
+      rows: plainMessages.map((m) => ({ instance_id: m.instanceId, execution_id: m.executionId, event_type: m.type, event: m.event, visible_at: m.visibleAt, metadata: m.metadata })),
       record: "instance_id text, execution_id text, event_type text, event text, visible_at bigint, metadata text",
       sql: (src, g) => `INSERT INTO ${s}.messages (instance_id, execution_id, event_type, event, visible_at, metadata)
         SELECT x.instance_id, x.execution_id, x.event_type, x.event, x.visible_at, x.metadata
@@ -292,7 +310,7 @@ export function writeStatement(
     const src = part.record ? `json_to_recordset(${param(JSON.stringify(part.rows), "json")}) AS x(${part.record})` : "";
     if (part.name === "uo") consumedParam = param(consumed, "bigint[]");
     // With `only`, a message goes in with its own instance's row, everything else with any row.
-    const condition = !only || part.name === only ? g : part.name === "im" ? `${g} AND x.instance_id IN (SELECT instance_id FROM ${only})` : `${g} AND EXISTS (SELECT 1 FROM ${only})`;
+    const condition = !only || part.name === only ? g : part.name === "im" || part.name === "iml" ? `${g} AND x.instance_id IN (SELECT instance_id FROM ${only})` : `${g} AND EXISTS (SELECT 1 FROM ${only})`;
     ctes.push(`${part.name} AS (${part.sql(src, condition, scalars).replace("$$consumed", consumedParam)})`);
     if (part.report) reports.push(part.report);
   }
