@@ -21,6 +21,8 @@
  * releases the token and sets `locked_until` to the retry time, so a parked instance's messages keep
  * their order and nobody takes it before then. A message with `wake` ends such a delay; one that
  * arrives while the instance is leased is remembered, so the release that follows ignores its delay.
+ * A start may take the first lease itself, for a worker of the starting process (`lease` in
+ * CreateInstanceRequest): the same lease, with no lock transaction before the first step.
  * Activity tasks have leases of their own.
  *
  * ISOLATION (what each method may assume, for providers that allow concurrent writers, such as
