@@ -48,7 +48,7 @@ import { LockLostError } from "../core/errors.js";
 import type { FailureDetails } from "../core/failure.js";
 import type { ExecutionStartedEvent, HistoryEvent, TaskCompletedEvent, TaskFailedEvent } from "../core/history.js";
 import type { MessageMetadata, OrchestrationMessage, OutgoingMessage } from "../core/messages.js";
-import type { InstanceKind, NewInstanceRow } from "../core/outbox.js";
+import { type InstanceKind, type NewInstanceRow, orchestrationRow } from "../core/outbox.js";
 import type { OrchestrationRuntimeStatus } from "../core/status.js";
 import type { ParkInfo } from "../core/step-policy.js";
 import type { StepCommit } from "../core/step-commit.js";
@@ -527,22 +527,29 @@ export function orchestrationCommit(step: StepCommit, fence: CommitFence, activi
   };
 }
 
+/** The lease a start takes for its worker (`CreateInstanceRequest.lease`), as stored on the new row. */
+export interface StartLease {
+  lockToken: string;
+  lockedUntil: number;
+  workerId: string;
+}
+
 /**
- * The work item of an instance a start leased to its worker (`CreateInstanceRequest.lease`): the new
- * row with its ExecutionStarted message, handed out once, and an empty history. `started` is the event
- * as the caller gave it (a provider may store its input apart, as a payload reference).
+ * The work item of an instance a start leased to its worker: the new row (Pending) with its
+ * ExecutionStarted message, handed out once, and an empty history. `started` is the event as the
+ * caller gave it, input in full (a provider may store the input apart, as a payload reference).
  */
-export function startedWorkItem(record: InstanceRecord, started: ExecutionStartedEvent, messageId: number, lockToken: string, lease: { workerId: string; leaseMs: number }, now: number, metadata?: MessageMetadata): OrchestrationWorkItem {
+export function startedWorkItem(started: ExecutionStartedEvent, messageId: number, lease: StartLease, now: number, metadata?: MessageMetadata): OrchestrationWorkItem {
   const message: OrchestrationMessage = { event: started, executionId: started.executionId };
   if (metadata) message.metadata = metadata;
   return {
-    instanceId: record.instanceId,
-    lockToken,
-    lockedUntil: now + lease.leaseMs,
+    instanceId: started.instanceId,
+    lockToken: lease.lockToken,
+    lockedUntil: lease.lockedUntil,
     workerId: lease.workerId,
     dequeueCount: 1,
     takeover: false,
-    instance: record,
+    instance: newInstanceRecord(orchestrationRow(started), now),
     messages: [{ id: messageId, message, dequeueCount: 1 }],
     history: [],
   };

@@ -195,10 +195,10 @@ export class MemoryProvider implements StorageProvider {
     return row ? { kind: row.record.kind, runtimeStatus: row.record.runtimeStatus } : undefined;
   }
 
-  /** Queues a message; `announce` false for one that a lease taken with it holds (nobody could lock it). */
+  /** Queues a message; `announce` false for one handed out with a lease taken with it (counted as delivered once). */
   private addMessage(instanceId: string, message: OrchestrationMessage, visibleAt: number, announce = true): number {
     const id = this.s.nextId++;
-    const row: MessageRow = { id, instanceId, message: clone(message), visibleAt, dequeueCount: 0 };
+    const row: MessageRow = { id, instanceId, message: clone(message), visibleAt, dequeueCount: announce ? 0 : 1 };
     this.s.messages.set(id, row);
     let own = this.s.messagesOf.get(instanceId);
     if (!own) this.s.messagesOf.set(instanceId, (own = new Map<number, MessageRow>()));
@@ -261,11 +261,11 @@ export class MemoryProvider implements StorageProvider {
     const messageId = this.addMessage(started.instanceId, message, req.visibleAt ?? req.now, !lease);
     this.changed(started.instanceId, d.row.runtimeStatus);
     if (!lease) return undefined;
-    row.lockToken = this.newLockToken();
-    row.lockedUntil = req.now + lease.leaseMs;
-    row.workerId = lease.workerId;
-    this.s.messages.get(messageId)!.dequeueCount = 1;
-    return startedWorkItem(clone(row.record), clone(started), messageId, row.lockToken, lease, req.now, req.metadata && clone(req.metadata));
+    const held = { lockToken: this.newLockToken(), lockedUntil: req.now + lease.leaseMs, workerId: lease.workerId };
+    row.lockToken = held.lockToken;
+    row.lockedUntil = held.lockedUntil;
+    row.workerId = held.workerId;
+    return startedWorkItem(clone(started), messageId, held, req.now, req.metadata && clone(req.metadata));
   }
 
   async sendMessages(messages: readonly OutgoingMessage[], now: number): Promise<void> {

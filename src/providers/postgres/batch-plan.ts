@@ -21,6 +21,7 @@ import {
   type CreateInstanceRequest,
   functionKey,
   type OrchestrationCommit,
+  type StartLease,
   type WorkKind,
 } from "../provider.js";
 
@@ -91,7 +92,7 @@ export interface NewRow {
   version: string | null;
   at: number;
   /** A start leased to its worker in its own transaction (CreateInstanceRequest.lease). */
-  lease: { lockToken: string; lockedUntil: number; workerId: string } | null;
+  lease: StartLease | null;
 }
 
 export interface TaskRow {

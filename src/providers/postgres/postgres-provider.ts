@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { DurableError, InvalidArgumentError, StoreUnavailableError } from "../../core/errors.js";
 import type { HistoryEvent } from "../../core/history.js";
 import type { OrchestrationMessage, OutgoingMessage } from "../../core/messages.js";
-import { type InstanceKind, orchestrationRow } from "../../core/outbox.js";
+import type { InstanceKind } from "../../core/outbox.js";
 import { isTerminalStatus, type OrchestrationRuntimeStatus, TERMINAL_STATUSES } from "../../core/status.js";
 import type { ParkInfo } from "../../core/step-policy.js";
 import { decodeCursor, encodeCursor, pageSizeOf } from "../paging.js";
@@ -23,7 +23,6 @@ import {
   type InstanceQuery,
   type InstanceReadOptions,
   type InstanceRecord,
-  newInstanceRecord,
   type OrchestrationCommit,
   type OrchestrationWorkItem,
   type ProviderStats,
@@ -512,14 +511,8 @@ export class PostgresProvider implements StorageProvider {
       const created = p.creates.get(id);
       const messageId = messageIds.get(id);
       const lease = created?.lease;
-      if (!lease || messageId === undefined || !req.lease) {
-        inserted.set(id, undefined);
-        continue;
-      }
       // The caller's event, with its input in full (the row may hold a reference to a payload row).
-      const record = newInstanceRecord(orchestrationRow(req.startedEvent), req.now);
-      if (original.startedEvent.input !== undefined) record.input = original.startedEvent.input;
-      inserted.set(id, startedWorkItem(record, original.startedEvent, messageId, lease.lockToken, req.lease, req.now, req.metadata));
+      inserted.set(id, lease && messageId !== undefined ? startedWorkItem(original.startedEvent, messageId, lease, req.now, req.metadata) : undefined);
     }
     if (inserted.size > 0) {
       this.stats.writeTransactions++;

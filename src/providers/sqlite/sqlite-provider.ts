@@ -26,7 +26,6 @@ import {
   type InstanceQuery,
   type InstanceReadOptions,
   type InstanceRecord,
-  newInstanceRecord,
   type OrchestrationCommit,
   type OrchestrationWorkItem,
   type ProviderStats,
@@ -36,6 +35,7 @@ import {
   type StrandedWork,
   type StrandedWorkRequest,
   type TimerOccurrenceRecord,
+  type StartLease,
   startedWorkItem,
   timerRunInterrupted,
   type WorkCounts,
@@ -547,7 +547,7 @@ export class SqliteProvider implements StorageProvider {
     return t ? { kind: t.kind as InstanceKind, runtimeStatus: t.runtime_status as OrchestrationRuntimeStatus } : undefined;
   }
 
-  private insertRow(row: NewInstanceRow, now: number, lease?: { lockToken: string; lockedUntil: number; workerId: string }): void {
+  private insertRow(row: NewInstanceRow, now: number, lease?: StartLease): void {
     this.s.insertInstance.run({
       lockToken: lease?.lockToken ?? null,
       lockedUntil: lease?.lockedUntil ?? 0,
@@ -622,7 +622,7 @@ export class SqliteProvider implements StorageProvider {
     const req = w.create(request);
     if (!w.empty) await w.compress();
     const started = req.startedEvent;
-    const lease = req.visibleAt === undefined ? req.lease : undefined;
+    const asked = req.visibleAt === undefined ? req.lease : undefined;
     let item: OrchestrationWorkItem | undefined;
     await this.clientWrite((announce, changed) => {
       const d = planStart(started, this.target(started.instanceId));
@@ -630,17 +630,14 @@ export class SqliteProvider implements StorageProvider {
       if (d.action !== "create" && d.action !== "replace") return;
       if (d.action === "replace") this.deleteInstanceData(started.instanceId, true);
       this.insertPayloads(w);
-      const lockToken = lease ? randomUUID() : undefined;
-      this.insertRow(d.row, req.now, lease && lockToken ? { lockToken, lockedUntil: req.now + lease.leaseMs, workerId: lease.workerId } : undefined);
+      const lease = asked && { lockToken: randomUUID(), lockedUntil: req.now + asked.leaseMs, workerId: asked.workerId };
+      this.insertRow(d.row, req.now, lease);
       const message: OrchestrationMessage = { event: started, executionId: started.executionId };
       if (req.metadata) message.metadata = req.metadata;
       const messageId = this.insertMessage(started.instanceId, message, req.visibleAt ?? req.now, lease ? undefined : announce);
       changed(started.instanceId, d.row.runtimeStatus);
-      if (!lease || !lockToken) return;
       // The caller's event, with its input in full (the row may hold a reference to a payload row).
-      const record = newInstanceRecord(d.row, req.now);
-      if (request.startedEvent.input !== undefined) record.input = request.startedEvent.input;
-      item = startedWorkItem(record, request.startedEvent, messageId, lockToken, lease, req.now, req.metadata);
+      if (lease) item = startedWorkItem(request.startedEvent, messageId, lease, req.now, req.metadata);
     });
     return item;
   }
