@@ -6,12 +6,13 @@ import { readFileSync } from "node:fs";
 import { median } from "./harness.js";
 
 /**
- * Where a measurement comes from: the same workload, store, tracing mode, metric, scale and warm-up
- * passes (a cold process and a warm one are different measurements; lines saved before warm-up
- * existed were cold).
+ * Where a measurement comes from: the same workload, store, tracing mode, metric, scale, warm-up
+ * passes and engine (a cold process and a warm one are different measurements, and so are the
+ * compiled engine and the TypeScript sources through tsx; lines saved before warm-up existed were
+ * cold, and lines saved before the bench ran the compiled engine ran the sources).
  */
-export function measurementKey(k: { workload: string; store: string; tracing: boolean; metric: string; scale: number; warmup?: number }): string {
-  return `${k.workload}\u0000${k.store}\u0000${k.tracing ? "otel" : ""}\u0000${k.metric}\u0000${k.scale}\u0000${k.warmup ?? 0}`;
+export function measurementKey(k: { workload: string; store: string; tracing: boolean; metric: string; scale: number; warmup?: number; engine?: string }): string {
+  return `${k.workload}\u0000${k.store}\u0000${k.tracing ? "otel" : ""}\u0000${k.metric}\u0000${k.scale}\u0000${k.warmup ?? 0}\u0000${k.engine ?? "source"}`;
 }
 
 export interface Baseline {
@@ -26,7 +27,7 @@ export function readBaseline(text: string, file: string): Baseline {
   const order: string[] = [];
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
-    let r: { session?: unknown; workload?: unknown; store?: unknown; tracing?: unknown; metric?: unknown; value?: unknown; scale?: unknown; warmup?: unknown; derived?: unknown };
+    let r: { session?: unknown; workload?: unknown; store?: unknown; tracing?: unknown; metric?: unknown; value?: unknown; scale?: unknown; warmup?: unknown; engine?: unknown; derived?: unknown };
     try {
       r = JSON.parse(line) as typeof r;
     } catch {
@@ -34,7 +35,7 @@ export function readBaseline(text: string, file: string): Baseline {
     }
     if (typeof r.metric !== "string" || typeof r.value !== "number" || r.derived !== undefined) return;
     if (typeof r.session !== "string" || typeof r.workload !== "string" || typeof r.store !== "string") return;
-    const key = measurementKey({ workload: r.workload, store: r.store, tracing: r.tracing === true, metric: r.metric, scale: typeof r.scale === "number" ? r.scale : 1, warmup: typeof r.warmup === "number" ? r.warmup : 0 });
+    const key = measurementKey({ workload: r.workload, store: r.store, tracing: r.tracing === true, metric: r.metric, scale: typeof r.scale === "number" ? r.scale : 1, warmup: typeof r.warmup === "number" ? r.warmup : 0, engine: typeof r.engine === "string" ? r.engine : "source" });
     if (!bySession.has(r.session)) {
       bySession.set(r.session, new Map());
       order.push(r.session);
@@ -74,7 +75,7 @@ export interface Comparison {
  */
 export function compareMedians(
   baseline: Baseline,
-  current: readonly { workload: string; store: string; tracing: boolean; metric: string; scale: number; warmup?: number; median: number; better?: "higher" | "lower" }[],
+  current: readonly { workload: string; store: string; tracing: boolean; metric: string; scale: number; warmup?: number; engine?: string; median: number; better?: "higher" | "lower" }[],
   threshold = 0.1,
 ): Comparison[] {
   const out: Comparison[] = [];

@@ -7,7 +7,7 @@ import { execFileSync, fork } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Baseline, compareMedians, loadBaseline } from "./compare.js";
 import { type Measurement, median, STORE_KINDS, type StoreKind } from "./harness.js";
 import { runOne, type RunOutcome, type RunSpec } from "./run-one.js";
@@ -18,6 +18,12 @@ const ROOT = dirname(BENCH_DIR);
 const DEFAULT_WORKLOADS = ["hello5", "sequence", "fanout"];
 const DEFAULT_STORES: StoreKind[] = ["memory", "sqlite"];
 const DEFAULT_WARMUP = 3;
+/**
+ * Which engine the runs measure: `npm run bench` loads bench/use-compiled-engine.mjs, so the engine
+ * comes from dist/ as an installed Perdure's does; started without it (or with
+ * PERDURE_BENCH_ENGINE=source) the runs use the TypeScript sources through tsx.
+ */
+const ENGINE = process.env.PERDURE_BENCH_ENGINE === "compiled" ? "compiled" : "source";
 
 interface Options {
   workloads: string[];
@@ -164,7 +170,7 @@ function runInChild(spec: RunSpec): Promise<RunOutcome> {
     let outcome: RunOutcome | undefined;
     const child = fork(join(BENCH_DIR, "child.ts"), [JSON.stringify(spec)], {
       cwd: ROOT,
-      execArgv: ["--import", "tsx", "--expose-gc"],
+      execArgv: ["--import", "tsx", ...(ENGINE === "compiled" ? ["--import", pathToFileURL(join(BENCH_DIR, "use-compiled-engine.mjs")).href] : []), "--expose-gc"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     // Backstop for a wedged child: its own waits time out well before this.
@@ -251,17 +257,17 @@ const opts = parseArgs(process.argv.slice(2));
 const warmupOf = (workload: string): number => (WORKLOADS.find((w) => w.name === workload)?.warms ? opts.warmup : 0);
 
 const session = new Date().toISOString();
-const env = { node: process.version, platform: `${process.platform}/${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memMB: Math.round(totalmem() / 2 ** 20), ...gitInfo() };
+const env = { node: process.version, platform: `${process.platform}/${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memMB: Math.round(totalmem() / 2 ** 20), engine: ENGINE, ...gitInfo() };
 const resultsFile = join(BENCH_DIR, "results", `${session.slice(0, 10)}.jsonl`);
 if (opts.save) mkdirSync(dirname(resultsFile), { recursive: true });
 const record = (line: Record<string, unknown>): void => {
   const warmup = typeof line.workload === "string" ? warmupOf(line.workload) : 0;
-  if (opts.save) appendFileSync(resultsFile, `${JSON.stringify({ time: new Date().toISOString(), session, ...line, scale: opts.scale, ...(warmup > 0 ? { warmup } : {}), env })}\n`);
+  if (opts.save) appendFileSync(resultsFile, `${JSON.stringify({ time: new Date().toISOString(), session, ...line, scale: opts.scale, ...(warmup > 0 ? { warmup } : {}), engine: ENGINE, env })}\n`);
 };
 
 console.log(
   `Perdure bench: ${opts.workloads.join(", ")} on ${opts.stores.join(", ")}, ${opts.runs} run(s) each${opts.scale !== 1 ? `, scale ${opts.scale}` : ""}${opts.workloads.some((w) => warmupOf(w) > 0) ? `, ${opts.warmup} warm-up pass(es) before each run of ${opts.workloads.filter((w) => warmupOf(w) > 0).join(", ")}` : ""}${opts.tracing.includes(true) ? `, tracing ${opts.tracing.length > 1 ? "off and on" : "on"}` : ""}` +
-    ` (node ${process.version}, ${env.cpus} CPUs, load ${loadavg()
+    ` (engine ${ENGINE === "compiled" ? "compiled from dist/" : "TypeScript sources through tsx"}, node ${process.version}, ${env.cpus} CPUs, load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")}${env.commit ? `, ${env.commit}${env.dirty ? "+dirty" : ""}` : ""})`,
 );
@@ -384,7 +390,7 @@ if (opts.save) console.log(`Results appended to ${relative(process.cwd(), result
 let worse = 0;
 if (opts.compare) {
   const current = collected.flatMap((c) =>
-    [...c.values].filter(([, v]) => !v.derived && v.values.length > 0).map(([metric, v]) => ({ workload: c.workload, store: c.store, tracing: c.traced, metric, scale: opts.scale, warmup: warmupOf(c.workload), median: median(v.values), better: v.better })),
+    [...c.values].filter(([, v]) => !v.derived && v.values.length > 0).map(([metric, v]) => ({ workload: c.workload, store: c.store, tracing: c.traced, metric, scale: opts.scale, warmup: warmupOf(c.workload), engine: ENGINE, median: median(v.values), better: v.better })),
   );
   const compared = compareMedians(opts.compare.baseline, current);
   const cmp: string[][] = [["workload", "store", "metric", "before", "now", "change", ""]];

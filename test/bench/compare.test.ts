@@ -27,6 +27,8 @@ describe("bench --compare", () => {
       line("s2", "orchestrations/s", 1500),
       // A warm process (3 untimed passes first) is a different measurement from a cold one.
       line("s2", "orchestrations/s", 9000, { warmup: 3 }),
+      // So is the compiled engine against the TypeScript sources (lines without `engine` ran the sources).
+      line("s2", "orchestrations/s", 12000, { warmup: 3, engine: "compiled" }),
       JSON.stringify({ session: "s2", workload: "hello5", store: "memory", run: 2, failure: "TIMED OUT" }),
       JSON.stringify({ session: "s2", workload: "limit", store: "memory", metric: "engine/raw", value: 1, derived: "x" }),
       "",
@@ -40,6 +42,7 @@ describe("bench --compare", () => {
       { workload: "hello5", store: "memory", tracing: true, metric: "orchestrations/s", scale: 1, median: 1, better: "higher" },
       { workload: "hello5", store: "memory", tracing: false, metric: "orchestrations/s", scale: 1, warmup: 3, median: 9500, better: "higher" },
       { workload: "hello5", store: "memory", tracing: false, metric: "orchestrations/s", scale: 1, warmup: 2, median: 1, better: "higher" },
+      { workload: "hello5", store: "memory", tracing: false, metric: "orchestrations/s", scale: 1, warmup: 3, engine: "compiled", median: 10000, better: "higher" },
     ]);
     // 1340 against 1500: 10.7 % worse. 2.2 s against 2 s: exactly 10 % slower, not more.
     assert.deepEqual(
@@ -48,6 +51,7 @@ describe("bench --compare", () => {
         ["orchestrations/s", 1500, 1340, -0.107, true],
         ["seconds", 2, 2.2, -0.1, false],
         ["orchestrations/s", 9000, 9500, 0.056, false],
+        ["orchestrations/s", 12000, 10000, -0.167, true],
       ],
     );
   });
