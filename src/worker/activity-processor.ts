@@ -23,6 +23,8 @@ class ActivityInvocationContext extends InvocationContext implements ActivityCon
       invocationId: `${item.instanceId}:${item.taskScheduledId}:${item.dequeueCount}`,
       // The log fields are built when the function first logs, not for every call.
       logHandler: lazyLogHandler(logger, () => logFields(item, fn)),
+      // A trigger object per call: options are the function's to read and change, as in Azure's
+      // InvocationContext, and one shared object would carry a call's change into the next.
       options: { trigger: { type: "activityTrigger", name: "input" }, extraInputs: fn.extraInputs ?? [], extraOutputs: fn.extraOutputs ?? [] },
     });
     this.instanceId = item.instanceId;
