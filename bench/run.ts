@@ -257,7 +257,7 @@ const opts = parseArgs(process.argv.slice(2));
 const warmupOf = (workload: string): number => (WORKLOADS.find((w) => w.name === workload)?.warms ? opts.warmup : 0);
 
 const session = new Date().toISOString();
-const env = { node: process.version, platform: `${process.platform}/${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memMB: Math.round(totalmem() / 2 ** 20), engine: ENGINE, ...gitInfo() };
+const env = { node: process.version, platform: `${process.platform}/${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memMB: Math.round(totalmem() / 2 ** 20), ...gitInfo() };
 const resultsFile = join(BENCH_DIR, "results", `${session.slice(0, 10)}.jsonl`);
 if (opts.save) mkdirSync(dirname(resultsFile), { recursive: true });
 const record = (line: Record<string, unknown>): void => {
