@@ -48,7 +48,7 @@ import { PG_MIGRATIONS } from "./migrations.js";
 import { PgConnection, type Querier, type Replay, RetryTransaction } from "./pg-connection.js";
 import { PgListener } from "./pg-listener.js";
 import { type Statements, statements } from "./pg-sql.js";
-import { bulkTaskInsert, type Gate, writeStatement } from "./write-statement.js";
+import { bulkTaskInsert, type Gate, readReport, type ReportRow, type WriteReport, writeStatement } from "./write-statement.js";
 
 export interface PostgresProviderOptions {
   /** `postgres://user[:password]@host[:port]/database[?sslmode=...]` */
@@ -369,6 +369,15 @@ export class PostgresProvider implements StorageProvider {
   }
 
   /**
+   * What a written plan learns from its statement's report: each task it leased gets its ID, and an
+   * instance whose release left a message ready (it arrived while a step held the lease) is announced.
+   */
+  private settle(p: BatchPlanner, report: WriteReport, now: number): void {
+    for (const [id, readyAt] of report.released) if (p.released.has(id) && readyAt <= now) p.announcements.push(["orchestration", now]);
+    for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = report.taskIds.get(t.lockToken) ?? -1;
+  }
+
+  /**
    * The plan's writes: what goes first (dropped histories), the payload rows, one statement for the
    * rest, the sweep of payloads no longer used, then idle entities.
    */
@@ -387,18 +396,10 @@ export class PostgresProvider implements StorageProvider {
     }
     const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, p.changes) });
     if (statement) {
-      const r = await q.query<{ k: string; v: string | null; w: string | null }>(statement);
-      const created = new Set<string>();
-      const taskIds = new Map<string, number>();
-      for (const row of r.rows) {
-        if (row.k === "c" && row.v !== null) created.add(row.v);
-        else if (row.k === "t" && row.v !== null && row.w !== null) taskIds.set(row.w, Number(row.v));
-        // Messages that arrived while a step held its lease are ready now that it is released.
-        else if (row.k === "r" && row.v !== null && row.w !== null && p.released.has(row.v) && Number(row.w) <= now) p.announcements.push(["orchestration", now]);
-      }
+      const report = readReport((await q.query<ReportRow>(statement)).rows);
       // Another transaction created one of these rows after ours read it as absent: plan again.
-      for (const [id] of p.creates) if (!created.has(id)) throw new RetryTransaction(`instance '${id}' was created concurrently`);
-      for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
+      for (const [id] of p.creates) if (!report.created.has(id)) throw new RetryTransaction(`instance '${id}' was created concurrently`);
+      this.settle(p, report, now);
     }
     if (sweep.length > 0) await q.query({ ...this.sqlText.sweepPayloads, values: [[...new Set(sweep)].sort(byteOrder)] });
     // Payload rows of a message that was dropped, or of a client's send that was refused: their instance does not exist.
@@ -485,13 +486,7 @@ export class PostgresProvider implements StorageProvider {
     // Each start carries a new execution ID: after a lost COMMIT, a row that already holds ours is
     // our own insert, so the statement can be sent again.
     const { done, messageIds } = await this.c.run(what, "fenced", async (q, retry) => {
-      const r = await q.query<{ k: string; v: string | null; w: string | null }>(statement);
-      const done = new Set<string>();
-      const messageIds = new Map<string, number>();
-      for (const row of r.rows) {
-        if (row.k === "c" && row.v !== null) done.add(row.v);
-        else if (row.k === "m" && row.v !== null && row.w !== null) messageIds.set(row.v, Number(row.w));
-      }
+      const { created: done, startMessageIds: messageIds } = readReport((await q.query<ReportRow>(statement)).rows);
       if (!retry.afterLostCommit) return { done, messageIds };
       const mine = await q.query<{ instance_id: string; message_id: string | null }>(
         `SELECT i.instance_id, (SELECT min(m.id) FROM "${this.schema}".messages m WHERE m.instance_id = i.instance_id AND m.execution_id = s.ex AND m.event_type = 'ExecutionStarted')::text AS message_id
@@ -736,18 +731,12 @@ export class PostgresProvider implements StorageProvider {
     const noticed = p.changes.filter(([id]) => known.has(id));
     const statement = writeStatement(`"${this.schema}"`, p, { channel: this.channel, payload: this.notice(p.announcements, noticed) }, gate);
     if (!statement) return undefined;
-    const r = await this.c.run(commits.length === 1 ? "a step" : `${commits.length} steps`, "fenced", (q) => q.query<{ k: string; v: string | null; w: string | null }>(statement));
-    if (!r.rows.some((row) => row.k === "ok" && row.v === "true")) return undefined;
+    const r = await this.c.run(commits.length === 1 ? "a step" : `${commits.length} steps`, "fenced", (q) => q.query<ReportRow>(statement));
+    const report = readReport(r.rows);
+    if (!report.ok) return undefined;
     this.stats.writeTransactions++;
-    const before = new Map<string, string>(known);
-    const taskIds = new Map<string, number>();
-    for (const row of r.rows) {
-      if (row.k === "s" && row.v !== null && row.w !== null) before.set(row.v, row.w);
-      else if (row.k === "t" && row.v !== null && row.w !== null) taskIds.set(row.w, Number(row.v));
-      // Messages that arrived while a step held its lease are ready now that it is released.
-      else if (row.k === "r" && row.v !== null && row.w !== null && p.released.has(row.v) && Number(row.w) <= now) p.announcements.push(["orchestration", now]);
-    }
-    for (const t of p.tasks) if (t.leased && t.lockToken !== null) t.leased.id = taskIds.get(t.lockToken) ?? -1;
+    const before = new Map<string, string>([...known, ...report.statusBefore]);
+    this.settle(p, report, now);
     const changes: [string, OrchestrationRuntimeStatus][] = [];
     for (const c of commits) {
       const id = commitInstanceId(c);

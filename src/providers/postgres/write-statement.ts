@@ -318,3 +318,41 @@ export function writeStatement(
   const shape = `${gate ? "gated:" : ""}${only ? `only-${only}:` : ""}${used.map((x) => x.name).join("+")}`;
   return { name: `write:${s}:${shape}`, text: `WITH ${ctes.join(",\n")}\n${select}`, values };
 }
+
+/** A row a write statement reports back: `k` names the part (see each part's `report`). */
+export interface ReportRow {
+  k: string | null;
+  v: string | null;
+  w: string | null;
+}
+
+/** What a write statement's report rows say, by the part that reported them. */
+export interface WriteReport {
+  /** `ok`: a gated statement's gate held, so it wrote. */
+  ok: boolean;
+  /** `c`: the instances whose rows it created. */
+  created: Set<string>;
+  /** `s`: a gated statement's instances, with their status before it. */
+  statusBefore: Map<string, string>;
+  /** `t`: the IDs of the activity tasks it leased, by lock token. */
+  taskIds: Map<string, number>;
+  /** `m`: the start message of each leased start, by instance. */
+  startMessageIds: Map<string, number>;
+  /** `r`: the instances whose lease it released, with the time their next message is ready. */
+  released: Map<string, number>;
+}
+
+export function readReport(rows: readonly ReportRow[]): WriteReport {
+  const report: WriteReport = { ok: false, created: new Set(), statusBefore: new Map(), taskIds: new Map(), startMessageIds: new Map(), released: new Map() };
+  for (const { k, v, w } of rows) {
+    if (k === "ok") report.ok = v === "true";
+    else if (v === null) continue;
+    else if (k === "c") report.created.add(v);
+    else if (w === null) continue;
+    else if (k === "s") report.statusBefore.set(v, w);
+    else if (k === "t") report.taskIds.set(w, Number(v));
+    else if (k === "m") report.startMessageIds.set(v, Number(w));
+    else if (k === "r") report.released.set(v, Number(w));
+  }
+  return report;
+}
