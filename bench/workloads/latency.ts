@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { CallCounter, diagnostics, percentile, scaled, startHost, verifyAllCompleted, type Workload } from "../harness.js";
 
 const WARMUP = 10;
-/** A backstop for a WAL that never restarts (it restarts after about 400 runs). */
+/** A backstop for a WAL that never restarts (it restarts after about 360 runs). */
 const MAX_UNCOUNTED = 5_000;
 
 export const latency: Workload = {
@@ -70,7 +70,7 @@ export const latency: Workload = {
 
 /**
  * The runs before the counted ones: 10, and on SQLite as many as it takes for the store's WAL to
- * be checkpointed and start again from its beginning (about 400 runs at 26 pages each against the
+ * be checkpointed and start again from its beginning (about 360 runs at 26 pages each against the
  * provider's checkpoint at 10,000 pages).
  *
  * A database file that is new grows its WAL with every commit until the first checkpoint, and
